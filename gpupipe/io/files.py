@@ -1,0 +1,297 @@
+"""Reading and writing files on the active backend.
+
+Readers raise ``FileNotFoundError`` for a missing path and :class:`~gpupipe.errors.DataError`
+naming the file for a truncated or malformed one. Writers are atomic: the file appears whole
+under its name or not at all.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..backend import Dispatch, get_backend
+from ..errors import DataError
+from .convert import arrow_to_pandas, to_arrow
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["read_arrow", "read_csv", "read_parquet", "write_parquet"]
+
+PathLike = str | os.PathLike
+
+
+def _existing(path: PathLike | Sequence[PathLike]) -> list[Path]:
+    paths = [Path(path)] if isinstance(path, (str, os.PathLike)) else [Path(p) for p in path]
+    if not paths:
+        raise ValueError("no path given")
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(errno.ENOENT, "no such file or directory; check the path", str(p))
+    return paths
+
+
+def _read_failed(kind: str, path: Any, exc: BaseException) -> DataError:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    msg = (f"could not read {path} as {kind}: {detail}. The file may be truncated, still being written, "
+           f"or not {kind}; re-export it or pass the right reader")
+    return DataError(msg)
+
+
+# ---------------------------------------------------------------------------- parquet
+def read_parquet(path: PathLike | Sequence[PathLike], columns: Sequence[str] | None = None) -> Any:
+    """Read a parquet file, directory of parquet files, or list of files into a frame.
+
+    Parameters
+    ----------
+    path : path or list of paths
+    columns : list of str, optional
+        Read only these columns. A name not in the file raises :class:`~gpupipe.errors.SchemaError`.
+
+    Examples
+    --------
+    >>> import gpupipe as gp, pandas as pd, tempfile, os
+    >>> d = tempfile.mkdtemp(); p = os.path.join(d, "x.parquet")
+    >>> with gp.use_backend("pandas"):
+    ...     gp.write_parquet(pd.DataFrame({"a": [1, None]}, dtype="Int64"), p)
+    ...     gp.read_parquet(p)["a"].tolist()
+    [1, <NA>]
+    """
+    paths = _existing(path)
+    return _read_parquet.impl(get_backend().name)(paths, None if columns is None else list(columns))
+
+
+def _check_columns(available: Sequence[str], wanted: Sequence[str] | None, path: Any) -> None:
+    if wanted is None:
+        return
+    missing = [c for c in wanted if c not in set(available)]
+    if missing:
+        from ..errors import SchemaError
+
+        msg = f"{path} has no column(s) {missing}; it has {list(available)}"
+        raise SchemaError(msg)
+
+
+def _read_parquet_arrow(paths: list[Path], columns: list[str] | None) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    for p in paths:
+        try:
+            if p.is_file():
+                _check_columns(pq.read_schema(p).names, columns, p)
+            tables.append(pq.read_table(p, columns=columns))
+        except (pa.ArrowException, OSError) as exc:
+            raise _read_failed("parquet", p, exc) from exc
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+
+
+_read_parquet = Dispatch("read_parquet")
+
+
+@_read_parquet.register("pandas")
+def _read_parquet_pandas(paths: list[Path], columns: list[str] | None) -> Any:
+    return arrow_to_pandas(_read_parquet_arrow(paths, columns))
+
+
+@_read_parquet.register("cudf")
+def _read_parquet_cudf(paths: list[Path], columns: list[str] | None) -> Any:
+    import cudf
+    import pyarrow.parquet as pq
+
+    for p in paths:
+        if p.is_file():
+            try:
+                _check_columns(pq.read_schema(p).names, columns, p)
+            except OSError as exc:  # pyarrow raises ArrowInvalid (an OSError/ValueError) on a bad footer
+                raise _read_failed("parquet", p, exc) from exc
+    try:
+        return cudf.read_parquet([str(p) for p in paths], columns=columns)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise _read_failed("parquet", paths[0] if len(paths) == 1 else paths, exc) from exc
+
+
+def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy") -> Path:
+    """Write a frame of either backend to one parquet file, atomically.
+
+    The data goes to a temporary file in the same directory, which is renamed over ``path``
+    once complete: a crash mid-write leaves any previous file intact.
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+    """
+    import pyarrow.parquet as pq
+
+    from ..backend import backend_of
+
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        if backend_of(frame) == "cudf":
+            frame.to_parquet(tmp, compression=compression, index=False)
+        else:
+            pq.write_table(to_arrow(frame), tmp, compression=compression)
+        os.replace(tmp, dest)
+    except BaseException:
+        with _suppress_oserror():
+            os.unlink(tmp)
+        raise
+    return dest
+
+
+class _suppress_oserror:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> bool:
+        return et is not None and issubclass(et, OSError)
+
+
+# ---------------------------------------------------------------------------- csv
+_CSV_KEYWORDS = ("columns", "dtype", "sep", "na_values", "header", "names", "skip_rows")
+
+
+def read_csv(
+    path: PathLike | Sequence[PathLike],
+    *,
+    columns: Sequence[str] | None = None,
+    dtype: Mapping[str, Any] | None = None,
+    sep: str = ",",
+    na_values: Sequence[str] | None = None,
+    header: bool = True,
+    names: Sequence[str] | None = None,
+    skip_rows: int = 0,
+) -> Any:
+    """Read one or more CSV files into a frame, with a multithreaded parser on both backends.
+
+    Parameters
+    ----------
+    path : path or list of paths
+    columns : list of str, optional
+        Keep only these columns.
+    dtype : mapping of column name to dtype, optional
+        For example ``{"zip": "str", "count": "int32"}``; others are inferred.
+    sep : str
+        Field delimiter.
+    na_values : list of str, optional
+        Strings read as null (besides the empty field and ``NA``).
+    header : bool
+        Whether the first line names the columns.
+    names : list of str, optional
+        Column names, when ``header`` is False (or to override it).
+    skip_rows : int
+        Lines to skip before the header.
+    """
+    paths = _existing(path)
+    opts = {"columns": None if columns is None else list(columns), "dtype": dict(dtype or {}), "sep": sep,
+            "na_values": None if na_values is None else list(na_values), "header": header,
+            "names": None if names is None else list(names), "skip_rows": int(skip_rows)}
+    return _read_csv.impl(get_backend().name)(paths, opts)
+
+
+def _arrow_type(dtype: Any) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    if isinstance(dtype, pa.DataType):
+        return dtype
+    if str(dtype) in ("str", "string", "object"):
+        return pa.string()
+    try:
+        return pa.from_numpy_dtype(np.dtype(str(dtype).lower()))
+    except TypeError as exc:
+        raise TypeError(f"read_csv: cannot map dtype {dtype!r} to an Arrow type") from exc
+
+
+def _read_csv_arrow(paths: list[Path], opts: dict[str, Any]) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    read = pcsv.ReadOptions(
+        skip_rows=opts["skip_rows"],
+        column_names=opts["names"],
+        autogenerate_column_names=not opts["header"] and not opts["names"],
+        block_size=1 << 24,
+    )
+    if opts["names"] and opts["header"]:
+        read.skip_rows_after_names = 1
+    null_values = ["", "NA", "NaN", "nan", "null", "NULL", "N/A"] + list(opts["na_values"] or [])
+    convert = pcsv.ConvertOptions(
+        column_types={k: _arrow_type(v) for k, v in opts["dtype"].items()},
+        include_columns=opts["columns"],
+        null_values=null_values,
+        strings_can_be_null=True,
+    )
+    parse = pcsv.ParseOptions(delimiter=opts["sep"])
+    tables = []
+    for p in paths:
+        try:
+            tables.append(pcsv.read_csv(p, read_options=read, parse_options=parse, convert_options=convert))
+        except KeyError as exc:  # include_columns names a column the file lacks
+            from ..errors import SchemaError
+
+            raise SchemaError(f"{p}: {exc.args[0]}") from exc
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+            raise _read_failed("CSV", p, exc) from exc
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+
+
+_read_csv = Dispatch("read_csv")
+
+
+@_read_csv.register("pandas")
+def _read_csv_pandas(paths: list[Path], opts: dict[str, Any]) -> Any:
+    return arrow_to_pandas(_read_csv_arrow(paths, opts))
+
+
+@_read_csv.register("cudf")
+def _read_csv_cudf(paths: list[Path], opts: dict[str, Any]) -> Any:
+    import cudf
+
+    kw: dict[str, Any] = {"sep": opts["sep"], "skiprows": opts["skip_rows"], "na_values": opts["na_values"]}
+    if opts["columns"] is not None:
+        kw["usecols"] = opts["columns"]
+    if opts["dtype"]:
+        kw["dtype"] = opts["dtype"]
+    if opts["names"] is not None:
+        kw["names"] = opts["names"]
+        kw["header"] = 0 if opts["header"] else None
+    elif not opts["header"]:
+        kw["header"] = None
+    frames = []
+    for p in paths:
+        try:
+            frames.append(cudf.read_csv(str(p), **kw))
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise _read_failed("CSV", p, exc) from exc
+    return frames[0] if len(frames) == 1 else cudf.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------------------- arrow ipc / feather
+def read_arrow(path: PathLike) -> Any:
+    """Read an Arrow IPC file (Feather v2), an IPC stream, or a Feather v1 file into a frame."""
+    (p,) = _existing(path)
+    import pyarrow as pa
+    import pyarrow.feather as feather
+
+    try:
+        table = feather.read_table(p, memory_map=True)
+    except (pa.ArrowException, OSError):
+        try:
+            with pa.OSFile(str(p), "rb") as f:
+                table = pa.ipc.open_stream(f).read_all()
+        except (pa.ArrowException, OSError) as exc:
+            raise _read_failed("Arrow IPC/Feather", p, exc) from exc
+    from .convert import _from_arrow
+
+    return _from_arrow.impl(get_backend().name)(table)

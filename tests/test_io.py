@@ -1,0 +1,157 @@
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from helpers import assert_frame_equal
+
+import gpupipe as gp
+
+
+def _frame_with_nulls() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "i": pd.array([1, None, 3], dtype="Int64"),
+            "i32": pd.array([None, 2, 3], dtype="Int32"),
+            "f": [1.5, np.nan, 3.0],
+            "s": pd.array(["a", None, "c"], dtype="str"),
+            "b": pd.array([True, None, False], dtype="boolean"),
+            "t": pd.to_datetime(["2024-01-01", None, "2024-01-03"]),
+        }
+    )
+
+
+def test_parquet_round_trip_keeps_nulls_and_int_dtypes(backend, tmp_path):
+    src = gp.from_pandas(_frame_with_nulls())
+    path = gp.write_parquet(src, tmp_path / "x.parquet")
+    schema = pq.read_schema(path)
+    assert schema.field("i").type == pa.int64() and schema.field("i32").type == pa.int32()
+    back = gp.read_parquet(path)
+    assert_frame_equal(back, src, check_dtype=False)
+    out = gp.to_pandas(back)
+    assert out["i"].isna().tolist() == [False, True, False]
+    assert str(out["i"].dtype) in ("Int64", "int64")  # never float
+
+
+def test_arrow_round_trip_int_with_nulls_stays_int(backend):
+    table = pa.table({"a": pa.array([1, None, 3], pa.int64()), "s": pa.array(["x", None, "z"])})
+    frame = gp.from_arrow(table)
+    back = gp.to_arrow(frame)
+    assert back.schema.field("a").type == pa.int64()
+    assert back.column("a").null_count == 1 and back.column("s").null_count == 1
+    assert back.column("a").to_pylist() == [1, None, 3]
+
+
+def test_from_arrow_accepts_c_stream_exporters(backend):
+    class Exporter:  # any object with __arrow_c_stream__, as polars and DuckDB results have
+        def __init__(self, t):
+            self._t = t
+
+        def __arrow_c_stream__(self, requested_schema=None):
+            return self._t.__arrow_c_stream__(requested_schema)
+
+    t = pa.table({"x": [1.0, 2.0]})
+    frame = gp.from_arrow(Exporter(t))
+    assert gp.to_pandas(frame)["x"].tolist() == [1.0, 2.0]
+    frame2 = gp.from_arrow(pa.record_batch([pa.array([1, 2])], names=["y"]))
+    assert len(frame2) == 2
+
+
+def test_from_arrow_rejects_other_objects():
+    with pytest.raises(TypeError, match="__arrow_c_stream__"):
+        gp.from_arrow({"a": [1]})
+
+
+def test_pandas_round_trip_is_identity_on_pandas():
+    df = pd.DataFrame({"a": [1, 2]})
+    with gp.use_backend("pandas"):
+        assert gp.from_pandas(df) is df
+        assert gp.to_pandas(df) is df
+
+
+def test_csv_read_with_nulls_types_and_columns(backend, tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("a,b,c\n1,x,1.5\n,y,\n3,,2.5\n")
+    frame = gp.to_pandas(gp.read_csv(p))
+    assert frame["a"].isna().tolist() == [False, True, False]
+    assert frame["a"].dtype.kind in "iu" or str(frame["a"].dtype) == "Int64"
+    assert frame["b"].isna().tolist() == [False, False, True]
+    only = gp.read_csv(p, columns=["c"], dtype={"c": "float32"})
+    assert list(only.columns) == ["c"] and str(only["c"].dtype) == "float32"
+    tsv = tmp_path / "x.tsv"
+    tsv.write_text("1\t2\n3\t4\n")
+    t = gp.to_pandas(gp.read_csv(tsv, sep="\t", header=False, names=["p", "q"]))
+    assert t["q"].tolist() == [2, 4]
+
+
+def test_arrow_ipc_feather_and_stream(backend, tmp_path):
+    import pyarrow.feather as feather
+
+    t = pa.table({"a": pa.array([1, None], pa.int32()), "s": ["u", "v"]})
+    feather.write_feather(t, tmp_path / "x.feather")
+    with pa.OSFile(str(tmp_path / "x.arrows"), "wb") as sink, pa.ipc.new_stream(sink, t.schema) as w:
+        w.write_table(t)
+    for name in ("x.feather", "x.arrows"):
+        back = gp.to_arrow(gp.read_arrow(tmp_path / name))
+        assert back.column("a").to_pylist() == [1, None]
+        assert back.schema.field("a").type == pa.int32()
+
+
+@pytest.mark.parametrize("reader", ["read_parquet", "read_csv", "read_arrow"])
+def test_missing_file_names_the_file(reader, tmp_path):
+    missing = tmp_path / "nope.bin"
+    with pytest.raises(FileNotFoundError, match="nope.bin"):
+        getattr(gp, reader)(missing)
+
+
+def test_truncated_parquet_is_data_error_naming_file(backend, tmp_path):
+    p = tmp_path / "t.parquet"
+    gp.write_parquet(gp.from_pandas(pd.DataFrame({"a": range(1000)})), p)
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(gp.DataError, match="t.parquet"):
+        gp.read_parquet(p)
+
+
+def test_malformed_files_are_data_errors(backend, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n3,4,5\n")
+    with pytest.raises(gp.DataError, match="bad.csv"):
+        gp.read_csv(bad)
+    notarrow = tmp_path / "n.arrow"
+    notarrow.write_bytes(b"definitely not arrow")
+    with pytest.raises(gp.DataError, match="n.arrow"):
+        gp.read_arrow(notarrow)
+
+
+def test_read_parquet_unknown_column_is_schema_error(backend, tmp_path):
+    p = gp.write_parquet(gp.from_pandas(pd.DataFrame({"a": [1]})), tmp_path / "c.parquet")
+    with pytest.raises(gp.SchemaError, match=r"no column\(s\) \['zz'\]"):
+        gp.read_parquet(p, columns=["zz"])
+
+
+def test_write_parquet_is_atomic(tmp_path, monkeypatch):
+    """A failure mid-write leaves the previous file whole and no temporary file behind."""
+    p = tmp_path / "keep.parquet"
+    with gp.use_backend("pandas"):
+        gp.write_parquet(pd.DataFrame({"a": [1, 2]}), p)
+
+        def boom(*a, **k):
+            raise OSError("disk full")
+
+        monkeypatch.setattr(pq, "write_table", boom)
+        with pytest.raises(OSError, match="disk full"):
+            gp.write_parquet(pd.DataFrame({"a": [9]}), p)
+        monkeypatch.undo()
+        assert gp.read_parquet(p)["a"].tolist() == [1, 2]
+    assert os.listdir(tmp_path) == ["keep.parquet"]
+
+
+def test_read_parquet_directory_and_list(backend, tmp_path):
+    d = tmp_path / "parts"
+    for i in range(3):
+        gp.write_parquet(gp.from_pandas(pd.DataFrame({"a": [i, i]})), d / f"part-{i}.parquet")
+    assert len(gp.read_parquet(d)) == 6
+    assert len(gp.read_parquet([d / "part-0.parquet", d / "part-2.parquet"])) == 4
