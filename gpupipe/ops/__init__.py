@@ -1,0 +1,7 @@
+"""Feature-engineering ops (one op per module). See :mod:`gpupipe.ops.base` for the contract."""
+
+from __future__ import annotations
+
+from .base import REGISTRY, ColumnInfo, Op, StatOp, register_op
+
+__all__ = ["REGISTRY", "ColumnInfo", "Op", "StatOp", "register_op"]

@@ -1,0 +1,200 @@
+"""The op contract shared by every feature-engineering op.
+
+An op follows scikit-learn's estimator contract: ``__init__`` takes explicit, named parameters
+and only stores them; fitted state lives in attributes ending in ``_``; ``fit`` returns ``self``;
+``transform`` before ``fit`` raises :class:`~gpupipe.errors.NotFittedError`.
+
+Ops are applied by a :class:`~gpupipe.workflow.Workflow` to a *selection* of columns:
+``["a", "b"] >> ops.FillMissing() >> ops.Normalize()``. An op receives the current frame and the
+names of its input columns, and returns a frame holding exactly its output columns
+(:meth:`Op.output_columns`), row-aligned with the input. Ops that drop rows (``Filter``,
+``Dropna``) set ``changes_rows`` and override :meth:`Op.transform_frame`, which sees and returns
+the whole frame.
+
+A :class:`StatOp` computes its statistics in one pass that works per partition and combines:
+``partial_fit`` on each partition → ``combine`` the partials → ``finalize`` into fitted
+attributes. In-memory fits run the same three steps on one partition, so a ``gp.Dataset`` fit
+equals an in-memory fit.
+
+Saving: each op keeps its own :meth:`Op.to_state` / :meth:`Op.load_state`. JSON-able scalars
+go into ``workflow.json``; frames (vocabularies, group statistics) are returned as artifacts and
+saved as parquet. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..errors import NotFittedError, SchemaError
+
+__all__ = ["REGISTRY", "ColumnInfo", "Op", "StatOp", "register_op"]
+
+# op type name -> class; the only classes a saved workflow may instantiate.
+REGISTRY: dict[str, type[Op]] = {}
+
+
+def register_op(cls: type[Op]) -> type[Op]:
+    """Class decorator adding an op to the registry that :meth:`Workflow.load` trusts."""
+    REGISTRY[cls.__name__] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """What the workflow knows about a column between ops: role, dtype and (for ids) cardinality.
+
+    ``role`` is ``"cont"``, ``"cat"`` or ``None`` (not decided yet: the workflow infers it at the end,
+    floats and integers becoming ``cont`` unless an op made them ``cat``).
+    """
+
+    dtype: str
+    role: str | None = None
+    cardinality: int | None = None
+
+
+class Op:
+    """Base class of all ops. Subclasses override what they need; see the module docstring."""
+
+    #: True for ops whose statistics need a ``fit`` (StatOps, and stateful ops like JoinExternal).
+    stateful: ClassVar[bool] = False
+    #: True for ops that drop rows (they override transform_frame).
+    changes_rows: ClassVar[bool] = False
+    #: False for ops that cannot be saved (LambdaOp).
+    serializable: ClassVar[bool] = True
+
+    # -- graph building: ["a", "b"] >> op, node >> op ------------------------------------
+    def __rrshift__(self, other: Any) -> Any:
+        from ..workflow.node import Node
+
+        return Node.coerce(other) >> self
+
+    # -- scikit-learn style parameters ---------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor parameters, as given."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    # -- column bookkeeping --------------------------------------------------------------
+    def output_columns(self, columns: Sequence[str]) -> list[str]:
+        """Names of the columns this op produces from ``columns`` (default: the same names)."""
+        return list(columns)
+
+    def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
+        """Role/dtype/cardinality of each output column given the inputs' (default: unchanged).
+
+        Called after ``fit``, so cardinalities may use fitted statistics.
+        """
+        return {out: info[src] for src, out in zip(columns, self.output_columns(columns), strict=True)}
+
+    def required_columns(self, columns: Sequence[str]) -> list[str]:
+        """Columns the op reads besides its selection (for example a target); checked at fit and transform."""
+        return []
+
+    # -- fitting -------------------------------------------------------------------------
+    @property
+    def is_fitted(self) -> bool:
+        return (not self.stateful) or getattr(self, "fitted_", False)
+
+    def fit(self, data: Any, columns: Sequence[str]) -> Op:
+        """Fit statistics on ``data`` (a frame or a ``gp.Dataset``). Stateless ops just return self."""
+        return self
+
+    def fit_transform(self, frame: Any, columns: Sequence[str]) -> Any:
+        """Fit on ``frame`` then transform it; ops whose training-time output must differ
+        (TargetEncoding's out-of-fold means) override this."""
+        return self.fit(frame, columns).transform(frame, columns)
+
+    def check_fitted(self) -> None:
+        if not self.is_fitted:
+            msg = f"{type(self).__name__} is not fitted yet; call Workflow.fit (or op.fit) before transform"
+            raise NotFittedError(msg)
+
+    # -- transforming --------------------------------------------------------------------
+    def transform(self, frame: Any, columns: Sequence[str]) -> Any:
+        """Return a frame with exactly ``output_columns(columns)``, row-aligned with ``frame``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement transform")
+
+    def transform_frame(self, frame: Any, columns: Sequence[str]) -> Any:
+        """Apply the op to a whole frame: its outputs are assigned into (a shallow copy of) ``frame``.
+
+        Row-dropping ops override this and return the filtered frame.
+        """
+        self.check_fitted()
+        out = self.transform(frame, columns)
+        result = frame.copy(deep=False)
+        for name in out.columns:
+            result[name] = out[name]
+        return result
+
+    # -- saving --------------------------------------------------------------------------
+    def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(JSON-able state, artifacts). State holds scalar statistics; artifacts map a name to a
+        pandas or cuDF frame (vocabularies, group statistics) saved as parquet.
+
+        The default saves only the constructor parameters (enough for stateless ops).
+        """
+        return {}, {}
+
+    def load_state(self, state: dict[str, Any], artifacts: dict[str, Any]) -> None:
+        """Restore what :meth:`to_state` produced. ``artifacts`` are pandas frames."""
+        if self.stateful:
+            raise NotImplementedError(f"{type(self).__name__} must implement load_state")
+
+    # -- helpers for subclasses ----------------------------------------------------------
+    @staticmethod
+    def _require(frame: Any, names: Sequence[str], op: str) -> None:
+        missing = [n for n in names if n not in frame.columns]
+        if missing:
+            have = list(frame.columns)
+            shown = have if len(have) <= 30 else [*have[:30], "..."]
+            msg = f"{op}: column(s) {missing} not found in the data; it has {shown}"
+            raise SchemaError(msg)
+
+
+class StatOp(Op):
+    """An op whose statistics are computed per partition and combined.
+
+    Subclasses implement :meth:`partial_fit`, :meth:`combine` and :meth:`finalize`. ``fit`` runs
+    them over one frame or over every partition of a ``gp.Dataset`` (on its Dask client), so
+    both give the same statistics.
+    """
+
+    stateful: ClassVar[bool] = True
+
+    def partial_fit(self, frame: Any, columns: Sequence[str]) -> Any:
+        """Statistics of one partition, small and picklable (sums, counts, value counts...)."""
+        raise NotImplementedError
+
+    def combine(self, partials: list[Any]) -> Any:
+        """Merge the partition statistics (associative: any grouping of partitions gives the same)."""
+        raise NotImplementedError
+
+    def finalize(self, combined: Any, columns: Sequence[str]) -> None:
+        """Turn combined statistics into fitted attributes (ending in ``_``) and set ``fitted_``."""
+        raise NotImplementedError
+
+    def fit(self, data: Any, columns: Sequence[str]) -> StatOp:
+        columns = list(columns)
+        partials = map_partitions(data, lambda part: self.partial_fit(part, columns))
+        self.finalize(self.combine(partials), columns)
+        self.fitted_ = True
+        return self
+
+
+def map_partitions(data: Any, fn: Callable[[Any], Any]) -> list[Any]:
+    """Apply ``fn`` to each partition of a ``gp.Dataset`` (computed in parallel), or to a frame."""
+    if hasattr(data, "map_partials"):
+        return list(data.map_partials(fn))
+    return [fn(data)]
