@@ -1,0 +1,45 @@
+"""cuML baselines for the cudf backend (cuML's estimators mirror scikit-learn's parameters)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._generic import column_array, make_estimator, sparse_module
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "logistic": {"C": 1.0, "max_iter": 300},
+    "random_forest": {"n_estimators": 40, "max_depth": 12, "min_samples_leaf": 5, "max_features": "sqrt",
+                      "n_bins": 128},
+    "linear": {},
+    "ridge": {"alpha": 1.0},
+}
+
+
+@column_array.register("cudf")
+def _baseline_column_cudf(frame: Any, name: str) -> Any:
+    import cupy as cp
+
+    return frame[name].to_cupy(dtype="float64", na_value=cp.nan)
+
+
+@sparse_module.register("cudf")
+def _baseline_sparse_cudf(frame: Any) -> Any:
+    import cupyx.scipy.sparse
+
+    return cupyx.scipy.sparse
+
+
+@make_estimator.register("cudf")
+def _baseline_estimator_cudf(kind: str, task: str, params: dict[str, Any], seed: int) -> Any:
+    from cuml import ensemble, linear_model
+
+    kw = {**DEFAULTS[kind], **params}
+    if kind == "logistic":
+        return linear_model.LogisticRegression(**kw)
+    if kind == "random_forest":
+        kw.setdefault("random_state", seed)
+        cls = ensemble.RandomForestClassifier if task == "binary" else ensemble.RandomForestRegressor
+        return cls(**kw)
+    if kind == "linear":
+        return linear_model.LinearRegression(**kw)
+    return linear_model.Ridge(**kw)

@@ -1,0 +1,172 @@
+"""Pieces shared by the tabular models: the embedding-size rule, the input block, the registry.
+
+This module imports torch; ``gpupipe.models`` is loaded lazily so ``import gpupipe`` does not.
+Every model here is a ``torch.nn.Module`` with ``forward(cont, cat) -> logits [B]``, a ``task``
+(``"binary"`` or ``"regression"``) and a JSON-able ``config`` from which ``type(model)(**config)``
+rebuilds it; :func:`gpupipe.load_checkpoint` relies on that and on :data:`MODEL_CLASSES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from ..errors import SchemaError
+
+if TYPE_CHECKING:
+    from ..schema import Schema
+
+__all__ = ["MODEL_CLASSES", "TASKS", "InputBlock", "TabularModel", "embedding_dim_rule", "register_model"]
+
+TASKS = ("binary", "regression")
+
+# class name -> class; filled by @register_model so checkpoints can name their model's class.
+MODEL_CLASSES: dict[str, type] = {}
+
+
+def register_model(cls: type) -> type:
+    """Class decorator: make a model class loadable by :func:`gpupipe.load_checkpoint` by its name.
+
+    The class must accept its own ``config`` as keyword arguments.
+    """
+    MODEL_CLASSES[cls.__name__] = cls
+    return cls
+
+
+def embedding_dim_rule(cardinality: int, max_dim: int = 64) -> int:
+    """Embedding width for a categorical of ``cardinality`` ids: ``min(max_dim, round(1.6 * card ** 0.56))``.
+
+    This is fastai's rule of thumb (with a lower cap, 64 instead of 600, so that click-log models
+    with dozens of high-cardinality columns stay small); it is at least 1.
+
+    Examples
+    --------
+    >>> from gpupipe.models import embedding_dim_rule
+    >>> embedding_dim_rule(2), embedding_dim_rule(100), embedding_dim_rule(1_000_000)
+    (2, 21, 64)
+    """
+    return max(1, min(int(max_dim), round(1.6 * float(cardinality) ** 0.56)))
+
+
+def check_task(task: str) -> str:
+    if task not in TASKS:
+        msg = f"task {task!r} is not supported; choose one of {list(TASKS)}"
+        raise ValueError(msg)
+    return task
+
+
+def schema_features(schema: Schema) -> tuple[list[str], list[str], list[int]]:
+    """(cont names, cat names, cardinalities) of a schema, checked to be non-empty."""
+    from ..schema import Schema
+
+    if not isinstance(schema, Schema):
+        msg = (f"from_schema expects a gpupipe.Schema (e.g. wf.output_schema), got "
+               f"{type(schema).__module__}.{type(schema).__qualname__}")
+        raise SchemaError(msg)
+    cont, cat = schema.cont, schema.cat
+    if not cont and not cat:
+        msg = f"{schema!r} has no cont or cat column, so a model has no input; give the Workflow some features"
+        raise SchemaError(msg)
+    cards = schema.cardinalities
+    return cont, cat, [cards[c] for c in cat]
+
+
+def resolve_embedding_dims(
+    cardinalities: Sequence[int], embedding_dim: int | Sequence[int] | None, cat_names: Sequence[str]
+) -> list[int]:
+    """One width per categorical: the rule, one fixed width, or an explicit list."""
+    if embedding_dim is None:
+        return [embedding_dim_rule(c) for c in cardinalities]
+    if isinstance(embedding_dim, int):
+        if embedding_dim < 1:
+            raise ValueError(f"embedding_dim must be a positive int, got {embedding_dim}")
+        return [int(embedding_dim)] * len(cardinalities)
+    dims = [int(d) for d in embedding_dim]
+    if len(dims) != len(cardinalities) or any(d < 1 for d in dims):
+        msg = (f"embedding_dim lists {len(dims)} widths {dims} for {len(cardinalities)} categorical "
+               f"columns {list(cat_names)}; give one positive width per column, an int, or None for the rule")
+        raise ValueError(msg)
+    return dims
+
+
+class InputBlock(nn.Module):
+    """Embeddings of each categorical, concatenated with the (optionally batch-normed) continuous features."""
+
+    def __init__(self, cardinalities: Sequence[int], dims: Sequence[int], n_cont: int, batchnorm: bool) -> None:
+        super().__init__()
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(int(c), int(d)) for c, d in zip(cardinalities, dims, strict=True)
+        )
+        self.cont_norm = nn.BatchNorm1d(n_cont) if (batchnorm and n_cont) else None
+        self.n_cont = int(n_cont)
+        self.out_dim = int(sum(dims)) + self.n_cont
+
+    def forward(self, cont: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
+        parts = [emb(cat[:, i]) for i, emb in enumerate(self.embeddings)]
+        if self.n_cont:
+            x = cont.float()
+            parts.append(self.cont_norm(x) if self.cont_norm is not None else x)
+        return torch.cat(parts, dim=1)
+
+
+def mlp(in_dim: int, hidden: Sequence[int], dropout: float, batchnorm: bool) -> tuple[nn.Sequential, int]:
+    """Linear → (BatchNorm) → ReLU → (Dropout) per hidden width; returns (module, output width)."""
+    layers: list[nn.Module] = []
+    width = in_dim
+    for h in hidden:
+        layers.append(nn.Linear(width, int(h)))
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(int(h)))
+        layers.append(nn.ReLU())
+        if dropout:
+            layers.append(nn.Dropout(float(dropout)))
+        width = int(h)
+    return nn.Sequential(*layers), width
+
+
+class TabularModel(nn.Module):
+    """Base of gpupipe's models: feature names, task, JSON config and input checks."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._config = json_config(config)
+        # The Schema the model was built from (set by from_schema, saved in checkpoints); not part of config.
+        self.schema: Schema | None = None
+        self.task = check_task(str(config["task"]))
+        self.cardinalities = [int(c) for c in config["cardinalities"]]
+        self.n_cont = int(config["n_cont"])
+        cat_names = config.get("cat_names")
+        cont_names = config.get("cont_names")
+        self.cat_names = list(cat_names) if cat_names else [f"cat_{i}" for i in range(len(self.cardinalities))]
+        self.cont_names = list(cont_names) if cont_names else [f"cont_{i}" for i in range(self.n_cont)]
+        if len(self.cat_names) != len(self.cardinalities) or len(self.cont_names) != self.n_cont:
+            msg = (f"{type(self).__name__}: {len(self.cat_names)} cat_names for {len(self.cardinalities)} "
+                   f"cardinalities, {len(self.cont_names)} cont_names for n_cont={self.n_cont}; they must match")
+            raise ValueError(msg)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments as a JSON-able dict: ``type(model)(**model.config)`` rebuilds the model."""
+        return dict(self._config)
+
+    def check_batch(self, cont: torch.Tensor | None, cat: torch.Tensor | None) -> None:
+        """Check a batch's widths against the model's columns, on shapes only (no device sync)."""
+        got_cont = int(cont.shape[1]) if cont is not None and cont.dim() == 2 else 0
+        got_cat = int(cat.shape[1]) if cat is not None and cat.dim() == 2 else 0
+        if got_cont != self.n_cont or got_cat != len(self.cardinalities):
+            msg = (f"{type(self).__name__} was built for {self.n_cont} continuous columns {self.cont_names} and "
+                   f"{len(self.cardinalities)} categorical columns {self.cat_names}, but a batch has "
+                   f"cont of shape {None if cont is None else tuple(cont.shape)} and cat of shape "
+                   f"{None if cat is None else tuple(cat.shape)}; build the model from the loader's schema")
+            raise SchemaError(msg)
+
+    def extra_repr(self) -> str:
+        return f"task={self.task!r}, n_cont={self.n_cont}, n_cat={len(self.cardinalities)}"
+
+
+def json_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Config with tuples turned into lists, so that it round-trips through JSON unchanged."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}

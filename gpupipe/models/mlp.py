@@ -1,0 +1,104 @@
+"""TabularMLP: an embedding per categorical, continuous features concatenated, then an MLP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from ._base import InputBlock, TabularModel, mlp, register_model, resolve_embedding_dims, schema_features
+
+if TYPE_CHECKING:
+    from ..schema import Schema
+
+__all__ = ["TabularMLP"]
+
+
+@register_model
+class TabularMLP(TabularModel):
+    """Embedding MLP for tabular data; ``forward(cont, cat)`` returns one logit per row.
+
+    Each categorical column gets an ``nn.Embedding(cardinality, dim)`` with ``dim`` from
+    :func:`~gpupipe.models.embedding_dim_rule` (``min(64, round(1.6 * card ** 0.56))``) unless
+    ``embedding_dim`` fixes it; the embeddings and the continuous features (optionally
+    batch-normalised) are concatenated and fed through ``Linear → [BatchNorm] → ReLU → [Dropout]``
+    per hidden width, then a ``Linear`` to one output.
+
+    Parameters
+    ----------
+    cardinalities : sequence of int
+        Embedding table size of each categorical column, in batch order.
+    n_cont : int
+        Number of continuous columns.
+    hidden : sequence of int, default (256, 128)
+    task : {"binary", "regression"}, default "binary"
+        ``binary`` outputs a logit (trained with BCE-with-logits); ``regression`` a value (MSE).
+    dropout : float, default 0.0
+    batchnorm : bool, default False
+        BatchNorm1d on the continuous inputs and after each hidden layer.
+    embedding_dim : int or sequence of int, optional
+        One width for all columns, one per column, or ``None`` for the rule.
+    cat_names, cont_names : sequence of str, optional
+        Column names, used in error messages and saved with checkpoints.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from gpupipe.schema import ColumnSchema, Schema
+    >>> from gpupipe.models import TabularMLP
+    >>> s = Schema([ColumnSchema("x", "cont", "float32"), ColumnSchema("c", "cat", "int64", 10),
+    ...             ColumnSchema("y", "label", "float32")])
+    >>> model = TabularMLP.from_schema(s, hidden=(8,))
+    >>> model(torch.zeros(4, 1), torch.ones(4, 1, dtype=torch.int64)).shape
+    torch.Size([4])
+    """
+
+    def __init__(
+        self,
+        cardinalities: Sequence[int],
+        n_cont: int,
+        hidden: Sequence[int] = (256, 128),
+        task: str = "binary",
+        dropout: float = 0.0,
+        batchnorm: bool = False,
+        embedding_dim: int | Sequence[int] | None = None,
+        cat_names: Sequence[str] | None = None,
+        cont_names: Sequence[str] | None = None,
+    ) -> None:
+        config: dict[str, Any] = {
+            "cardinalities": [int(c) for c in cardinalities], "n_cont": int(n_cont),
+            "hidden": [int(h) for h in hidden], "task": task, "dropout": float(dropout),
+            "batchnorm": bool(batchnorm),
+            "embedding_dim": embedding_dim if embedding_dim is None or isinstance(embedding_dim, int)
+            else [int(d) for d in embedding_dim],
+            "cat_names": None if cat_names is None else list(cat_names),
+            "cont_names": None if cont_names is None else list(cont_names),
+        }
+        super().__init__(config)
+        dims = resolve_embedding_dims(self.cardinalities, embedding_dim, self.cat_names)
+        self.embedding_dims = dims
+        self.inputs = InputBlock(self.cardinalities, dims, self.n_cont, batchnorm)
+        self.body, width = mlp(self.inputs.out_dim, config["hidden"], dropout, batchnorm)
+        self.head = nn.Linear(width, 1)
+
+    @classmethod
+    def from_schema(
+        cls,
+        schema: Schema,
+        hidden: Sequence[int] = (256, 128),
+        task: str = "binary",
+        dropout: float = 0.0,
+        batchnorm: bool = False,
+        embedding_dim: int | Sequence[int] | None = None,
+    ) -> TabularMLP:
+        """Build the model for a Workflow's output schema (its cont and cat columns, in order)."""
+        cont, cat, cards = schema_features(schema)
+        model = cls(cards, len(cont), hidden=hidden, task=task, dropout=dropout, batchnorm=batchnorm,
+                   embedding_dim=embedding_dim, cat_names=cat, cont_names=cont)
+        model.schema = schema
+        return model
+
+    def forward(self, cont: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(self.inputs(cont, cat))).squeeze(-1)

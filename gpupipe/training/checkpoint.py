@@ -1,0 +1,242 @@
+"""Model checkpoints: a state_dict and a JSON description, never a pickle of code.
+
+A checkpoint is a directory holding
+
+``model.pt``
+    the model's ``state_dict`` written by ``torch.save`` and read with
+    ``torch.load(weights_only=True)``, so loading it cannot run code;
+``model.json``
+    format and gpupipe versions, the model class (one registered with
+    :func:`gpupipe.models.register_model`), its constructor ``config``, the Schema it was built
+    from, user ``extra`` data, and the sha256 and size of ``model.pt``.
+
+Saving is atomic: both files are written to a temporary sibling directory which then replaces
+the checkpoint directory, so a crash mid-save leaves the previous checkpoint whole (at worst under
+a hidden ``.NAME.old-*`` sibling for the instant of the swap). Loading checks the hash before it
+reads the weights; anything tampered, truncated, unknown or of a newer format raises
+:class:`~gpupipe.errors.WorkflowFormatError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._version import __version__
+from ..errors import WorkflowFormatError
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "checkpoint_info", "load_checkpoint", "save_checkpoint"]
+
+FORMAT = "gpupipe.checkpoint"
+FORMAT_VERSION = 1
+WEIGHTS, META = "model.pt", "model.json"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra: Mapping[str, Any] | None = None) -> Path:
+    """Save ``model`` as ``directory/model.pt`` (state_dict) + ``directory/model.json``, atomically.
+
+    Parameters
+    ----------
+    model : a gpupipe model (TabularMLP, DCNv2 or a class registered with ``register_model``)
+        It needs a JSON ``config`` from which ``type(model)(**config)`` rebuilds it.
+    directory : path
+        Created if missing. An existing directory is replaced as a whole, so it may only hold a
+        previous checkpoint (anything else raises, rather than being deleted).
+    extra : mapping, optional
+        JSON-able data stored alongside (epoch, metrics, ...); read back with :func:`checkpoint_info`.
+
+    Returns
+    -------
+    Path of the checkpoint directory.
+
+    Examples
+    --------
+    >>> import tempfile, gpupipe as gp
+    >>> from gpupipe.schema import ColumnSchema, Schema
+    >>> s = Schema([ColumnSchema("x", "cont", "float32"), ColumnSchema("y", "label", "float32")])
+    >>> model = gp.models.TabularMLP.from_schema(s, hidden=(4,))
+    >>> d = gp.save_checkpoint(model, tempfile.mkdtemp() + "/ckpt", extra={"epoch": 1})
+    >>> type(gp.load_checkpoint(d)).__name__
+    'TabularMLP'
+    """
+    from ..models import MODEL_CLASSES
+
+    target = Path(directory)
+    cls_name = type(model).__name__
+    config = getattr(model, "config", None)
+    if MODEL_CLASSES.get(cls_name) is not type(model) or not isinstance(config, Mapping):
+        msg = (f"cannot checkpoint a {type(model).__module__}.{cls_name}: save_checkpoint needs a model with a "
+               f"JSON `config` whose class is registered with gpupipe.models.register_model (known: "
+               f"{sorted(MODEL_CLASSES)}); for other modules save model.state_dict() with torch.save yourself")
+        raise WorkflowFormatError(msg)
+    schema = getattr(model, "schema", None)
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "gpupipe_version": __version__,
+        "torch_version": torch.__version__,
+        "model_class": cls_name,
+        "config": dict(config),
+        "schema": None if schema is None else schema.to_dict(),
+        "extra": None if extra is None else dict(extra),
+    }
+    try:
+        meta_probe = json.dumps(meta)
+    except (TypeError, ValueError) as exc:
+        msg = f"checkpoint metadata for {target} is not JSON-serialisable ({exc}); pass plain numbers/strings in extra"
+        raise WorkflowFormatError(msg) from None
+    del meta_probe
+
+    if target.exists():
+        if not target.is_dir():
+            raise WorkflowFormatError(f"{target} exists and is not a directory; choose a directory for the checkpoint")
+        others = sorted(p.name for p in target.iterdir() if p.name not in (WEIGHTS, META))
+        if others:
+            msg = (f"{target} holds files that are not a checkpoint's ({others[:5]}); a save replaces the whole "
+                   f"directory, so choose an empty or new directory")
+            raise WorkflowFormatError(msg)
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        weights = tmp / WEIGHTS
+        with open(weights, "wb") as f:
+            torch.save(model.state_dict(), f)
+            f.flush()
+            os.fsync(f.fileno())
+        meta["files"] = {WEIGHTS: {"sha256": _sha256(weights), "bytes": weights.stat().st_size}}
+        _fsync_write(tmp / META, json.dumps(meta, indent=2, sort_keys=True).encode())
+        if target.exists():
+            old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def checkpoint_info(directory: str | os.PathLike) -> dict[str, Any]:
+    """The checked contents of ``model.json`` (class, config, schema, extra, versions, file hashes).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``directory`` does not exist.
+    WorkflowFormatError
+        If ``model.json`` is missing, not JSON, not a gpupipe checkpoint or of a newer format.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise FileNotFoundError(2, "no such checkpoint directory; check the path", str(root))
+    path = root / META
+    if not path.is_file():
+        raise WorkflowFormatError(f"{path} is missing: {root} is not a gpupipe checkpoint (save one with save_checkpoint)")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        msg = f"{path} is not valid JSON ({exc}); the checkpoint is truncated or was edited, save it again"
+        raise WorkflowFormatError(msg) from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise WorkflowFormatError(f"{path} is not a gpupipe checkpoint description (no format {FORMAT!r})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        msg = (f"{path} has checkpoint format version {version!r}, but this gpupipe ({__version__}) reads up to "
+               f"{FORMAT_VERSION}; upgrade gpupipe to load it")
+        raise WorkflowFormatError(msg)
+    for key in ("model_class", "config", "files"):
+        if key not in meta:
+            raise WorkflowFormatError(f"{path} lacks the key {key!r}; the checkpoint is damaged, save it again")
+    return meta
+
+
+def load_checkpoint(directory: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> torch.nn.Module:
+    """Rebuild a model saved by :func:`save_checkpoint`; it comes back in eval mode.
+
+    Parameters
+    ----------
+    directory : path
+    map_location : device, default "cpu"
+        Where the weights are loaded, so a model saved on a GPU loads on a CPU-only machine.
+
+    Returns
+    -------
+    The model, with ``model.schema`` set from the checkpoint (or ``None``).
+
+    Raises
+    ------
+    WorkflowFormatError
+        Naming ``model.json`` or ``model.pt`` when either is missing, tampered with, truncated,
+        of a newer format, or names a model class this process does not know.
+    """
+    from ..models import MODEL_CLASSES
+    from ..schema import Schema
+
+    root = Path(directory)
+    meta = checkpoint_info(root)
+    meta_path, weights = root / META, root / WEIGHTS
+    cls = MODEL_CLASSES.get(str(meta["model_class"]))
+    if cls is None:
+        msg = (f"{meta_path} names the model class {meta['model_class']!r}, which is not registered here "
+               f"(known: {sorted(MODEL_CLASSES)}); import the module that defines it (decorated with "
+               f"gpupipe.models.register_model) before loading")
+        raise WorkflowFormatError(msg)
+    if not weights.is_file():
+        raise WorkflowFormatError(f"{weights} is missing; the checkpoint is incomplete, save it again")
+    expected = (meta["files"] or {}).get(WEIGHTS, {}).get("sha256")
+    actual = _sha256(weights)
+    if expected != actual:
+        msg = (f"{weights} does not match the sha256 recorded in {meta_path} (expected {expected}, got {actual}): "
+               f"the file was modified, truncated or replaced; restore it or save the checkpoint again")
+        raise WorkflowFormatError(msg)
+    try:
+        state = torch.load(weights, map_location=map_location, weights_only=True)
+    except Exception as exc:  # any unpickling failure means the file is not what we wrote
+        msg = f"{weights} could not be read as a state_dict ({type(exc).__name__}: {exc}); save the checkpoint again"
+        raise WorkflowFormatError(msg) from None
+    try:
+        model = cls(**meta["config"])
+    except (TypeError, ValueError) as exc:
+        msg = f"{meta_path}: the config does not rebuild a {cls.__name__} ({exc}); the file was edited or is from another version"
+        raise WorkflowFormatError(msg) from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = f"{weights} does not fit the {cls.__name__} described in {meta_path}: {first}"
+        raise WorkflowFormatError(msg) from None
+    if map_location is not None:
+        model.to(map_location)
+    if meta.get("schema") is not None:
+        try:
+            model.schema = Schema.from_dict(meta["schema"])
+        except (TypeError, ValueError) as exc:  # SchemaError is a ValueError
+            raise WorkflowFormatError(f"{meta_path}: the saved schema is invalid ({exc})") from None
+    return model.eval()

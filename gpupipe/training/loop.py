@@ -1,0 +1,464 @@
+"""The training loop: ``gp.train``, ``gp.evaluate``, ``gp.predict``.
+
+Everything runs on the loader's device. The loop never waits for the device inside an epoch:
+the running loss is summed into a device tensor and read once at the epoch's end; batch sizes
+(for the progress bar's rows/s) come from tensor shapes, which the host already knows; and
+validation predictions stay on the device until the metrics are read back in one transfer.
+A NaN loss is therefore detected at the end of the epoch it occurs in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..errors import DataError, SchemaError
+from .metrics import HIGHER_IS_BETTER, compute_metrics
+
+__all__ = ["EarlyStopping", "TrainResult", "evaluate", "predict", "train"]
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+
+
+@dataclass
+class EarlyStopping:
+    """Stop when a validation metric has not improved for ``patience`` epochs.
+
+    Parameters
+    ----------
+    metric : str, optional
+        ``"auc"``, ``"logloss"``, ``"accuracy"``, ``"rmse"`` or ``"mae"``; default ``auc`` for
+        binary tasks and ``rmse`` for regression.
+    patience : int, default 2
+    min_delta : float, default 0.0
+        The smallest change that counts as an improvement.
+    restore_best : bool, default True
+        Put the best epoch's weights back into the model when training ends.
+    """
+
+    metric: str | None = None
+    patience: int = 2
+    min_delta: float = 0.0
+    restore_best: bool = True
+
+    def __post_init__(self) -> None:
+        if self.patience < 0:
+            raise ValueError(f"patience must be >= 0, got {self.patience}")
+        if self.metric is not None and self.metric not in HIGHER_IS_BETTER:
+            msg = f"early stopping metric {self.metric!r} is unknown; choose one of {sorted(HIGHER_IS_BETTER)}"
+            raise ValueError(msg)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The trained model (with the best epoch's weights when early stopping restored them).
+    history : list of dict
+        One dict per epoch: ``epoch`` (from 1), ``train_loss``, ``rows``, ``seconds`` (training
+        only), ``rows_per_s``, and with validation ``val_<metric>`` and ``val_seconds``.
+    metrics : dict
+        Validation metrics of the returned model (of the best epoch when weights were restored);
+        empty without validation data.
+    best_epoch : int or None
+        The epoch whose validation metric was best (the last epoch without validation data).
+    stopped_early : bool
+    seconds : float
+        Wall time of the whole call.
+    """
+
+    model: torch.nn.Module
+    history: list[dict[str, float]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+    @property
+    def train_loss(self) -> float | None:
+        """The last epoch's mean training loss."""
+        return self.history[-1]["train_loss"] if self.history else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (no model)."""
+        return {"history": [dict(h) for h in self.history], "metrics": dict(self.metrics),
+                "best_epoch": self.best_epoch, "stopped_early": self.stopped_early, "seconds": self.seconds}
+
+
+# ----------------------------------------------------------------------------- helpers
+def _device_of(loader: Any) -> torch.device:
+    dev = getattr(loader, "device", None)
+    return torch.device(dev) if dev is not None else torch.device("cpu")
+
+
+def _task_of(model: Any, task: str | None) -> str:
+    task = task or getattr(model, "task", None) or "binary"
+    if task not in ("binary", "regression"):
+        raise ValueError(f"task {task!r} is not supported; choose 'binary' or 'regression'")
+    return task
+
+
+def _check_loader(loader: Any, what: str, need_label: bool) -> None:
+    if loader is None:
+        raise DataError(f"no {what} data given; pass a gp.Loader")
+    schema = getattr(loader, "schema", None)
+    if need_label and schema is not None and getattr(schema, "label", None) is None:
+        msg = (f"the {what} loader's schema has no label column ({schema!r}); training and scoring need one: "
+               f"pass label=... to the Workflow (or a schema with a 'label' column)")
+        raise SchemaError(msg)
+    n = None
+    with contextlib.suppress(TypeError):  # plain iterables have no len()
+        n = len(loader)
+    if n == 0 or getattr(loader, "num_rows", None) == 0:
+        msg = (f"the {what} loader yields no batches (num_rows={getattr(loader, 'num_rows', None)}, "
+               f"len={n}); check the data is not empty and that drop_last with batch_size > rows is not dropping everything")
+        raise DataError(msg)
+
+
+def _amp_context(device: torch.device, amp: bool | None) -> Any:
+    """bf16 autocast: on by default on CUDA, off on CPU; ``amp=True``/``False`` forces it."""
+    enabled = device.type == "cuda" if amp is None else bool(amp)
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def _label_of(batch: Any, what: str) -> torch.Tensor:
+    label = getattr(batch, "label", None)
+    if label is None:
+        msg = f"a {what} batch has no label; build the loader from a schema with a label column"
+        raise SchemaError(msg)
+    return label
+
+
+def _progress(loader: Any, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    total = getattr(loader, "num_rows", None)
+    bs = getattr(loader, "batch_size", None)
+    try:
+        if total is not None and bs:
+            total = min(int(total), len(loader) * int(bs))  # drop_last shortens the epoch
+    except TypeError:
+        pass
+    return tqdm(total=total, desc=desc, unit="rows", unit_scale=True, disable=not enabled, leave=True,
+                dynamic_ncols=True)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _outputs(model: Any, loader: Any, device: torch.device, amp: bool | None, with_labels: bool,
+             what: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Model outputs (float32, on device) for every batch, and the labels; one concatenation at the end."""
+    was_training = model.training
+    model.eval()
+    outs: list[torch.Tensor] = []
+    labels: list[torch.Tensor] = []
+    checked = False
+    try:
+        with torch.inference_mode(), _amp_context(device, amp):
+            for batch in loader:
+                if not checked and hasattr(model, "check_batch"):
+                    model.check_batch(batch.cont, batch.cat)
+                    checked = True
+                outs.append(model(batch.cont, batch.cat).float().reshape(-1))
+                if with_labels:
+                    labels.append(_label_of(batch, what).reshape(-1))
+    finally:
+        model.train(was_training)
+    if not outs:
+        raise DataError(f"the {what} loader yielded no batches; check the data is not empty")
+    return torch.cat(outs), (torch.cat(labels) if with_labels else None)
+
+
+def _scores(out: torch.Tensor, task: str) -> torch.Tensor:
+    return torch.sigmoid(out) if task == "binary" else out
+
+
+# ----------------------------------------------------------------------------- public API
+def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None = None,
+            amp: bool | None = False) -> torch.Tensor:
+    """Scores for every row of ``loader``, in its order, on its device.
+
+    Probabilities of the positive class (float32) for binary models, predicted values for
+    regression. ``amp`` defaults to off so scores keep full float32 precision.
+
+    Examples
+    --------
+    >>> import torch, gpupipe as gp
+    >>> from types import SimpleNamespace as NS
+    >>> model = gp.models.TabularMLP([5], 1, hidden=(4,))
+    >>> batches = [NS(cont=torch.zeros(3, 1), cat=torch.ones(3, 1, dtype=torch.int64), label=torch.zeros(3))]
+    >>> gp.predict(model, batches).shape
+    torch.Size([3])
+    """
+    _check_loader(loader, "prediction", need_label=False)
+    device = _device_of(loader)
+    model.to(device)
+    out, _ = _outputs(model, loader, device, amp, with_labels=False, what="prediction")
+    return _scores(out, _task_of(model, task))
+
+
+def evaluate(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None = None,
+             amp: bool | None = False) -> dict[str, float]:
+    """Metrics of ``model`` on ``loader``: ``auc``, ``logloss``, ``accuracy`` (binary) or ``rmse``, ``mae``.
+
+    Computed on the loader's device (see :mod:`gpupipe.training.metrics`), read back once.
+
+    Examples
+    --------
+    >>> import torch, gpupipe as gp
+    >>> from types import SimpleNamespace as NS
+    >>> model = gp.models.TabularMLP([5], 1, hidden=(4,), task="regression")
+    >>> batches = [NS(cont=torch.zeros(3, 1), cat=torch.ones(3, 1, dtype=torch.int64), label=torch.zeros(3))]
+    >>> sorted(gp.evaluate(model, batches))
+    ['mae', 'rmse']
+    """
+    _check_loader(loader, "evaluation", need_label=True)
+    device = _device_of(loader)
+    model.to(device)
+    task = _task_of(model, task)
+    out, label = _outputs(model, loader, device, amp, with_labels=True, what="evaluation")
+    return compute_metrics(_scores(out, task), label, task)
+
+
+def _tensorboard(log_dir: str | os.PathLike | None) -> Any:
+    if log_dir is None:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        warnings.warn(f"log_dir={str(log_dir)!r} was given but TensorBoard is not installed (pip install tensorboard); "
+                      "training goes on without TensorBoard scalars", RuntimeWarning, stacklevel=3)
+        return None
+    return SummaryWriter(log_dir=str(log_dir))
+
+
+def train(
+    model: torch.nn.Module,
+    loader: Iterable[Any],
+    val: Iterable[Any] | None = None,
+    *,
+    epochs: int = 1,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    early_stopping: EarlyStopping | int | bool | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    log_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    amp: bool | None = None,
+    task: str | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``loader``'s batches, on the loader's device.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        ``forward(cont, cat)`` returning one output per row, e.g. ``gp.models.TabularMLP``.
+    loader : gp.Loader (or any iterable of batches with ``.cont``, ``.cat``, ``.label``)
+        ``set_epoch(e)`` is called before each epoch when the loader has it.
+    val : loader, optional
+        Scored after every epoch; its metrics go to ``history`` and ``result.metrics``.
+    epochs : int, default 1
+    lr, optimizer, weight_decay
+        ``"adam"`` or ``"adamw"`` with this learning rate and weight decay.
+    seed : int, default 0
+        Seeds torch's RNG (dropout) for this call only; the global RNG state is restored after.
+        The same seed, model initialisation and data give identical weights on the CPU.
+    early_stopping : EarlyStopping, int or bool, optional
+        An int is the patience on the default metric (``auc`` / ``rmse``); needs ``val``.
+    checkpoint : path, optional
+        Directory for :func:`save_checkpoint`: written after each epoch that improved the
+        validation metric (each epoch without ``val``), with ``extra={"epoch", "metrics"}``.
+    log_dir : path, optional
+        TensorBoard scalars per epoch, when ``tensorboard`` is installed (a warning otherwise).
+    progress : bool, default True
+        A tqdm bar per epoch showing rows/s.
+    amp : bool, optional
+        bf16 autocast; default on for CUDA, off on CPU. Validation always runs in float32.
+    task : {"binary", "regression"}, optional
+        Defaults to ``model.task``. Binary trains BCE-with-logits, regression MSE.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    SchemaError
+        If the loader's schema has no label, or batches do not fit the model's columns.
+    DataError
+        If a loader is empty, or the loss becomes NaN/inf (the message says what to try).
+
+    Examples
+    --------
+    >>> import torch, gpupipe as gp
+    >>> from types import SimpleNamespace as NS
+    >>> batches = [NS(cont=torch.randn(8, 2), cat=torch.randint(0, 4, (8, 1)), label=torch.tensor([0.0, 1.0] * 4))]
+    >>> model = gp.models.TabularMLP([4], 2, hidden=(4,))
+    >>> result = gp.train(model, batches, val=batches, epochs=2, progress=False)
+    >>> len(result.history), sorted(result.metrics)
+    (2, ['accuracy', 'auc', 'logloss'])
+    """
+    started = time.perf_counter()
+    if int(epochs) < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"optimizer {optimizer!r} is not supported; choose one of {sorted(_OPTIMIZERS)}")
+    _check_loader(loader, "training", need_label=True)
+    if val is not None:
+        _check_loader(val, "validation", need_label=True)
+    task = _task_of(model, task)
+    stopper = _early_stopping(early_stopping, task)
+    if stopper is not None and val is None:
+        raise ValueError("early_stopping needs validation data: pass val=<loader>")
+    monitor = stopper.metric if stopper is not None else ("auc" if task == "binary" else "rmse")
+    higher = HIGHER_IS_BETTER[monitor]
+
+    device = _device_of(loader)
+    model.to(device)
+    loss_fn = torch.nn.BCEWithLogitsLoss() if task == "binary" else torch.nn.MSELoss()
+    writer = _tensorboard(log_dir)
+    result = TrainResult(model=model)
+    best_value: float | None = None
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_epochs = 0
+
+    fork_devices = [device] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(int(seed))
+            opt = _OPTIMIZERS[optimizer](model.parameters(), lr=lr, weight_decay=weight_decay)
+            for epoch in range(1, int(epochs) + 1):
+                if hasattr(loader, "set_epoch"):
+                    loader.set_epoch(epoch - 1)
+                entry = _train_epoch(model, loader, opt, loss_fn, device, amp, progress,
+                                     f"epoch {epoch}/{epochs}", epoch)
+                if val is not None:
+                    t0 = time.perf_counter()
+                    metrics = evaluate(model, val, task=task)
+                    entry["val_seconds"] = time.perf_counter() - t0
+                    entry.update({f"val_{k}": v for k, v in metrics.items()})
+                else:
+                    metrics = {}
+                result.history.append(entry)
+                if writer is not None:
+                    for k, v in entry.items():
+                        if k != "epoch":
+                            writer.add_scalar(k.replace("val_", "val/", 1) if k.startswith("val_") else f"train/{k}",
+                                              v, epoch)
+                    writer.flush()
+
+                value = metrics.get(monitor) if metrics else None
+                improved = value is None or best_value is None or (
+                    value > best_value + (stopper.min_delta if stopper else 0.0) if higher
+                    else value < best_value - (stopper.min_delta if stopper else 0.0))
+                if value is not None and value != value:  # NaN metric never improves
+                    improved = best_value is None
+                if improved:
+                    best_value, result.best_epoch, bad_epochs = value, epoch, 0
+                    result.metrics = dict(metrics)
+                    if stopper is not None and stopper.restore_best:
+                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    if checkpoint is not None:
+                        from .checkpoint import save_checkpoint
+
+                        save_checkpoint(model, checkpoint, extra={"epoch": epoch, "metrics": metrics,
+                                                                  "history": result.history})
+                else:
+                    bad_epochs += 1
+                    if stopper is not None and bad_epochs > stopper.patience:
+                        result.stopped_early = True
+                        break
+            if stopper is not None and stopper.restore_best and best_state is not None:
+                # result.metrics already holds the best epoch's metrics
+                if result.best_epoch != len(result.history):
+                    model.load_state_dict(best_state)
+            else:
+                result.metrics = dict(metrics)  # the returned weights are the last epoch's
+                if val is None:
+                    result.best_epoch = len(result.history)
+    finally:
+        if writer is not None:
+            writer.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _early_stopping(spec: EarlyStopping | int | bool | None, task: str) -> EarlyStopping | None:
+    if spec is None or spec is False:
+        return None
+    if spec is True:
+        stopper = EarlyStopping()
+    elif isinstance(spec, int):
+        stopper = EarlyStopping(patience=spec)
+    elif isinstance(spec, EarlyStopping):
+        stopper = spec
+    elif isinstance(spec, Mapping):
+        stopper = EarlyStopping(**spec)
+    else:
+        raise TypeError(f"early_stopping must be an EarlyStopping, an int patience or None, got {type(spec).__name__}")
+    if stopper.metric is None:
+        stopper = EarlyStopping(metric="auc" if task == "binary" else "rmse", patience=stopper.patience,
+                                min_delta=stopper.min_delta, restore_best=stopper.restore_best)
+    allowed = ("auc", "logloss", "accuracy") if task == "binary" else ("rmse", "mae")
+    if stopper.metric not in allowed:
+        raise ValueError(f"early stopping metric {stopper.metric!r} is not reported for a {task} task; use one of {list(allowed)}")
+    return stopper
+
+
+def _train_epoch(model: torch.nn.Module, loader: Iterable[Any], opt: torch.optim.Optimizer, loss_fn: Any,
+                 device: torch.device, amp: bool | None, progress: bool, desc: str, epoch: int) -> dict[str, float]:
+    model.train()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    rows = 0
+    checked = False
+    bar = _progress(loader, desc, progress)
+    t0 = time.perf_counter()
+    try:
+        for batch in loader:
+            cont, cat = batch.cont, batch.cat
+            label = _label_of(batch, "training")
+            if not checked:
+                if hasattr(model, "check_batch"):
+                    model.check_batch(cont, cat)
+                checked = True
+            n = int(label.shape[0])  # host-side metadata: no device sync
+            with _amp_context(device, amp):
+                out = model(cont, cat)
+            loss = loss_fn(out.float().reshape(-1), label.reshape(-1).float())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.detach() * n
+            rows += n
+            bar.update(n)
+        _sync(device)
+        seconds = time.perf_counter() - t0
+        if rows == 0:
+            raise DataError("the training loader yielded no batches this epoch; check the data is not empty")
+        train_loss = float((loss_sum / rows).item())  # the epoch's one device -> host read
+        bar.set_postfix(loss=f"{train_loss:.4f}")
+    finally:
+        bar.close()
+    if not math.isfinite(train_loss):
+        msg = (f"the training loss became {train_loss} in epoch {epoch}: lower the learning rate (lr), check the "
+               f"inputs and labels for NaN/inf or huge values (normalise continuous columns, e.g. ops.Normalize), "
+               f"or turn off amp")
+        raise DataError(msg)
+    return {"epoch": epoch, "train_loss": train_loss, "rows": rows, "seconds": seconds,
+            "rows_per_s": rows / seconds if seconds > 0 else float("inf")}
