@@ -44,6 +44,16 @@ from .schema import ColumnSchema, Schema
 # name -> module that defines it; imported on first access so `import gpupipe` stays light.
 _LAZY: dict[str, str] = {
     "datasets": "gpupipe.datasets",
+    "models": "gpupipe.models",
+    "training": "gpupipe.training",
+    "baselines": "gpupipe.baselines",
+    "train": "gpupipe.training",
+    "evaluate": "gpupipe.training",
+    "predict": "gpupipe.training",
+    "TrainResult": "gpupipe.training",
+    "EarlyStopping": "gpupipe.training",
+    "save_checkpoint": "gpupipe.training",
+    "load_checkpoint": "gpupipe.training",
 }
 
 __all__ = [
