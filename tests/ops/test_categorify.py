@@ -1,0 +1,200 @@
+"""Categorify: id layout, thresholds, unseen values, partitions, saving, errors, both backends."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import mmh3
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stat_helpers import Partitioned, save_load
+
+import gpupipe as gp
+from gpupipe.errors import NotFittedError, SchemaError
+from gpupipe.ops import Categorify, ColumnInfo
+
+
+def oracle_ids(fit_values, values, freq_threshold=0, max_size=None, num_oov=1):
+    """Ids by the documented layout, computed with plain Python."""
+    counts = Counter(v for v in fit_values if v is not None and v is not pd.NA)
+    vocab = sorted((v for v in counts if counts[v] >= freq_threshold), key=lambda v: (-counts[v], v))
+    if max_size is not None:
+        vocab = vocab[:max_size]
+    pos = {v: i for i, v in enumerate(vocab)}
+    out = []
+    for v in values:
+        if v is None or v is pd.NA:
+            out.append(1)
+        elif v in pos:
+            out.append(2 + num_oov + pos[v])
+        else:
+            out.append(2 + (_mmh3(v) % num_oov if num_oov > 1 else 0))
+    return out, 2 + num_oov + len(vocab)
+
+
+def _mmh3(v):
+    data = v.encode() if isinstance(v, str) else np.int64(v).tobytes()
+    return mmh3.hash(data, 0, signed=False)
+
+
+def _ids(frame, col):
+    return gp.to_pandas(frame)[col].astype("int64").tolist()
+
+
+STRINGS = ["b", "a", "b", None, "z", "a", "b", "c", "é", "a", "b", None]
+INTS = [5, 3, 5, None, 9, 3, 5, 1, -2, 3, 5, 7]
+
+
+def _frame():
+    return pd.DataFrame({
+        "s": pd.array(STRINGS, dtype="str"),
+        "i": pd.array(INTS, dtype="Int32"),
+        "k": pd.Categorical(STRINGS),
+        "b": pd.array([True, False, True, None, True, True, False, True, True, None, True, False], dtype="boolean"),
+    })
+
+
+@pytest.mark.parametrize("params", [{}, {"freq_threshold": 2}, {"max_size": 2}, {"num_oov_buckets": 3},
+                                    {"freq_threshold": 3, "num_oov_buckets": 2}])
+def test_id_layout_matches_oracle(backend, params):
+    df = _frame()
+    frame = gp.from_pandas(df)
+    op = Categorify(**params).fit(frame, ["s", "i", "k", "b"])
+    new = pd.DataFrame({"s": pd.array(["b", "unseen", None, "c", "zz"], dtype="str"),
+                        "i": pd.array([5, 42, None, 1, -7], dtype="Int32"),
+                        "k": pd.Categorical(["b", "unseen", None, "c", "zz"]),
+                        "b": pd.array([True, False, None, True, False], dtype="boolean")})
+    out = op.transform(gp.from_pandas(new), ["s", "i", "k", "b"])
+    assert list(out.columns) == ["s", "i", "k", "b"]
+    oov = params.get("num_oov_buckets", 1)
+    kw = {"freq_threshold": params.get("freq_threshold", 0), "max_size": params.get("max_size"), "num_oov": oov}
+    for col, fit_vals in [("s", STRINGS), ("i", INTS), ("k", STRINGS)]:
+        new_vals = [None if pd.isna(v) else (int(v) if col == "i" else v) for v in new[col].tolist()]
+        want, card = oracle_ids(fit_vals, new_vals, **kw)
+        assert _ids(out, col) == want, col
+        assert op.cardinality(col) == card
+    assert str(gp.to_pandas(out)["s"].dtype) == "int64"
+    assert 0 not in _ids(out, "s")  # padding is never produced
+
+
+def test_frequency_order_and_ties_by_value(backend):
+    df = pd.DataFrame({"c": pd.array([30, 10, 20, 20, 10, 40, 40, 40], dtype="Int64")})
+    op = Categorify().fit(gp.from_pandas(df), ["c"])
+    # 40 (3 times) first, then 10 and 20 (twice, tie broken by value), then 30
+    assert op.vocab_["c"]["value"].tolist() == [40, 10, 20, 30]
+    assert op.vocab_["c"]["count"].tolist() == [3, 2, 2, 1]
+    assert _ids(op.transform(gp.from_pandas(df), ["c"]), "c") == [6, 4, 5, 5, 4, 3, 3, 3]
+
+
+def test_output_info_is_cat_int64():
+    op = Categorify(num_oov_buckets=2).fit(_frame(), ["s"])
+    info = op.output_info(["s"], {"s": ColumnInfo("str")})
+    assert info["s"] == ColumnInfo("int64", "cat", 2 + 2 + 5)
+
+
+def test_fit_transform_equals_fit_then_transform(backend):
+    frame = gp.from_pandas(_frame())
+    cols = ["s", "i", "k", "b"]
+    a = Categorify(num_oov_buckets=2, freq_threshold=2).fit_transform(frame, cols)
+    b = Categorify(num_oov_buckets=2, freq_threshold=2).fit(frame, cols).transform(frame, cols)
+    pd.testing.assert_frame_equal(gp.to_pandas(a), gp.to_pandas(b))
+
+
+def test_plain_numpy_dtypes_and_index_kept():
+    df = pd.DataFrame({"i": np.array([3, 1, 3], dtype=np.int16), "b": np.array([True, False, True])},
+                      index=[10, 20, 30])
+    out = Categorify().fit(df, ["i", "b"]).transform(df, ["i", "b"])
+    assert out.index.tolist() == [10, 20, 30]
+    assert out["i"].tolist() == [3, 4, 3] and out["b"].tolist() == [3, 4, 3]
+
+
+def test_criteo_columns_match_oracle():
+    with gp.use_backend("pandas"):
+        df = gp.datasets.criteo(3000, seed=1)
+    op = Categorify(freq_threshold=2).fit(df, ["C10", "C3"])
+    out = op.transform(df, ["C10", "C3"])
+    for col in ("C10", "C3"):
+        vals = [None if pd.isna(v) else int(v) for v in df[col].tolist()]
+        want, card = oracle_ids(vals, vals, freq_threshold=2)
+        assert out[col].tolist() == want
+        assert op.cardinality(col) == card
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.integers(-5, 8)), min_size=1, max_size=60),
+       cuts=st.lists(st.integers(0, 60), max_size=6),
+       threshold=st.integers(0, 3), oov=st.integers(1, 3))
+def test_any_partitioning_fits_like_in_memory(values, cuts, threshold, oov):
+    df = pd.DataFrame({"c": pd.array(values, dtype="Int64"),
+                       "s": pd.array([None if v is None else f"v{v}" for v in values], dtype="str")})
+    whole = Categorify(freq_threshold=threshold, num_oov_buckets=oov).fit(df, ["c", "s"])
+    parts = Categorify(freq_threshold=threshold, num_oov_buckets=oov).fit(Partitioned(df, cuts), ["c", "s"])
+    for col in ("c", "s"):
+        pd.testing.assert_frame_equal(whole.vocab_[col], parts.vocab_[col])
+    pd.testing.assert_frame_equal(whole.transform(df, ["c", "s"]), parts.transform(df, ["c", "s"]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(alphabet="abcé", max_size=3)), min_size=2, max_size=40),
+       cut=st.integers(0, 40))
+def test_transform_is_row_wise(values, cut):
+    df = pd.DataFrame({"s": pd.array(values, dtype="str")})
+    op = Categorify(num_oov_buckets=2).fit(df.iloc[: len(values) // 2], ["s"])
+    whole = op.transform(df, ["s"])
+    pieces = pd.concat([op.transform(df.iloc[:cut], ["s"]), op.transform(df.iloc[cut:], ["s"])])
+    pd.testing.assert_frame_equal(whole, pieces)
+
+
+def test_save_load_round_trip(backend):
+    frame = gp.from_pandas(_frame())
+    cols = ["s", "i", "k", "b"]
+    op = Categorify(num_oov_buckets=3, freq_threshold=2).fit(frame, cols)
+    loaded = save_load(op, Categorify(num_oov_buckets=3, freq_threshold=2))
+    new = gp.from_pandas(_frame().iloc[::-1])
+    pd.testing.assert_frame_equal(gp.to_pandas(op.transform(new, cols)), gp.to_pandas(loaded.transform(new, cols)))
+    assert loaded.cardinality("i") == op.cardinality("i")
+
+
+def test_all_null_and_empty_vocab():
+    df = pd.DataFrame({"c": pd.array([None, None], dtype="Int64")})
+    op = Categorify().fit(df, ["c"])
+    assert op.cardinality("c") == 3
+    assert op.transform(pd.DataFrame({"c": pd.array([None, 4], dtype="Int64")}), ["c"])["c"].tolist() == [1, 2]
+
+
+def test_errors_name_the_column():
+    df = _frame()
+    with pytest.raises(NotFittedError):
+        Categorify().transform(df, ["s"])
+    with pytest.raises(SchemaError, match="'nope'"):
+        Categorify().fit(df, ["nope"])
+    with pytest.raises(SchemaError, match=r"'f'.*float64"):
+        Categorify().fit(pd.DataFrame({"f": [0.5, 1.5]}), ["f"])
+    op = Categorify().fit(df, ["i"])
+    with pytest.raises(SchemaError, match=r"'i'.*int.*str"):
+        op.transform(pd.DataFrame({"i": pd.array(["5"], dtype="str")}), ["i"])
+    with pytest.raises(SchemaError, match="'i'"):
+        op.transform(pd.DataFrame({"x": [1]}), ["i"])
+    with pytest.raises(ValueError, match="num_oov_buckets"):
+        Categorify(num_oov_buckets=0).fit(df, ["i"])
+
+
+@pytest.mark.gpu
+def test_vocabulary_crosses_backends():
+    pytest.importorskip("cudf")
+    df = _frame()
+    cols = ["s", "i", "k", "b"]
+    with gp.use_backend("cudf"):
+        gpu_frame = gp.from_pandas(df)
+    on_gpu = Categorify(num_oov_buckets=3).fit(gpu_frame, cols)
+    on_cpu = Categorify(num_oov_buckets=3).fit(df, cols)
+    new = pd.DataFrame({"s": pd.array(["q", "b", None], dtype="str"), "i": pd.array([77, 5, None], dtype="Int32"),
+                        "k": pd.Categorical(["q", "b", None]), "b": pd.array([True, None, False], dtype="boolean")})
+    with gp.use_backend("cudf"):
+        new_gpu = gp.from_pandas(new)
+    expected = on_cpu.transform(new, cols)
+    pd.testing.assert_frame_equal(on_gpu.transform(new, cols), expected)
+    pd.testing.assert_frame_equal(gp.to_pandas(on_cpu.transform(new_gpu, cols)), expected)
