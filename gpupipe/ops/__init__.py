@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from .base import REGISTRY, ColumnInfo, Op, StatOp, register_op
+from .categorify import Categorify
 
-__all__ = ["REGISTRY", "ColumnInfo", "Op", "StatOp", "register_op"]
+__all__ = ["REGISTRY", "Categorify", "ColumnInfo", "Op", "StatOp", "register_op"]
