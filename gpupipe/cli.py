@@ -101,6 +101,24 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench, to_markdown
+
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    try:
+        res = run_bench(args.pipeline, rows=args.rows or [None], backends=backends, repeats=args.repeats,
+                        warmup=args.warmup, out=args.out, progress=not args.no_progress, epochs=args.epochs,
+                        seed=args.seed)
+    except ValueError as exc:  # bad --backends/--rows/--repeats: say what was wrong, no traceback
+        print(f"gpupipe bench: error: {exc}", file=sys.stderr)
+        return 2
+    print(to_markdown(res))
+    print("Files:")
+    for kind, path in res["files"].items():
+        print(f"  {kind:<14} {path}")
+    return 1 if any(r["status"] == "error" for r in res["runs"]) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
@@ -110,6 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="backends, devices and versions on this machine")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=_cmd_info)
+    p = sub.add_parser("bench", help="time a pipeline stage by stage on cudf, hybrid, pandas and naive",
+                       description="Warm-up, then repeated runs per backend and size; writes results.json, "
+                                   "results.md and PNG charts. Backends that cannot run here are reported with the reason.")
+    p.add_argument("--pipeline", default="flights-delay", choices=["flights-delay", "criteo-ctr"])
+    p.add_argument("--rows", type=int, nargs="+", default=None, metavar="N",
+                   help="dataset sizes (several draw a scaling curve); default: the pipeline's full data")
+    p.add_argument("--backends", default="cudf,hybrid,pandas,naive",
+                   help="comma-separated subset of cudf,hybrid,pandas,naive (default: all)")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per case (default 3)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs before them (default 1)")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="bench-results", help="output directory (default bench-results)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 

@@ -31,10 +31,9 @@ def synchronize() -> None:
         torch.cuda.synchronize()
     cupy = sys.modules.get("cupy")
     if cupy is not None:
-        try:
+        # no device or no driver: nothing is queued anywhere
+        with contextlib.suppress(Exception):
             cupy.cuda.runtime.deviceSynchronize()
-        except Exception:  # no device or no driver: nothing is queued anywhere
-            pass
 
 
 class StageTimer:

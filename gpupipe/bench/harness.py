@@ -1,0 +1,357 @@
+"""The benchmark harness behind ``gpupipe bench``: warm-up, repeats, medians, speedups, machine record.
+
+Method (the fairness rules are spelled out in ``docs/benchmarks.md``):
+
+* Every (backend, rows) case runs in this one Python process: ``warmup`` untimed runs first (they
+  pay imports, CUDA context creation, kernel compilation and allocator growth), then ``repeats``
+  timed runs. Before each run the dataset loaders' in-memory caches are cleared, so each run reads
+  and parses its files again (the operating system's page cache stays warm for every backend alike).
+* Stage times come from the pipelines themselves (:class:`~gpupipe.bench.timing.StageTimer`,
+  device synchronised at each clock read). The harness reports, per stage and end to end, the
+  median and the spread (min, max, quartiles) over the repeats.
+* Speedups divide medians measured in the same invocation: ``pandas_total / backend_total`` and
+  ``naive_total / backend_total``, per rows value.
+* A backend that cannot run here is never silently skipped: its entry says ``unavailable`` and why.
+
+Examples
+--------
+>>> from pipelines import PipelineResult
+>>> def fake(rows, seed, epochs):
+...     return PipelineResult("toy", "pandas", "cpu", timings={"read": 0.1, "total": 0.1})
+>>> res = run_bench("toy", rows=[10], backends=["pandas"], repeats=2, warmup=0,
+...                 runners={"pandas": fake}, progress=False)
+>>> res["runs"][0]["stats"]["total"]["median"]
+0.1
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gc
+import importlib
+import os
+import statistics
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BACKENDS", "Runner", "backend_availability", "default_runners", "load_results", "run_bench",
+           "summarize"]
+
+#: Backends ``gpupipe bench`` knows, in report order.
+BACKENDS = ("cudf", "hybrid", "pandas", "naive")
+
+#: A runner runs one pipeline once: ``runner(rows, seed, epochs) -> PipelineResult``.
+Runner = Callable[[int | None, int, int], Any]
+
+RESULTS_FORMAT = 1
+
+
+def _cuda_reason() -> tuple[bool, str]:
+    try:
+        import torch
+    except ImportError:
+        return False, "torch is not installed"
+    if torch.cuda.is_available():
+        return True, f"CUDA device {torch.cuda.get_device_name(0)}"
+    build = torch.version.cuda
+    why = "this torch build has no CUDA support" if build is None else f"torch (CUDA {build}) finds no usable CUDA device"
+    return False, f"no CUDA device: {why} (torch {torch.__version__})"
+
+
+def _pipeline_module(pipeline: str) -> tuple[Any | None, str]:
+    from pipelines import PIPELINES
+
+    name = PIPELINES.get(pipeline)
+    if name is None:
+        return None, f"unknown pipeline {pipeline!r}; choose from {sorted(PIPELINES)}"
+    try:
+        return importlib.import_module(name), ""
+    except ImportError as exc:
+        return None, f"{name} cannot be imported ({type(exc).__name__}: {exc})"
+
+
+def backend_availability(backend: str, pipeline: str = "flights-delay", *,
+                         check_pipeline: bool = True) -> tuple[bool, str]:
+    """Whether ``backend`` can run ``pipeline`` here, and the reason either way.
+
+    The machine is always checked (cuDF usable, CUDA device for ``hybrid``); with ``check_pipeline``
+    also the pipeline code (the module imports; ``naive`` exists for flights-delay only).
+
+    Examples
+    --------
+    >>> backend_availability("naive", "criteo-ctr")
+    (False, 'no naive reference exists for criteo-ctr (only for flights-delay)')
+    """
+    from gpupipe.backend import backend_status
+
+    status = {s.name: s for s in backend_status()}
+    if backend not in BACKENDS:
+        return True, "custom runner"
+    frames = "cudf" if backend == "cudf" else "pandas"
+    if not status[frames].available:
+        return False, status[frames].reason
+    reason = status[frames].reason
+    if backend == "hybrid":
+        ok, reason = _cuda_reason()
+        if not ok:
+            return False, reason
+    if check_pipeline:
+        if backend == "naive":
+            if pipeline != "flights-delay":
+                return False, f"no naive reference exists for {pipeline} (only for flights-delay)"
+        else:
+            mod, why = _pipeline_module(pipeline)
+            if mod is None:
+                return False, why
+    return True, reason
+
+
+def default_runners(pipeline: str) -> dict[str, Runner]:
+    """The runners ``gpupipe bench`` uses: the ready pipeline per backend, plus the naive script."""
+
+    def pipe(backend: str, device: str | None) -> Runner:
+        def runner(rows: int | None, seed: int, epochs: int) -> Any:
+            mod, why = _pipeline_module(pipeline)
+            if mod is None:
+                raise ImportError(why)
+            return mod.run(backend=backend, epochs=epochs, rows=rows, seed=seed, device=device, progress=False)
+
+        return runner
+
+    def naive(rows: int | None, seed: int, epochs: int) -> Any:
+        from pipelines import naive as mod
+
+        return mod.run(rows=rows, seed=seed, epochs=epochs)
+
+    return {"cudf": pipe("cudf", None), "hybrid": pipe("pandas", "cuda"), "pandas": pipe("pandas", "cpu"),
+            "naive": naive}
+
+
+def _clear_caches() -> None:
+    """Drop in-memory dataset caches so every timed run reads its files again."""
+    mod = sys.modules.get("gpupipe.datasets.flights")
+    for name in ("_arrow_table", "_joined_pandas"):
+        fn = getattr(mod, name, None) if mod is not None else None
+        if fn is not None and hasattr(fn, "cache_clear"):
+            fn.cache_clear()
+    gc.collect()
+
+
+def _configure_threads() -> dict[str, Any]:
+    """Let the CPU baseline use every core it is allowed, and record what each library uses."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    out: dict[str, Any] = {"cores_available": cores}
+    try:
+        import torch
+
+        torch.set_num_threads(cores)
+        out["torch_threads"] = torch.get_num_threads()
+        out["torch_interop_threads"] = torch.get_num_interop_threads()
+    except ImportError:
+        pass
+    try:
+        import pyarrow as pa
+
+        out["pyarrow_cpu_threads"] = pa.cpu_count()
+        out["pyarrow_io_threads"] = pa.io_thread_count()
+    except ImportError:
+        pass
+    out["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS")
+    return out
+
+
+def summarize(values: Sequence[float]) -> dict[str, float]:
+    """Median and spread of repeated timings.
+
+    Examples
+    --------
+    >>> summarize([3.0, 1.0, 2.0])["median"], summarize([3.0, 1.0, 2.0])["max"]
+    (2.0, 3.0)
+    """
+    vals = sorted(float(v) for v in values)
+    if not vals:
+        raise ValueError("summarize needs at least one value")
+    if len(vals) >= 2:
+        q1, _, q3 = statistics.quantiles(vals, n=4, method="inclusive")
+    else:
+        q1 = q3 = vals[0]
+    return {"median": statistics.median(vals), "min": vals[0], "max": vals[-1], "q1": q1, "q3": q3,
+            "n": len(vals)}
+
+
+def _as_dict(result: Any) -> dict[str, Any]:
+    if hasattr(result, "to_dict"):
+        return result.to_dict()
+    if isinstance(result, Mapping):
+        return dict(result)
+    raise TypeError(f"a runner must return a PipelineResult (or a dict with 'timings'), got {type(result).__name__}")
+
+
+def _one_case(runner: Runner, rows: int | None, seed: int, epochs: int, repeats: int, warmup: int,
+              tick: Callable[[], None]) -> dict[str, Any]:
+    for _ in range(warmup):
+        _clear_caches()
+        runner(rows, seed, epochs)
+        tick()
+    reps: list[dict[str, Any]] = []
+    for _ in range(repeats):
+        _clear_caches()
+        res = _as_dict(runner(rows, seed, epochs))
+        timings = {k: float(v) for k, v in (res.get("timings") or {}).items()}
+        if "total" not in timings:
+            raise ValueError(f"the runner's timings have no 'total' (got {sorted(timings)})")
+        reps.append({"timings": timings, "metrics": dict(res.get("metrics") or {}),
+                     "rows": dict(res.get("rows") or {}), "device": res.get("device"),
+                     "baseline": dict(res.get("baseline") or {})})
+        tick()
+    stages = list(dict.fromkeys(k for r in reps for k in r["timings"]))
+    stats = {s: summarize([r["timings"][s] for r in reps if s in r["timings"]]) for s in stages}
+    metric_names = list(dict.fromkeys(k for r in reps for k in r["metrics"]))
+    metrics = {m: statistics.median(float(r["metrics"][m]) for r in reps if m in r["metrics"]) for m in metric_names}
+    data_rows = reps[-1]["rows"]
+    n_rows = int(rows) if rows is not None else int(sum(data_rows.values())) if data_rows else None
+    return {"status": "ok", "repeats": reps, "stats": stats, "metrics": metrics, "data_rows": data_rows,
+            "n_rows": n_rows, "device": reps[-1]["device"]}
+
+
+def _speedups(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for key in dict.fromkeys(r["rows"] for r in runs):
+        ok = {r["backend"]: r for r in runs if r["rows"] == key and r["status"] == "ok"}
+        for ref in ("pandas", "naive"):
+            if ref not in ok:
+                continue
+            ref_stats = ok[ref]["stats"]
+            for b, r in ok.items():
+                row = {"rows": key, "backend": b, "vs": ref,
+                       "total": ref_stats["total"]["median"] / r["stats"]["total"]["median"],
+                       "stages": {s: ref_stats[s]["median"] / r["stats"][s]["median"]
+                                  for s in r["stats"] if s != "total" and s in ref_stats
+                                  and r["stats"][s]["median"] > 0}}
+                out.append(row)
+    return out
+
+
+def run_bench(pipeline: str = "flights-delay", rows: Sequence[int | None] = (None,),
+              backends: Sequence[str] = BACKENDS, repeats: int = 3, warmup: int = 1,
+              out: str | os.PathLike[str] | None = None, progress: bool = True, *, epochs: int = 1,
+              seed: int = 0, runners: Mapping[str, Runner] | None = None, charts: bool = True) -> dict[str, Any]:
+    """Benchmark a pipeline on several backends and sizes; optionally write JSON, markdown and charts.
+
+    Parameters
+    ----------
+    pipeline : str
+        ``"flights-delay"`` or ``"criteo-ctr"`` (any name when ``runners`` are given).
+    rows : sequence of int or None
+        Dataset sizes; ``None`` means the pipeline's full default data.
+    backends : sequence of str
+        Any of ``cudf`` (GPU end to end), ``hybrid`` (pandas prep, CUDA training), ``pandas`` (CPU)
+        and ``naive`` (the pandas + scikit-learn + DataLoader script, flights only).
+    repeats, warmup : int
+        Timed runs per case (medians and spread over these) and untimed runs before them.
+    out : path, optional
+        Directory for ``results.json``, ``results.md`` and the PNG charts.
+    progress : bool
+        Show a tqdm progress bar (on stderr).
+    epochs, seed : int
+        Passed to every runner.
+    runners : mapping, optional
+        ``backend -> runner(rows, seed, epochs) -> PipelineResult``; replaces the default runners of the
+        named backends (used by the tests with fake pipelines). Backends named here that gpupipe does
+        not know are taken as available.
+    charts : bool
+        Also draw the PNG charts when ``out`` is given.
+
+    Returns
+    -------
+    dict
+        What ``results.json`` holds: ``machine``, ``settings``, ``runs`` (one per backend and rows,
+        with ``status`` ``ok``/``unavailable``/``error`` and ``reason``), ``speedups``, ``files``.
+
+    Examples
+    --------
+    >>> res = run_bench("flights-delay", rows=[20_000], backends=["pandas", "naive"],
+    ...                 repeats=3, out="bench-out")             # doctest: +SKIP
+    >>> [r["status"] for r in res["runs"]]                     # doctest: +SKIP
+    ['ok', 'ok']
+    """
+    from ..cli import collect_info
+
+    runners = dict(runners or {})
+    known = set(BACKENDS) | set(runners)
+    unknown = [b for b in backends if b not in known]
+    if unknown:
+        raise ValueError(f"unknown backend(s) {unknown}; choose from {list(BACKENDS)}")
+    if not runners:
+        from pipelines import PIPELINES
+
+        if pipeline not in PIPELINES:
+            raise ValueError(f"unknown pipeline {pipeline!r}; choose from {sorted(PIPELINES)}")
+    if int(repeats) < 1 or int(warmup) < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats!r}, warmup={warmup!r}")
+    rows_list = [None if r is None else int(r) for r in (rows or [None])]
+    if any(r is not None and r <= 0 for r in rows_list):
+        raise ValueError(f"rows must be positive integers (or None for the full data), got {rows_list}")
+    backends = list(dict.fromkeys(backends))
+
+    threads = _configure_threads()
+    machine = collect_info()
+    machine["threads"] = threads
+    defaults = default_runners(pipeline) if set(backends) - set(runners) else {}
+
+    plan = []
+    for b in backends:
+        ok, why = backend_availability(b, pipeline, check_pipeline=b not in runners)
+        plan.append((b, ok, why, runners.get(b) or defaults.get(b)))
+
+    total_ticks = sum(1 for _, ok, _, _ in plan if ok) * len(rows_list) * (int(warmup) + int(repeats))
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total_ticks, desc=f"bench {pipeline}", unit="run", disable=not progress, file=sys.stderr)
+    runs: list[dict[str, Any]] = []
+    try:
+        for r in rows_list:
+            for b, ok, why, runner in plan:
+                entry: dict[str, Any] = {"backend": b, "rows": r, "reason": why}
+                if not ok:
+                    entry.update(status="unavailable", stats={}, metrics={}, repeats=[], n_rows=r)
+                    runs.append(entry)
+                    continue
+                bar.set_description(f"bench {pipeline} {b} rows={r if r is not None else 'full'}")
+                try:
+                    entry.update(_one_case(runner, r, int(seed), int(epochs), int(repeats), int(warmup),
+                                           lambda: bar.update(1)))
+                except Exception as exc:  # one failing backend must not lose the others' results
+                    entry.update(status="error", reason=f"{type(exc).__name__}: {exc}", stats={}, metrics={},
+                                 repeats=[], n_rows=r, traceback=traceback.format_exc(limit=8))
+                runs.append(entry)
+    finally:
+        bar.close()
+
+    result: dict[str, Any] = {
+        "format": RESULTS_FORMAT,
+        "pipeline": pipeline,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine,
+        "settings": {"rows": rows_list, "backends": backends, "repeats": int(repeats), "warmup": int(warmup),
+                     "epochs": int(epochs), "seed": int(seed), "mode": "in-process",
+                     "caches": "dataset caches cleared before every run; OS page cache warm"},
+        "runs": runs,
+        "speedups": _speedups(runs),
+        "files": {},
+    }
+    if out is not None:
+        from .report import write_report
+
+        result["files"] = write_report(result, out, charts=charts)
+    return result
+
+
+def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a ``results.json`` written by :func:`run_bench`."""
+    import json
+
+    return json.loads(Path(path).read_text())

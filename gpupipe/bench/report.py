@@ -1,0 +1,205 @@
+"""Reports of a benchmark: ``results.json``, a markdown table and PNG charts.
+
+Charts are drawn on :class:`matplotlib.figure.Figure` objects rendered by the Agg canvas, so no
+GUI backend is needed and matplotlib's global ``pyplot`` state is never touched.
+
+Examples
+--------
+>>> res = {"pipeline": "toy", "machine": {"cpu": "x", "cpu_threads": 2}, "settings": {"repeats": 1, "warmup": 0},
+...        "runs": [{"backend": "pandas", "rows": 10, "status": "ok", "reason": "",
+...                  "stats": {"total": {"median": 1.0, "min": 1.0, "max": 1.0}}, "metrics": {}}],
+...        "speedups": []}
+>>> "| pandas |" in to_markdown(res)
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["plot_scaling", "plot_speedups", "plot_stages", "to_markdown", "write_report"]
+
+_COLORS = {"cudf": "#76b900", "hybrid": "#1f77b4", "pandas": "#ff7f0e", "naive": "#7f7f7f"}
+
+
+def _stages(result: dict[str, Any]) -> list[str]:
+    from pipelines import STAGES
+
+    seen = [s for r in result["runs"] for s in r.get("stats", {}) if s != "total"]
+    ordered = [s for s in STAGES if s in seen]
+    return ordered + [s for s in dict.fromkeys(seen) if s not in ordered]
+
+
+def _rows_label(rows: Any) -> str:
+    return "full data" if rows is None else f"{int(rows):,} rows"
+
+
+def _fmt(stat: dict[str, float] | None, spread: bool = False) -> str:
+    if not stat:
+        return "-"
+    text = f"{stat['median']:.3g}"
+    if spread and stat.get("n", 2) > 1:
+        text += f" [{stat['min']:.3g}-{stat['max']:.3g}]"
+    return text
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """The results as markdown: a machine line, then one table per rows value (median seconds).
+
+    Each backend gets a row, including those that could not run (with the reason).
+    """
+    m = result.get("machine", {})
+    st = result.get("settings", {})
+    gpus = m.get("devices", {}).get("torch_gpus") or m.get("devices", {}).get("nvml_gpus") or []
+    lines = [f"## gpupipe bench: {result['pipeline']}", "",
+             f"Machine: {m.get('cpu', '?')}, {m.get('cpu_threads', '?')} threads; "
+             f"GPU: {', '.join(gpus) if gpus else 'none'}"
+             + (f" (driver {m['devices']['nvml_driver']})" if m.get("devices", {}).get("nvml_driver") else "")
+             + f". Repeats {st.get('repeats', '?')} after {st.get('warmup', '?')} warm-up; "
+             "median seconds, end-to-end total with [min-max].", ""]
+    stages = _stages(result)
+    speed = {(s["rows"], s["backend"], s["vs"]): s["total"] for s in result.get("speedups", [])}
+    for key in dict.fromkeys(r["rows"] for r in result["runs"]):
+        lines.append(f"### {_rows_label(key)}")
+        lines.append("")
+        head = ["backend", "status", *stages, "total", "AUC", "x vs pandas", "x vs naive"]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "|".join("---" for _ in head) + "|")
+        for r in (r for r in result["runs"] if r["rows"] == key):
+            if r["status"] != "ok":
+                cells = [r["backend"], f"{r['status']}: {r.get('reason', '')}".replace("|", "/"),
+                         *("-" for _ in stages), "-", "-", "-", "-"]
+            else:
+                auc = r.get("metrics", {}).get("auc")
+                sp = [speed.get((key, r["backend"], ref)) for ref in ("pandas", "naive")]
+                cells = [r["backend"], "ok", *(_fmt(r["stats"].get(s)) for s in stages),
+                         _fmt(r["stats"].get("total"), spread=True),
+                         "-" if auc is None else f"{auc:.3f}",
+                         *("-" if v is None else f"{v:.2f}x" for v in sp)]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _ok_runs(result: dict[str, Any], rows: Any) -> list[dict[str, Any]]:
+    return [r for r in result["runs"] if r["rows"] == rows and r["status"] == "ok"]
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def plot_stages(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Stacked horizontal bars of median stage seconds per backend, one panel per rows value."""
+    import matplotlib as mpl
+
+    stages = _stages(result)
+    keys = [k for k in dict.fromkeys(r["rows"] for r in result["runs"]) if _ok_runs(result, k)] or [None]
+    fig = _figure(9, 1.2 + 1.6 * len(keys))
+    axes = fig.subplots(len(keys), 1, squeeze=False)[:, 0]
+    cmap = mpl.colormaps["tab10"]
+    for ax, key in zip(axes, keys, strict=True):
+        runs = _ok_runs(result, key)
+        names = [r["backend"] for r in runs]
+        left = [0.0] * len(runs)
+        for i, s in enumerate(stages):
+            vals = [r["stats"].get(s, {}).get("median", 0.0) for r in runs]
+            ax.barh(names, vals, left=left, color=cmap(i % 10), label=s if ax is axes[0] else None)
+            left = [a + b for a, b in zip(left, vals, strict=True)]
+        for y, r in enumerate(runs):
+            tot = r["stats"]["total"]
+            ax.errorbar(tot["median"], y, xerr=[[tot["median"] - tot["min"]], [tot["max"] - tot["median"]]],
+                        fmt="k|", markersize=14, capsize=3)
+        ax.set_title(f"{result['pipeline']}: {_rows_label(key)} (bars: stages; tick: end-to-end median, min-max)",
+                     fontsize=9)
+        ax.set_xlabel("seconds (median)")
+        ax.invert_yaxis()
+    if stages:
+        fig.legend(loc="outside lower center", ncols=min(len(stages), 8), fontsize=8)
+    return _save(fig, path)
+
+
+def plot_speedups(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Grouped bars of end-to-end speedup (median vs median) against pandas and against naive."""
+    import numpy as np
+
+    sp = result.get("speedups", [])
+    keys = list(dict.fromkeys(s["rows"] for s in sp)) or [None]
+    refs = [ref for ref in ("pandas", "naive") if any(s["vs"] == ref for s in sp)] or ["pandas"]
+    fig = _figure(4 + 1.8 * len(keys), 3.8)
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    for ax, key in zip(axes, keys, strict=True):
+        backends = list(dict.fromkeys(s["backend"] for s in sp if s["rows"] == key))
+        x = np.arange(len(backends))
+        width = 0.8 / len(refs)
+        for j, ref in enumerate(refs):
+            vals = [next((s["total"] for s in sp if s["rows"] == key and s["backend"] == b and s["vs"] == ref),
+                         0.0) for b in backends]
+            bars = ax.bar(x + (j - (len(refs) - 1) / 2) * width, vals, width, label=f"vs {ref}")
+            ax.bar_label(bars, fmt="%.2gx", fontsize=7)
+        ax.axhline(1.0, color="k", linewidth=0.8)
+        ax.set_xticks(x, backends)
+        ax.set_title(_rows_label(key), fontsize=9)
+        ax.set_ylabel("end-to-end speedup (x)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{result['pipeline']}: speedup from medians of the same run", fontsize=10)
+    return _save(fig, path)
+
+
+def plot_scaling(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """End-to-end median seconds against rows on log-log axes, one line per backend (min-max bars)."""
+    fig = _figure(6.5, 4.5)
+    ax = fig.subplots()
+    for b in dict.fromkeys(r["backend"] for r in result["runs"]):
+        pts = sorted((r["n_rows"], r["stats"]["total"]) for r in result["runs"]
+                     if r["backend"] == b and r["status"] == "ok" and r.get("n_rows"))
+        if not pts:
+            continue
+        xs = [p[0] for p in pts]
+        med = [p[1]["median"] for p in pts]
+        err = [[p[1]["median"] - p[1]["min"] for p in pts], [p[1]["max"] - p[1]["median"] for p in pts]]
+        ax.errorbar(xs, med, yerr=err, marker="o", capsize=3, label=b, color=_COLORS.get(b))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("rows")
+    ax.set_ylabel("end-to-end seconds (median)")
+    ax.set_title(f"{result['pipeline']}: scaling with rows", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(p, format="png")
+    return p
+
+
+def write_report(result: dict[str, Any], out: str | os.PathLike[str], *, charts: bool = True) -> dict[str, str]:
+    """Write ``results.json``, ``results.md`` and (with ``charts``) the PNG charts into ``out``.
+
+    Returns a mapping of file kind to path; ``result["files"]`` is set to it before the JSON is written.
+    ``scaling.png`` is drawn only when several rows values were measured.
+    """
+    d = Path(out)
+    d.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {"json": str(d / "results.json"), "markdown": str(d / "results.md")}
+    if charts:
+        files["stages_chart"] = str(plot_stages(result, d / "stages.png"))
+        if result.get("speedups"):
+            files["speedup_chart"] = str(plot_speedups(result, d / "speedup.png"))
+        if len({r["rows"] for r in result["runs"]}) > 1:
+            files["scaling_chart"] = str(plot_scaling(result, d / "scaling.png"))
+    result["files"] = files
+    (d / "results.md").write_text(to_markdown(result) + "\n", encoding="utf-8")
+    tmp = d / "results.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    tmp.replace(d / "results.json")  # atomic: a crash never leaves half a results.json
+    return files
