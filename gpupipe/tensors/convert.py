@@ -1,0 +1,444 @@
+"""Frame → PyTorch without copies: one 1-D tensor per column, sharing memory with the frame.
+
+Numeric, null-free columns of the dtype their role calls for (``cont`` float32, ``cat`` int64,
+``label`` float32) become tensors that *are* the frame's buffers:
+
+* pandas: the column's NumPy array (for a nullable ``Int64``/``Float32`` column without nulls,
+  its data buffer ``arr._data``; for an Arrow-backed column, its single null-free chunk) is handed
+  to ``torch.from_dlpack``. pandas 3 returns read-only arrays (copy-on-write); ``torch.from_numpy``
+  warns on them, ``torch.from_dlpack`` shares them silently (checked with torch 2.13, NumPy 2.4,
+  pandas 3.1). The tensor does not enforce read-only-ness: writing into it would write into the
+  frame, so treat the tensors as read-only views.
+* cuDF: the column's ``__cuda_array_interface__`` gives a CuPy view (no copy) that goes through
+  ``torch.from_dlpack``. Never ``cudf.DataFrame.to_dlpack`` (copies into one matrix) and never a
+  whole-frame ``.values`` (copies, column-major).
+
+Every other column (nulls, bool, another numeric dtype, a strided buffer) is converted once, and
+:attr:`TensorTable.copies` says which and why. ``device="cuda"`` with a pandas frame is *hybrid
+mode*: each column is copied once into pinned host memory (converting its dtype on the way) and
+uploaded with one non-blocking copy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..backend import Dispatch
+from ..errors import DataError, SchemaError
+from ..schema import Schema
+from . import audit
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+__all__ = ["TensorTable", "resolve_schema", "to_tensors"]
+
+# role -> dtype name of the tensor the Loader and models expect
+ROLE_DTYPES = {"cont": "float32", "cat": "int64", "label": "float32"}
+
+
+class TensorTable:
+    """Columns of a frame as 1-D torch tensors on one device, with the schema that gives their roles.
+
+    Parameters
+    ----------
+    columns : mapping of str to torch.Tensor
+        One 1-D tensor per schema column, all of the same length and on the same device.
+    schema : Schema
+        Roles (``cont``/``cat``/``label``) of the columns.
+    copies : mapping of str to str, optional
+        Columns that had to be copied, and why. Columns not listed share memory with their source.
+
+    Attributes
+    ----------
+    num_rows : int
+    device : torch.device
+    copies : dict of str to str
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, gpupipe as gp
+    >>> df = pd.DataFrame({"x": np.arange(3, dtype="float32"), "c": np.arange(3), "y": [0, 1, 0]})
+    >>> tt = gp.to_tensors(df, schema=gp.Schema.infer(df, label="y", cat=["c"]))
+    >>> tt["x"].data_ptr() == df["x"].to_numpy().ctypes.data
+    True
+    >>> tt.copies
+    {'y': 'int64 → float32'}
+    """
+
+    def __init__(self, columns: Mapping[str, torch.Tensor], schema: Schema,
+                 copies: Mapping[str, str] | None = None) -> None:
+        import torch
+
+        self.columns: dict[str, torch.Tensor] = dict(columns)
+        self.schema = schema
+        self.copies: dict[str, str] = dict(copies or {})
+        missing = [c for c in schema.names if c not in self.columns]
+        if missing:
+            msg = f"TensorTable lacks tensors for schema columns {missing}"
+            raise SchemaError(msg)
+        lengths = {name: int(t.shape[0]) for name, t in self.columns.items()}
+        if len(set(lengths.values())) > 1:
+            msg = f"TensorTable columns have different lengths: {lengths}"
+            raise DataError(msg)
+        devices = {str(t.device) for t in self.columns.values()}
+        if len(devices) > 1:
+            msg = f"TensorTable columns are on different devices: {sorted(devices)}"
+            raise DataError(msg)
+        self.num_rows = next(iter(lengths.values()), 0)
+        self.device = next(iter(self.columns.values())).device if self.columns else torch.device("cpu")
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        try:
+            return self.columns[name]
+        except KeyError:
+            msg = f"column {name!r} is not in this TensorTable; it has {list(self.columns)}"
+            raise SchemaError(msg) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return self.num_rows
+
+    def __repr__(self) -> str:
+        return (f"TensorTable({self.num_rows} rows, cont={len(self.schema.cont)}, cat={len(self.schema.cat)}, "
+                f"label={self.schema.label!r}, device={self.device}, copies={len(self.copies)})")
+
+    def to(self, device: Any) -> TensorTable:
+        """This table on ``device``: ``self`` when it is already there, else one upload per column.
+
+        Host tensors are uploaded from pinned memory with non-blocking copies.
+        """
+        import torch
+
+        dev = torch.device(device)
+        if _same_device(self.device, dev):
+            return self
+        cols = {}
+        for name, t in self.columns.items():
+            cols[name] = _upload(t, dev, name) if self.device.type == "cpu" else t.to(dev)
+        return TensorTable(cols, self.schema, self.copies)
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    if a.type != b.type:
+        return False
+    if a.type == "cuda":
+        import torch
+
+        ia = a.index if a.index is not None else torch.cuda.current_device()
+        ib = b.index if b.index is not None else torch.cuda.current_device()
+        return ia == ib
+    return True
+
+
+def _upload(host: torch.Tensor, device: torch.device, name: str) -> torch.Tensor:
+    """One host → device copy from pinned memory, non-blocking.
+
+    A pageable source is staged through pinned memory first (a host copy): the DMA engine reads
+    pinned memory directly, so the upload itself is asynchronous and runs at full bus speed.
+    Torch's pinned allocator keeps the staging block alive until the copy has completed.
+    """
+    import torch
+
+    src = host if host.is_pinned() else torch.empty_like(host, pin_memory=True).copy_(host)
+    out = src.to(device, non_blocking=True)
+    audit.record_event("upload", out.element_size() * out.numel(), name, f"pinned, non-blocking, to {device}")
+    return out
+
+
+def resolve_schema(frame: Any, schema: Any = None, label: str | None = None) -> Schema:
+    """The schema to use: ``schema`` itself, a workflow's ``output_schema``, or one inferred from ``frame``.
+
+    With ``schema=None`` the schema is inferred with :meth:`gpupipe.Schema.infer` (floats are
+    ``cont``, integers ``cat``; ``label`` names the label column). Pass ``wf.output_schema`` to
+    get the Workflow's roles and cardinalities.
+    """
+    if schema is None:
+        return Schema.infer(frame, label=label)
+    if isinstance(schema, Schema):
+        return schema
+    inner = getattr(schema, "output_schema", None)
+    if isinstance(inner, Schema):
+        return inner
+    msg = (f"schema must be a gpupipe.Schema (e.g. wf.output_schema), a fitted Workflow, or None to infer it; "
+           f"got {type(schema).__module__}.{type(schema).__qualname__}")
+    raise TypeError(msg)
+
+
+def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str | None = None,
+               validate: bool = True) -> TensorTable:
+    """One 1-D torch tensor per schema column, sharing memory with ``frame`` wherever it can.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame, cudf.DataFrame or TensorTable
+        Usually the output of ``wf.transform``. Columns not in the schema are ignored.
+    schema : Schema, Workflow or None
+        Roles of the columns (``wf.output_schema``). ``None`` infers one with
+        :meth:`gpupipe.Schema.infer` (floats → ``cont``, integers → ``cat``), with ``label``
+        naming the label column.
+    device : str or torch.device, optional
+        Where the tensors live. Default: the frame's device (``cpu`` for pandas, the frame's GPU
+        for cuDF). ``"cuda"`` with a pandas frame is hybrid mode: one pinned, non-blocking upload
+        per column.
+    label : str, optional
+        Name of the label column when the schema is inferred.
+    validate : bool, default True
+        Check that the label is finite and that categorical ids lie in ``[0, cardinality)``.
+        These checks read each such column once (no extra memory); ``validate=False`` skips them,
+        making ``to_tensors`` independent of the row count for zero-copy columns.
+
+    Returns
+    -------
+    TensorTable
+        ``copies`` names each column that was converted, and why.
+
+    Raises
+    ------
+    SchemaError
+        A schema column is missing from the frame, or a ``cont``/``cat`` column is not numeric.
+    DataError
+        The label has NaN/inf or nulls, a categorical column has nulls or ids outside
+        ``[0, cardinality)``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, gpupipe as gp
+    >>> df = pd.DataFrame({"x": np.ones(4, dtype="float32"), "y": np.zeros(4, dtype="float32")})
+    >>> tt = gp.to_tensors(df, label="y")
+    >>> tt["x"].shape, tt.copies
+    (torch.Size([4]), {})
+    """
+    import torch
+
+    if isinstance(frame, TensorTable):
+        return frame if device is None else frame.to(device)
+    if hasattr(frame, "iter_partitions"):
+        msg = ("to_tensors takes one in-memory frame; for a gp.Dataset use gp.Loader(dataset, ...), which streams "
+               "its partitions, or ds.to_frame() first")
+        raise TypeError(msg)
+    schema = resolve_schema(frame, schema, label)
+    missing = [name for name in schema.names if name not in frame.columns]
+    if missing:
+        msg = (f"columns {missing} of the schema are not in the frame (it has {list(frame.columns)}); "
+               "pass the frame produced by the workflow that made this schema")
+        raise SchemaError(msg)
+    dev = None if device is None else torch.device(device)
+    cols, copies = _to_tensors(frame, schema, dev)
+    if validate:
+        for col in schema:
+            _validate(col.name, col.role, col.cardinality, cols[col.name])
+    return TensorTable(cols, schema, copies)
+
+
+_to_tensors = Dispatch("to_tensors", "frame, schema, device -> (dict name -> tensor, dict name -> copy reason)")
+
+
+# -- pandas ----------------------------------------------------------------------------------------
+@_to_tensors.register("pandas")
+def _to_tensors_pandas(frame: Any, schema: Schema, device: torch.device | None) -> tuple[dict, dict]:
+    import numpy as np
+    import torch
+
+    hybrid = device is not None and device.type != "cpu"
+    cols: dict[str, torch.Tensor] = {}
+    copies: dict[str, str] = {}
+    for col in schema:
+        native, reasons, source = _pandas_buffer(frame[col.name], col.name, col.role)
+        target = np.dtype(ROLE_DTYPES[col.role])
+        if col.role == "cat" and native.dtype.kind == "f":
+            _check_integral(col.name, native)
+        if native.dtype != target:
+            reasons.append(f"{native.dtype} → {target}")
+        if not native.flags.c_contiguous:
+            reasons.append(f"non-contiguous (stride {native.strides[0]} bytes)")
+        reason = "; ".join(reasons) or None
+        if hybrid:
+            # One host pass writes the (converted) column into pinned memory, then one upload.
+            pinned = torch.empty(len(native), dtype=getattr(torch, str(target)), pin_memory=True)
+            np.copyto(pinned.numpy(), native, casting="unsafe")
+            _validate_host(col, pinned)
+            t = pinned.to(device, non_blocking=True)
+            audit.record_event("upload", t.element_size() * t.numel(), col.name,
+                               f"pinned, non-blocking, to {device}" + (f"; {reason}" if reason else ""))
+            if reason:
+                copies[col.name] = reason
+            cols[col.name] = t
+            continue
+        arr = native if reason is None else np.ascontiguousarray(native, dtype=target)
+        t = torch.from_dlpack(arr)
+        if reason:
+            copies[col.name] = reason
+        audit.record_tensor(col.name, t, source, reason)
+        cols[col.name] = t
+    return cols, copies
+
+
+def _validate_host(col: Any, t: torch.Tensor) -> None:
+    # Hybrid mode validates before the upload so that checks never read back from the device.
+    _validate(col.name, col.role, col.cardinality, t)
+
+
+def _array_range(arr: np.ndarray) -> tuple[int, int]:
+    start = int(arr.__array_interface__["data"][0])
+    if arr.size == 0:
+        return start, start
+    span = (arr.shape[0] - 1) * abs(arr.strides[0]) + arr.itemsize
+    return start, start + span
+
+
+def _pandas_buffer(series: Any, name: str, role: str) -> tuple[np.ndarray, list[str], tuple[int, int] | None]:
+    """The column's values as a NumPy array: a view of the frame's buffer when there are no nulls.
+
+    Returns ``(array, reasons, source_range)``; ``reasons`` is non-empty when the array is a new copy.
+    """
+    import numpy as np
+    import pandas as pd
+
+    dtype = series.dtype
+    values = series.array
+    _check_kind(name, role, dtype)
+    if isinstance(dtype, np.dtype):
+        arr = series.to_numpy(copy=False)
+        return arr, [], _array_range(arr)
+    if isinstance(dtype, pd.ArrowDtype):
+        chunked = values.__arrow_array__()
+        nulls = chunked.null_count
+        if nulls == 0 and chunked.num_chunks == 1:
+            arr = chunked.chunk(0).to_numpy(zero_copy_only=True)
+            return arr, [], _array_range(arr)
+        if nulls:
+            _null_error_or_ok(name, role, nulls)
+            arr = values.to_numpy(dtype="float32", na_value=np.nan)
+            return arr, [f"{nulls} nulls → NaN"], None
+        arr = chunked.to_numpy()
+        return arr, [f"{chunked.num_chunks} Arrow chunks combined"], None
+    # pandas' masked arrays (Int64, Float32, boolean, ...): a data buffer and a null mask.
+    data = getattr(values, "_data", None)
+    mask = getattr(values, "_mask", None)
+    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray):
+        nulls = int(mask.sum())
+        if nulls == 0:
+            return data, [], _array_range(data)
+        _null_error_or_ok(name, role, nulls)
+        arr = values.to_numpy(dtype="float32", na_value=np.nan)
+        return arr, [f"{nulls} nulls → NaN"], _array_range(data)
+    arr = np.asarray(series)  # any other numeric extension array: one conversion
+    return arr, [f"extension dtype {dtype} converted"], None
+
+
+def _check_integral(name: str, values: np.ndarray) -> None:
+    import numpy as np
+
+    ok = np.isfinite(values) & (np.floor(values) == values)
+    if not ok.all():
+        bad = values[~ok][:3].tolist()
+        msg = (f"categorical column {name!r} is float with non-integer values (e.g. {bad}); ids must be whole "
+               "numbers: encode it with ops.Categorify or give it the 'cont' role")
+        raise SchemaError(msg)
+
+
+def _check_kind(name: str, role: str, dtype: Any) -> None:
+    """Only numeric (and bool) columns become tensors; the message says which op encodes the rest."""
+    import numpy as np
+
+    try:
+        kind = np.dtype(getattr(dtype, "numpy_dtype", dtype)).kind
+    except TypeError:
+        kind = "O"
+    if kind in "biuf":
+        return
+    advice = {
+        "cont": "encode it first (ops.Categorify for strings/categories and give it the 'cat' role, "
+                "ops.DateParts for dates) or drop it from the schema",
+        "cat": "encode it to integer ids with ops.Categorify first",
+        "label": "encode the label as numbers (0/1 for binary tasks) first",
+    }[role]
+    msg = f"column {name!r} has dtype {dtype}, which is not numeric, but the schema gives it the {role!r} role; {advice}"
+    raise SchemaError(msg)
+
+
+def _null_error_or_ok(name: str, role: str, nulls: int) -> None:
+    """Nulls in ``cont`` become NaN (listed in copies); in ``cat`` or ``label`` they have no faithful value."""
+    if role == "cat":
+        msg = (f"categorical column {name!r} has {nulls} nulls; ids cannot be null: encode it with ops.Categorify "
+               "(nulls get id 1) or fill it with ops.FillMissing first")
+        raise DataError(msg)
+    if role == "label":
+        msg = f"label column {name!r} has {nulls} nulls; drop those rows (ops.Dropna) or fill them before training"
+        raise DataError(msg)
+
+
+# -- cuDF ------------------------------------------------------------------------------------------
+@_to_tensors.register("cudf")
+def _to_tensors_cudf(frame: Any, schema: Schema, device: torch.device | None) -> tuple[dict, dict]:
+    import cupy
+    import numpy as np
+    import torch
+
+    cols: dict[str, torch.Tensor] = {}
+    copies: dict[str, str] = {}
+    for col in schema:
+        series = frame[col.name]
+        _check_kind(col.name, col.role, series.dtype)
+        target = np.dtype(ROLE_DTYPES[col.role])
+        nulls = int(series.null_count)
+        reasons: list[str] = []
+        source = None
+        if nulls == 0:
+            # __cuda_array_interface__ → CuPy view of the column's device buffer; no copy.
+            view = cupy.asarray(series)
+            ptr = int(view.data.ptr)
+            source = (ptr, ptr + view.nbytes)
+            if view.dtype != target:
+                reasons.append(f"{view.dtype} → {target}")
+                view = view.astype(target)
+            elif not view.flags.c_contiguous:
+                reasons.append("non-contiguous")
+                view = cupy.ascontiguousarray(view)
+        else:
+            _null_error_or_ok(col.name, col.role, nulls)
+            reasons.append(f"{nulls} nulls → NaN")
+            view = series.to_cupy(dtype=target, na_value=np.nan)
+        t = torch.from_dlpack(view)
+        reason = "; ".join(reasons) or None
+        if device is not None and not _same_device(t.device, device):
+            t = t.to(device)
+            reason = (reason + "; " if reason else "") + f"moved to {device}"
+        if reason:
+            copies[col.name] = reason
+        audit.record_tensor(col.name, t, source, reason)
+        cols[col.name] = t
+    return cols, copies
+
+
+# -- checks ------------------------------------------------------------------------------------------
+def _validate(name: str, role: str, cardinality: int | None, t: torch.Tensor) -> None:
+    """Label finite; categorical ids in range. Reductions only: no N-sized temporaries."""
+    import torch
+
+    if t.numel() == 0:
+        return
+    if role == "label":
+        # A float64 sum is finite exactly when every (float32) value is: NaN and inf propagate,
+        # and float32 values cannot overflow a float64 sum.
+        if not math.isfinite(float(t.sum(dtype=torch.float64))):
+            bad = (~torch.isfinite(t)).nonzero()
+            first = int(bad[0]) if len(bad) else -1
+            msg = (f"label column {name!r} has {len(bad)} NaN/inf values (first at row {first}); "
+                   "drop or fill those rows before training")
+            raise DataError(msg)
+    elif role == "cat":
+        lo, hi = (int(v) for v in torch.aminmax(t))
+        if lo < 0 or (cardinality is not None and hi >= cardinality):
+            msg = (f"categorical column {name!r} has ids in [{lo}, {hi}] but the schema allows [0, {cardinality}); "
+                   "encode it with ops.Categorify, or fix the schema's cardinality")
+            raise DataError(msg)
