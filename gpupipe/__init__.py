@@ -44,6 +44,11 @@ from .schema import ColumnSchema, Schema
 # name -> module that defines it; imported on first access so `import gpupipe` stays light.
 _LAZY: dict[str, str] = {
     "datasets": "gpupipe.datasets",
+    "to_tensors": "gpupipe.tensors.convert",
+    "TensorTable": "gpupipe.tensors.convert",
+    "Loader": "gpupipe.tensors.loader",
+    "Batch": "gpupipe.tensors.loader",
+    "audit": "gpupipe.tensors.audit",
     "models": "gpupipe.models",
     "training": "gpupipe.training",
     "baselines": "gpupipe.baselines",
