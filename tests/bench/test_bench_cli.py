@@ -1,0 +1,37 @@
+"""`gpupipe bench` from the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import gpupipe as gp
+from gpupipe.cli import main
+
+
+def test_bench_help_lists_every_option():
+    out = subprocess.run([sys.executable, "-m", "gpupipe", "bench", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    for opt in ("--pipeline", "--rows", "--backends", "--repeats", "--warmup", "--out"):
+        assert opt in out
+    assert "flights-delay" in out and "criteo-ctr" in out
+
+
+def test_bench_unknown_backend_is_a_clean_error(capsys, tmp_path):
+    assert main(["bench", "--backends", "pandas,spark", "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "spark" in err and "cudf" in err and "Traceback" not in err
+
+
+def test_bench_reports_an_unusable_backend_and_writes_files(capsys, tmp_path):
+    if "cudf" in gp.available_backends():
+        pytest.skip("cuDF is usable here; this checks the report of an absent backend")
+    assert main(["bench", "--backends", "cudf", "--rows", "10", "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "| cudf | unavailable:" in out
+    assert str(tmp_path / "results.json") in out
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["runs"][0]["status"] == "unavailable" and data["runs"][0]["reason"]

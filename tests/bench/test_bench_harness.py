@@ -1,0 +1,186 @@
+"""The benchmark harness on tiny fake pipelines: statistics, availability, reports and charts."""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+import pytest
+
+from gpupipe.backend import BackendStatus
+from gpupipe.bench import harness
+from gpupipe.bench.harness import run_bench, summarize
+from pipelines import STAGES, PipelineResult
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def scripted(backend: str, totals: list[float], warmup_total: float = 999.0, n_warmup: int = 1):
+    """A fake pipeline whose k-th timed run takes totals[k] seconds, split evenly over all STAGES."""
+    calls: list[int | None] = []
+
+    def runner(rows, seed, epochs):
+        i = len(calls)
+        calls.append(rows)
+        total = warmup_total if i < n_warmup else totals[i - n_warmup]
+        timings = {s: total / len(STAGES) for s in STAGES} | {"total": total}
+        return PipelineResult("toy", backend, "cpu", rows={"train": 8 * (rows or 10), "val": 2 * (rows or 10)},
+                              metrics={"auc": 0.5 + 0.1 * (i % 3)}, timings=timings)
+
+    runner.calls = calls
+    return runner
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """Make the machine look GPU-less with known reasons, whatever it really has."""
+    statuses = [BackendStatus("cudf", False, "cuDF test reason: not here"),
+                BackendStatus("pandas", True, "pandas is here")]
+    monkeypatch.setattr("gpupipe.backend.backend_status", lambda: statuses)
+    monkeypatch.setattr(harness, "_cuda_reason", lambda: (False, "no CUDA device: test"))
+
+
+def test_summarize_matches_statistics_module():
+    vals = [5.0, 1.0, 4.0, 2.0, 3.0]
+    s = summarize(vals)
+    assert s["median"] == statistics.median(vals) == 3.0
+    assert (s["min"], s["max"], s["n"]) == (1.0, 5.0, 5)
+    assert s["q1"] == 2.0 and s["q3"] == 4.0
+    one = summarize([7.0])
+    assert one["median"] == one["q1"] == one["q3"] == 7.0
+    with pytest.raises(ValueError):
+        summarize([])
+
+
+def test_medians_spread_and_warmup_excluded(no_gpu, tmp_path):
+    pandas = scripted("pandas", [4.0, 2.0, 9.0])
+    res = run_bench("toy", rows=[100], backends=["pandas"], repeats=3, warmup=1, out=tmp_path,
+                    runners={"pandas": pandas}, progress=False)
+    assert pandas.calls == [100, 100, 100, 100]  # one warm-up + three repeats, all at the asked size
+    (run,) = res["runs"]
+    assert run["status"] == "ok"
+    assert run["stats"]["total"]["median"] == 4.0  # the 999 s warm-up is not counted
+    assert run["stats"]["total"]["min"] == 2.0 and run["stats"]["total"]["max"] == 9.0
+    assert run["stats"]["read"]["median"] == pytest.approx(4.0 / len(STAGES))
+    assert set(run["stats"]) == {*STAGES, "total"}
+    assert len(run["repeats"]) == 3
+    assert run["metrics"]["auc"] == pytest.approx(statistics.median([0.6, 0.7, 0.5]))
+
+
+def test_speedups_from_medians_and_absent_backends(no_gpu, tmp_path):
+    runners = {"pandas": scripted("pandas", [4.0, 4.0, 5.0]), "naive": scripted("naive", [8.0, 7.0, 9.0]),
+               "fast": scripted("fast", [1.0, 1.0, 3.0])}
+    res = run_bench("toy", rows=[50], backends=["cudf", "hybrid", "pandas", "naive", "fast"], repeats=3,
+                    warmup=1, out=tmp_path, runners=runners, progress=False)
+    by = {r["backend"]: r for r in res["runs"]}
+    assert by["cudf"]["status"] == "unavailable" and by["cudf"]["reason"] == "cuDF test reason: not here"
+    assert by["hybrid"]["status"] == "unavailable" and "no CUDA device" in by["hybrid"]["reason"]
+    sp = {(s["backend"], s["vs"]): s["total"] for s in res["speedups"]}
+    assert sp[("fast", "pandas")] == pytest.approx(4.0)
+    assert sp[("fast", "naive")] == pytest.approx(8.0)
+    assert sp[("naive", "pandas")] == pytest.approx(0.5)
+    assert ("cudf", "pandas") not in sp
+
+
+def test_real_absent_backend_reason_comes_from_backend_status(tmp_path):
+    import gpupipe as gp
+
+    status = {s.name: s for s in gp.backend_status()}
+    if status["cudf"].available:
+        pytest.skip("cuDF is usable here")
+    res = run_bench("toy", rows=[5], backends=["cudf", "pandas"], repeats=1, warmup=0,
+                    runners={"pandas": scripted("pandas", [1.0], n_warmup=0)}, progress=False)
+    cudf = res["runs"][0]
+    assert cudf["status"] == "unavailable" and cudf["reason"] == status["cudf"].reason
+
+
+def test_results_json_markdown_and_charts(no_gpu, tmp_path):
+    runners = {"pandas": scripted("pandas", [2.0, 3.0, 2.0, 6.0, 5.0, 6.0], n_warmup=0),
+               "naive": scripted("naive", [4.0, 4.0, 4.0, 9.0, 9.0, 9.0], n_warmup=0)}
+    res = run_bench("toy", rows=[10, 1000], backends=["cudf", "pandas", "naive"], repeats=3, warmup=0,
+                    out=tmp_path, runners=runners, progress=False)
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["pipeline"] == "toy" and data["settings"]["repeats"] == 3
+    assert data["machine"]["cpu"] and data["machine"]["versions"]["pandas"] != "not installed"
+    assert data["machine"]["threads"]["cores_available"] >= 1
+    assert [(r["backend"], r["rows"]) for r in data["runs"]] == [
+        ("cudf", 10), ("pandas", 10), ("naive", 10), ("cudf", 1000), ("pandas", 1000), ("naive", 1000)]
+    assert {r["status"] for r in data["runs"]} == {"ok", "unavailable"}
+    big = next(r for r in data["runs"] if r["backend"] == "pandas" and r["rows"] == 1000)
+    assert big["stats"]["total"]["median"] == 6.0
+    assert data["files"] == res["files"]
+
+    md = (tmp_path / "results.md").read_text()
+    for key in ("10 rows", "1,000 rows"):
+        assert f"### {key}" in md
+    rows_md = [line for line in md.splitlines() if line.startswith("| ")]
+    for b in ("cudf", "pandas", "naive"):
+        assert sum(line.startswith(f"| {b} |") for line in rows_md) == 2  # one per rows value
+    assert "cuDF test reason: not here" in md
+
+    import matplotlib.image as mpimg
+
+    for name in ("stages.png", "speedup.png", "scaling.png"):
+        p = tmp_path / name
+        assert p.read_bytes()[:8] == PNG_MAGIC, name
+        img = mpimg.imread(p)
+        assert img.shape[0] > 100 and img.shape[1] > 100
+
+
+def test_single_size_draws_no_scaling_curve(no_gpu, tmp_path):
+    run_bench("toy", rows=[10], backends=["pandas"], repeats=1, warmup=0, out=tmp_path,
+              runners={"pandas": scripted("pandas", [1.0], n_warmup=0)}, progress=False)
+    assert (tmp_path / "stages.png").exists() and not (tmp_path / "scaling.png").exists()
+
+
+def test_failing_backend_is_reported_and_others_still_run(no_gpu, tmp_path):
+    def broken(rows, seed, epochs):
+        raise RuntimeError("out of memory on purpose")
+
+    res = run_bench("toy", rows=[10], backends=["pandas", "naive"], repeats=2, warmup=0, out=tmp_path,
+                    runners={"pandas": broken, "naive": scripted("naive", [1.0, 1.0], n_warmup=0)},
+                    progress=False)
+    by = {r["backend"]: r for r in res["runs"]}
+    assert by["pandas"]["status"] == "error" and "out of memory on purpose" in by["pandas"]["reason"]
+    assert by["naive"]["status"] == "ok"
+    assert "error: RuntimeError: out of memory on purpose" in (tmp_path / "results.md").read_text()
+
+
+def test_dataset_caches_are_cleared_before_each_run(no_gpu):
+    import importlib
+
+    fl = importlib.import_module("gpupipe.datasets.flights")  # the module, not the function of that name
+
+    seen = []
+
+    def reader(rows, seed, epochs):
+        seen.append(fl._arrow_table.cache_info().currsize)
+        fl._arrow_table("airlines")  # fills the cache, as a pipeline reading its tables would
+        return PipelineResult("toy", "pandas", "cpu", timings={"read": 0.01, "total": 0.01})
+
+    run_bench("toy", rows=[1], backends=["pandas"], repeats=3, warmup=1, runners={"pandas": reader},
+              progress=False)
+    assert seen == [0, 0, 0, 0]
+
+
+def test_bad_arguments_raise_with_the_accepted_values():
+    with pytest.raises(ValueError, match="unknown backend"):
+        run_bench("flights-delay", backends=["spark"], progress=False)
+    with pytest.raises(ValueError, match="unknown pipeline"):
+        run_bench("taxi", backends=["pandas"], progress=False)
+    with pytest.raises(ValueError, match="repeats"):
+        run_bench("flights-delay", backends=["pandas"], repeats=0, progress=False)
+    with pytest.raises(ValueError, match="rows"):
+        run_bench("flights-delay", rows=[0], backends=["pandas"], progress=False)
+
+
+def test_runner_without_total_is_an_error_entry(no_gpu):
+    res = run_bench("toy", rows=[1], backends=["pandas"], repeats=1, warmup=0, progress=False,
+                    runners={"pandas": lambda r, s, e: PipelineResult("toy", "pandas", "cpu", timings={"read": 1.0})})
+    assert res["runs"][0]["status"] == "error" and "'total'" in res["runs"][0]["reason"]
+
+
+def test_naive_has_no_reference_for_criteo(no_gpu):
+    res = run_bench("criteo-ctr", rows=[10], backends=["naive"], repeats=1, warmup=0, progress=False)
+    assert res["runs"][0]["status"] == "unavailable"
+    assert "only for flights-delay" in res["runs"][0]["reason"]
