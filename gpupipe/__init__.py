@@ -44,6 +44,9 @@ from .schema import ColumnSchema, Schema
 # name -> module that defines it; imported on first access so `import gpupipe` stays light.
 _LAZY: dict[str, str] = {
     "datasets": "gpupipe.datasets",
+    "Dataset": "gpupipe.io.dataset",
+    "Workflow": "gpupipe.workflow",
+    "ops": "gpupipe.ops",
     "to_tensors": "gpupipe.tensors.convert",
     "TensorTable": "gpupipe.tensors.convert",
     "Loader": "gpupipe.tensors.loader",

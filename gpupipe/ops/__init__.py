@@ -4,5 +4,34 @@ from __future__ import annotations
 
 from .base import REGISTRY, ColumnInfo, Op, StatOp, register_op
 from .categorify import Categorify
+from .clip import Clip
+from .date_parts import DateParts
+from .dropna import Dropna
+from .fill_median import FillMedian
+from .fill_missing import FillMissing
+from .filter import Filter
+from .lambda_op import LambdaOp
+from .log_op import LogOp
+from .normalize import Normalize
+from .normalize_minmax import NormalizeMinMax
+from .rename import Rename
 
-__all__ = ["REGISTRY", "Categorify", "ColumnInfo", "Op", "StatOp", "register_op"]
+__all__ = [
+    "REGISTRY",
+    "Categorify",
+    "Clip",
+    "ColumnInfo",
+    "DateParts",
+    "Dropna",
+    "FillMedian",
+    "FillMissing",
+    "Filter",
+    "LambdaOp",
+    "LogOp",
+    "Normalize",
+    "NormalizeMinMax",
+    "Op",
+    "Rename",
+    "StatOp",
+    "register_op",
+]

@@ -1,0 +1,119 @@
+"""FillMedian: replace missing values with each column's median, computed exactly across partitions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..backend import array_namespace
+from ._columns import float_values, frame_like, require_kind, to_host
+from .base import ColumnInfo, StatOp, register_op
+from .fill_missing import INDICATOR_SUFFIX
+
+__all__ = ["FillMedian"]
+
+
+@register_op
+class FillMedian(StatOp):
+    """Replace missing values (nulls and NaN) with the column's median.
+
+    The median is exact on every partitioning: each partition contributes the counts of its
+    distinct values, the counts are summed, and the median is read off the merged counts (the
+    mean of the two middle values for an even count, as :func:`numpy.median`). Partials hold one
+    entry per distinct value, so their size grows with a column's cardinality, not its length.
+
+    An all-missing column has no median; it is filled with 0.0 (scikit-learn's
+    ``SimpleImputer(strategy="median", keep_empty_features=True)`` does the same).
+
+    Parameters
+    ----------
+    add_indicator : bool, default False
+        Also output ``<column>_missing`` (float32, 1.0 where the value was missing).
+
+    Attributes
+    ----------
+    medians_ : dict of str to float
+        The fill value of each column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gpupipe import ops
+    >>> df = pd.DataFrame({"a": [1.0, None, 3.0, 10.0]})
+    >>> op = ops.FillMedian().fit(df, ["a"])
+    >>> op.medians_, op.transform(df, ["a"])["a"].tolist()
+    ({'a': 3.0}, [1.0, 3.0, 3.0, 10.0])
+    """
+
+    def __init__(self, add_indicator: bool = False) -> None:
+        self.add_indicator = add_indicator
+
+    def output_columns(self, columns: Sequence[str]) -> list[str]:
+        cols = list(columns)
+        return cols + [c + INDICATOR_SUFFIX for c in cols] if self.add_indicator else cols
+
+    def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
+        out = {c: ColumnInfo("float64", info[c].role) for c in columns}
+        if self.add_indicator:
+            out.update({c + INDICATOR_SUFFIX: ColumnInfo("float32", "cont") for c in columns})
+        return out
+
+    def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+        self._require(frame, columns, "FillMedian")
+        require_kind(frame, columns, "FillMedian", ["numeric"], "Use ops.FillMissing with a string for text columns")
+        import numpy as np
+
+        out = {}
+        for c in columns:
+            x = float_values(frame[c])
+            x = to_host(x[x == x])  # drop NaN; counting happens on the host, partials are small
+            values, counts = np.unique(x, return_counts=True)
+            out[c] = (values, counts.astype(np.int64))
+        return out
+
+    def combine(self, partials: list[dict[str, tuple[Any, Any]]]) -> dict[str, tuple[Any, Any]]:
+        import numpy as np
+
+        out = {}
+        for c in partials[0]:
+            values = np.concatenate([p[c][0] for p in partials])
+            counts = np.concatenate([p[c][1] for p in partials])
+            uniq, inverse = np.unique(values, return_inverse=True)
+            out[c] = (uniq, np.bincount(inverse, weights=counts, minlength=len(uniq)).astype(np.int64))
+        return out
+
+    def finalize(self, combined: dict[str, tuple[Any, Any]], columns: Sequence[str]) -> None:
+        import numpy as np
+
+        medians = {}
+        for c in columns:
+            values, counts = combined[c]
+            n = int(counts.sum())
+            if n == 0:
+                medians[c] = 0.0
+                continue
+            ends = np.cumsum(counts)  # value i covers sorted positions [ends[i-1], ends[i])
+            lo = values[np.searchsorted(ends, (n - 1) // 2, side="right")]
+            hi = values[np.searchsorted(ends, n // 2, side="right")]
+            medians[c] = float((lo + hi) / 2.0)
+        self.medians_ = medians
+
+    def transform(self, frame: Any, columns: Sequence[str]) -> Any:
+        self.check_fitted()
+        self._require(frame, columns, "FillMedian")
+        data: dict[str, Any] = {}
+        indicators: dict[str, Any] = {}
+        for c in columns:
+            x = float_values(frame[c])
+            missing = x != x
+            if self.add_indicator:
+                indicators[c + INDICATOR_SUFFIX] = missing.astype("float32")
+            data[c] = array_namespace(x).where(missing, self.medians_[c], x)  # x may be a read-only view
+        data.update(indicators)
+        return frame_like(frame, data)
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return {"medians": dict(self.medians_)}, {}
+
+    def load_state(self, state: dict[str, Any], artifacts: dict[str, Any]) -> None:
+        self.medians_ = {str(k): float(v) for k, v in state["medians"].items()}

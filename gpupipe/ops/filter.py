@@ -1,0 +1,85 @@
+"""Filter: keep the rows for which a predicate holds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from ..backend import Dispatch
+from ..errors import DataError
+
+__all__ = ["Filter", "keep_rows"]
+
+from .base import Op
+
+
+class Filter(Op):
+    """Keep the rows where ``predicate(frame)`` is True; the other columns of the workflow stay aligned.
+
+    Parameters
+    ----------
+    predicate : callable
+        Takes the current frame (all columns, pandas or cuDF) and returns a boolean mask with
+        one value per row (a Series or an array). Null mask values count as False.
+
+    Notes
+    -----
+    A Python function cannot be saved without pickling, which gpupipe never does: saving a
+    workflow holding a Filter raises :class:`~gpupipe.errors.WorkflowFormatError`. Filter the
+    data before the workflow, or use :class:`~gpupipe.ops.Dropna`, to keep a workflow saveable.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gpupipe import ops
+    >>> df = pd.DataFrame({"a": [1, -1, 2]})
+    >>> ops.Filter(lambda f: f["a"] > 0).transform_frame(df, ["a"])["a"].tolist()
+    [1, 2]
+    """
+
+    changes_rows: ClassVar[bool] = True
+    serializable: ClassVar[bool] = False
+
+    def __init__(self, predicate: Callable[[Any], Any]) -> None:
+        self.predicate = predicate
+
+    def transform_frame(self, frame: Any, columns: Sequence[str]) -> Any:
+        if not callable(self.predicate):
+            msg = f"Filter(predicate=...) needs a callable frame -> boolean mask, got {type(self.predicate).__name__}"
+            raise TypeError(msg)
+        self._require(frame, columns, "Filter")
+        mask = self.predicate(frame)
+        return keep_rows(frame, mask, "Filter")
+
+    def transform(self, frame: Any, columns: Sequence[str]) -> Any:
+        return self.transform_frame(frame, columns)[list(columns)]
+
+
+def keep_rows(frame: Any, mask: Any, op: str) -> Any:
+    """Rows of ``frame`` where ``mask`` is True, with a fresh 0..n-1 index."""
+    n = len(mask) if hasattr(mask, "__len__") else -1
+    dtype = str(getattr(mask, "dtype", type(mask).__name__))
+    if n != len(frame) or dtype not in ("bool", "boolean"):
+        msg = (f"{op}: the predicate must return a boolean mask with one value per row ({len(frame)}); "
+               f"got {type(mask).__name__} of dtype {dtype} and length {n}")
+        raise DataError(msg)
+    return _keep_rows(frame, mask)
+
+
+_keep_rows = Dispatch("keep_rows")
+
+
+@_keep_rows.register("pandas")
+def _keep_rows_pandas(frame: Any, mask: Any) -> Any:
+    import numpy as np
+
+    m = mask.to_numpy(dtype=bool, na_value=False) if hasattr(mask, "to_numpy") else np.asarray(mask, dtype=bool)
+    return frame[m].reset_index(drop=True)
+
+
+@_keep_rows.register("cudf")
+def _keep_rows_cudf(frame: Any, mask: Any) -> Any:
+    import cudf
+
+    m = mask.fillna(False) if isinstance(mask, cudf.Series) else cudf.Series(mask)
+    return frame[m.values].reset_index(drop=True)

@@ -1,0 +1,119 @@
+"""Selectors and the ``columns >> op >> op`` graph.
+
+A :class:`Node` is a selection of input columns followed by a chain of ops. It is built with
+``>>``: a column name, a list of names or a Node on the left, an op instance on the right::
+
+    ["distance", "dep_hour"] >> ops.FillMissing() >> ops.Normalize()
+    "carrier" >> ops.Categorify()
+
+Python evaluates ``a >> op1 >> op2`` left to right, so ``list >> op`` goes through
+:meth:`Op.__rrshift__ <gpupipe.ops.base.Op.__rrshift__>` (which calls :meth:`Node.coerce`) and
+every later ``>>`` through :meth:`Node.__rshift__`. Nodes are immutable: ``>>`` returns a new
+Node, so a partial chain can be reused as a prefix of several longer ones (its op instances are
+then shared, which :class:`~gpupipe.workflow.Workflow` refuses; build one op per use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import SchemaError
+
+__all__ = ["Node"]
+
+
+class Node:
+    """Input columns and the ops applied to them, in order.
+
+    Parameters
+    ----------
+    selection : str or list of str
+        Input column names.
+    ops : sequence of Op, optional
+        The chain, first applied first.
+
+    Examples
+    --------
+    >>> from gpupipe import ops
+    >>> node = ["a", "b"] >> ops.FillMissing(fill_value=0) >> ops.Clip(lower=0)
+    >>> node.selection, node.output_columns()
+    (['a', 'b'], ['a', 'b'])
+    """
+
+    __slots__ = ("ops", "selection")
+
+    def __init__(self, selection: str | Sequence[str], ops: Sequence[Any] = ()) -> None:
+        self.selection = _check_selection(selection)
+        self.ops = tuple(ops)
+
+    @classmethod
+    def coerce(cls, obj: Any) -> Node:
+        """``obj`` as a Node: a Node is returned as is, a name or list of names is wrapped."""
+        if isinstance(obj, Node):
+            return obj
+        return cls(obj)
+
+    def __rshift__(self, op: Any) -> Node:
+        from ..ops.base import Op
+
+        if isinstance(op, type) and issubclass(op, Op):
+            msg = f"`>> {op.__name__}` got the op class; pass an instance such as `>> {op.__name__}()`"
+            raise TypeError(msg)
+        if not isinstance(op, Op):
+            msg = (f"`>>` expects a gpupipe op (for example ops.Normalize()), got {type(op).__name__} "
+                   f"{op!r:.60}")
+            raise TypeError(msg)
+        return Node(self.selection, (*self.ops, op))
+
+    def __rrshift__(self, other: Any) -> Node:
+        # `["a"] >> node` would silently drop the node's own selection; say so instead.
+        msg = (f"cannot apply a Node to {other!r:.60}: a Node already selects {self.selection}; "
+               "chain ops onto it with `node >> op`")
+        raise TypeError(msg)
+
+    def steps(self) -> list[tuple[Any, list[str]]]:
+        """``(op, input column names)`` for each op of the chain, in order."""
+        out = []
+        cols = list(self.selection)
+        for op in self.ops:
+            out.append((op, cols))
+            cols = list(op.output_columns(cols))
+        return out
+
+    def output_columns(self) -> list[str]:
+        """Names of the columns the node produces (its selection when it has no ops)."""
+        cols = list(self.selection)
+        for op in self.ops:
+            cols = list(op.output_columns(cols))
+        return cols
+
+    def __repr__(self) -> str:
+        return " >> ".join([repr(self.selection), *(repr(op) for op in self.ops)])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Node) and self.selection == other.selection and self.ops == other.ops
+
+    __hash__ = None  # type: ignore[assignment]  # mutable ops inside; not a dict key
+
+
+def _check_selection(selection: Any) -> list[str]:
+    if isinstance(selection, str):
+        names = [selection]
+    elif isinstance(selection, (list, tuple)):
+        names = list(selection)
+    else:
+        msg = (f"a column selection must be a column name or a list of names, got {type(selection).__name__} "
+               f"{selection!r:.60}")
+        raise TypeError(msg)
+    if not names:
+        raise SchemaError("a column selection is empty; name at least one column")
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        msg = f"column names must be strings, got {bad!r:.80} in the selection {names!r:.120}"
+        raise SchemaError(msg)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        msg = f"the selection {names} names {dupes} more than once; list each column once"
+        raise SchemaError(msg)
+    return names
