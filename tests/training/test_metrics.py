@@ -1,0 +1,91 @@
+"""Device metrics agree with scikit-learn's on the same predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn import metrics as skm
+
+from gpupipe.errors import DataError
+from gpupipe.training.metrics import accuracy, compute_metrics, log_loss, mae, rmse, roc_auc
+
+
+@st.composite
+def scored_labels(draw, tied: bool):
+    n = draw(st.integers(2, 300))
+    labels = draw(st.lists(st.integers(0, 1), min_size=n, max_size=n).filter(lambda y: 0 < sum(y) < len(y)))
+    if tied:  # few distinct values -> many ties
+        scores = draw(st.lists(st.integers(0, 5).map(lambda v: v / 5), min_size=n, max_size=n))
+    else:
+        scores = draw(st.lists(st.floats(0, 1, allow_nan=False, width=32), min_size=n, max_size=n))
+    return np.asarray(scores, dtype=np.float32), np.asarray(labels, dtype=np.float32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(scored_labels(tied=False))
+def test_auc_matches_sklearn_on_random_scores(data):
+    scores, labels = data
+    assert roc_auc(torch.from_numpy(scores), torch.from_numpy(labels)).item() == pytest.approx(
+        skm.roc_auc_score(labels, scores), abs=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(scored_labels(tied=True))
+def test_auc_matches_sklearn_with_ties(data):
+    scores, labels = data
+    assert roc_auc(torch.from_numpy(scores), torch.from_numpy(labels)).item() == pytest.approx(
+        skm.roc_auc_score(labels, scores), abs=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_logloss_and_accuracy_match_sklearn_including_clipped_extremes(dtype):
+    rng = np.random.default_rng(3)
+    p = rng.uniform(size=5000).astype(dtype)
+    p[:10] = 0.0  # clipped to eps of the dtype, as scikit-learn does
+    p[10:20] = 1.0
+    p[20:30] = 0.5  # exactly 0.5 predicts the negative class, like a classifier's predict
+    y = (rng.uniform(size=5000) < 0.4).astype(np.float32)
+    tp, ty = torch.from_numpy(p), torch.from_numpy(y)
+    # scikit-learn sums float32 input in float32; ours sums in float64, hence the looser float32 tolerance
+    rel = 1e-10 if dtype is np.float64 else 1e-6
+    assert log_loss(tp, ty).item() == pytest.approx(skm.log_loss(y, p), rel=rel)
+    assert accuracy(tp, ty).item() == pytest.approx(skm.accuracy_score(y, p > 0.5))
+
+
+def test_regression_metrics_match_sklearn():
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=3000)
+    pred = y + rng.normal(scale=0.5, size=3000)
+    assert rmse(torch.from_numpy(pred), torch.from_numpy(y)).item() == pytest.approx(
+        np.sqrt(skm.mean_squared_error(y, pred)), rel=1e-12)
+    assert mae(torch.from_numpy(pred), torch.from_numpy(y)).item() == pytest.approx(
+        skm.mean_absolute_error(y, pred), rel=1e-12)
+
+
+def test_compute_metrics_accepts_numpy_and_readonly_pandas_arrays():
+    rng = np.random.default_rng(5)
+    s = pd.Series(rng.uniform(size=400))
+    y = pd.Series((rng.uniform(size=400) < 0.5).astype("float32"))
+    out = compute_metrics(s.to_numpy(), y, "binary")  # pandas 3 gives read-only arrays
+    assert out["auc"] == pytest.approx(skm.roc_auc_score(y, s))
+    assert out["logloss"] == pytest.approx(skm.log_loss(y, s))
+    assert set(compute_metrics(s.to_numpy(), y.to_numpy(), "regression")) == {"rmse", "mae"}
+
+
+def test_single_class_auc_is_nan_with_warning():
+    with pytest.warns(RuntimeWarning, match="only one class"):
+        out = compute_metrics(torch.rand(10), torch.ones(10), "binary")
+    assert np.isnan(out["auc"])
+
+
+def test_bad_inputs_raise_data_error():
+    with pytest.raises(DataError, match="same rows"):
+        roc_auc(torch.rand(5), torch.ones(4))
+    with pytest.raises(DataError, match="empty"):
+        compute_metrics(torch.zeros(0), torch.zeros(0), "binary")
+    with pytest.raises(ValueError, match="task"):
+        compute_metrics(torch.rand(3), torch.ones(3), "multiclass")
