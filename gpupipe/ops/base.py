@@ -64,6 +64,10 @@ class Op:
     changes_rows: ClassVar[bool] = False
     #: False for ops that cannot be saved (LambdaOp).
     serializable: ClassVar[bool] = True
+    #: True for ops whose ``fit_transform`` output on the training data differs from ``transform``'s
+    #: (TargetEncoding's out-of-fold means). On a ``gp.Dataset``, ``Workflow.fit_transform`` is fit +
+    #: transform and warns about such ops.
+    fit_transform_differs: ClassVar[bool] = False
 
     # -- graph building: ["a", "b"] >> op, node >> op ------------------------------------
     def __rrshift__(self, other: Any) -> Any:

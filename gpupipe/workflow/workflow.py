@@ -271,7 +271,7 @@ class Workflow:
         """
         dataset = _as_dataset(data)
         if dataset is not None:
-            special = [op for op in self.ops if type(op).fit_transform is not Op.fit_transform]
+            special = [op for op in self.ops if getattr(op, "fit_transform_differs", False)]
             if special:
                 msg = (f"fit_transform on a gp.Dataset is fit + transform, so {special} produce their "
                        "inference-time output on the training data; fit_transform an in-memory frame for "
