@@ -1,0 +1,95 @@
+"""gp.audit.transfers on the CPU: sharing checked from data_ptr ranges; memcpy parsing of profiler traces."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+import gpupipe as gp
+from gpupipe.schema import ColumnSchema, Schema
+from gpupipe.tensors.audit import _memcpy_events_from_trace
+
+SCHEMA = Schema([ColumnSchema("a", "cont", "float32"), ColumnSchema("b", "cont", "float32"),
+                 ColumnSchema("c", "cat", "int64", 10), ColumnSchema("y", "label", "float32")])
+
+
+def _frame(n=100):
+    return pd.DataFrame({"a": np.ones(n, dtype=np.float32), "b": np.arange(n, dtype=np.float64),
+                         "c": np.arange(n) % 10, "y": np.zeros(n, dtype=np.int8)})
+
+
+def test_report_lists_shared_and_copied_columns_with_reasons():
+    df = _frame()
+    with gp.audit.transfers(cuda=False) as report:
+        tt = gp.to_tensors(df, schema=SCHEMA)
+    assert sorted(report.shared) == ["a", "c"]
+    assert set(report.copied) == {"b", "y"} == set(tt.copies)
+    assert "float64" in report.copied["b"] and "int8" in report.copied["y"]
+    assert report.h2d_bytes == report.d2h_bytes == 0 and report.device == "cpu"
+    host = {e.name: e.bytes for e in report.events if e.kind == "host"}
+    assert host == {"b": 400, "y": 400}
+    text = str(report)
+    assert "zero-copy" in text and "b: float64 → float32" in text
+
+
+def test_sharing_is_checked_not_assumed(monkeypatch):
+    """A converter that claims zero-copy but returns a copy is reported as copied."""
+    from gpupipe.tensors import convert
+
+    real = convert._pandas_buffer
+
+    def lying(series, name, role):
+        arr, reasons, source = real(series, name, role)
+        return arr.copy(), reasons, source  # a new buffer, with no reason given
+
+    monkeypatch.setattr(convert, "_pandas_buffer", lying)
+    with gp.audit.transfers(cuda=False) as report:
+        gp.to_tensors(_frame(), schema=Schema([SCHEMA["a"]]))
+    assert report.shared == [] and "a" in report.copied
+
+
+def test_loader_staging_and_gathers_are_counted():
+    df = _frame(100)
+    with gp.audit.transfers(cuda=False) as report:
+        loader = gp.Loader(df, batch_size=30, schema=SCHEMA)
+        batches = list(loader)
+    staging = [e for e in report.events if e.kind == "staging"]
+    assert [e.name for e in staging] == ["cont [100, 2]"]  # one cat column is a view, not a copy
+    assert staging[0].bytes == 100 * 2 * 4
+    assert report.gathers == len(batches) == 4
+    assert report.gather_bytes == 100 * (2 * 4 + 8 + 4)
+    assert "batch gathers: 4" in str(report)
+
+
+def test_nothing_is_recorded_outside_a_block():
+    with gp.audit.transfers(cuda=False) as report:
+        pass
+    gp.to_tensors(_frame(), schema=SCHEMA)
+    assert report.shared == [] and report.events == [] and report.gathers == 0
+
+
+def test_cuda_requested_without_a_device_says_so():
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    with gp.audit.transfers(cuda=True) as report:
+        pass
+    assert report.method == "registered" and "CUDA" in (report.profiler_error or "")
+
+
+def test_memcpy_events_are_read_from_a_kineto_trace(tmp_path):
+    trace = {"traceEvents": [
+        {"ph": "X", "cat": "gpu_memcpy", "name": "Memcpy HtoD (Pinned -> Device)", "args": {"bytes": 4000}},
+        {"ph": "X", "cat": "gpu_memcpy", "name": "Memcpy DtoH (Device -> Pageable)", "args": {"bytes": 8}},
+        {"ph": "X", "cat": "gpu_memcpy", "name": "Memcpy DtoD (Device -> Device)", "args": {"bytes": 64}},
+        {"ph": "X", "cat": "kernel", "name": "void at::native::index_select_kernel", "args": {}},
+        {"ph": "X", "cat": "cuda_runtime", "name": "cudaMemcpyAsync", "args": {}},
+        {"ph": "X", "cat": "gpu_memset", "name": "Memset (Device)", "args": {"bytes": 16}},
+    ]}
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(trace))
+    events = _memcpy_events_from_trace(str(path))
+    assert [(e.kind, e.bytes) for e in events] == [("h2d", 4000), ("d2h", 8), ("d2d", 64)]

@@ -1,0 +1,273 @@
+"""Loader semantics checked against torch's DataLoader and DistributedSampler."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+import gpupipe as gp
+from gpupipe.schema import ColumnSchema, Schema
+
+SCHEMA = Schema([
+    ColumnSchema("rid", "cont", "float32"),
+    ColumnSchema("x", "cont", "float32"),
+    ColumnSchema("c1", "cat", "int64", 1000),
+    ColumnSchema("c2", "cat", "int64", 1000),
+    ColumnSchema("y", "label", "float32"),
+])
+
+
+def _frame(n: int, offset: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(n + offset)
+    rid = np.arange(offset, offset + n)
+    return pd.DataFrame({
+        "rid": rid.astype(np.float32),  # row id, to check coverage
+        "x": rng.random(n, dtype=np.float32),
+        "c1": rid % 1000,
+        "c2": rng.integers(0, 1000, n),
+        "y": (rid % 2).astype(np.float32),
+    })
+
+
+def _torch_reference(df, batch_size, shuffle, seed, drop_last, rank, world_size, epoch):
+    """Batches torch itself makes from the same data: TensorDataset + DistributedSampler + DataLoader."""
+    ds = TensorDataset(torch.tensor(df[["rid", "x"]].to_numpy()), torch.tensor(df[["c1", "c2"]].to_numpy()),
+                       torch.tensor(df["y"].to_numpy()))
+    sampler = DistributedSampler(ds, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed)
+    sampler.set_epoch(epoch)
+    return list(DataLoader(ds, batch_size=batch_size, sampler=sampler, drop_last=drop_last))
+
+
+@pytest.mark.parametrize(
+    ("n", "batch_size", "shuffle", "drop_last", "world_size"),
+    [(103, 10, True, False, 1), (103, 10, True, True, 1), (100, 10, False, False, 1), (103, 7, False, True, 1),
+     (103, 8, True, False, 3), (103, 8, True, True, 3), (101, 16, False, False, 4), (5, 8, True, False, 1),
+     (3, 2, True, False, 4)],
+)
+def test_batches_equal_torch_dataloader_with_distributed_sampler(n, batch_size, shuffle, drop_last, world_size):
+    df = _frame(n)
+    for rank, epoch in itertools.product(range(world_size), (0, 3)):
+        loader = gp.Loader(df, batch_size=batch_size, shuffle=shuffle, seed=7, drop_last=drop_last, schema=SCHEMA,
+                           rank=rank, world_size=world_size)
+        loader.set_epoch(epoch)
+        ours = list(loader)
+        ref = _torch_reference(df, batch_size, shuffle, 7, drop_last, rank, world_size, epoch)
+        assert len(loader) == len(ours) == len(ref)
+        for b, (cont, cat, label) in zip(ours, ref, strict=True):
+            torch.testing.assert_close(b.cont, cont.float())
+            torch.testing.assert_close(b.cat, cat)
+            torch.testing.assert_close(b.label, label.float())
+
+
+def test_unshuffled_single_process_order_equals_plain_dataloader():
+    df = _frame(50)
+    ds = TensorDataset(torch.tensor(df[["rid", "x"]].to_numpy()))
+    ref = list(DataLoader(ds, batch_size=16, shuffle=False))
+    ours = list(gp.Loader(df, batch_size=16, shuffle=False, schema=SCHEMA))
+    assert [len(b) for b in ours] == [len(r[0]) for r in ref] == [16, 16, 16, 2]
+    for b, (cont,) in zip(ours, ref, strict=True):
+        torch.testing.assert_close(b.cont, cont)
+
+
+def _row_ids(loader) -> list[int]:
+    return [int(v) for b in loader for v in b.cont[:, 0].tolist()]
+
+
+def test_each_epoch_covers_every_row_once_and_reshuffles():
+    df = _frame(1000)
+    loader = gp.Loader(df, batch_size=64, seed=3, schema=SCHEMA)
+    first, second = _row_ids(loader), _row_ids(loader)
+    assert sorted(first) == sorted(second) == list(range(1000))
+    assert first != second  # the epoch advanced, so did the order
+    loader.set_epoch(0)
+    assert _row_ids(loader) == first
+    assert _row_ids(gp.Loader(df, batch_size=64, seed=3, schema=SCHEMA)) == first  # reproducible
+    assert _row_ids(gp.Loader(df, batch_size=64, seed=4, schema=SCHEMA)) != first
+
+
+def test_rows_and_features_stay_together():
+    df = _frame(300)
+    for b in gp.Loader(df, batch_size=32, seed=1, schema=SCHEMA):
+        rid = b.cont[:, 0].long().numpy()
+        np.testing.assert_array_equal(b.cont[:, 1].numpy(), df["x"].to_numpy()[rid])
+        np.testing.assert_array_equal(b.cat.numpy(), df[["c1", "c2"]].to_numpy()[rid])
+        np.testing.assert_array_equal(b.label.numpy(), df["y"].to_numpy()[rid])
+
+
+@pytest.mark.parametrize("world_size", [2, 3, 7])
+def test_shards_are_disjoint_and_cover_the_data(world_size):
+    n = 1000
+    df = _frame(n)
+    shards = [_row_ids(gp.Loader(df, batch_size=50, seed=0, schema=SCHEMA, rank=r, world_size=world_size))
+              for r in range(world_size)]
+    per_rank = -(-n // world_size)
+    assert all(len(s) == per_rank for s in shards)
+    together = [i for s in shards for i in s]
+    assert set(together) == set(range(n))
+    assert len(together) - len(set(together)) == per_rank * world_size - n  # only DistributedSampler's padding repeats
+
+
+def test_batch_layout_dtypes_and_empty_groups():
+    df = _frame(20)
+    b = next(iter(gp.Loader(df, batch_size=8, schema=SCHEMA)))
+    assert b.cont.shape == (8, 2) and b.cont.dtype == torch.float32
+    assert b.cat.shape == (8, 2) and b.cat.dtype == torch.int64
+    assert b.label.shape == (8,) and b.label.dtype == torch.float32
+    cont, cat, label = b
+    assert cont is b.cont and cat is b.cat and label is b.label and len(b) == 8
+    only_cat = Schema([ColumnSchema("c1", "cat", "int64", 1000)])
+    b = next(iter(gp.Loader(df, batch_size=8, schema=only_cat)))
+    assert b.cont.shape == (8, 0) and b.cont.dtype == torch.float32 and b.cat.shape == (8, 1) and b.label is None
+
+
+def test_attributes_and_table_input():
+    df = _frame(30)
+    tt = gp.to_tensors(df, schema=SCHEMA)
+    loader = gp.Loader(tt, batch_size=10)
+    assert loader.schema == SCHEMA and loader.device.type == "cpu" and loader.num_rows == 30
+    assert loader.batch_size == 10 and len(loader) == 3
+    sub = Schema([SCHEMA["x"], SCHEMA["y"]])
+    b = next(iter(gp.Loader(tt, batch_size=10, schema=sub)))
+    assert b.cont.shape == (10, 1) and b.cat.shape == (10, 0)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, None])
+def test_bad_batch_size_is_value_error(bad):
+    with pytest.raises(ValueError, match="batch_size"):
+        gp.Loader(_frame(10), batch_size=bad, schema=SCHEMA)
+
+
+@pytest.mark.parametrize(("rank", "world_size"), [(2, 2), (-1, 2), (0, 0)])
+def test_bad_rank_or_world_size_is_value_error(rank, world_size):
+    with pytest.raises(ValueError, match=r"rank|world_size"):
+        gp.Loader(_frame(10), batch_size=2, schema=SCHEMA, rank=rank, world_size=world_size)
+
+
+def test_empty_data_is_a_data_error():
+    with pytest.raises(gp.DataError, match="no rows"):
+        gp.Loader(_frame(0), batch_size=2, schema=SCHEMA)
+
+
+def test_label_nan_is_caught_when_the_loader_is_built():
+    df = _frame(10)
+    df.loc[4, "y"] = np.nan
+    with pytest.raises(gp.DataError, match="'y'"):
+        gp.Loader(df, batch_size=2, schema=SCHEMA)
+
+
+# -- datasets (a stand-in with gp.Dataset's streaming interface) ----------------------------------
+class StandInDataset:
+    """``iter_partitions()`` and ``num_partitions`` like gp.Dataset; records which thread computed what."""
+
+    def __init__(self, sizes, random_access=True):
+        offsets = np.cumsum([0, *sizes])
+        self.parts = [_frame(n, int(o)) for n, o in zip(sizes, offsets, strict=False)]
+        self.num_partitions = len(sizes)
+        self.threads: list[str] = []
+        self.requested: list[int] = []
+        if not random_access:
+            self.get_partition = None
+
+    def iter_partitions(self):
+        for i, p in enumerate(self.parts):
+            self.threads.append(threading.current_thread().name)
+            self.requested.append(i)
+            yield p
+
+    def get_partition(self, i):  # replaced by None in instances that model sequential-only datasets
+        self.threads.append(threading.current_thread().name)
+        self.requested.append(i)
+        return self.parts[i]
+
+
+def _dataset_loader(ds, **kw):
+    return gp.Loader(ds, schema=SCHEMA, **kw)
+
+
+@pytest.mark.parametrize("random_access", [True, False])
+def test_dataset_epoch_covers_every_row_in_full_batches(random_access):
+    sizes = [37, 0, 90, 5, 64]
+    ds = StandInDataset(sizes, random_access=random_access)
+    loader = _dataset_loader(ds, batch_size=16, seed=2)
+    batches = list(loader)
+    assert [len(b) for b in batches[:-1]] == [16] * (len(batches) - 1)  # full across partition boundaries
+    ids = _row_ids(batches)
+    assert sorted(ids) == list(range(sum(sizes)))
+    assert len(loader) == len(batches) == -(-sum(sizes) // 16)
+    assert all(name.startswith("gpupipe-loader") for name in ds.threads)  # prepared in the background thread
+    again = _row_ids(loader)
+    assert sorted(again) == sorted(ids) and again != ids
+
+
+def test_dataset_partition_order_is_shuffled_per_epoch_and_reproducible():
+    ds = StandInDataset([10] * 8)
+    loader = _dataset_loader(ds, batch_size=10, seed=5)
+    list(loader)
+    first = ds.requested[:]
+    ds.requested.clear()
+    list(loader)
+    assert sorted(first) == list(range(8)) and ds.requested != first
+    ds2 = StandInDataset([10] * 8)
+    list(_dataset_loader(ds2, batch_size=10, seed=5))
+    assert ds2.requested == first
+
+
+def test_dataset_unshuffled_is_in_order_and_drop_last_drops_the_tail():
+    ds = StandInDataset([30, 25])
+    ids = _row_ids(_dataset_loader(ds, batch_size=20, shuffle=False))
+    assert ids == list(range(55))
+    batches = list(_dataset_loader(StandInDataset([30, 25]), batch_size=20, shuffle=False, drop_last=True))
+    assert [len(b) for b in batches] == [20, 20]
+
+
+def test_dataset_shards_are_disjoint_and_cover():
+    sizes = [33, 20, 47]
+    shards = [_row_ids(_dataset_loader(StandInDataset(sizes), batch_size=8, rank=r, world_size=3)) for r in range(3)]
+    assert len({len(s) for s in shards}) == 1
+    together = [i for s in shards for i in s]
+    assert set(together) == set(range(sum(sizes)))
+    padding = sum(-(-n // 3) * 3 - n for n in sizes)
+    assert len(together) - len(set(together)) == padding
+
+
+def test_dataset_length_unknown_until_read_once():
+    ds = StandInDataset([10, 10])
+    loader = _dataset_loader(ds, batch_size=4, world_size=2, rank=0)
+    with pytest.raises(TypeError, match="read once"):
+        len(loader)
+    n = len(list(loader))
+    assert len(loader) == n and loader.num_rows == 20
+
+
+def test_dataset_errors_surface_from_the_background_thread():
+    ds = StandInDataset([10, 10])
+    ds.parts[1] = ds.parts[1].assign(y=np.nan)
+    with pytest.raises(gp.DataError, match="'y'"):
+        list(_dataset_loader(ds, batch_size=4, shuffle=False))
+
+
+def test_dataset_schema_is_inferred_from_the_first_partition():
+    ds = StandInDataset([10])
+    loader = gp.Loader(ds, batch_size=4, label="y")
+    assert loader.schema.label == "y" and loader.schema.cat == ["c1", "c2"]
+
+
+def test_a_real_gp_dataset_streams_shuffled_partitions():
+    pytest.importorskip("dask")
+    df = _frame(250)
+    with gp.use_backend("pandas"):
+        ds = gp.Dataset(df, partition_rows=60)
+    loader = gp.Loader(ds, batch_size=32, seed=1, schema=SCHEMA)
+    assert len(loader) == 8 and loader.num_rows == 250 and loader.device.type == "cpu"
+    first = list(loader)
+    ids = _row_ids(first)
+    assert sorted(ids) == list(range(250)) and [len(b) for b in first[:-1]] == [32] * 7
+    # partitions come in a shuffled order: the first batch's rows do not all come from partition 0
+    assert ids != sorted(ids)
+    assert _row_ids(loader) != ids

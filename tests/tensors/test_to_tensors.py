@@ -1,0 +1,204 @@
+"""to_tensors: zero-copy for numeric null-free columns, named copies otherwise, errors that name the column."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import torch
+
+import gpupipe as gp
+from gpupipe.schema import ColumnSchema, Schema
+
+
+def _schema(cont=(), cat=(), label=None, card=1000):
+    cols = [ColumnSchema(c, "cont", "float32") for c in cont]
+    cols += [ColumnSchema(c, "cat", "int64", card) for c in cat]
+    if label:
+        cols.append(ColumnSchema(label, "label", "float32"))
+    return Schema(cols)
+
+
+def _ptr(arr: np.ndarray) -> int:
+    return arr.__array_interface__["data"][0]
+
+
+def test_numeric_columns_share_the_frames_buffers():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({
+        "x": rng.random(1000, dtype=np.float32),
+        "c": rng.integers(0, 50, 1000),
+        "y": (rng.random(1000) < 0.5).astype(np.float32),
+    })
+    tt = gp.to_tensors(df, schema=_schema(["x"], ["c"], "y"))
+    assert tt.copies == {}
+    for name in ("x", "c", "y"):
+        assert tt[name].data_ptr() == _ptr(df[name].to_numpy())
+        np.testing.assert_array_equal(tt[name].numpy(), df[name].to_numpy())
+    assert tt["x"].dtype == torch.float32 and tt["c"].dtype == torch.int64
+    assert tt.num_rows == len(tt) == 1000 and tt.device.type == "cpu"
+
+
+def test_nullable_columns_without_nulls_share_their_data_buffer():
+    df = pd.DataFrame({
+        "c": pd.array(np.arange(100), dtype="Int64"),
+        "x": pd.array(np.linspace(0, 1, 100, dtype=np.float32), dtype="Float32"),
+    })
+    tt = gp.to_tensors(df, schema=_schema(["x"], ["c"], card=100))
+    assert tt.copies == {}
+    assert tt["c"].data_ptr() == _ptr(df["c"].array._data)
+    assert tt["x"].data_ptr() == _ptr(df["x"].array._data)
+    np.testing.assert_array_equal(tt["c"].numpy(), np.arange(100))
+
+
+def test_arrow_backed_column_without_nulls_is_zero_copy():
+    arr = pa.array(np.arange(10, dtype=np.float32))
+    df = pd.DataFrame({"x": pd.Series(arr, dtype=pd.ArrowDtype(pa.float32()))})
+    tt = gp.to_tensors(df, schema=_schema(["x"]))
+    assert tt.copies == {}
+    assert tt["x"].data_ptr() == arr.buffers()[1].address
+    np.testing.assert_array_equal(tt["x"].numpy(), np.arange(10, dtype=np.float32))
+
+
+def test_read_only_pandas3_arrays_convert_without_warning(recwarn):
+    df = pd.DataFrame({"x": np.arange(5, dtype=np.float32)})
+    assert not df["x"].to_numpy().flags.writeable  # pandas 3 copy-on-write
+    gp.to_tensors(df, schema=_schema(["x"]))
+    assert [str(w.message) for w in recwarn] == []
+
+
+def test_columns_that_need_converting_are_converted_once_and_named():
+    base = np.arange(12, dtype=np.float32).reshape(4, 3)
+    df = pd.DataFrame(base, columns=["s0", "s1", "s2"], copy=False)  # strided columns of one block
+    df["f64"] = np.array([0.5, 1.5, 2.5, 3.5])
+    df["i32"] = pd.array([1, None, 3, 4], dtype="Int32")
+    df["b"] = np.array([True, False, True, True])
+    df["c32"] = np.array([1, 2, 3, 4], dtype=np.int32)
+    df["y"] = np.array([0, 1, 1, 0], dtype=np.int8)
+    tt = gp.to_tensors(df, schema=_schema(["s1", "f64", "i32", "b"], ["c32"], "y", card=10))
+    assert set(tt.copies) == {"s1", "f64", "i32", "b", "c32", "y"}
+    assert "non-contiguous" in tt.copies["s1"]
+    assert "float64" in tt.copies["f64"] and "1 nulls" in tt.copies["i32"]
+    assert "bool" in tt.copies["b"] and "int32" in tt.copies["c32"] and "int8" in tt.copies["y"]
+    np.testing.assert_array_equal(tt["s1"].numpy(), base[:, 1])
+    np.testing.assert_array_equal(tt["f64"].numpy(), df["f64"].to_numpy().astype(np.float32))
+    np.testing.assert_array_equal(tt["i32"].numpy(), np.array([1, np.nan, 3, 4], dtype=np.float32))
+    np.testing.assert_array_equal(tt["b"].numpy(), np.array([1, 0, 1, 1], dtype=np.float32))
+    assert tt["c32"].dtype == torch.int64 and tt["y"].dtype == torch.float32
+    for name in tt.copies:
+        assert tt[name].is_contiguous()
+
+
+def test_schema_none_is_inferred_with_the_label_named():
+    df = pd.DataFrame({"x": np.ones(3, dtype=np.float32), "c": np.array([0, 1, 2]), "y": np.zeros(3)})
+    tt = gp.to_tensors(df, label="y")
+    assert (tt.schema.cont, tt.schema.cat, tt.schema.label) == (["x"], ["c"], "y")
+
+
+def test_accepts_an_object_with_output_schema_and_ignores_extra_columns():
+    class FittedWorkflow:
+        output_schema = _schema(["x"])
+
+    df = pd.DataFrame({"x": np.ones(3, dtype=np.float32), "other": ["a", "b", "c"]})
+    tt = gp.to_tensors(df, schema=FittedWorkflow())
+    assert list(tt) == ["x"]
+
+
+def test_tensor_table_passes_through_unchanged():
+    df = pd.DataFrame({"x": np.ones(3, dtype=np.float32)})
+    tt = gp.to_tensors(df, schema=_schema(["x"]))
+    assert gp.to_tensors(tt) is tt
+    assert tt.to("cpu") is tt
+
+
+@pytest.mark.parametrize(
+    ("column", "role", "error", "words"),
+    [
+        (pd.Series(["a", "b", "c"]), "cont", gp.SchemaError, ["'bad'", "str", "cont"]),
+        (pd.Series(["a", "b", "c"], dtype="category"), "cat", gp.SchemaError, ["'bad'", "Categorify"]),
+        (pd.Series(pd.to_datetime(["2024-01-01"] * 3)), "cont", gp.SchemaError, ["'bad'", "DateParts"]),
+        (pd.Series([1.0, np.nan, 0.0], dtype="float32"), "label", gp.DataError, ["'bad'", "NaN/inf", "row 1"]),
+        (pd.Series([1.0, np.inf, 0.0], dtype="float32"), "label", gp.DataError, ["'bad'", "NaN/inf"]),
+        (pd.array([1, None, 0], dtype="Int8"), "label", gp.DataError, ["'bad'", "1 nulls"]),
+        (pd.array([1, None, 0], dtype="Int32"), "cat", gp.DataError, ["'bad'", "nulls", "Categorify"]),
+        (pd.Series([1, -1, 0]), "cat", gp.DataError, ["'bad'", "[-1, 1]"]),
+        (pd.Series([1, 10, 0]), "cat", gp.DataError, ["'bad'", "[0, 5)"]),
+        (pd.Series([1.0, 2.5, 0.0]), "cat", gp.SchemaError, ["'bad'", "non-integer"]),
+    ],
+)
+def test_bad_columns_raise_an_error_naming_them(column, role, error, words):
+    df = pd.DataFrame({"bad": column})
+    schema = Schema([ColumnSchema("bad", role, "x", 5 if role == "cat" else None)])
+    with pytest.raises(error) as exc:
+        gp.to_tensors(df, schema=schema)
+    for word in words:
+        assert word in str(exc.value)
+
+
+def test_missing_schema_column_is_a_schema_error_listing_it():
+    df = pd.DataFrame({"x": np.ones(2, dtype=np.float32)})
+    with pytest.raises(gp.SchemaError, match=r"\['gone'\]"):
+        gp.to_tensors(df, schema=_schema(["x", "gone"]))
+
+
+def test_whole_numbers_in_a_float_cat_column_are_converted():
+    df = pd.DataFrame({"c": np.array([1.0, 2.0, 0.0])})
+    tt = gp.to_tensors(df, schema=_schema(cat=["c"], card=3))
+    assert tt["c"].tolist() == [1, 2, 0] and "float64 → int64" in tt.copies["c"]
+
+
+def test_a_dataset_is_refused_with_advice():
+    class DS:
+        num_partitions = 1
+
+        def iter_partitions(self):
+            yield pd.DataFrame({"x": [1.0]})
+
+    with pytest.raises(TypeError, match="Loader"):
+        gp.to_tensors(DS())
+
+
+# -- memory does not grow with rows ------------------------------------------------------------------
+def _rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096
+
+
+def _frame(rows: int, cont_dtype: str = "float32") -> pd.DataFrame:
+    return pd.DataFrame({
+        "a": np.ones(rows, dtype=cont_dtype),
+        "b": np.zeros(rows, dtype=np.float32),
+        "c": np.ones(rows, dtype=np.int64),
+        "y": np.zeros(rows, dtype=np.float32),
+    })
+
+
+def _cost(df: pd.DataFrame) -> tuple[int, int]:
+    """(RSS growth, peak tracemalloc bytes) of one to_tensors call; the result is kept alive while measuring."""
+    schema = _schema(["a", "b"], ["c"], "y", card=2)
+    gc.collect()
+    tracemalloc.start()
+    before = _rss()
+    tt = gp.to_tensors(df, schema=schema)
+    grown = _rss() - before
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert tt.num_rows == len(df)
+    return grown, peak
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="needs /proc (Linux)")
+def test_memory_of_to_tensors_does_not_grow_with_rows():
+    gp.to_tensors(_frame(10), schema=_schema(["a", "b"], ["c"], "y", card=2))  # imports, warm-up
+    small, small_peak = _cost(_frame(100_000))
+    big, big_peak = _cost(_frame(10_000_000))
+    column_bytes = 10_000_000 * 4  # one float32 column of the big frame: 40 MB
+    assert big - small < column_bytes // 10, (small, big)
+    assert big_peak < 1 << 20 and small_peak < 1 << 20, (small_peak, big_peak)
+    # The measurement does see copies: a float64 column must be converted (40 MB of new float32).
+    copied, copied_peak = _cost(_frame(10_000_000, cont_dtype="float64"))
+    assert copied > column_bytes * 0.8 or copied_peak > column_bytes * 0.8, (copied, copied_peak)
