@@ -220,6 +220,47 @@ def sum_counts(frames: list[Any]) -> Any:
     return pd.DataFrame({"value": canonical_values(out.index), "count": out.to_numpy().astype("int64")})
 
 
+factorize = Dispatch(
+    "factorize",
+    doc="(codes as an array of the series' namespace with -1 for null, distinct values as a pandas array).",
+)
+
+
+@factorize.register("pandas")
+def _factorize_pandas(series: Any) -> tuple[Any, Any]:
+    codes, values, _ = factorize_counts(series)
+    return codes, canonical_values(values)
+
+
+@factorize.register("cudf")
+def _factorize_cudf(series: Any) -> tuple[Any, Any]:
+    if str(series.dtype) == "category":
+        series = series.astype(series.cat.categories.dtype)
+    codes, uniques = series.factorize(use_na_sentinel=True)
+    codes = codes.values if hasattr(codes, "values") else codes  # a cupy array in every cuDF release we know
+    return codes, canonical_values(uniques.to_pandas())
+
+
+to_namespace = Dispatch("to_namespace", doc="A host NumPy array moved to the series' array namespace.")
+
+
+@to_namespace.register("pandas")
+def _to_namespace_pandas(like: Any, array: Any) -> Any:
+    return array
+
+
+@to_namespace.register("cudf")
+def _to_namespace_cudf(like: Any, array: Any) -> Any:
+    import cupy
+
+    return cupy.asarray(array)
+
+
+def to_host(array: Any) -> Any:
+    """NumPy copy of a NumPy or CuPy array (the same object for NumPy)."""
+    return array.get() if type(array).__module__.startswith("cupy") else array
+
+
 # ------------------------------------------------------------------------------ lookup
 lookup = Dispatch("lookup", doc="Position of each series value in ``values`` (an index), -1 when absent or null.")
 

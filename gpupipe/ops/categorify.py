@@ -69,7 +69,7 @@ class Categorify(StatOp):
     >>> df = pd.DataFrame({"c": ["b", "a", "b", None, "z"]})
     >>> op = Categorify().fit(df, ["c"])
     >>> op.transform(df, ["c"])["c"].tolist()
-    [3, 5, 3, 1, 4]
+    [3, 4, 3, 1, 5]
     >>> op.transform(pd.DataFrame({"c": ["never seen"]}), ["c"])["c"].tolist()
     [2]
     """
@@ -166,16 +166,19 @@ class Categorify(StatOp):
         dtype = series.dtype if _stats.column_kind(series) == "int" else None
         if dtype is not None and hasattr(dtype, "numpy_dtype"):
             dtype = dtype.numpy_dtype
-        pos = _stats.lookup(series, self._index(column, backend, dtype))
-        xp = array_namespace(pos)
-        ids = pos.astype(xp.int64) + self._first_vocab_id
-        unseen = pos < 0
+        # In place from here on: on a 5M-row column every fresh 40 MB array costs more than the lookup.
+        ids = _stats.lookup(series, self._index(column, backend, dtype))
+        xp = array_namespace(ids)
+        if ids.dtype != xp.int64:
+            ids = ids.astype(xp.int64)
+        unseen = ids < 0
+        ids += self._first_vocab_id
         if self.num_oov_buckets == 1:
             ids[unseen] = FIRST_OOV_ID
         elif bool(unseen.any()):
             hashed, _ = _stats.hash_series(series, 0)
             oov = FIRST_OOV_ID + (hashed % xp.uint32(self.num_oov_buckets)).astype(xp.int64)
-            ids = xp.where(unseen, oov, ids)
+            ids[unseen] = oov[unseen]
         nulls = _stats.null_mask(series)
         if bool(nulls.any()):
             ids[nulls] = NULL_ID

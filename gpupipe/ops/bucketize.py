@@ -1,0 +1,86 @@
+"""Bucketize: continuous values to bucket ids by fixed boundaries."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..backend import array_namespace
+from ..errors import SchemaError
+from . import _stats
+from .base import ColumnInfo, Op, register_op
+
+__all__ = ["Bucketize"]
+
+
+@register_op
+class Bucketize(Op):
+    """Replace numbers by the index of the bucket they fall in.
+
+    With increasing boundaries ``b[0] < ... < b[k-1]`` the id of ``x`` is ``np.digitize(x, b)``
+    (``right=False``): ``0`` for ``x < b[0]``, ``i`` for ``b[i-1] <= x < b[i]`` (buckets closed on
+    the left, open on the right), ``k`` for ``x >= b[k-1]``. Nulls and NaN get their own id ``k + 1``.
+
+    Output: int64, role ``cat``, cardinality ``len(boundaries) + 2`` (the null bucket included).
+
+    Parameters
+    ----------
+    boundaries : list of float, or dict of column name -> list of float
+        Shared boundaries for every selected column, or one list per column. Must be finite and
+        strictly increasing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gpupipe.ops import Bucketize
+    >>> df = pd.DataFrame({"age": [3.0, 18.0, 40.0, None, 70.0]})
+    >>> Bucketize([18, 65]).transform(df, ["age"])["age"].tolist()
+    [0, 1, 1, 3, 2]
+    """
+
+    def __init__(self, boundaries: Sequence[float] | Mapping[str, Sequence[float]]) -> None:
+        self.boundaries = boundaries
+
+    def _bounds(self, column: str) -> list[float]:
+        b = self.boundaries
+        if isinstance(b, Mapping):
+            if column not in b:
+                msg = (f"Bucketize: no boundaries for column {column!r}; boundaries are given for {sorted(b)}. "
+                       "Add an entry for it, or pass one list shared by every column")
+                raise SchemaError(msg)
+            b = b[column]
+        try:
+            values = [float(v) for v in b]
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"Bucketize: boundaries for {column!r} must be numbers, got {b!r:.80}") from exc
+        if not values or any(not math.isfinite(v) for v in values) or any(
+                x >= y for x, y in itertools.pairwise(values)):
+            msg = f"Bucketize: boundaries for {column!r} must be finite and strictly increasing, got {values!r:.80}"
+            raise ValueError(msg)
+        return values
+
+    def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
+        return {c: ColumnInfo("int64", "cat", len(self._bounds(c)) + 2) for c in columns}
+
+    def get_params(self) -> dict[str, Any]:
+        b = self.boundaries
+        # plain floats, so the parameters are JSON-able even when given as NumPy arrays
+        if isinstance(b, Mapping):
+            return {"boundaries": {k: [float(x) for x in v] for k, v in b.items()}}
+        return {"boundaries": [float(x) for x in b]}
+
+    def transform(self, frame: Any, columns: Sequence[str]) -> Any:
+        self._require(frame, columns, "Bucketize")
+        out = {}
+        for c in columns:
+            bounds = self._bounds(c)
+            series = frame[c]
+            _stats.check_kind(series, c, "Bucketize", ("int", "float"))
+            values, nulls = _stats.numeric_arrays(series, dtype="float64", fill=0.0)
+            xp = array_namespace(values)
+            ids = xp.searchsorted(xp.asarray(bounds, dtype=xp.float64), values, side="right").astype(xp.int64)
+            ids[nulls | xp.isnan(values)] = len(bounds) + 1
+            out[c] = _stats.make_series(series, ids, c)
+        return _stats.frame_from_series(frame, out)

@@ -1,0 +1,161 @@
+"""JoinExternal: left-join columns of an external table (weather onto flights, say) onto each row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..backend import Dispatch, backend_of
+from ..errors import DataError, SchemaError
+from .base import ColumnInfo, Op, register_op
+
+__all__ = ["JoinExternal"]
+
+
+@register_op
+class JoinExternal(Op):
+    """Left-join ``columns`` of an external ``frame`` onto the data by the key column(s) ``on``.
+
+    The result keeps the input's rows, in order, one output row per input row: the external
+    frame must hold each key at most once (checked at fit, a :class:`~gpupipe.errors.DataError`
+    naming the key and an example otherwise). Rows whose key is absent from the external frame
+    get nulls (NaN for float columns); a null key matches a null key of the external frame, as
+    in pandas' and cuDF's merges. The external frame is moved to the data's
+    backend once and cached; saving a workflow stores it as a parquet artifact.
+
+    Parameters
+    ----------
+    frame : pandas or cuDF DataFrame
+        The external table.
+    on : str or list of str
+        Key column(s), present in both the data and ``frame``.
+    how : {"left"}
+        Only left joins: a row-preserving join is what a feature op can be.
+    columns : list of str, optional
+        Columns of ``frame`` to add (default: all but the keys).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gpupipe.ops import JoinExternal
+    >>> weather = pd.DataFrame({"day": [1, 2], "rain": [0.0, 5.5]})
+    >>> flights = pd.DataFrame({"day": [2, 1, 3, 2]})
+    >>> op = JoinExternal(weather, on="day").fit(flights, ["day"])
+    >>> op.transform(flights, ["day"])["rain"].tolist()
+    [5.5, 0.0, nan, 5.5]
+    """
+
+    stateful = True
+
+    def __init__(self, frame: Any, on: str | Sequence[str], how: str = "left",
+                 columns: Sequence[str] | None = None) -> None:
+        self.frame = frame
+        self.on = on
+        self.how = how
+        self.columns = columns
+
+    @property
+    def _on(self) -> list[str]:
+        return [self.on] if isinstance(self.on, str) else list(self.on)
+
+    def _added(self) -> list[str]:
+        if self.columns is not None:
+            return list(self.columns)
+        return [c for c in self.frame.columns if c not in self._on]
+
+    def output_columns(self, columns: Sequence[str]) -> list[str]:
+        return self._added()
+
+    def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
+        out = {}
+        for c in self._added():
+            dtype = self.frame[c].dtype
+            name = str(getattr(dtype, "numpy_dtype", dtype))
+            out[c] = ColumnInfo(name, "cont" if getattr(dtype, "kind", "") == "f" else None)
+        return out
+
+    def required_columns(self, columns: Sequence[str]) -> list[str]:
+        return [k for k in self._on if k not in columns]
+
+    def _validate(self) -> None:
+        if self.how != "left":
+            msg = (f"JoinExternal(how={self.how!r}): only how='left' is supported (a feature op keeps every row); "
+                   "filter rows with ops.Filter or ops.Dropna afterwards")
+            raise ValueError(msg)
+        if not hasattr(self.frame, "columns"):
+            raise TypeError(f"JoinExternal: frame must be a pandas or cuDF DataFrame, got {type(self.frame).__name__}")
+        self._require(self.frame, self._on, "JoinExternal (external frame keys)")
+        self._require(self.frame, self._added(), "JoinExternal (external frame columns)")
+        dup = self.frame.duplicated(subset=self._on, keep=False)
+        if bool(dup.any()):
+            example = self.frame[dup][self._on].head(1)
+            example = example.to_pandas() if hasattr(example, "to_pandas") else example
+            msg = (f"JoinExternal: the external frame holds {int(dup.sum())} rows with a repeated key {self._on} "
+                   f"(for example {example.iloc[0].to_dict()}), which would multiply the data's rows; "
+                   "aggregate or deduplicate it first (e.g. frame.drop_duplicates(subset=on))")
+            raise DataError(msg)
+
+    def fit(self, data: Any, columns: Sequence[str]) -> JoinExternal:
+        self._validate()
+        self._cache: dict[str, Any] = {}
+        self.fitted_ = True
+        return self
+
+    def _external(self, backend: str) -> Any:
+        from ..io.convert import to_backend
+
+        cache = self.__dict__.setdefault("_cache", {})
+        if backend not in cache:
+            cache[backend] = to_backend(self.frame[[*self._on, *self._added()]], backend)
+        return cache[backend]
+
+    def transform(self, frame: Any, columns: Sequence[str]) -> Any:
+        self.check_fitted()
+        self._require(frame, self._on, "JoinExternal")
+        ext = self._external(backend_of(frame))
+        for k in self._on:
+            if _key_kind(frame[k]) != _key_kind(ext[k]):
+                msg = (f"JoinExternal: key {k!r} is {frame[k].dtype} in the data but {ext[k].dtype} in the external "
+                       "frame; cast one side so both hold the same kind of value")
+                raise SchemaError(msg)
+        return _left_join(frame, ext, self._on, self._added())
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return {}, {}  # the external frame is a parameter, saved as an artifact by the workflow
+
+    def load_state(self, state: dict[str, Any], artifacts: dict[str, Any]) -> None:
+        self._validate()
+        self._cache = {}
+        self.fitted_ = True
+
+
+def _key_kind(series: Any) -> str:
+    from ._stats import column_kind
+
+    kind = column_kind(series)
+    if kind == "category":
+        return column_kind(series.astype(series.cat.categories.dtype))
+    return kind
+
+
+_left_join = Dispatch("left_join", doc="The external columns for each row of ``frame``, in its row order.")
+
+
+@_left_join.register("pandas")
+def _left_join_pandas(frame: Any, ext: Any, on: list[str], added: list[str]) -> Any:
+    # pandas' left merge keeps the left rows' order; keys are unique on the right, so no row multiplies
+    merged = frame[on].merge(ext, on=on, how="left", sort=False)
+    merged.index = frame.index
+    return merged[added]
+
+
+@_left_join.register("cudf")
+def _left_join_cudf(frame: Any, ext: Any, on: list[str], added: list[str]) -> Any:
+    import cupy
+
+    left = frame[on].reset_index(drop=True)
+    left["__row"] = cupy.arange(len(left), dtype=cupy.int64)
+    # cuDF's merge does not keep row order: restore it
+    merged = left.merge(ext, on=on, how="left").sort_values("__row")
+    merged.index = frame.index
+    return merged[added]

@@ -1,0 +1,302 @@
+"""JoinGroupby: per-group statistics of continuous columns, joined back onto each row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..backend import array_namespace
+from ..errors import SchemaError
+from . import _stats
+from .base import ColumnInfo, StatOp, register_op
+
+__all__ = ["JoinGroupby"]
+
+STATS = ("count", "sum", "mean", "std", "var", "min", "max")
+_KEY_KINDS = ("int", "bool", "str", "category")
+
+
+@register_op
+class JoinGroupby(StatOp):
+    """Group the fit data by key columns and join statistics of ``cont_cols`` back onto rows.
+
+    For each key group ``k`` (one selected column, or a list of columns from ``keys``), each
+    ``c`` in ``cont_cols`` and each statistic ``s`` the op outputs ``<k>_<c>_<s>`` (float32,
+    ``cont``; a multi-column key's name joins its columns with ``_``). Statistics, over the
+    non-null values of ``c`` in the group:
+
+    ``count`` (number of non-null values), ``sum``, ``mean``, ``std`` (population, ddof=0),
+    ``var`` (population), ``min``, ``max``.
+
+    Rows whose key was not seen at fit, or is null, get ``count`` 0 and ``fill_value`` for the
+    other statistics; so does a statistic that is undefined for its group (the mean of a group
+    whose values are all null). The inputs are kept.
+
+    Statistics combine per partition exactly (counts, sums, min, max) or with Chan's parallel
+    variance formula (mean, std, var: equal to the in-memory fit up to float rounding).
+
+    Parameters
+    ----------
+    cont_cols : list of str
+        Continuous columns to summarise.
+    stats : sequence of str, default ("count", "mean")
+        Any of ``count, sum, mean, std, var, min, max``.
+    keys : list of (str or list of str), optional
+        Key groups; by default each selected column is its own key. ``[["a", "b"], "c"]`` gives
+        a two-column key ``a_b`` and a single key ``c``.
+    fill_value : float, default 0.0
+        Value for unseen keys and undefined statistics.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gpupipe.ops import JoinGroupby
+    >>> df = pd.DataFrame({"shop": ["a", "a", "b"], "price": [1.0, 3.0, 10.0]})
+    >>> op = JoinGroupby(["price"], stats=("count", "mean")).fit(df, ["shop"])
+    >>> op.transform(pd.DataFrame({"shop": ["b", "a", "z"]}), ["shop"]).values.tolist()
+    [[1.0, 10.0], [2.0, 2.0], [0.0, 0.0]]
+    """
+
+    def __init__(self, cont_cols: Sequence[str], stats: Sequence[str] = ("count", "mean"),
+                 keys: Sequence[str | Sequence[str]] | None = None, fill_value: float = 0.0) -> None:
+        self.cont_cols = cont_cols
+        self.stats = stats
+        self.keys = keys
+        self.fill_value = fill_value
+
+    # -- columns ---------------------------------------------------------------------------
+    def _groups(self, columns: Sequence[str]) -> list[list[str]]:
+        if self.keys is None:
+            return [[c] for c in columns]
+        return [[k] if isinstance(k, str) else list(k) for k in self.keys]
+
+    def _check_params(self) -> None:
+        if isinstance(self.cont_cols, str) or not list(self.cont_cols):
+            raise ValueError(f"JoinGroupby: cont_cols must be a non-empty list of column names, got {self.cont_cols!r}")
+        bad = [s for s in self.stats if s not in STATS]
+        if isinstance(self.stats, str) or bad or not list(self.stats):
+            raise ValueError(f"JoinGroupby: unknown statistic(s) {bad or self.stats!r}; choose from {list(STATS)}")
+
+    def output_columns(self, columns: Sequence[str]) -> list[str]:
+        return [f"{'_'.join(g)}_{c}_{s}" for g in self._groups(columns) for c in self.cont_cols for s in self.stats]
+
+    def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
+        return {name: ColumnInfo("float32", "cont") for name in self.output_columns(columns)}
+
+    def required_columns(self, columns: Sequence[str]) -> list[str]:
+        needed = [c for g in self._groups(columns) for c in g if c not in columns]
+        return list(dict.fromkeys([*needed, *(c for c in self.cont_cols if c not in columns)]))
+
+    def _check(self, frame: Any, columns: Sequence[str]) -> None:
+        self._check_params()
+        self._require(frame, [*dict.fromkeys(c for g in self._groups(columns) for c in g)], "JoinGroupby")
+        self._require(frame, list(self.cont_cols), "JoinGroupby (cont_cols)")
+        for g in self._groups(columns):
+            for c in g:
+                _stats.check_kind(frame[c], c, "JoinGroupby (key)", _KEY_KINDS)
+        for c in self.cont_cols:
+            _stats.check_kind(frame[c], c, "JoinGroupby (cont_cols)", ("int", "float", "bool"))
+
+    # -- statistics ------------------------------------------------------------------------
+    def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[tuple[str, ...], Any]:
+        self._check(frame, columns)
+        return {tuple(g): _group_moments(frame, g, list(self.cont_cols)) for g in self._groups(columns)}
+
+    def combine(self, partials: list[dict[tuple[str, ...], Any]]) -> dict[tuple[str, ...], Any]:
+        return {g: _combine_moments([p[g] for p in partials], list(g), list(self.cont_cols)) for g in partials[0]}
+
+    def finalize(self, combined: dict[tuple[str, ...], Any], columns: Sequence[str]) -> None:
+        import numpy as np
+        import pandas as pd
+
+        self.tables_ = {}
+        for g in self._groups(columns):
+            m = combined[tuple(g)]
+            table = pd.DataFrame({k: m[k] for k in g})
+            for c in self.cont_cols:
+                n = m[f"{c}__n"].to_numpy(dtype="float64")
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    mean = m[f"{c}__sum"].to_numpy(dtype="float64") / n
+                    var = m[f"{c}__m2"].to_numpy(dtype="float64") / n
+                values = {"count": n, "sum": m[f"{c}__sum"].to_numpy(dtype="float64"), "mean": mean,
+                          "var": var, "std": np.sqrt(var), "min": m[f"{c}__min"].to_numpy(dtype="float64"),
+                          "max": m[f"{c}__max"].to_numpy(dtype="float64")}
+                for s in self.stats:
+                    table[f"{c}_{s}"] = values[s]
+            self.tables_[tuple(g)] = table.sort_values(g, kind="stable").reset_index(drop=True)
+        self._cache: dict[Any, Any] = {}
+        self.fitted_ = True
+
+    # -- transforming ----------------------------------------------------------------------
+    def transform(self, frame: Any, columns: Sequence[str]) -> Any:
+        self.check_fitted()
+        self._require(frame, [*dict.fromkeys(c for g in self._groups(columns) for c in g)], "JoinGroupby")
+        out = {}
+        for g in self._groups(columns):
+            table = self.tables_.get(tuple(g))
+            if table is None:
+                msg = f"JoinGroupby was fitted on key(s) {list(self.tables_)}, not {g}; fit it on the same selection"
+                raise SchemaError(msg)
+            pos = _join_positions(frame, g, table[g])
+            xp = array_namespace(pos)
+            seen = pos >= 0
+            safe = xp.where(seen, pos, 0)
+            for c in self.cont_cols:
+                for s in self.stats:
+                    col = _stats.to_namespace(frame[g[0]], table[f"{c}_{s}"].to_numpy(dtype="float64"))
+                    vals = col[safe] if len(col) else xp.zeros(len(pos))
+                    fill = 0.0 if s == "count" else float(self.fill_value)
+                    vals = xp.where(seen & ~xp.isnan(vals), vals, fill).astype(xp.float32)
+                    name = f"{'_'.join(g)}_{c}_{s}"
+                    out[name] = _stats.make_series(frame[g[0]], vals, name)
+        return _stats.frame_from_series(frame, out)
+
+    # -- saving ----------------------------------------------------------------------------
+    def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        self.check_fitted()
+        groups = [list(g) for g in self.tables_]
+        return {"groups": groups}, {f"groups_{i}": self.tables_[tuple(g)] for i, g in enumerate(groups)}
+
+    def load_state(self, state: dict[str, Any], artifacts: dict[str, Any]) -> None:
+        import pandas as pd
+
+        self.tables_ = {}
+        for i, g in enumerate(state["groups"]):
+            art = artifacts[f"groups_{i}"]
+            table = pd.DataFrame({k: _stats.canonical_values(art[k]) for k in g})
+            for name in art.columns:
+                if name not in g:
+                    table[name] = art[name].to_numpy(dtype="float64", na_value=float("nan"))
+            self.tables_[tuple(g)] = table
+        self._cache = {}
+        self.fitted_ = True
+
+
+def _group_moments(frame: Any, keys: list[str], conts: list[str]) -> Any:
+    """pandas frame: keys, then per cont column n, sum, m2 (sum of squared deviations), min, max."""
+    import pandas as pd
+
+    from ..io.convert import to_pandas
+
+    sub = frame[[*keys, *conts]]
+    g = sub.groupby(keys, dropna=True, sort=False)
+    agg = g[conts].agg(["count", "sum", "min", "max"])
+    var = g[conts].var(ddof=0)
+    agg, var = to_pandas(agg), to_pandas(var)
+    out = agg.index.to_frame(index=False)
+    for k in keys:
+        out[k] = _stats.canonical_values(out[k])
+    for c in conts:
+        n = agg[(c, "count")].to_numpy(dtype="float64")
+        out[f"{c}__n"] = n
+        out[f"{c}__sum"] = agg[(c, "sum")].to_numpy(dtype="float64", na_value=0.0)
+        out[f"{c}__m2"] = var[c].reindex(agg.index).to_numpy(dtype="float64", na_value=0.0) * n
+        out[f"{c}__min"] = agg[(c, "min")].to_numpy(dtype="float64", na_value=float("nan"))
+        out[f"{c}__max"] = agg[(c, "max")].to_numpy(dtype="float64", na_value=float("nan"))
+    return pd.DataFrame(out)
+
+
+def _combine_moments(parts: list[Any], keys: list[str], conts: list[str]) -> Any:
+    """Merge per-partition moments (Chan et al.'s pairwise update for m2)."""
+    import numpy as np
+    import pandas as pd
+
+    parts = [p for p in parts if len(p)]
+    if len(parts) <= 1:
+        return parts[0] if parts else _empty_moments(keys, conts)
+    both = pd.concat(parts, ignore_index=True)
+    g = both.groupby(keys, sort=False, dropna=True)
+    out = g[[f"{c}__{s}" for c in conts for s in ("n", "sum", "m2")]].sum()
+    for c in conts:
+        out[f"{c}__min"] = g[f"{c}__min"].min()
+        out[f"{c}__max"] = g[f"{c}__max"].max()
+        # m2 = sum of m2_i + sum of n_i (mean_i - mean)^2
+        n_tot = g[f"{c}__n"].transform("sum").to_numpy()
+        s_tot = g[f"{c}__sum"].transform("sum").to_numpy()
+        n_i = both[f"{c}__n"].to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dev = np.where(n_i > 0, n_i * (both[f"{c}__sum"].to_numpy() / n_i - s_tot / n_tot) ** 2, 0.0)
+        out[f"{c}__m2"] += pd.Series(dev, index=both.index).groupby([both[k] for k in keys], sort=False).sum()
+    out = out.reset_index()
+    for k in keys:
+        out[k] = _stats.canonical_values(out[k])
+    return out
+
+
+def _empty_moments(keys: list[str], conts: list[str]) -> Any:
+    import pandas as pd
+
+    cols = {k: [] for k in keys}
+    cols.update({f"{c}__{s}": pd.array([], dtype="float64") for c in conts for s in ("n", "sum", "m2", "min", "max")})
+    return pd.DataFrame(cols)
+
+
+def _join_positions(frame: Any, keys: list[str], table_keys: Any) -> Any:
+    """Row position in ``table_keys`` of each row's key (-1 when absent or null), in the frame's namespace."""
+    if len(keys) == 1:
+        from ..backend import backend_of
+
+        col = frame[keys[0]]
+        dtype = col.dtype.numpy_dtype if hasattr(col.dtype, "numpy_dtype") else col.dtype
+        index = _stats.vocab_index(table_keys[keys[0]].to_numpy(), backend_of(col),
+                                   dtype if _stats.column_kind(col) == "int" else None)
+        return _stats.lookup(col, index)
+    return _multi_positions(frame, keys, table_keys)
+
+
+_multi_positions = _stats.Dispatch("multi_positions", doc="Positions of multi-column keys in a key table.")
+
+
+@_multi_positions.register("pandas")
+def _multi_positions_pandas(frame: Any, keys: list[str], table_keys: Any) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    left = pd.DataFrame({k: _plain(frame[k]) for k in keys})
+    right = pd.DataFrame({k: _plain(table_keys[k]) for k in keys})
+    right["__pos"] = np.arange(len(right), dtype=np.int64)
+    # a left merge keeps the left rows' order in pandas; the table's keys are unique, so no row multiplies
+    merged = left.merge(right, on=keys, how="left", sort=False)
+    pos = merged["__pos"].to_numpy(dtype="float64", na_value=-1).astype(np.int64)
+    nulls = left.isna().any(axis=1).to_numpy()
+    pos[nulls] = -1
+    return pos
+
+
+@_multi_positions.register("cudf")
+def _multi_positions_cudf(frame: Any, keys: list[str], table_keys: Any) -> Any:
+    import cudf
+    import cupy
+
+    left = cudf.DataFrame({k: frame[k].reset_index(drop=True) for k in keys})
+    left["__row"] = cupy.arange(len(left), dtype=cupy.int64)
+    right = cudf.from_pandas(pd_plain_frame(table_keys, keys))
+    right["__pos"] = cupy.arange(len(right), dtype=cupy.int64)
+    for k in keys:  # one dtype per key on both sides, as the merge requires
+        if str(left[k].dtype) != str(right[k].dtype):
+            right[k] = right[k].astype(left[k].dtype)
+    # cuDF's merge does not keep row order: restore it from __row
+    merged = left.merge(right, on=keys, how="left").sort_values("__row")
+    return merged["__pos"].fillna(-1).astype("int64").to_cupy()
+
+
+def pd_plain_frame(table_keys: Any, keys: list[str]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({k: _plain(table_keys[k]) for k in keys})
+
+
+def _plain(series: Any) -> Any:
+    """Keys in their canonical dtype, so Int32 data meets the table's int64 keys."""
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(series.cat.categories.dtype)
+    kind = _stats.column_kind(series)
+    if kind == "int":
+        return series.astype("Int64")
+    if kind == "bool":
+        return series.astype("boolean")
+    if kind == "str":
+        return series.astype("str")
+    return series

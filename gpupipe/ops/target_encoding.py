@@ -1,0 +1,253 @@
+"""TargetEncoding: replace a category by a smoothed mean of the target over its rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from ..backend import array_namespace
+from ..errors import DataError, SchemaError
+from . import _stats
+from .base import ColumnInfo, StatOp, register_op
+
+__all__ = ["TargetEncoding"]
+
+_KINDS = ("int", "bool", "str", "category")
+
+
+@register_op
+class TargetEncoding(StatOp):
+    """Encode each category by the smoothed mean of ``target`` over the rows holding it.
+
+    For a category with ``count`` rows whose targets sum to ``sum_y``::
+
+        encoded = (sum_y + smoothing * prior) / (count + smoothing),   prior = mean of the target
+
+    which is scikit-learn's ``TargetEncoder(smooth=smoothing)`` formula. Categories unseen at fit
+    and null categories get ``prior``.
+
+    * ``transform`` (new data) uses the statistics of the whole fit data.
+    * ``fit_transform`` (training data) returns *out-of-fold* encodings so that no row sees its own
+      target: row ``i`` is in fold ``murmur3(i, seed) % kfold`` (``i`` its position in the frame;
+      the same folds on every backend), and is encoded with the sums, counts and prior of the
+      rows of the other folds. ``kfold=1`` turns this off (``fit_transform == fit + transform``).
+
+    Output: one float32 ``cont`` column ``TE_<column>_<target>`` per selected column; the inputs
+    are kept. The statistics are per-partition sums and counts, so a ``gp.Dataset`` fit equals the
+    in-memory fit.
+
+    Parameters
+    ----------
+    target : str
+        The target column (numeric or boolean, no nulls/NaN/inf).
+    kfold : int, default 5
+        Number of folds for ``fit_transform``'s out-of-fold encodings (>= 1).
+    smoothing : float, default 20
+        Weight of the prior, in rows (>= 0).
+    seed : int, default 0
+        Seed of the fold assignment.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gpupipe.ops import TargetEncoding
+    >>> df = pd.DataFrame({"c": ["a", "a", "b", "b"], "y": [1, 1, 0, 1]})
+    >>> te = TargetEncoding("y", smoothing=1).fit(df, ["c"])
+    >>> [round(float(v), 4) for v in te.transform(df, ["c"])["TE_c_y"]]
+    [0.9167, 0.9167, 0.5833, 0.5833]
+    """
+
+    #: the workflow runs fit_transform (out-of-fold) on training frames, not fit + transform
+    fit_transform_differs: ClassVar[bool] = True
+
+    def __init__(self, target: str, kfold: int = 5, smoothing: float = 20, seed: int = 0) -> None:
+        self.target = target
+        self.kfold = kfold
+        self.smoothing = smoothing
+        self.seed = seed
+
+    # -- columns ---------------------------------------------------------------------------
+    def _name(self, column: str) -> str:
+        return f"TE_{column}_{self.target}"
+
+    def output_columns(self, columns: Sequence[str]) -> list[str]:
+        return [self._name(c) for c in columns]
+
+    def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
+        return {self._name(c): ColumnInfo("float32", "cont") for c in columns}
+
+    def required_columns(self, columns: Sequence[str]) -> list[str]:
+        return [self.target]
+
+    def _check_params(self) -> None:
+        if isinstance(self.kfold, bool) or not isinstance(self.kfold, int) or self.kfold < 1:
+            raise ValueError(f"TargetEncoding: kfold must be an integer >= 1, got {self.kfold!r}")
+        if not float(self.smoothing) >= 0:
+            raise ValueError(f"TargetEncoding: smoothing must be a number >= 0, got {self.smoothing!r}")
+
+    def _check(self, frame: Any, columns: Sequence[str]) -> None:
+        self._check_params()
+        if self.target not in frame.columns:
+            msg = (f"TargetEncoding: target column {self.target!r} not found in the data; it has "
+                   f"{list(frame.columns)[:30]}. Keep the target in the data you fit on")
+            raise SchemaError(msg)
+        self._require(frame, columns, "TargetEncoding")
+        if self.target in columns:
+            raise SchemaError(f"TargetEncoding: the target {self.target!r} cannot also be a column to encode")
+        for c in columns:
+            _stats.check_kind(frame[c], c, "TargetEncoding", _KINDS)
+
+    def _target(self, frame: Any) -> Any:
+        series = frame[self.target]
+        _stats.check_kind(series, self.target, "TargetEncoding (target)", ("int", "bool", "float"))
+        y, nulls = _stats.numeric_arrays(series, dtype="float64", fill=0.0)
+        xp = array_namespace(y)
+        bad = nulls | ~xp.isfinite(y)
+        if bool(bad.any()):
+            msg = (f"TargetEncoding: target column {self.target!r} has {int(bad.sum())} null, NaN or infinite "
+                   "value(s); drop those rows (ops.Dropna) or fill them before fitting")
+            raise DataError(msg)
+        return y
+
+    # -- statistics ------------------------------------------------------------------------
+    def _per_category(self, series: Any, y: Any) -> tuple[Any, Any, Any, Any]:
+        """(codes, distinct values, sum of y per value, count per value) — arrays in y's namespace."""
+        xp = array_namespace(y)
+        codes, values = _stats.factorize(series)
+        codes = xp.asarray(codes)
+        n = len(values)
+        valid = codes >= 0
+        sums = xp.bincount(codes[valid], weights=y[valid], minlength=n)[:n]
+        counts = xp.bincount(codes[valid], minlength=n)[:n]
+        return codes, values, sums, counts
+
+    def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[str, Any]:
+        import pandas as pd
+
+        self._check(frame, columns)
+        y = self._target(frame)
+        out: dict[str, Any] = {"__total__": (float(y.sum()), len(y))}
+        for c in columns:
+            _, values, sums, counts = self._per_category(frame[c], y)
+            out[c] = pd.DataFrame({"value": values, "sum": _stats.to_host(sums).astype("float64"),
+                                   "count": _stats.to_host(counts).astype("int64")})
+        return out
+
+    def combine(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
+        import pandas as pd
+
+        out: dict[str, Any] = {"__total__": (sum(p["__total__"][0] for p in partials),
+                                             sum(p["__total__"][1] for p in partials))}
+        for col in partials[0]:
+            if col == "__total__":
+                continue
+            frames = [p[col] for p in partials if len(p[col])]
+            if len(frames) <= 1:
+                out[col] = frames[0] if frames else partials[0][col]
+                continue
+            g = pd.concat(frames, ignore_index=True).groupby("value", sort=False)[["sum", "count"]].sum()
+            out[col] = pd.DataFrame({"value": _stats.canonical_values(g.index), "sum": g["sum"].to_numpy(),
+                                     "count": g["count"].to_numpy()})
+        return out
+
+    def finalize(self, combined: dict[str, Any], columns: Sequence[str]) -> None:
+        total, n = combined["__total__"]
+        if n == 0:
+            raise DataError(f"TargetEncoding: no rows to fit on (target {self.target!r})")
+        self.prior_ = total / n
+        # sorted by value so that the statistics (and the saved artifact) do not depend on partitioning
+        self.stats_ = {c: combined[c].sort_values("value", kind="stable").reset_index(drop=True) for c in columns}
+        self._cache: dict[Any, Any] = {}
+        self.fitted_ = True
+
+    # -- transforming ----------------------------------------------------------------------
+    def _tables(self, column: str, series: Any) -> tuple[Any, Any, Any]:
+        """(index over the values, sums, counts), on the series' backend, cached."""
+        from ..backend import backend_of
+
+        backend = backend_of(series)
+        cache = self.__dict__.setdefault("_cache", {})
+        key = (column, backend)
+        if key not in cache:
+            st = self.stats_[column]
+            cache[key] = (_stats.vocab_index(st["value"].to_numpy(), backend),
+                          _stats.to_namespace(series, st["sum"].to_numpy(dtype="float64")),
+                          _stats.to_namespace(series, st["count"].to_numpy(dtype="float64")))
+        return cache[key]
+
+    def _encode_full(self, series: Any, column: str) -> Any:
+        index, sums, counts = self._tables(column, series)
+        pos = _stats.lookup(series, index)
+        xp = array_namespace(pos)
+        seen = pos >= 0
+        safe = xp.where(seen, pos, 0)
+        s = xp.where(seen, sums[safe] if len(sums) else 0.0, 0.0)
+        n = xp.where(seen, counts[safe] if len(counts) else 0.0, 0.0)
+        return self._smooth(xp, s, n, self.prior_)
+
+    def _smooth(self, xp: Any, s: Any, n: Any, prior: Any) -> Any:
+        sm = float(self.smoothing)
+        denom = n + sm
+        # a category with no rows and smoothing 0 has no information: use the prior
+        enc = xp.where(denom > 0, (s + sm * prior) / xp.where(denom > 0, denom, 1.0), prior)
+        return enc.astype(xp.float32)
+
+    def transform(self, frame: Any, columns: Sequence[str]) -> Any:
+        self.check_fitted()
+        self._require(frame, columns, "TargetEncoding")
+        out = {}
+        for c in columns:
+            _stats.check_kind(frame[c], c, "TargetEncoding", _KINDS)
+            out[self._name(c)] = _stats.make_series(frame[c], self._encode_full(frame[c], c), self._name(c))
+        return _stats.frame_from_series(frame, out)
+
+    def fit_transform(self, frame: Any, columns: Sequence[str]) -> Any:
+        """Fit on ``frame`` and return its out-of-fold encodings (see the class docstring)."""
+        columns = list(columns)
+        self.fit(frame, columns)
+        if self.kfold == 1:
+            return self.transform(frame, columns)
+        y = self._target(frame)
+        xp = array_namespace(y)
+        k = self.kfold
+        fold = (_stats.murmur3_int64(xp.arange(len(y), dtype=xp.int64), self.seed) % xp.uint32(k)).astype(xp.int64)
+        fold_sum = xp.bincount(fold, weights=y, minlength=k)
+        fold_cnt = xp.bincount(fold, minlength=k).astype(xp.float64)
+        rest_cnt = len(y) - fold_cnt
+        # prior of the other folds; a fold holding every row falls back to the full prior
+        rest_prior = xp.where(rest_cnt > 0, (float(y.sum()) - fold_sum) / xp.where(rest_cnt > 0, rest_cnt, 1),
+                              self.prior_)
+        out = {}
+        for c in columns:
+            codes, values, sums, counts = self._per_category(frame[c], y)
+            ncat = len(values)
+            valid = codes >= 0
+            key = xp.where(valid, codes * k + fold, 0)
+            cf_sum = xp.bincount(key[valid], weights=y[valid], minlength=ncat * k)
+            cf_cnt = xp.bincount(key[valid], minlength=ncat * k).astype(xp.float64)
+            safe = xp.where(valid, codes, 0)
+            s = xp.where(valid, sums[safe] - cf_sum[key], 0.0) if ncat else xp.zeros(len(y))
+            n = xp.where(valid, counts[safe] - cf_cnt[key], 0.0) if ncat else xp.zeros(len(y))
+            enc = self._smooth(xp, s, n, rest_prior[fold])
+            out[self._name(c)] = _stats.make_series(frame[c], enc, self._name(c))
+        return _stats.frame_from_series(frame, out)
+
+    # -- saving ----------------------------------------------------------------------------
+    def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        self.check_fitted()
+        columns = list(self.stats_)
+        state = {"columns": columns, "prior": float(self.prior_)}
+        return state, {f"stats_{i}": self.stats_[c] for i, c in enumerate(columns)}
+
+    def load_state(self, state: dict[str, Any], artifacts: dict[str, Any]) -> None:
+        import pandas as pd
+
+        self.prior_ = float(state["prior"])
+        self.stats_ = {}
+        for i, c in enumerate(state["columns"]):
+            art = artifacts[f"stats_{i}"]
+            self.stats_[c] = pd.DataFrame({"value": _stats.canonical_values(art["value"]),
+                                           "sum": art["sum"].to_numpy(dtype="float64"),
+                                           "count": art["count"].to_numpy(dtype="int64")})
+        self._cache = {}
+        self.fitted_ = True
