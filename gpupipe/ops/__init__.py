@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import REGISTRY, ColumnInfo, Op, StatOp, register_op
+from .bucketize import Bucketize
 from .categorify import Categorify
 from .clip import Clip
 from .date_parts import DateParts
@@ -10,14 +11,19 @@ from .dropna import Dropna
 from .fill_median import FillMedian
 from .fill_missing import FillMissing
 from .filter import Filter
+from .hash_bucket import HashBucket
+from .join_external import JoinExternal
+from .join_groupby import JoinGroupby
 from .lambda_op import LambdaOp
 from .log_op import LogOp
 from .normalize import Normalize
 from .normalize_minmax import NormalizeMinMax
 from .rename import Rename
+from .target_encoding import TargetEncoding
 
 __all__ = [
     "REGISTRY",
+    "Bucketize",
     "Categorify",
     "Clip",
     "ColumnInfo",
@@ -26,6 +32,9 @@ __all__ = [
     "FillMedian",
     "FillMissing",
     "Filter",
+    "HashBucket",
+    "JoinExternal",
+    "JoinGroupby",
     "LambdaOp",
     "LogOp",
     "Normalize",
@@ -33,5 +42,6 @@ __all__ = [
     "Op",
     "Rename",
     "StatOp",
+    "TargetEncoding",
     "register_op",
 ]
