@@ -11,11 +11,19 @@ from .base import ColumnInfo, Op, register_op
 
 __all__ = ["PARTS", "DateParts"]
 
-# part name -> the datetime accessor attribute pandas and cuDF share
+# part name -> datetime accessor attributes, preferred first: pandas 3 deprecates `dayofweek`
+# and `weekday` for `day_of_week`, which cuDF's accessor may lack.
 PARTS = {
-    "year": "year", "month": "month", "day": "day", "dow": "dayofweek", "doy": "dayofyear",
-    "hour": "hour", "minute": "minute", "second": "second",
+    "year": ("year",), "month": ("month",), "day": ("day",), "dow": ("day_of_week", "dayofweek"),
+    "doy": ("day_of_year", "dayofyear"), "hour": ("hour",), "minute": ("minute",), "second": ("second",),
 }
+
+
+def _field(accessor: Any, names: tuple[str, ...]) -> Any:
+    for name in names[:-1]:
+        if hasattr(type(accessor), name):
+            return getattr(accessor, name)
+    return getattr(accessor, names[-1])
 
 
 @register_op
@@ -70,7 +78,7 @@ class DateParts(Op):
         for c in columns:
             accessor = frame[c].dt
             for p in parts:
-                data[f"{c}_{p}"] = _as_int64(getattr(accessor, PARTS[p]))
+                data[f"{c}_{p}"] = _as_int64(_field(accessor, PARTS[p]))
         return frame_like(frame, data)
 
 

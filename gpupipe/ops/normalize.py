@@ -107,7 +107,8 @@ class Normalize(StatOp):
             std = math.sqrt(m2 / n) if n else 1.0
             if n == 0 or lo == hi or std == 0.0:
                 std = 1.0
-            self.means_[c] = mean if n else 0.0
+            # A constant column's mean is its value, exactly (a float sum would be off by an ulp).
+            self.means_[c] = (lo if lo == hi else mean) if n else 0.0
             self.stds_[c] = std
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:

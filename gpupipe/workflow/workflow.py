@@ -99,6 +99,14 @@ class Workflow:
                 seen[id(op)] = i
         owner: dict[str, int] = {}
         for i, node in enumerate(self.nodes):
+            for op, cols in node.steps():
+                rewritten = [c for c in op.output_columns(cols) if c in owner]
+                if rewritten:
+                    # one working frame: this would change what the earlier node outputs
+                    msg = (f"{op!r} in node {i} ({node!r}) would rewrite {rewritten}, the output of node "
+                           f"{owner[rewritten[0]]}; rename first, e.g. `{rewritten} >> ops.Rename(postfix=\"_2\") "
+                           f">> {op!r}`")
+                    raise SchemaError(msg)
             for name in node.output_columns():
                 if name in owner:
                     msg = (f"output column {name!r} is produced by node {owner[name]} ({self.nodes[owner[name]]!r}) "

@@ -1,0 +1,41 @@
+"""Clip against numpy.clip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gpupipe as gp
+from gpupipe import ops
+from gpupipe.errors import SchemaError
+
+
+def test_matches_numpy_clip_and_keeps_nulls(backend: str) -> None:
+    rng = np.random.default_rng(3)
+    f = np.where(rng.random(100) < 0.2, np.nan, rng.normal(scale=5, size=100))
+    df = pd.DataFrame({"f": f, "i": pd.array(np.where(np.isnan(f), None, rng.integers(-9, 9, 100)), dtype="Int64")})
+    out = gp.to_pandas(ops.Clip(lower=-2, upper=3).transform(gp.from_pandas(df), ["f", "i"]))
+    np.testing.assert_array_equal(out["f"].to_numpy(), np.clip(f, -2, 3))
+    i = df["i"].to_numpy(dtype=float, na_value=np.nan)
+    np.testing.assert_array_equal(out["i"].to_numpy(dtype=float, na_value=np.nan), np.clip(i, -2, 3))
+    assert out["i"].dtype.kind == "i"  # whole-number bounds keep integers
+
+
+def test_fractional_bound_makes_ints_float() -> None:
+    df = pd.DataFrame({"i": pd.array([0, 5, None], dtype="Int64")})
+    op = ops.Clip(lower=0.5)
+    out = op.transform(df, ["i"])
+    np.testing.assert_array_equal(out["i"].to_numpy(), [0.5, 5.0, np.nan])
+    assert op.output_info(["i"], {"i": ops.ColumnInfo("Int64")})["i"].dtype == "float64"
+
+
+@pytest.mark.parametrize(("lower", "upper"), [(None, None), (3, 1), (float("nan"), None), ("0", None)])
+def test_bad_bounds(lower: object, upper: object) -> None:
+    with pytest.raises(ValueError, match="Clip"):
+        ops.Clip(lower=lower, upper=upper).transform(pd.DataFrame({"a": [1.0]}), ["a"])
+
+
+def test_text_refused() -> None:
+    with pytest.raises(SchemaError, match="'s'"):
+        ops.Clip(lower=0).transform(pd.DataFrame({"s": ["x"]}), ["s"])

@@ -1,0 +1,60 @@
+"""FillMedian against SimpleImputer(strategy="median"); exact on any partitioning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.impute import SimpleImputer
+
+import gpupipe as gp
+from gpupipe import ops
+from gpupipe.errors import SchemaError
+
+
+def _frame(seed: int = 2, n: int = 301) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "f": np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n).round(2)),
+        "i": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 40, n)), dtype="Int64"),
+    })
+
+
+def test_matches_simple_imputer(backend: str) -> None:
+    df = _frame()
+    op = ops.FillMedian(add_indicator=True).fit(gp.from_pandas(df), ["f", "i"])
+    out = gp.to_pandas(op.transform(gp.from_pandas(df), ["f", "i"]))
+    x = df.to_numpy(dtype=float, na_value=np.nan)
+    imp = SimpleImputer(strategy="median", add_indicator=True).fit(x)
+    np.testing.assert_allclose([op.medians_["f"], op.medians_["i"]], imp.statistics_, rtol=0, atol=0)
+    np.testing.assert_allclose(out.to_numpy(dtype=float), imp.transform(x), rtol=0, atol=0)
+
+
+def test_even_count_takes_mean_of_middle_values() -> None:
+    df = pd.DataFrame({"a": [1.0, 2.0, 10.0, 20.0, None]})
+    assert ops.FillMedian().fit(df, ["a"]).medians_ == {"a": float(np.median([1, 2, 10, 20]))}
+
+
+def test_all_null_column_fills_zero_like_sklearn_keep_empty() -> None:
+    df = pd.DataFrame({"a": [np.nan, np.nan, np.nan]})
+    op = ops.FillMedian().fit(df, ["a"])
+    out = op.transform(df, ["a"])["a"].to_numpy()
+    expected = SimpleImputer(strategy="median", keep_empty_features=True).fit_transform(df.to_numpy())[:, 0]
+    np.testing.assert_array_equal(out, expected)
+    assert np.isfinite(out).all()
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), rows=st.integers(1, 120), parts=st.integers(1, 7))
+def test_partitioned_fit_is_exact(seed: int, rows: int, parts: int) -> None:
+    df = _frame(seed, rows)
+    whole = ops.FillMedian().fit(df, ["f", "i"]).medians_
+    ds = gp.Dataset(df, partition_rows=max(1, rows // parts))
+    assert ops.FillMedian().fit(ds, ["f", "i"]).medians_ == whole
+
+
+def test_text_column_refused() -> None:
+    with pytest.raises(SchemaError, match="'s'"):
+        ops.FillMedian().fit(pd.DataFrame({"s": ["a", None]}), ["s"])

@@ -1,0 +1,68 @@
+"""FillMissing against scikit-learn's SimpleImputer(strategy="constant"), on every installed backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.impute import SimpleImputer
+
+import gpupipe as gp
+from gpupipe import ops
+from gpupipe.errors import SchemaError
+
+
+def _frame() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    n = 200
+    return pd.DataFrame({
+        "f": np.where(rng.random(n) < 0.3, np.nan, rng.normal(size=n)),
+        "i": pd.array(np.where(rng.random(n) < 0.3, None, rng.integers(-5, 5, n)), dtype="Int32"),
+        "s": pd.array(np.where(rng.random(n) < 0.3, None, rng.choice(["a", "b"], n)), dtype="str"),
+    })
+
+
+@pytest.mark.parametrize("fill", [0, -7, 2.5])
+def test_matches_simple_imputer_constant(backend: str, fill: float) -> None:
+    df = _frame()
+    out = gp.to_pandas(ops.FillMissing(fill_value=fill).transform(gp.from_pandas(df), ["f", "i"]))
+    x = np.column_stack([df["f"].to_numpy(), df["i"].to_numpy(dtype=float, na_value=np.nan)])
+    expected = SimpleImputer(strategy="constant", fill_value=fill).fit_transform(x)
+    np.testing.assert_array_equal(out[["f", "i"]].to_numpy(dtype=float), expected)
+    # integer columns stay integer for a whole-number fill, and lose their nullable mask
+    assert str(out["i"].dtype) == ("float64" if fill == 2.5 else "int32")
+
+
+def test_indicator_matches_sklearn(backend: str) -> None:
+    df = _frame()
+    out = gp.to_pandas(ops.FillMissing(fill_value=0, add_indicator=True).transform(gp.from_pandas(df), ["f", "i"]))
+    assert list(out.columns) == ["f", "i", "f_missing", "i_missing"]
+    x = np.column_stack([df["f"].to_numpy(), df["i"].to_numpy(dtype=float, na_value=np.nan)])
+    expected = SimpleImputer(strategy="constant", fill_value=0, add_indicator=True).fit_transform(x)
+    np.testing.assert_array_equal(out.to_numpy(dtype=float), expected)
+    assert str(out["f_missing"].dtype) == "float32"
+
+
+def test_string_fill(backend: str) -> None:
+    df = _frame()
+    out = gp.to_pandas(ops.FillMissing(fill_value="?").transform(gp.from_pandas(df), ["s"]))
+    assert out["s"].tolist() == df["s"].fillna("?").tolist()
+
+
+def test_kind_mismatch_names_column(backend: str) -> None:
+    df = gp.from_pandas(_frame())
+    with pytest.raises(SchemaError, match="'s'"):
+        ops.FillMissing(fill_value=0).transform(df, ["s"])
+    with pytest.raises(SchemaError, match="'f'"):
+        ops.FillMissing(fill_value="x").transform(df, ["f"])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), None, [1]])
+def test_bad_fill_value(bad: object) -> None:
+    with pytest.raises(ValueError, match="fill_value"):
+        ops.FillMissing(fill_value=bad).transform(_frame(), ["f"])
+
+
+def test_missing_column_is_schema_error() -> None:
+    with pytest.raises(SchemaError, match="nope"):
+        ops.FillMissing().transform(_frame(), ["nope"])

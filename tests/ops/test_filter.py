@@ -1,0 +1,40 @@
+"""Filter and Dropna: rows dropped, every column kept aligned (pandas boolean indexing as the oracle)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gpupipe as gp
+from gpupipe import ops
+from gpupipe.errors import DataError
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame({"a": [1.0, np.nan, 3.0, -4.0], "b": pd.array([1, 2, None, 4], dtype="Int64"),
+                         "s": ["w", "x", "y", None]})
+
+
+def test_filter_keeps_rows_where_predicate_holds(backend: str) -> None:
+    df = _frame()
+    out = gp.to_pandas(ops.Filter(lambda f: f["a"] > 0).transform_frame(gp.from_pandas(df), ["a"]))
+    pd.testing.assert_frame_equal(out, df[df["a"] > 0].reset_index(drop=True))
+
+
+def test_filter_rejects_non_mask() -> None:
+    with pytest.raises(DataError, match="boolean mask"):
+        ops.Filter(lambda f: f["a"]).transform_frame(_frame(), ["a"])
+    with pytest.raises(DataError, match="one value per row"):
+        ops.Filter(lambda f: np.array([True])).transform_frame(_frame(), ["a"])
+
+
+def test_dropna_matches_pandas(backend: str) -> None:
+    df = _frame()
+    out = gp.to_pandas(ops.Dropna().transform_frame(gp.from_pandas(df), ["a", "b"]))
+    pd.testing.assert_frame_equal(out, df.dropna(subset=["a", "b"]).reset_index(drop=True))
+
+
+def test_filter_is_not_serializable() -> None:
+    assert not ops.Filter(lambda f: f["a"] > 0).serializable
+    assert ops.Dropna().serializable

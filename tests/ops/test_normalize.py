@@ -1,0 +1,56 @@
+"""Normalize against scikit-learn's StandardScaler (population std), degenerate columns included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import StandardScaler
+
+import gpupipe as gp
+from gpupipe import ops
+from gpupipe.errors import DataError
+
+
+def _frame(n: int = 500) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    return pd.DataFrame({
+        "f": np.where(rng.random(n) < 0.1, np.nan, rng.normal(loc=100, scale=7, size=n)),
+        "i": pd.array(rng.integers(0, 1000, n), dtype="Int64"),
+        "const": np.full(n, 3.25),
+    })
+
+
+def test_matches_standard_scaler(backend: str) -> None:
+    df = _frame()
+    op = ops.Normalize().fit(gp.from_pandas(df), list(df.columns))
+    out = gp.to_pandas(op.transform(gp.from_pandas(df), list(df.columns)))
+    x = df.to_numpy(dtype=float, na_value=np.nan)
+    sk = StandardScaler().fit(x)  # ignores NaN in fit, keeps NaN in transform
+    np.testing.assert_allclose([op.means_[c] for c in df.columns], sk.mean_, rtol=1e-12)
+    np.testing.assert_allclose([op.stds_[c] for c in df.columns], sk.scale_, rtol=1e-12)
+    np.testing.assert_allclose(out.to_numpy(dtype=float), sk.transform(x), rtol=1e-6, atol=1e-6)
+    assert all(out[c].dtype == np.float32 for c in out.columns)
+
+
+def test_constant_column_maps_to_zero() -> None:
+    df = pd.DataFrame({"c": [0.1] * 7})  # 0.1 is inexact: a naive variance would be ~1e-34, not 0
+    out = ops.Normalize().fit(df, ["c"]).transform(df, ["c"])["c"].to_numpy()
+    np.testing.assert_array_equal(out, np.zeros(7, dtype=np.float32))
+
+
+def test_all_null_column_has_finite_statistics() -> None:
+    df = pd.DataFrame({"n": [np.nan] * 4, "x": [1.0, 2.0, 3.0, 4.0]})
+    op = ops.Normalize().fit(df, ["n", "x"])
+    assert (op.means_["n"], op.stds_["n"]) == (0.0, 1.0)
+    assert op.transform(df, ["n"])["n"].isna().all()  # missing stays missing
+
+
+def test_infinite_value_raises_naming_column() -> None:
+    with pytest.raises(DataError, match="'x'"):
+        ops.Normalize().fit(pd.DataFrame({"x": [1.0, np.inf]}), ["x"])
+
+
+def test_transform_before_fit() -> None:
+    with pytest.raises(gp.NotFittedError):
+        ops.Normalize().transform(_frame(), ["f"])

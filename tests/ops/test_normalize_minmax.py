@@ -1,0 +1,34 @@
+"""NormalizeMinMax against scikit-learn's MinMaxScaler; never NaN from a zero range."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import MinMaxScaler
+
+import gpupipe as gp
+from gpupipe import ops
+
+
+def test_matches_minmax_scaler(backend: str) -> None:
+    rng = np.random.default_rng(5)
+    n = 300
+    df = pd.DataFrame({
+        "f": np.where(rng.random(n) < 0.1, np.nan, rng.exponential(size=n)),
+        "i": pd.array(rng.integers(-50, 50, n), dtype="Int32"),
+        "const": np.full(n, -2.0),
+    })
+    op = ops.NormalizeMinMax().fit(gp.from_pandas(df), list(df.columns))
+    out = gp.to_pandas(op.transform(gp.from_pandas(df), list(df.columns)))
+    x = df.to_numpy(dtype=float, na_value=np.nan)
+    expected = MinMaxScaler().fit(x).transform(x)
+    np.testing.assert_allclose(out.to_numpy(dtype=float), expected, rtol=1e-6, atol=1e-7)
+    assert (out["const"] == 0).all()
+
+
+def test_all_null_and_single_value() -> None:
+    df = pd.DataFrame({"n": [np.nan, np.nan], "one": [7.0, np.nan]})
+    op = ops.NormalizeMinMax().fit(df, ["n", "one"])
+    assert op.ranges_ == {"n": 1.0, "one": 1.0}
+    out = op.transform(df, ["n", "one"])
+    assert out["n"].isna().all() and out["one"].tolist()[0] == 0.0

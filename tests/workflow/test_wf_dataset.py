@@ -1,0 +1,176 @@
+"""gp.Dataset: construction from paths and frames, partitioning, lazy transform, writing; Dataset fit == in-memory fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from helpers import assert_frame_equal
+
+import gpupipe as gp
+from gpupipe import ops
+from gpupipe.errors import DataError, SchemaError
+
+
+def _frame(n: int = 1000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "x": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+        "cnt": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 50, n)), dtype="Int64"),
+        "s": pd.array(rng.choice(["a", "b", "c"], n), dtype="str"),
+        "y": pd.array(rng.integers(0, 2, n), dtype="Int64"),
+    })
+
+
+def _workflow() -> gp.Workflow:
+    return gp.Workflow(
+        ["cnt"] >> ops.FillMedian() >> ops.Clip(lower=0) >> ops.LogOp() >> ops.Normalize(),
+        ["x"] >> ops.Rename(postfix="_mm") >> ops.NormalizeMinMax(),
+        ["x"] >> ops.FillMissing(fill_value=0) >> ops.Normalize(),
+        ["s"] >> ops.Categorify(),
+        label="y",
+    )
+
+
+def test_from_parquet_directory_with_row_groups(tmp_path, backend: str) -> None:
+    df = _frame()
+    (tmp_path / "d").mkdir()
+    table = gp.to_arrow(df)
+    pq.write_table(table.slice(0, 600), tmp_path / "d" / "a.parquet", row_group_size=250)
+    pq.write_table(table.slice(600), tmp_path / "d" / "b.parquet", row_group_size=100)
+    (tmp_path / "d" / "_SUCCESS").write_text("")
+    ds = gp.Dataset(tmp_path / "d", partition_rows=180)
+    assert ds.num_partitions == 4 + 3  # partitions never span files
+    assert ds.backend == backend
+    full = gp.read_parquet(sorted((tmp_path / "d").glob("*.parquet")))
+    assert_frame_equal(ds.to_frame(), full)
+    assert [len(p) for p in ds.iter_partitions()] == [180, 180, 180, 60, 180, 180, 40]
+    assert ds.dtypes == dict(full.dtypes)
+
+
+def test_from_glob_list_and_csv(tmp_path) -> None:
+    df = _frame(100)
+    for i in range(3):
+        gp.write_parquet(df.iloc[i * 30:(i + 1) * 30], tmp_path / f"p{i}.parquet")
+        df.iloc[i * 30:(i + 1) * 30].to_csv(tmp_path / f"c{i}.csv", index=False)
+    ds = gp.Dataset(str(tmp_path / "p*.parquet"))
+    assert ds.num_partitions == 3
+    assert_frame_equal(ds.to_frame(), df.iloc[:90].reset_index(drop=True))
+    ds2 = gp.Dataset([tmp_path / "p2.parquet", tmp_path / "p0.parquet"], columns=["x"])
+    assert ds2.columns == ["x"] and len(ds2.to_frame()) == 60
+    csv = gp.Dataset(str(tmp_path / "c*.csv"), partition_rows=7)
+    assert csv.num_partitions == 3 * 5
+    assert_frame_equal(csv.to_frame(), gp.read_csv(sorted(tmp_path.glob("c*.csv"))))
+
+
+def test_bad_sources(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="nothing"):
+        gp.Dataset(tmp_path / "nothing")
+    with pytest.raises(FileNotFoundError):
+        gp.Dataset(str(tmp_path / "*.parquet"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no parquet"):
+        gp.Dataset(tmp_path / "empty")
+    gp.write_parquet(_frame(10), tmp_path / "a.parquet")
+    gp.write_parquet(_frame(10)[["x"]], tmp_path / "b.parquet")
+    with pytest.raises(DataError, match="same columns"):
+        gp.Dataset([tmp_path / "a.parquet", tmp_path / "b.parquet"])
+    with pytest.raises(SchemaError, match="zz"):
+        gp.Dataset(tmp_path / "a.parquet", columns=["zz"])
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(DataError, match=r"bad.parquet"):
+        gp.Dataset(tmp_path / "bad.parquet")
+    with pytest.raises(ValueError, match="partition_rows"):
+        gp.Dataset(_frame(10), partition_rows=0)
+    with pytest.raises(TypeError, match="Dataset takes"):
+        gp.Dataset(42)
+
+
+def test_dataset_fit_equals_in_memory_fit(tmp_path, backend: str) -> None:
+    df = _frame(3000)
+    gp.write_parquet(df, tmp_path / "x.parquet")
+    frame = gp.read_parquet(tmp_path / "x.parquet")
+    ds = gp.Dataset(tmp_path / "x.parquet", partition_rows=701)
+    mem, lazy = _workflow().fit(frame), _workflow().fit(ds)
+    for a, b in zip(mem.ops, lazy.ops, strict=True):
+        for attr in ("medians_", "means_", "stds_", "mins_", "ranges_"):
+            if hasattr(a, attr):
+                np.testing.assert_allclose(list(getattr(a, attr).values()), list(getattr(b, attr).values()),
+                                           rtol=1e-13, atol=1e-15)
+    assert mem.output_schema == lazy.output_schema
+    out = lazy.transform(ds)
+    assert isinstance(out, gp.Dataset) and out.num_partitions == ds.num_partitions
+    assert_frame_equal(out.to_frame(), mem.transform(frame), rtol=1e-6)
+
+
+def test_fit_passes_group_independent_ops() -> None:
+    calls = []
+
+    class Spy(gp.Dataset):
+        def map_partials(self, fn):
+            calls.append(1)
+            return super().map_partials(fn)
+
+    ds = Spy(_frame(200), partition_rows=50)
+    # FillMedian, then Normalize on its output (2 passes); NormalizeMinMax and Categorify ride along
+    _workflow().fit(ds)
+    assert len(calls) == 2
+
+
+def test_transform_is_lazy_and_writes_parquet(tmp_path, backend: str) -> None:
+    df = gp.from_pandas(_frame(500))
+    wf = _workflow().fit(df)
+    out = wf.transform(gp.Dataset(df, partition_rows=128))
+    assert out.num_partitions == 4 and out.columns == wf.output_schema.names
+    path = out.to_parquet(tmp_path / "out")
+    assert sorted(p.name for p in path.iterdir()) == [f"part-{i:05d}.parquet" for i in range(4)]
+    # read back through gpupipe's readers, int64 ids come back as nullable Int64 (the IO convention)
+    assert_frame_equal(gp.Dataset(path).to_frame(), wf.transform(df), check_dtype=False)
+    # a shorter rewrite removes the stale part files
+    wf.transform(gp.Dataset(df, partition_rows=300)).to_parquet(path)
+    assert len(list(path.iterdir())) == 2
+
+
+def test_dataset_errors(backend: str) -> None:
+    df = _frame(300)
+    wf = _workflow()
+    with pytest.raises(SchemaError, match="'s'"):
+        wf.fit(gp.Dataset(gp.from_pandas(df.drop(columns=["s"])), partition_rows=100))
+    with pytest.raises(DataError, match="no rows"):
+        wf.fit(gp.Dataset(gp.from_pandas(df.iloc[:0])))
+    bad = df.assign(y=df["y"].astype("Float64"))
+    bad.loc[250, "y"] = None
+    with pytest.raises(DataError, match="'y'"):
+        wf.fit(gp.Dataset(gp.from_pandas(bad), partition_rows=100))
+    with pytest.raises(gp.NotFittedError):
+        _workflow().transform(gp.Dataset(df))
+
+
+def test_map_partials_and_dask_interop() -> None:
+    import dask.dataframe as dd
+
+    df = _frame(100)
+    ds = gp.Dataset(df, partition_rows=30)
+    assert ds.map_partials(len) == [30, 30, 30, 10] and ds.num_rows == 100
+    assert isinstance(ds.to_dask(), dd.DataFrame)
+    again = gp.Dataset(ds.to_dask())
+    assert_frame_equal(again.to_frame(), df)
+    doubled = ds.map_partitions(lambda p: p.assign(x=p["x"] * 2))
+    np.testing.assert_array_equal(doubled.to_frame()["x"], df["x"] * 2)
+
+
+def test_uses_active_distributed_client() -> None:
+    distributed = pytest.importorskip("distributed")
+    df = _frame(400)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as client:
+        wf = _workflow().fit(gp.Dataset(df, partition_rows=100))
+        assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.task_groups)) > 0
+    assert_frame_equal(wf.transform(df), _workflow().fit(df).transform(df), rtol=1e-6)
+
+
+def test_arrow_types_survive(tmp_path) -> None:
+    pq.write_table(pa.table({"i": pa.array([1, None], pa.int32()), "s": ["a", None]}), tmp_path / "t.parquet")
+    part = next(gp.Dataset(tmp_path / "t.parquet").iter_partitions())
+    assert str(part["i"].dtype) == "Int32" and str(part["s"].dtype) == "str"

@@ -1,0 +1,192 @@
+"""Saving and loading: identical transforms after a round trip, atomic replace, and every kind of bad save refused."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import assert_frame_equal
+
+import gpupipe as gp
+from gpupipe import ops
+from gpupipe.errors import WorkflowFormatError
+from gpupipe.workflow import serialize
+
+
+def _frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "x": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+        "cnt": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 50, n)), dtype="Int64"),
+        "t": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**7, n), unit="s"),
+        "s": pd.array(rng.choice(["a", "b", "c", "d"], n), dtype="str"),
+        "y": rng.integers(0, 2, n),
+    })
+
+
+def _workflow() -> gp.Workflow:
+    return gp.Workflow(
+        ["cnt"] >> ops.FillMedian(add_indicator=True) >> ops.Clip(lower=0, upper=40) >> ops.LogOp() >> ops.Normalize(),
+        ["x"] >> ops.Rename(mapping={"x": "x_mm"}) >> ops.FillMissing(fill_value=-1.5) >> ops.NormalizeMinMax(),
+        ["t"] >> ops.DateParts(parts=("month", "dow")),
+        ["s"] >> ops.Categorify(),
+        label="y",
+    )
+
+
+@pytest.fixture
+def fitted() -> gp.Workflow:
+    return _workflow().fit(_frame())
+
+
+def test_round_trip_transforms_identically(tmp_path, backend: str) -> None:
+    df = gp.from_pandas(_frame())
+    wf = _workflow().fit(df)
+    path = wf.save(tmp_path / "wf")
+    assert (path / "workflow.json").is_file()
+    loaded = gp.Workflow.load(path)
+    assert loaded.output_schema == wf.output_schema
+    assert [type(op) for op in loaded.ops] == [type(op) for op in wf.ops]
+    assert loaded.ops[3].means_ == wf.ops[3].means_  # floats survive JSON exactly
+    new = gp.from_pandas(_frame(seed=1))
+    assert_frame_equal(loaded.transform(new), wf.transform(new))
+
+
+def test_json_contents(tmp_path, fitted: gp.Workflow) -> None:
+    fitted.save(tmp_path / "wf")
+    doc = json.loads((tmp_path / "wf" / "workflow.json").read_text())
+    assert doc["format"] == "gpupipe-workflow" and doc["format_version"] == serialize.FORMAT_VERSION
+    assert doc["gpupipe_version"] == gp.__version__ and doc["label"] == "y"
+    assert doc["nodes"][2]["ops"][0]["params"] == {"parts": {"__tuple__": ["month", "dow"]}}
+    assert doc["output_schema"] == fitted.output_schema.to_dict()
+    assert doc["artifacts"], "Categorify's vocabulary is an artifact"
+    for rel in doc["artifacts"]:
+        assert rel.startswith("artifacts/") and rel.endswith(".parquet")
+    assert not list((tmp_path / "wf").rglob("*.pkl"))
+
+
+def test_save_replaces_old_save_atomically(tmp_path, fitted: gp.Workflow, monkeypatch) -> None:
+    first = _workflow().fit(_frame(seed=5))
+    first.save(tmp_path / "wf")
+    fitted.save(tmp_path / "wf")  # replace
+    assert gp.Workflow.load(tmp_path / "wf").ops[3].means_ == fitted.ops[3].means_
+    assert sorted(os.listdir(tmp_path)) == ["wf"]  # no temporary or old directories left
+
+    def crash(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(serialize, "_sha256", crash)  # fail mid-save, after artifacts are written
+    with pytest.raises(OSError, match="disk full"):
+        first.save(tmp_path / "wf")
+    monkeypatch.undo()
+    assert gp.Workflow.load(tmp_path / "wf").ops[3].means_ == fitted.ops[3].means_  # old save intact
+    assert sorted(os.listdir(tmp_path)) == ["wf"]
+
+
+def test_refuses_to_overwrite_unrelated_directory(tmp_path, fitted: gp.Workflow) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "keep.txt").write_text("mine")
+    with pytest.raises(WorkflowFormatError, match="not a saved"):
+        fitted.save(tmp_path / "data")
+    assert (tmp_path / "data" / "keep.txt").read_text() == "mine"
+
+
+def test_tampered_artifact(tmp_path, fitted: gp.Workflow) -> None:
+    fitted.save(tmp_path / "wf")
+    art = next((tmp_path / "wf" / "artifacts").iterdir())
+    pd.DataFrame({"value": ["evil"], "count": [1]}).to_parquet(art)
+    with pytest.raises(WorkflowFormatError, match=art.name + ".*sha256"):
+        gp.Workflow.load(tmp_path / "wf")
+
+
+def test_missing_artifact(tmp_path, fitted: gp.Workflow) -> None:
+    fitted.save(tmp_path / "wf")
+    art = next((tmp_path / "wf" / "artifacts").iterdir())
+    art.unlink()
+    with pytest.raises(WorkflowFormatError, match="missing"):
+        gp.Workflow.load(tmp_path / "wf")
+
+
+def _edit(path, fn) -> None:
+    jf = path / "workflow.json"
+    doc = json.loads(jf.read_text())
+    fn(doc)
+    jf.write_text(json.dumps(doc))
+
+
+def test_truncated_json(tmp_path, fitted: gp.Workflow) -> None:
+    fitted.save(tmp_path / "wf")
+    jf = tmp_path / "wf" / "workflow.json"
+    jf.write_bytes(jf.read_bytes()[:200])
+    with pytest.raises(WorkflowFormatError, match=r"workflow.json.*not valid JSON"):
+        gp.Workflow.load(tmp_path / "wf")
+
+
+def test_newer_format(tmp_path, fitted: gp.Workflow) -> None:
+    fitted.save(tmp_path / "wf")
+    _edit(tmp_path / "wf", lambda d: d.update(format_version=serialize.FORMAT_VERSION + 1))
+    with pytest.raises(WorkflowFormatError, match=r"workflow.json.*Upgrade gpupipe"):
+        gp.Workflow.load(tmp_path / "wf")
+
+
+def test_unknown_op_type_is_not_instantiated(tmp_path, fitted: gp.Workflow) -> None:
+    fitted.save(tmp_path / "wf")
+    _edit(tmp_path / "wf", lambda d: d["nodes"][0]["ops"][0].update(type="os.system", params={"command": "touch x"}))
+    with pytest.raises(WorkflowFormatError, match=r"'os.system'.*not a known gpupipe op"):
+        gp.Workflow.load(tmp_path / "wf")
+    _edit(tmp_path / "wf", lambda d: d["nodes"][0]["ops"][0].update(type="LambdaOp", params={"fn": "print"}))
+    with pytest.raises(WorkflowFormatError, match=r"'LambdaOp'.*not a known"):
+        gp.Workflow.load(tmp_path / "wf")
+
+
+def test_artifact_path_outside_save_refused(tmp_path, fitted: gp.Workflow) -> None:
+    fitted.save(tmp_path / "wf")
+    _edit(tmp_path / "wf", lambda d: d["artifacts"].update({"../../elsewhere.parquet": "0" * 64}))
+    with pytest.raises(WorkflowFormatError, match=r"elsewhere.parquet.*not a parquet file inside"):
+        gp.Workflow.load(tmp_path / "wf")
+
+
+def test_edited_structure_and_schema(tmp_path, fitted: gp.Workflow) -> None:
+    fitted.save(tmp_path / "wf")
+    _edit(tmp_path / "wf", lambda d: d["nodes"][0]["ops"][3].update(state={}))
+    with pytest.raises(WorkflowFormatError, match=r"Normalize.*state could not be restored"):
+        gp.Workflow.load(tmp_path / "wf")
+    fitted.save(tmp_path / "wf")
+    _edit(tmp_path / "wf", lambda d: d["output_schema"]["columns"].pop(0))
+    with pytest.raises(WorkflowFormatError, match="schema"):
+        gp.Workflow.load(tmp_path / "wf")
+    fitted.save(tmp_path / "wf")
+    _edit(tmp_path / "wf", lambda d: d["nodes"][0]["ops"][1]["params"].update(bogus=1))
+    with pytest.raises(WorkflowFormatError, match=r"Clip.*parameters"):
+        gp.Workflow.load(tmp_path / "wf")
+
+
+def test_lambda_op_refused_with_advice(tmp_path) -> None:
+    wf = gp.Workflow(["x"] >> ops.LambdaOp(lambda s: s.fillna(0)) >> ops.Normalize(), label="y").fit(_frame())
+    with pytest.raises(WorkflowFormatError, match=r"never pickles.*built-in op.*recreate it after load"):
+        wf.save(tmp_path / "wf")
+    assert not (tmp_path / "wf").exists() and not list(tmp_path.iterdir())
+
+
+def test_unfitted_and_missing(tmp_path) -> None:
+    with pytest.raises(gp.NotFittedError):
+        _workflow().save(tmp_path / "wf")
+    with pytest.raises(FileNotFoundError, match=r"workflow.json"):
+        gp.Workflow.load(tmp_path / "nothing")
+
+
+def test_interrupted_replace_is_named(tmp_path, fitted: gp.Workflow) -> None:
+    fitted.save(tmp_path / "wf")
+    os.rename(tmp_path / "wf", tmp_path / ".wf.old-1234abcd")  # the instant between the two renames
+    with pytest.raises(FileNotFoundError, match=r"\.wf\.old-1234abcd"):
+        gp.Workflow.load(tmp_path / "wf")
+
+
+def test_unsaveable_parameter(tmp_path) -> None:
+    wf = gp.Workflow(["x"] >> ops.FillMissing(fill_value=0), label="y").fit(_frame())
+    wf.nodes[0].ops[0].fill_value = object()
+    with pytest.raises(WorkflowFormatError, match=r"fill_value.*cannot be saved"):
+        wf.save(tmp_path / "wf")
