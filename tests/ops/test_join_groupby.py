@@ -1,0 +1,96 @@
+"""JoinGroupby against a pandas groupby + merge oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stat_helpers import Partitioned, save_load
+
+import gpupipe as gp
+from gpupipe.errors import NotFittedError, SchemaError
+from gpupipe.ops import ColumnInfo, JoinGroupby
+
+STATS = ("count", "sum", "mean", "std", "var", "min", "max")
+
+
+def _data(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(10, 3, n)
+    x[::13] = np.nan
+    return pd.DataFrame({"shop": pd.array([f"s{v}" for v in rng.integers(0, 8, n)], dtype="str"),
+                         "day": pd.array(rng.integers(0, 4, n), dtype="Int32"), "x": x,
+                         "q": pd.array(rng.integers(0, 100, n), dtype="Int64")})
+
+
+def _oracle(fit, new, keys, cont, fill=0.0):
+    g = fit.groupby(keys, dropna=True)[cont]
+    table = pd.DataFrame({"count": g.count(), "sum": g.sum(), "mean": g.mean(), "std": g.std(ddof=0),
+                          "var": g.var(ddof=0), "min": g.min(), "max": g.max()}).reset_index()
+    merged = new[keys].merge(table, on=keys, how="left")
+    merged["count"] = merged["count"].fillna(0)
+    return merged.fillna(fill)
+
+
+def test_single_and_multi_keys_match_pandas(backend):
+    fit, new = _data(), _data(80, seed=5)
+    new.loc[0, "shop"] = "unseen"
+    new.loc[1, "day"] = None
+    op = JoinGroupby(["x", "q"], stats=STATS, keys=["shop", ["shop", "day"]], fill_value=-1.0)
+    op.fit(gp.from_pandas(fit), ["shop", "day"])
+    out = gp.to_pandas(op.transform(gp.from_pandas(new), ["shop", "day"]))
+    assert list(out.columns) == op.output_columns(["shop", "day"])
+    for keys, prefix in ((["shop"], "shop"), (["shop", "day"], "shop_day")):
+        for cont in ("x", "q"):
+            want = _oracle(fit.astype({"q": "float64"}), new, keys, cont, fill=-1.0)
+            for s in STATS:
+                got = out[f"{prefix}_{cont}_{s}"]
+                assert str(got.dtype) == "float32"
+                np.testing.assert_allclose(got.to_numpy(), want[s].to_numpy(dtype="float64"), rtol=1e-5,
+                                           err_msg=f"{prefix}_{cont}_{s}")
+    assert out["shop_x_count"].iloc[0] == 0 and out["shop_x_mean"].iloc[0] == -1
+
+
+def test_selected_columns_are_keys_by_default():
+    df = _data()
+    op = JoinGroupby(["x"], stats=("mean",)).fit(df, ["shop", "day"])
+    assert op.output_columns(["shop", "day"]) == ["shop_x_mean", "day_x_mean"]
+    assert op.required_columns(["shop", "day"]) == ["x"]
+    assert op.output_info(["shop"], {"shop": ColumnInfo("str")}) == {"shop_x_mean": ColumnInfo("float32", "cont")}
+
+
+@settings(max_examples=25, deadline=None)
+@given(keys=st.lists(st.integers(0, 4), min_size=1, max_size=40), cuts=st.lists(st.integers(0, 40), max_size=5),
+       data=st.data())
+def test_partitioned_fit_equals_in_memory(keys, cuts, data):
+    vals = data.draw(st.lists(st.one_of(st.none(), st.floats(-1e3, 1e3)), min_size=len(keys), max_size=len(keys)))
+    df = pd.DataFrame({"k": pd.array(keys, dtype="Int64"), "v": pd.array(vals, dtype="Float64")})
+    a = JoinGroupby(["v"], stats=STATS).fit(df, ["k"])
+    b = JoinGroupby(["v"], stats=STATS).fit(Partitioned(df, cuts), ["k"])
+    pd.testing.assert_frame_equal(a.transform(df, ["k"]), b.transform(df, ["k"]), rtol=1e-4, atol=1e-3)
+
+
+def test_save_load(backend):
+    df = _data()
+    op = JoinGroupby(["x"], stats=("count", "std"), keys=[["shop", "day"]]).fit(gp.from_pandas(df), ["shop", "day"])
+    loaded = save_load(op, JoinGroupby(["x"], stats=("count", "std"), keys=[["shop", "day"]]))
+    pd.testing.assert_frame_equal(gp.to_pandas(op.transform(gp.from_pandas(df), ["shop", "day"])),
+                                  gp.to_pandas(loaded.transform(gp.from_pandas(df), ["shop", "day"])))
+
+
+def test_errors():
+    df = _data(20)
+    with pytest.raises(NotFittedError):
+        JoinGroupby(["x"]).transform(df, ["shop"])
+    with pytest.raises(SchemaError, match="'nope'"):
+        JoinGroupby(["x"]).fit(df, ["nope"])
+    with pytest.raises(SchemaError, match="'zz'"):
+        JoinGroupby(["zz"]).fit(df, ["shop"])
+    with pytest.raises(SchemaError, match="'shop'"):
+        JoinGroupby(["shop"]).fit(df, ["day"])
+    with pytest.raises(ValueError, match="median"):
+        JoinGroupby(["x"], stats=("median",)).fit(df, ["shop"])
+    with pytest.raises(SchemaError, match="'x'"):
+        JoinGroupby(["q"]).fit(df, ["x"])

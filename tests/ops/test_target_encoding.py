@@ -1,0 +1,112 @@
+"""TargetEncoding against scikit-learn's TargetEncoder and a pandas oracle of the out-of-fold formula."""
+
+from __future__ import annotations
+
+import mmh3
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stat_helpers import Partitioned, save_load
+
+import gpupipe as gp
+from gpupipe.errors import DataError, NotFittedError, SchemaError
+from gpupipe.ops import ColumnInfo, TargetEncoding
+
+
+def _data(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"c": pd.array(rng.integers(0, 15, n), dtype="Int32"),
+                         "s": pd.array([f"k{v}" for v in rng.integers(0, 6, n)], dtype="str"),
+                         "y": rng.random(n)})
+
+
+def test_transform_matches_sklearn(backend):
+    from sklearn.preprocessing import TargetEncoder
+
+    df = _data()
+    te = TargetEncoding("y", smoothing=7.5).fit(gp.from_pandas(df), ["c", "s"])
+    new = pd.DataFrame({"c": pd.array([0, 3, 14, 99], dtype="Int32"), "s": pd.array(["k0", "k5", "zz", "k1"], dtype="str")})
+    out = gp.to_pandas(te.transform(gp.from_pandas(new), ["c", "s"]))
+    assert list(out.columns) == ["TE_c_y", "TE_s_y"] and str(out["TE_c_y"].dtype) == "float32"
+    for col in ("c", "s"):
+        sk = TargetEncoder(target_type="continuous", smooth=7.5).fit(df[[col]].astype(object).to_numpy(), df["y"])
+        want = sk.transform(new[[col]].astype(object).to_numpy()).ravel()
+        np.testing.assert_allclose(out[f"TE_{col}_y"].to_numpy(), want, rtol=1e-6)
+    assert out["TE_c_y"].iloc[3] == pytest.approx(df["y"].mean(), rel=1e-6)  # unseen -> prior
+
+
+def _oof_oracle(df, col, target, k, smoothing, seed):
+    fold = np.array([mmh3.hash(np.int64(i).tobytes(), seed, signed=False) % k for i in range(len(df))])
+    out = np.empty(len(df))
+    for f in range(k):
+        rest = df[fold != f]
+        prior = rest[target].mean()
+        g = rest.groupby(col, dropna=True)[target].agg(["sum", "count"])
+        rows = df[fold == f]
+        s = rows[col].map(g["sum"]).astype("float64").fillna(0).to_numpy()
+        n = rows[col].map(g["count"]).astype("float64").fillna(0).to_numpy()
+        out[fold == f] = (s + smoothing * prior) / (n + smoothing)
+    return out
+
+
+@pytest.mark.parametrize(("k", "seed"), [(5, 0), (3, 7)])
+def test_fit_transform_is_out_of_fold(backend, k, seed):
+    df = _data(300, seed=1)
+    df.loc[5, "c"] = None
+    te = TargetEncoding("y", kfold=k, smoothing=4, seed=seed)
+    out = gp.to_pandas(te.fit_transform(gp.from_pandas(df), ["c", "s"]))
+    for col in ("c", "s"):
+        want = _oof_oracle(df, col, "y", k, 4, seed)
+        np.testing.assert_allclose(out[f"TE_{col}_y"].to_numpy(), want, rtol=1e-5)
+    # fit_transform leaves the full-data statistics for new data
+    full = te.transform(gp.from_pandas(df), ["c"])
+    assert not np.allclose(gp.to_pandas(full)["TE_c_y"].to_numpy(), out["TE_c_y"].to_numpy())
+
+
+def test_own_target_never_leaks():
+    # each category appears once: out-of-fold, a row can only see the other rows' prior
+    df = pd.DataFrame({"c": np.arange(50), "y": np.r_[np.ones(25), np.zeros(25)]})
+    out = TargetEncoding("y", kfold=5, smoothing=1).fit_transform(df, ["c"])["TE_c_y"].to_numpy()
+    ones = out[:25]
+    assert (ones < 0.75).all()  # with leakage a row with y=1 would be encoded (1 + p)/2 >= 0.5 + p/2
+
+
+@settings(max_examples=25, deadline=None)
+@given(cats=st.lists(st.sampled_from(["a", "b", "c", None]), min_size=2, max_size=40),
+       cuts=st.lists(st.integers(0, 40), max_size=4))
+def test_partitioned_fit_equals_in_memory(cats, cuts):
+    df = pd.DataFrame({"c": pd.array(cats, dtype="str"), "y": np.arange(len(cats)) % 3 * 0.5})
+    a = TargetEncoding("y", smoothing=2).fit(df, ["c"])
+    b = TargetEncoding("y", smoothing=2).fit(Partitioned(df, cuts), ["c"])
+    assert a.prior_ == pytest.approx(b.prior_)
+    pd.testing.assert_frame_equal(a.transform(df, ["c"]), b.transform(df, ["c"]), rtol=1e-6)
+
+
+def test_save_load_and_info(backend):
+    df = _data()
+    te = TargetEncoding("y", smoothing=3).fit(gp.from_pandas(df), ["c", "s"])
+    loaded = save_load(te, TargetEncoding("y", smoothing=3))
+    pd.testing.assert_frame_equal(gp.to_pandas(te.transform(gp.from_pandas(df), ["c", "s"])),
+                                  gp.to_pandas(loaded.transform(gp.from_pandas(df), ["c", "s"])))
+    assert te.required_columns(["c"]) == ["y"]
+    assert te.output_info(["c"], {"c": ColumnInfo("int32")}) == {"TE_c_y": ColumnInfo("float32", "cont")}
+
+
+def test_errors_name_the_columns():
+    df = _data(20)
+    with pytest.raises(NotFittedError):
+        TargetEncoding("y").transform(df, ["c"])
+    with pytest.raises(SchemaError, match="target column 'label'"):
+        TargetEncoding("label").fit(df, ["c"])
+    bad = df.copy()
+    bad.loc[3, "y"] = np.nan
+    with pytest.raises(DataError, match="'y'"):
+        TargetEncoding("y").fit(bad, ["c"])
+    with pytest.raises(SchemaError, match="'y'"):
+        TargetEncoding("y").fit(df.assign(y=df["s"]), ["c"])
+    with pytest.raises(SchemaError, match="'nope'"):
+        TargetEncoding("y").fit(df, ["nope"])
+    with pytest.raises(SchemaError, match="'f'"):
+        TargetEncoding("y").fit(df.assign(f=df["y"]), ["f"])
