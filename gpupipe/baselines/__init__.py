@@ -3,14 +3,18 @@
 ``gp.baselines.fit(frame, schema, kind=...)`` fits one of
 
 ``"logistic"``
-    logistic regression (binary), L2, lbfgs (scikit-learn) / quasi-Newton (cuML), ``max_iter=300``;
+    logistic regression (binary), L2 with ``C=1``, lbfgs (scikit-learn) / quasi-Newton (cuML),
+    ``tol=1e-3``, ``max_iter=200``;
 ``"random_forest"``
-    a random forest (binary or regression): 40 trees, ``max_depth=12``, ``min_samples_leaf=5``,
-    all cores;
+    a random forest (binary or regression): 12 trees, each on a 20% bootstrap sample,
+    ``max_depth=10``, ``min_samples_leaf=20``, ``max_features="sqrt"``, all cores;
 ``"linear"`` / ``"ridge"``
     least squares / ridge (``alpha=1``) regression.
 
-Any estimator parameter can be overridden with ``**params``. The features are the schema's
+The defaults are sized to fit ~250k rows in a few seconds on a 2-core machine (measured:
+logistic with ~4k one-hot columns ~1.5 s, random forest ~6 s); a tighter fit is a parameter away
+(``tol=1e-4``, ``n_estimators=100``, ``max_samples=None``). Any estimator parameter can be
+overridden with ``**params``. The features are the schema's
 ``cont`` columns and ``cat`` columns. Categorical ids are one-hot encoded for the linear kinds
 (an id's numeric value means nothing to a linear model), as a sparse CSR matrix sized from the
 schema's cardinalities (dense on cuML for ``linear``/``ridge``, which take dense input only);
@@ -108,14 +112,17 @@ def _design(frame: Any, schema: Schema, onehot: bool) -> Any:
         return xc
     if not onehot:
         return xp.concatenate([xc, xp.stack(ids, axis=1).astype(xp.float64)], axis=1).astype(xp.float32)
+    # Build the CSR matrix directly: every row holds its C continuous values (stored even when 0)
+    # and K ones, at fixed offsets, so indptr is a plain arange and no sparse stacking is needed.
     sp = sparse_module(frame)
-    offsets = xp.cumsum(xp.asarray([0] + [cards[c] for c in schema.cat[:-1]], dtype=xp.int64))
-    k = len(ids)
-    indices = (xp.stack(ids, axis=1) + offsets[None, :]).reshape(-1)
-    indptr = xp.arange(0, n * k + 1, k, dtype=xp.int64)
-    width = int(sum(cards.values()))
-    hot = sp.csr_matrix((xp.ones(n * k, dtype=xp.float64), indices, indptr), shape=(n, width))
-    return sp.hstack([sp.csr_matrix(xc), hot], format="csr")
+    n_cont, k = xc.shape[1], len(ids)
+    offsets = xp.cumsum(xp.asarray([0] + [cards[c] for c in schema.cat[:-1]], dtype=xp.int64)) + n_cont
+    indices = xp.concatenate([xp.broadcast_to(xp.arange(n_cont, dtype=xp.int64), (n, n_cont)),
+                              xp.stack(ids, axis=1) + offsets[None, :]], axis=1).reshape(-1)
+    data = xp.concatenate([xc, xp.ones((n, k), dtype=xp.float64)], axis=1).reshape(-1)
+    indptr = xp.arange(0, n * (n_cont + k) + 1, n_cont + k, dtype=xp.int64)
+    width = n_cont + int(sum(cards.values()))
+    return sp.csr_matrix((data, indices, indptr), shape=(n, width))
 
 
 @dataclass

@@ -52,7 +52,7 @@ def _expected_binary(y, p):
 def test_logistic_matches_sklearn_on_one_hot_features():
     train, test = _frame(seed=0), _frame(seed=1)
     base = gp.baselines.fit(train, _schema(), kind="logistic")
-    direct = linear_model.LogisticRegression(C=1.0, max_iter=300).fit(_onehot(train), train["y"].astype(int))
+    direct = linear_model.LogisticRegression(C=1.0, max_iter=200, tol=1e-3).fit(_onehot(train), train["y"].astype(int))
     p = direct.predict_proba(_onehot(test))[:, 1]
     np.testing.assert_allclose(base.predict(test), p, rtol=1e-6, atol=1e-9)
     assert base.score(test) == pytest.approx(_expected_binary(test["y"], p), rel=1e-6)
@@ -63,8 +63,8 @@ def test_random_forest_matches_sklearn_on_integer_ids():
     train, test = _frame(seed=0), _frame(seed=1)
     base = gp.baselines.fit(train, _schema(), kind="random_forest", n_estimators=20, seed=3)
     cols = ["x0", "x1", "c0", "c1"]
-    direct = ensemble.RandomForestClassifier(n_estimators=20, max_depth=12, min_samples_leaf=5, max_features="sqrt",
-                                             random_state=3, n_jobs=-1)
+    direct = ensemble.RandomForestClassifier(n_estimators=20, max_depth=10, min_samples_leaf=20, max_samples=0.2,
+                                             max_features="sqrt", random_state=3, n_jobs=-1)
     direct.fit(train[cols].to_numpy(np.float32), train["y"].astype(int))
     p = direct.predict_proba(test[cols].to_numpy(np.float32))[:, 1]
     assert base.score(test) == pytest.approx(_expected_binary(test["y"], p), rel=1e-9)
