@@ -32,6 +32,7 @@ import importlib
 import os
 import statistics
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -199,20 +200,25 @@ def _one_case(runner: Runner, rows: int | None, seed: int, epochs: int, repeats:
     reps: list[dict[str, Any]] = []
     for _ in range(repeats):
         _clear_caches()
+        wall0, cpu0 = time.perf_counter(), time.process_time()
         res = _as_dict(runner(rows, seed, epochs))
+        # CPU seconds of this process next to wall seconds: on a machine shared with other jobs a
+        # wall time far above cpu_s / threads shows the run waited for the CPU
+        call = {"wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0}
         timings = {k: float(v) for k, v in (res.get("timings") or {}).items()}
         if "total" not in timings:
             raise ValueError(f"the runner's timings have no 'total' (got {sorted(timings)})")
         reps.append({"timings": timings, "metrics": dict(res.get("metrics") or {}),
                      "rows": dict(res.get("rows") or {}), "device": res.get("device"),
-                     "baseline": dict(res.get("baseline") or {})})
+                     "baseline": dict(res.get("baseline") or {}), "process": call})
         tick()
     stages = list(dict.fromkeys(k for r in reps for k in r["timings"]))
     stats = {s: summarize([r["timings"][s] for r in reps if s in r["timings"]]) for s in stages}
     metric_names = list(dict.fromkeys(k for r in reps for k in r["metrics"]))
     metrics = {m: statistics.median(float(r["metrics"][m]) for r in reps if m in r["metrics"]) for m in metric_names}
     data_rows = reps[-1]["rows"]
-    n_rows = int(rows) if rows is not None else int(sum(data_rows.values())) if data_rows else None
+    split_rows = [data_rows[k] for k in ("train", "val") if k in data_rows]
+    n_rows = int(rows) if rows is not None else int(sum(split_rows)) if split_rows else None
     return {"status": "ok", "repeats": reps, "stats": stats, "metrics": metrics, "data_rows": data_rows,
             "n_rows": n_rows, "device": reps[-1]["device"]}
 

@@ -52,9 +52,9 @@ def test_summarize_matches_statistics_module():
         summarize([])
 
 
-def test_medians_spread_and_warmup_excluded(no_gpu, tmp_path):
+def test_medians_spread_and_warmup_excluded(no_gpu):
     pandas = scripted("pandas", [4.0, 2.0, 9.0])
-    res = run_bench("toy", rows=[100], backends=["pandas"], repeats=3, warmup=1, out=tmp_path,
+    res = run_bench("toy", rows=[100], backends=["pandas"], repeats=3, warmup=1,
                     runners={"pandas": pandas}, progress=False)
     assert pandas.calls == [100, 100, 100, 100]  # one warm-up + three repeats, all at the asked size
     (run,) = res["runs"]
@@ -67,11 +67,11 @@ def test_medians_spread_and_warmup_excluded(no_gpu, tmp_path):
     assert run["metrics"]["auc"] == pytest.approx(statistics.median([0.6, 0.7, 0.5]))
 
 
-def test_speedups_from_medians_and_absent_backends(no_gpu, tmp_path):
+def test_speedups_from_medians_and_absent_backends(no_gpu):
     runners = {"pandas": scripted("pandas", [4.0, 4.0, 5.0]), "naive": scripted("naive", [8.0, 7.0, 9.0]),
                "fast": scripted("fast", [1.0, 1.0, 3.0])}
     res = run_bench("toy", rows=[50], backends=["cudf", "hybrid", "pandas", "naive", "fast"], repeats=3,
-                    warmup=1, out=tmp_path, runners=runners, progress=False)
+                    warmup=1, runners=runners, progress=False)
     by = {r["backend"]: r for r in res["runs"]}
     assert by["cudf"]["status"] == "unavailable" and by["cudf"]["reason"] == "cuDF test reason: not here"
     assert by["hybrid"]["status"] == "unavailable" and "no CUDA device" in by["hybrid"]["reason"]
@@ -184,3 +184,15 @@ def test_naive_has_no_reference_for_criteo(no_gpu):
     res = run_bench("criteo-ctr", rows=[10], backends=["naive"], repeats=1, warmup=0, progress=False)
     assert res["runs"][0]["status"] == "unavailable"
     assert "only for flights-delay" in res["runs"][0]["reason"]
+
+
+def test_full_data_size_comes_from_the_split_rows_and_process_times_are_recorded(no_gpu):
+    def full(rows, seed, epochs):
+        return PipelineResult("toy", "pandas", "cpu", rows={"train": 80, "val": 20, "loader_epoch": 80},
+                              timings={"read": 0.01, "total": 0.01})
+
+    res = run_bench("toy", rows=[None], backends=["pandas"], repeats=2, warmup=0, runners={"pandas": full},
+                    progress=False)
+    run = res["runs"][0]
+    assert run["rows"] is None and run["n_rows"] == 100
+    assert all(r["process"]["wall_s"] >= 0 and r["process"]["cpu_s"] >= 0 for r in run["repeats"])
