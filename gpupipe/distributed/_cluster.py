@@ -1,0 +1,170 @@
+"""``gp.distributed.cluster()``: a Dask client on the right kind of cluster, closed on exit."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BackendUnavailableError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = ["cluster"]
+
+_KINDS = ("auto", "cuda", "cpu")
+
+
+def _check_count(name: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        msg = f"{name} must be a positive integer or None, got {value!r}"
+        raise ValueError(msg)
+
+
+def _resolve_kind(kind: str) -> str:
+    if kind not in _KINDS:
+        msg = f"cluster kind must be one of {list(_KINDS)}, got {kind!r} (pass address=... for an existing scheduler)"
+        raise ValueError(msg)
+    if kind != "auto":
+        return kind
+    from ..backend import get_backend
+
+    return "cuda" if get_backend().name == "cudf" else "cpu"
+
+
+def _cpu_cluster(n_workers: int | None, threads_per_worker: int | None, memory_limit: Any,
+                 kwargs: dict[str, Any]) -> Any:
+    from distributed import LocalCluster
+
+    # Processes, not threads: pandas ops hold the GIL for much of their work, and a worker
+    # process can be killed and restarted by its nanny without losing the cluster.
+    cores = os.cpu_count() or 1
+    if n_workers is None:
+        n_workers = max(1, cores // (threads_per_worker or 1))
+    kwargs.setdefault("processes", True)
+    # No dashboard unless asked for: it needs bokeh and a free port, and tests open many clusters.
+    kwargs.setdefault("dashboard_address", None)
+    return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker or 1,
+                        memory_limit="auto" if memory_limit is None else memory_limit, **kwargs)
+
+
+def _cuda_cluster(n_workers: int | None, threads_per_worker: int | None, memory_limit: Any,
+                  rmm_pool_size: Any, spill: bool, torch_rmm: bool, kwargs: dict[str, Any]) -> Any:
+    try:
+        from dask_cuda import LocalCUDACluster
+    except ImportError as exc:
+        msg = ("cluster(kind='cuda') needs dask-cuda, which is not installed: pip install 'gpupipe[gpu]' "
+               "(or use kind='cpu' for a LocalCluster of processes)")
+        raise BackendUnavailableError(msg) from exc
+    if torch_rmm:
+        # dask-cuda sets RMM as PyTorch's allocator on each worker before any task runs.
+        libs = kwargs.pop("rmm_allocator_external_lib_list", None) or []
+        libs = [libs] if isinstance(libs, str) else list(libs)
+        kwargs["rmm_allocator_external_lib_list"] = sorted({*libs, "torch"})
+    kwargs.setdefault("dashboard_address", None)
+    # One worker per visible GPU (dask-cuda's default for n_workers=None), each with its own RMM
+    # pool; cuDF's own spilling moves unused buffers to host memory when the device fills.
+    return LocalCUDACluster(n_workers=n_workers, threads_per_worker=threads_per_worker or 1,
+                            memory_limit="auto" if memory_limit is None else memory_limit,
+                            rmm_pool_size=rmm_pool_size, enable_cudf_spill=bool(spill), **kwargs)
+
+
+@contextlib.contextmanager
+def cluster(kind: str = "auto", n_workers: int | None = None, address: str | None = None,
+            threads_per_worker: int | None = None, memory_limit: Any = None, rmm_pool_size: Any = None,
+            spill: bool = True, torch_rmm: bool = False, **kwargs: Any) -> Iterator[Client]:
+    """Open a Dask cluster (or connect to one) and yield its ``distributed.Client``.
+
+    While the block runs, the client is Dask's default: ``Workflow.fit``/``transform`` on a
+    ``gp.Dataset``, ``Dataset.to_parquet``, ``Dataset.map_partials`` and the ``gp.Loader``'s
+    partition reads all run on the cluster's workers. On exit the client is closed, and the
+    cluster too when this call started it (an external scheduler is left running).
+
+    Parameters
+    ----------
+    kind : {"auto", "cuda", "cpu"}, default "auto"
+        ``"cuda"``: dask-cuda's ``LocalCUDACluster``, one worker process per GPU.
+        ``"cpu"``: a ``distributed.LocalCluster`` of worker processes.
+        ``"auto"``: ``"cuda"`` on the cudf backend, else ``"cpu"``.
+    n_workers : int, optional
+        Worker processes. Default: one per visible GPU (cuda), ``cpu_count // threads_per_worker`` (cpu).
+    address : str, optional
+        ``"tcp://host:8786"`` of a running scheduler (``dask scheduler`` + ``dask cuda worker`` or
+        ``dask worker`` on each machine). Only a client is opened; ``kind`` must stay ``"auto"``.
+    threads_per_worker : int, optional
+        Default 1: cuDF and pandas partitions are processed one per worker at a time, which bounds
+        each worker's memory to about one partition's working set.
+    memory_limit : int, str or float, optional
+        Host memory per worker (Dask's ``memory_limit``, default ``"auto"``); past it a worker
+        spills task results to disk, then pauses.
+    rmm_pool_size : int or str, optional
+        cuda only: each worker's initial RMM pool (e.g. ``"20GB"`` or ``0.8``).
+    spill : bool, default True
+        cuda only: cuDF's native spilling of device buffers to host memory
+        (``LocalCUDACluster(enable_cudf_spill=...)``).
+    torch_rmm : bool, default False
+        cuda only: workers' PyTorch allocates from the same RMM pool
+        (``rmm_allocator_external_lib_list=["torch"]``); see :func:`share_rmm_pool_with_torch`
+        for this process.
+    **kwargs
+        Passed to ``LocalCUDACluster``/``LocalCluster`` (or to ``Client`` with ``address``), e.g.
+        ``dashboard_address=":8787"`` (off by default), ``CUDA_VISIBLE_DEVICES="0,1"``,
+        ``protocol="ucx"``.
+
+    Yields
+    ------
+    distributed.Client
+
+    Raises
+    ------
+    BackendUnavailableError
+        ``kind="cuda"`` (or ``"auto"`` on the cudf backend) without dask-cuda installed.
+    ValueError
+        An unknown ``kind``, ``kind`` given with ``address``, or a non-positive count.
+
+    Examples
+    --------
+    >>> import pandas as pd, gpupipe as gp
+    >>> from gpupipe import ops
+    >>> if __name__ == "__main__":  # worker processes re-import a script's main module
+    ...     with gp.use_backend("pandas"), gp.distributed.cluster(n_workers=2) as client:
+    ...         ds = gp.Dataset("data/", partition_rows=1_000_000)
+    ...         wf = gp.Workflow(["x"] >> ops.Normalize(), label="y").fit(ds)
+    ...         wf.transform(ds).to_parquet("prepared/")
+    """
+    _check_count("n_workers", n_workers)
+    _check_count("threads_per_worker", threads_per_worker)
+    from distributed import Client
+
+    if address is not None:
+        if kind != "auto":
+            msg = (f"cluster(kind={kind!r}, address={address!r}): give a kind to start a local cluster, or an "
+                   f"address to join a running one, not both")
+            raise ValueError(msg)
+        client = Client(address, **kwargs)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+
+    resolved = _resolve_kind(kind)
+    if resolved == "cuda":
+        local = _cuda_cluster(n_workers, threads_per_worker, memory_limit, rmm_pool_size, spill, torch_rmm,
+                              dict(kwargs))
+    else:
+        if rmm_pool_size is not None or torch_rmm:
+            msg = (f"rmm_pool_size={rmm_pool_size!r} / torch_rmm={torch_rmm!r} configure GPU workers; a cpu "
+                   f"cluster has none. Drop them, or use kind='cuda' on a GPU machine")
+            raise ValueError(msg)
+        local = _cpu_cluster(n_workers, threads_per_worker, memory_limit, dict(kwargs))
+    try:
+        client = Client(local)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        local.close()
