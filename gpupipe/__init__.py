@@ -55,6 +55,7 @@ _LAZY: dict[str, str] = {
     "models": "gpupipe.models",
     "training": "gpupipe.training",
     "baselines": "gpupipe.baselines",
+    "distributed": "gpupipe.distributed",
     "train": "gpupipe.training",
     "evaluate": "gpupipe.training",
     "predict": "gpupipe.training",
