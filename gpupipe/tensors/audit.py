@@ -161,8 +161,7 @@ def record_tensor(name: str, tensor: Any, source: tuple[int, int] | None, reason
     if not _active:
         return
     start, end = _tensor_range(tensor)
-    shared = (source is not None and reason is None and source[0] <= start and end <= source[1]
-              and getattr(tensor, "device", None) is not None)
+    shared = source is not None and reason is None and source[0] <= start and end <= source[1]
     with _lock:
         for rep in _active:
             if shared:
@@ -256,7 +255,10 @@ def transfers(cuda: bool | None = None) -> Iterator[TransferReport]:
     """
     global _profiler_busy
     report = TransferReport()
-    use_cuda = _cuda_usable() if cuda is None else bool(cuda)
+    usable = _cuda_usable()
+    use_cuda = usable if cuda is None else bool(cuda) and usable
+    if cuda and not usable:
+        report.profiler_error = "no usable CUDA device"
     prof = None
     if use_cuda:
         import torch

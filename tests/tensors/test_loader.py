@@ -271,3 +271,16 @@ def test_a_real_gp_dataset_streams_shuffled_partitions():
     # partitions come in a shuffled order: the first batch's rows do not all come from partition 0
     assert ids != sorted(ids)
     assert _row_ids(loader) != ids
+
+
+def test_gather_threads_keep_the_order_and_leave_torch_threads_alone():
+    df = _frame(2000)
+    threads = torch.get_num_threads()
+    runs = [[b.cont for b in gp.Loader(df, batch_size=64, seed=9, schema=SCHEMA, workers=w)] for w in (0, 1, 3)]
+    for other in runs[1:]:
+        assert len(other) == len(runs[0])
+        for a, b in zip(runs[0], other, strict=True):
+            torch.testing.assert_close(a, b)
+    assert torch.get_num_threads() == threads
+    with pytest.raises(ValueError, match="workers"):
+        gp.Loader(df, batch_size=64, schema=SCHEMA, workers=-1)
