@@ -102,8 +102,21 @@ def _device_of(loader: Any) -> torch.device:
     return torch.device(dev) if dev is not None else torch.device("cpu")
 
 
+def _unwrapped(model: Any) -> Any:
+    """The model inside a DistributedDataParallel/DataParallel wrapper (whose own attributes hide
+    ``task``, ``check_batch`` and the registered class a checkpoint needs); else ``model``."""
+    wrappers = (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)
+    return model.module if isinstance(model, wrappers) else model
+
+
+def _is_main_process() -> bool:
+    """Rank 0 of a torch.distributed job, or a single process: the one that writes checkpoints."""
+    dist = torch.distributed
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
 def _task_of(model: Any, task: str | None) -> str:
-    task = task or getattr(model, "task", None) or "binary"
+    task = task or getattr(_unwrapped(model), "task", None) or "binary"
     if task not in ("binary", "regression"):
         raise ValueError(f"task {task!r} is not supported; choose 'binary' or 'regression'")
     return task
@@ -170,8 +183,8 @@ def _outputs(model: Any, loader: Any, device: torch.device, amp: bool | None, wi
     try:
         with torch.inference_mode(), _amp_context(device, amp):
             for batch in loader:
-                if not checked and hasattr(model, "check_batch"):
-                    model.check_batch(batch.cont, batch.cat)
+                if not checked and hasattr(_unwrapped(model), "check_batch"):
+                    _unwrapped(model).check_batch(batch.cont, batch.cat)
                     checked = True
                 outs.append(model(batch.cont, batch.cat).float().reshape(-1))
                 if with_labels:
@@ -268,7 +281,9 @@ def train(
     Parameters
     ----------
     model : torch.nn.Module
-        ``forward(cont, cat)`` returning one output per row, e.g. ``gp.models.TabularMLP``.
+        ``forward(cont, cat)`` returning one output per row, e.g. ``gp.models.TabularMLP``, or
+        one wrapped in ``DistributedDataParallel`` (then only rank 0 writes ``checkpoint``; see
+        docs/distributed.md).
     loader : gp.Loader (or any iterable of batches with ``.cont``, ``.cat``, ``.label``)
         ``set_epoch(e)`` is called before each epoch when the loader has it.
     val : loader, optional
@@ -374,10 +389,10 @@ def train(
                     result.metrics = dict(metrics)
                     if stopper is not None and stopper.restore_best:
                         best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                    if checkpoint is not None:
+                    if checkpoint is not None and _is_main_process():
                         from .checkpoint import save_checkpoint
 
-                        save_checkpoint(model, checkpoint, extra={"epoch": epoch, "metrics": metrics,
+                        save_checkpoint(_unwrapped(model), checkpoint, extra={"epoch": epoch, "metrics": metrics,
                                                                   "history": result.history})
                 else:
                     bad_epochs += 1
@@ -434,8 +449,8 @@ def _train_epoch(model: torch.nn.Module, loader: Iterable[Any], opt: torch.optim
             cont, cat = batch.cont, batch.cat
             label = _label_of(batch, "training")
             if not checked:
-                if hasattr(model, "check_batch"):
-                    model.check_batch(cont, cat)
+                if hasattr(_unwrapped(model), "check_batch"):
+                    _unwrapped(model).check_batch(cont, cat)
                 checked = True
             n = int(label.shape[0])  # host-side metadata: no device sync
             with _amp_context(device, amp):
