@@ -1,0 +1,164 @@
+"""gp.distributed.cluster(): the right cluster for the backend, used by Workflow/Dataset while open, closed after."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pandas.testing as pdt
+import pytest
+
+import gpupipe as gp
+from gpupipe import ops
+from gpupipe.errors import BackendUnavailableError
+
+pytestmark = pytest.mark.distributed
+
+
+def _frame(n: int = 6_000) -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    x = rng.normal(5, 2, n)
+    x[rng.random(n) < 0.1] = np.nan
+    c = pd.array(rng.integers(0, 40, n), dtype="Int64")
+    c[rng.random(n) < 0.05] = pd.NA
+    return pd.DataFrame({"x": x, "c": c, "y": rng.integers(0, 2, n).astype("float64")})
+
+
+def _workflow() -> gp.Workflow:
+    return gp.Workflow(["x"] >> ops.FillMissing(fill_value=0) >> ops.Normalize(),
+                       ["c"] >> ops.Categorify(freq_threshold=3), label="y")
+
+
+@pytest.mark.slow
+def test_workflow_fit_and_transform_run_on_the_clusters_workers(tmp_path) -> None:
+    from distributed import get_client, get_task_stream
+
+    df = _frame()
+    with gp.use_backend("pandas"):
+        reference = _workflow().fit(df)  # in memory, no Dask
+        ds = gp.Dataset(df, partition_rows=500)
+        with gp.distributed.cluster(kind="cpu", n_workers=2) as client:
+            assert get_client() is client  # Dask's default client while the block runs
+            workers = set(client.scheduler_info()["workers"])
+            pids = set(client.run(os.getpid).values())
+            assert len(workers) == 2 and os.getpid() not in pids  # separate worker processes
+            wf = _workflow()
+            with get_task_stream(client) as fit_stream:
+                wf.fit(ds)
+            with get_task_stream(client) as write_stream:
+                wf.transform(ds).to_parquet(tmp_path / "out")
+        assert client.status == "closed"
+        assert client.cluster is None or client.cluster.status.name == "closed"
+
+    # every partition's fit task and write task ran on the cluster's workers
+    for stream in (fit_stream, write_stream):
+        used = {t["worker"] for t in stream.data}
+        assert len(stream.data) >= ds.num_partitions
+        assert used and used <= workers
+    # the cluster's fit is the in-memory fit
+    with gp.use_backend("pandas"):
+        pdt.assert_frame_equal(wf.transform(df), reference.transform(df))
+        written = gp.Dataset(tmp_path / "out").to_frame()
+    # (gpupipe's readers give integer columns back as nullable Int64)
+    pdt.assert_frame_equal(written, reference.transform(df), check_dtype=False)
+
+
+@pytest.mark.slow
+def test_address_joins_a_running_scheduler_and_leaves_it_running() -> None:
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as external:
+        with gp.distributed.cluster(address=external.scheduler_address) as client:
+            assert client.scheduler.address == external.scheduler_address
+            assert client.submit(sum, [1, 2, 3]).result() == 6
+        assert client.status == "closed"
+        with Client(external) as again:  # the scheduler was not shut down by the block
+            assert again.submit(sum, [4, 5]).result() == 9
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    ({"kind": "gpu"}, "cluster kind must be one of"),
+    ({"kind": "cpu", "address": "tcp://127.0.0.1:8786"}, "not both"),
+    ({"n_workers": 0}, "n_workers must be a positive integer"),
+    ({"threads_per_worker": 1.5}, "threads_per_worker must be a positive integer"),
+    ({"kind": "cpu", "rmm_pool_size": "1GB"}, "a cpu cluster has none"),
+])
+def test_bad_arguments_are_refused_before_anything_starts(kwargs, needle) -> None:
+    with pytest.raises(ValueError, match=needle), gp.distributed.cluster(**kwargs):
+        pass
+
+
+@pytest.mark.skipif(importlib.util.find_spec("dask_cuda") is not None, reason="dask-cuda is installed here")
+def test_cuda_cluster_without_dask_cuda_says_what_to_install() -> None:
+    with pytest.raises(BackendUnavailableError, match=r"dask-cuda.*gpupipe\[gpu\]"), gp.distributed.cluster(kind="cuda"):
+        pass
+
+
+def test_world_reads_torchrun_environment(monkeypatch) -> None:
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    assert gp.distributed.world() == (1, 3)
+    monkeypatch.setenv("RANK", "3")
+    with pytest.raises(ValueError, match="RANK=3 and WORLD_SIZE=3"):
+        gp.distributed.world()
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("WORLD_SIZE")
+    assert gp.distributed.world() == (0, 1)
+
+
+def test_share_rmm_pool_without_cuda_raises_backend_unavailable() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is usable here; the gpu test covers this")
+    with pytest.raises(BackendUnavailableError, match="CUDA device"):
+        gp.distributed.share_rmm_pool_with_torch()
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_cuda_cluster_has_one_worker_per_gpu_with_torch_on_rmm() -> None:
+    pytest.importorskip("dask_cuda")
+    pytest.importorskip("cudf")
+    import torch
+
+    def allocate_through_torch() -> int:
+        import rmm.statistics
+        import torch
+
+        rmm.statistics.enable_statistics()
+        x = torch.ones(1 << 20, device="cuda")
+        used = rmm.statistics.get_statistics().current_bytes
+        del x
+        return used
+
+    with gp.use_backend("cudf"), gp.distributed.cluster(kind="auto", torch_rmm=True, rmm_pool_size="1GB") as client:
+        assert len(client.scheduler_info()["workers"]) == torch.cuda.device_count()
+        # torch's allocation went through RMM on every worker
+        assert all(v >= 4 << 20 for v in client.run(allocate_through_torch).values())
+
+
+@pytest.mark.gpu
+def test_share_rmm_pool_with_torch_routes_torch_allocations_through_rmm() -> None:
+    pytest.importorskip("rmm")
+    # A fresh process: PyTorch's allocator can only be replaced before its first GPU allocation.
+    code = textwrap.dedent("""
+        import rmm.statistics, torch
+        import gpupipe as gp
+        gp.distributed.share_rmm_pool_with_torch("256MB")
+        rmm.statistics.enable_statistics()
+        x = torch.ones(1 << 20, device="cuda")
+        assert rmm.statistics.get_statistics().current_bytes >= 4 << 20
+        try:
+            gp.distributed.share_rmm_pool_with_torch()
+        except gp.GpupipeError as exc:
+            assert "before any tensor" in str(exc)
+        print("ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
