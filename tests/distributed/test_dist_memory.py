@@ -73,8 +73,8 @@ def test_fit_transform_write_and_stream_stay_within_a_few_partitions(tmp_path: P
     # Loading everything at once would need the whole input, its transformed copy and the staged
     # tensors. Streaming needs a few partitions' working sets (2 scheduler threads, the loader's
     # prefetch) and the statistics, whatever the number of partitions. Measured on the 2-core
-    # build machine: ~75 MiB for the 200 MiB dataset, ~65 MiB for a quarter of it.
+    # build machine: +80 MiB for the 198 MiB dataset, +58 MiB for a quarter of it.
     assert grown < data_bytes / 2, detail
     # 4x the data must not cost (nearly) 4x the memory: the extra 150 MiB of partitions would
     # show up almost entirely if anything held them.
-    assert grown - grown_quarter < 0.25 * (data_bytes - data_bytes // 4), detail
+    assert grown - grown_quarter < (data_bytes - data_bytes // 4) / 3, detail
