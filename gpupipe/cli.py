@@ -119,6 +119,57 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 1 if any(r["status"] == "error" for r in res["runs"]) else 0
 
 
+def _fmt_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import importlib
+
+    from pipelines import PIPELINES
+
+    if args.epochs < 1:
+        print("gpupipe: error: --epochs must be at least 1", file=sys.stderr)
+        return 2
+    if args.rows is not None and args.rows <= 0:
+        print("gpupipe: error: --rows must be positive", file=sys.stderr)
+        return 2
+    module = importlib.import_module(PIPELINES[args.pipeline])
+    baseline = None if args.baseline.lower() == "none" else args.baseline
+    res = module.run(backend=args.backend, epochs=args.epochs, rows=args.rows, seed=args.seed,
+                     progress=not args.no_progress, out=args.out, baseline=baseline)
+    print(f"\n{res.pipeline}: backend {res.backend}, device {res.device}, "
+          f"rows train {res.rows.get('train', 0):,} / val {res.rows.get('val', 0):,}")
+    print("\nstage          seconds   host->device   device->host")
+    for stage, secs in res.timings.items():
+        if stage == "total":
+            continue
+        a = res.audit.get(stage, {})
+        print(f"  {stage:<12} {secs:8.3f}   {_fmt_bytes(a.get('h2d_bytes', 0)):>12}   "
+              f"{_fmt_bytes(a.get('d2h_bytes', 0)):>12}")
+    print(f"  {'total':<12} {res.timings['total']:8.3f}")
+    fmt = ", ".join(f"{k} {v:.4f}" for k, v in res.metrics.items())
+    print(f"\nvalidation ({res.extra.get('epochs')} epoch(s)): {fmt}")
+    if res.baseline:
+        print(f"baseline ({res.extra.get('baseline_kind')}): "
+              + ", ".join(f"{k} {v:.4f}" for k, v in res.baseline.items()))
+    h2d = sum(a.get("h2d_bytes", 0) for a in res.audit.values())
+    d2h = sum(a.get("d2h_bytes", 0) for a in res.audit.values())
+    if res.device.startswith("cuda"):
+        print(f"host<->device traffic: {_fmt_bytes(h2d)} to the device, {_fmt_bytes(d2h)} back")
+    else:
+        copied = sorted({c for a in res.audit.values() for c in a.get("copied", {})})
+        print("host<->device traffic: none (CPU run); columns converted on the way to tensors: "
+              + (", ".join(copied) if copied else "none"))
+    if args.out:
+        print(f"wrote {args.out}/result.json, workflow/, model/ and training.png")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
@@ -128,6 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="backends, devices and versions on this machine")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=_cmd_info)
+    p = sub.add_parser("run", help="run a ready pipeline end to end and report times, metrics and transfers",
+                       description="Runs a pipeline from pipelines/ on the best backend present (or --backend) and "
+                                   "prints stage times, validation metrics, the baseline's and host<->device traffic.")
+    p.add_argument("pipeline", choices=["flights-delay", "criteo-ctr"], help="which pipeline")
+    p.add_argument("--backend", default="auto", choices=["auto", "cudf", "pandas", "hybrid"],
+                   help="where frames live (hybrid: pandas prep, CUDA training); default auto")
+    p.add_argument("--epochs", type=int, default=1, help="training epochs (default 1)")
+    p.add_argument("--rows", type=int, default=None, help="resample the data to this many rows")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--baseline", default="logistic",
+                   help="classic-ML baseline kind (logistic, random_forest) or 'none' (default logistic)")
+    p.add_argument("--out", default=None, help="write result.json, workflow, model and training.png here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
     p = sub.add_parser("bench", help="time a pipeline stage by stage on cudf, hybrid, pandas and naive",
                        description="Warm-up, then repeated runs per backend and size; writes results.json, "
                                    "results.md and PNG charts. Backends that cannot run here are reported with the reason.")

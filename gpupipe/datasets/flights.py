@@ -113,6 +113,13 @@ def _joined_pandas() -> pd.DataFrame:
     return out
 
 
+@functools.cache
+def _flights_pandas() -> pd.DataFrame:
+    from ..io.convert import arrow_to_pandas
+
+    return arrow_to_pandas(_arrow_table("flights"))
+
+
 def flights_joined() -> Any:
     """The flights table joined with weather, planes, destination airports and airlines (336,776 rows)."""
     from ..io import from_pandas
@@ -125,8 +132,11 @@ _JITTER = ("dep_delay", "arr_delay", "air_time", "temp", "dewp", "humid", "wind_
            "precip", "pressure", "visib")
 
 
-def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05) -> Any:
+def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05, joined: bool = True) -> Any:
     """The joined flights table resampled (with replacement) to ``rows`` rows, with jitter.
+
+    With ``joined=False`` the plain ``flights`` table is resampled instead, so that a pipeline
+    can do the joins itself at any scale.
 
     Rows are drawn uniformly; each continuous column in a fixed list (delays, air time,
     weather) gets Gaussian noise of ``jitter`` times its standard deviation, integer columns
@@ -147,11 +157,11 @@ def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05) -> Any:
 
     if int(rows) <= 0:
         raise ValueError(f"rows must be positive, got {rows!r}")
-    base = _joined_pandas()
+    base = _joined_pandas() if joined else _flights_pandas()
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(base), size=int(rows))
     out = base.take(idx).reset_index(drop=True)
-    for col in _JITTER:
+    for col in (c for c in _JITTER if c in out.columns):
         s = out[col]
         std = float(base[col].std())
         if not np.isfinite(std) or std == 0 or jitter <= 0:

@@ -103,7 +103,8 @@ class Op:
         return {out: info[src] for src, out in zip(columns, self.output_columns(columns), strict=True)}
 
     def required_columns(self, columns: Sequence[str]) -> list[str]:
-        """Columns the op reads besides its selection (for example a target); checked at fit and transform."""
+        """Columns ``fit`` reads besides the selection (for example a target); checked at fit only,
+        since data to transform (serving data) has no target."""
         return []
 
     # -- fitting -------------------------------------------------------------------------

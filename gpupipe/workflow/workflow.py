@@ -97,22 +97,38 @@ class Workflow:
                            f"would be overwritten. Create one op per use")
                     raise ValueError(msg)
                 seen[id(op)] = i
+        # Columns an op *adds* (names not among its inputs: joined, derived, encoded columns) may be
+        # consumed by a later node, which then owns them: `["dest"] >> JoinExternal(airports)` followed by
+        # `["dest_lat"] >> Normalize()` is the natural way to transform what a join brought in. Rewriting a
+        # column that an earlier node transformed in place is refused: the later node would silently see the
+        # transformed values where the user most likely meant the raw column.
         owner: dict[str, int] = {}
+        added: set[str] = set()
+        outputs: list[list[str]] = []
         for i, node in enumerate(self.nodes):
             for op, cols in node.steps():
-                rewritten = [c for c in op.output_columns(cols) if c in owner]
-                if rewritten:
-                    # one working frame: this would change what the earlier node outputs
-                    msg = (f"{op!r} in node {i} ({node!r}) would rewrite {rewritten}, the output of node "
-                           f"{owner[rewritten[0]]}; rename first, e.g. `{rewritten} >> ops.Rename(postfix=\"_2\") "
+                produced = op.output_columns(cols)
+                rewritten = [c for c in produced if c in owner and owner[c] != i]
+                refused = [c for c in rewritten if c not in added]
+                if refused:
+                    msg = (f"{op!r} in node {i} ({node!r}) would rewrite {refused}, the output of node "
+                           f"{owner[refused[0]]}; rename first, e.g. `{refused} >> ops.Rename(postfix=\"_2\") "
                            f">> {op!r}`")
                     raise SchemaError(msg)
+                for c in rewritten:  # consumed: the earlier node no longer outputs it
+                    outputs[owner[c]].remove(c)
+                    del owner[c]
+                added.update(c for c in produced if c not in cols)
+            mine: list[str] = []
             for name in node.output_columns():
                 if name in owner:
                     msg = (f"output column {name!r} is produced by node {owner[name]} ({self.nodes[owner[name]]!r}) "
                            f"and node {i} ({node!r}); rename one, e.g. `>> ops.Rename(postfix=\"_2\")`")
                     raise SchemaError(msg)
                 owner[name] = i
+                mine.append(name)
+            outputs.append(mine)
+        self._node_outputs = outputs
         if self.label is not None and self.label in owner:
             msg = (f"node {owner[self.label]} ({self.nodes[owner[self.label]]!r}) outputs a column named like the "
                    f"label {self.label!r}; the label is passed through unchanged. Rename that output")
@@ -124,7 +140,7 @@ class Workflow:
     @property
     def output_columns(self) -> list[str]:
         """Names of the output columns, in order (the label last)."""
-        names = [n for node in self.nodes for n in node.output_columns()]
+        names = [n for cols in self._node_outputs for n in cols]
         return [*names, self.label] if self.label is not None else names
 
     @property
@@ -149,7 +165,9 @@ class Workflow:
         for i, node in enumerate(self.nodes):
             steps = node.steps() or [(None, list(node.selection))]
             for op, cols in steps:
-                need = list(cols) + (list(op.required_columns(cols)) if op is not None else [])
+                # required_columns (a target) are read by fit only: serving data has no target
+                fitting = stage in ("fit", "fit_transform")
+                need = list(cols) + (list(op.required_columns(cols)) if op is not None and fitting else [])
                 missing = [c for c in need if c not in available]
                 if missing:
                     who = f"{op!r} in node {i}" if op is not None else f"node {i}"
@@ -359,8 +377,8 @@ class Workflow:
             info.update(new)
             origin.update({name: type(st.op).__name__ for name in new})
         cols = []
-        for node in self.nodes:
-            for name in node.output_columns():
+        for node_cols in self._node_outputs:
+            for name in node_cols:
                 ci = info[name]
                 props = {"op": origin[name]} if name in origin else {}
                 if ci.role == "cat":

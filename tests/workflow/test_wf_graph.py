@@ -94,9 +94,18 @@ def test_later_node_reads_earlier_output(backend: str) -> None:
     np.testing.assert_allclose(out["cnt_f_log"], np.log1p(out["cnt_f"]), rtol=1e-6)
 
 
-def test_rewriting_an_earlier_nodes_output_is_refused() -> None:
-    with pytest.raises(SchemaError, match=r"rewrite \['cnt_f'\].*Rename"):
-        gp.Workflow(["cnt"] >> ops.Rename(postfix="_f"), ["cnt_f"] >> ops.LogOp() >> ops.Rename(postfix="_log"))
+def test_rewriting_an_in_place_output_is_refused() -> None:
+    # node 0 transformed the raw column in place: node 1 would silently see normalized values
+    with pytest.raises(SchemaError, match=r"rewrite \['x'\].*Rename"):
+        gp.Workflow(["x"] >> ops.Normalize(), ["x"] >> ops.LogOp())
+
+
+def test_a_later_node_consumes_a_column_an_earlier_node_added() -> None:
+    df = pd.DataFrame({"cnt": [0.0, 1.0, 9.0], "y": [0, 1, 0]})
+    wf = gp.Workflow(["cnt"] >> ops.Rename(postfix="_f"), ["cnt_f"] >> ops.LogOp(), label="y")
+    out = wf.fit_transform(df)
+    assert wf.output_columns == ["cnt_f", "y"]  # owned once, by the consuming node
+    np.testing.assert_allclose(out["cnt_f"].to_numpy(), np.log1p(df["cnt"].to_numpy()), rtol=1e-6)
 
 
 def test_filter_runs_but_cannot_save(tmp_path) -> None:

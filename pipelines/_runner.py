@@ -1,0 +1,159 @@
+"""The run loop shared by the ready pipelines: workflow → tensors → loader → train → evaluate → baseline.
+
+Each stage is timed with :class:`gpupipe.bench.timing.StageTimer` (device synchronised at each
+clock read) and watched by :func:`gpupipe.audit.transfers`, so a run reports where the time went
+and every host<->device copy it made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gpupipe as gp
+
+from ._result import PipelineResult
+
+__all__ = ["Spec", "resolve", "run_pipeline"]
+
+
+@dataclass
+class Spec:
+    """What a pipeline plugs into :func:`run_pipeline`."""
+
+    name: str
+    #: () -> (train_frame, val_frame), both holding the label column; runs under the chosen backend.
+    load: Callable[[], tuple[Any, Any]]
+    #: () -> an unfitted gp.Workflow
+    workflow: Callable[[], Any]
+    #: (schema) -> torch.nn.Module
+    model: Callable[[Any], Any]
+    batch_size: int = 4096
+    val_batch_size: int = 65536
+    lr: float = 1e-3
+    baseline: str | None = "logistic"
+    baseline_params: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve(backend: str, device: str | None) -> tuple[str, str | None]:
+    """Map the user's backend name to (frame backend, torch device). ``hybrid`` = pandas frames, CUDA training."""
+    if backend == "hybrid":
+        return "pandas", device or "cuda"
+    if backend not in ("auto", "cudf", "pandas"):
+        msg = f"backend {backend!r} is not one of 'auto', 'cudf', 'pandas', 'hybrid'"
+        raise ValueError(msg)
+    return backend, device
+
+
+@contextlib.contextmanager
+def _stage(timer: Any, audits: dict[str, Any], name: str, cuda: bool) -> Iterator[None]:
+    with gp.audit.transfers(cuda=cuda) as report, timer.stage(name):
+        yield
+    audits[name] = report
+
+
+def _audit_dict(report: Any) -> dict[str, Any]:
+    return {"h2d_bytes": int(report.h2d_bytes), "d2h_bytes": int(report.d2h_bytes),
+            "shared": list(report.shared), "copied": dict(report.copied)}
+
+
+def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None, epochs: int = 1,
+                 seed: int = 0, progress: bool = True, out: str | Path | None = None,
+                 audit_cuda: bool | None = None) -> PipelineResult:
+    """Run ``spec`` end to end and return timings, metrics, baseline metrics and the transfer audit."""
+    import torch
+
+    from gpupipe.bench.timing import StageTimer
+
+    frame_backend, device = resolve(backend, device)
+    timer = StageTimer()
+    audits: dict[str, Any] = {}
+    with gp.use_backend(frame_backend) as be:
+        torch_device = torch.device(device) if device is not None else (
+            torch.device(be.device) if be.is_gpu else torch.device("cpu"))
+        cuda = torch_device.type == "cuda" if audit_cuda is None else audit_cuda
+        if progress:
+            print(f"[{spec.name}] backend={be.name} frames on {be.device}, training on {torch_device}",
+                  file=sys.stderr)
+
+        with _stage(timer, audits, "read", cuda):
+            train_frame, val_frame = spec.load()
+        wf = spec.workflow()
+        with _stage(timer, audits, "fit", cuda):
+            train_out = wf.fit_transform(train_frame)
+        with _stage(timer, audits, "transform", cuda):
+            val_out = wf.transform(val_frame)
+        schema = wf.output_schema
+        with _stage(timer, audits, "to_tensors", cuda):
+            train_tt = gp.to_tensors(train_out, schema=schema, device=torch_device)
+            val_tt = gp.to_tensors(val_out, schema=schema, device=torch_device)
+        train_loader = gp.Loader(train_tt, batch_size=spec.batch_size, shuffle=True, seed=seed)
+        val_loader = gp.Loader(val_tt, batch_size=spec.val_batch_size, shuffle=False)
+        with _stage(timer, audits, "loader_epoch", cuda):
+            rows_seen = sum(len(b) for b in train_loader)
+        train_loader.set_epoch(0)  # the timed pass above must not shift the training shuffle
+        torch.manual_seed(seed)
+        model = spec.model(schema).to(torch_device)
+        with _stage(timer, audits, "train", cuda):
+            result = gp.train(model, train_loader, epochs=epochs, lr=spec.lr, seed=seed, progress=progress)
+        with _stage(timer, audits, "evaluate", cuda):
+            metrics = gp.evaluate(result.model, val_loader)
+        baseline: dict[str, float] = {}
+        if spec.baseline:
+            with _stage(timer, audits, "baseline", False):
+                base = gp.baselines.fit(train_out, schema, kind=spec.baseline, **spec.baseline_params)
+                baseline = {k: float(v) for k, v in base.score(val_out).items()}
+        timings = dict(timer.times)
+        timings["total"] = timer.total()
+        res = PipelineResult(
+            pipeline=spec.name, backend=be.name, device=str(torch_device),
+            rows={"train": len(train_out), "val": len(val_out), "loader_epoch": int(rows_seen)},
+            metrics={k: float(v) for k, v in metrics.items()}, baseline=baseline, timings=timings,
+            audit={k: _audit_dict(v) for k, v in audits.items()},
+            history=[dict(h) for h in result.history],
+            extra={"schema": schema.to_dict(), "epochs": epochs, "seed": seed, "batch_size": spec.batch_size,
+                   "lr": spec.lr, "baseline_kind": spec.baseline},
+        )
+        if out is not None:
+            _write_outputs(res, wf, result, Path(out))
+        res.extra["audit_text"] = {k: str(v) for k, v in audits.items()}
+        return res
+
+
+def _write_outputs(res: PipelineResult, wf: Any, train_result: Any, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    res.to_json(out / "result.json")
+    try:
+        wf.save(out / "workflow")
+    except gp.WorkflowFormatError as exc:  # a workflow holding a LambdaOp cannot be saved; say so, keep going
+        print(f"workflow not saved: {exc}", file=sys.stderr)
+    gp.save_checkpoint(train_result.model, out / "model")
+    _plot_history(res, out / "training.png")
+
+
+def _plot_history(res: PipelineResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    curve = res.extra.get("loss_curve") or [h.get("train_loss") for h in res.history]
+    axes[0].plot(range(1, len(curve) + 1), curve, marker="o" if len(curve) < 30 else None)
+    axes[0].set_xlabel("epoch" if not res.extra.get("loss_curve") else "step")
+    axes[0].set_ylabel("training loss")
+    axes[0].set_title(f"{res.pipeline}: training")
+    stages = [k for k in res.timings if k != "total"]
+    axes[1].barh(stages, [res.timings[k] for k in stages], color="#4c72b0")
+    axes[1].invert_yaxis()
+    axes[1].set_xlabel("seconds")
+    axes[1].set_title(f"stages on {res.backend}/{res.device} (total {res.timings['total']:.2f} s)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

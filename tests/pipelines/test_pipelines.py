@@ -1,0 +1,99 @@
+"""The ready pipelines, end to end on small data, and their guarantees (no leakage, same split)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import gpupipe as gp
+from pipelines import STAGES, criteo_ctr, flights_delay
+from pipelines._split import split_flights
+
+
+@pytest.mark.slow
+def test_flights_delay_runs_end_to_end(tmp_path):
+    res = flights_delay.run(backend="pandas", rows=60_000, progress=False, out=tmp_path, baseline="logistic")
+    assert res.backend == "pandas" and res.device == "cpu"
+    assert set(STAGES) <= set(res.timings) and res.timings["total"] >= sum(
+        v for k, v in res.timings.items() if k != "total") * 0.99
+    assert 0.6 < res.metrics["auc"] <= 1 and 0.5 < res.baseline["auc"] <= 1
+    assert res.rows["train"] + res.rows["val"] <= 60_000 and res.rows["val"] > 0
+    # CPU run: nothing crosses a bus, and the audit says which columns were shared
+    assert all(a["h2d_bytes"] == 0 and a["d2h_bytes"] == 0 for a in res.audit.values())
+    assert res.audit["to_tensors"]["shared"]
+    saved = json.loads((tmp_path / "result.json").read_text())
+    assert saved["metrics"] == pytest.approx(res.metrics)
+    assert (tmp_path / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the saved workflow and model serve the validation rows again with the same AUC
+    wf = gp.Workflow.load(tmp_path / "workflow")
+    model = gp.load_checkpoint(tmp_path / "model")
+    with gp.use_backend("pandas"):
+        _, val, _ = flights_delay.load(rows=60_000, seed=0)
+    loader = gp.Loader(wf.transform(val), schema=wf.output_schema, batch_size=65536, shuffle=False)
+    assert gp.evaluate(model, loader)["auc"] == pytest.approx(res.metrics["auc"], abs=1e-5)
+
+
+def test_target_statistics_ignore_validation_rows():
+    """Flipping every validation label changes no fitted statistic: nothing leaks from validation rows."""
+    with gp.use_backend("pandas"):
+        train, val, ext = flights_delay.load(rows=30_000, seed=1)
+        both = pd.concat([train, val], ignore_index=True)
+        flipped = both.copy()
+        is_val = ~split_flights(flipped, 1)
+        flipped.loc[is_val, "delayed"] = 1.0 - flipped.loc[is_val, "delayed"]
+        outs = []
+        for frame in (both, flipped):
+            wf = flights_delay.workflow(ext, seed=1)
+            wf.fit(frame[split_flights(frame, 1)])
+            outs.append(wf.transform(val.drop(columns=["delayed"])))
+    pd.testing.assert_frame_equal(outs[0], outs[1])
+    # and the check has teeth: fitting on all rows (validation included) does change them
+    with gp.use_backend("pandas"):
+        leaky = flights_delay.workflow(ext, seed=1).fit(flipped).transform(val.drop(columns=["delayed"]))
+    assert not np.allclose(leaky["TE_dest_delayed"], outs[0]["TE_dest_delayed"])
+
+
+def test_flights_split_matches_naive_reference_split():
+    with gp.use_backend("pandas"):
+        train, val, _ = flights_delay.load(seed=0)
+    assert len(train) + len(val) == 327_346  # flights with an arrival delay
+    val_days = set(zip(val["month"].astype(int), val["day"].astype(int), strict=True))
+    train_days = set(zip(train["month"].astype(int), train["day"].astype(int), strict=True))
+    assert not val_days & train_days and len(val_days) == 73
+
+
+@pytest.mark.slow
+def test_criteo_ctr_runs_and_learns():
+    res = criteo_ctr.run(backend="pandas", rows=40_000, progress=False, baseline=None)
+    assert res.metrics["auc"] > 0.55  # the synthetic label depends on the features
+    assert res.rows["val"] == pytest.approx(4_000, rel=0.15)
+
+
+def test_cli_run_prints_the_report(capsys):
+    from gpupipe.cli import main
+
+    assert main(["run", "criteo-ctr", "--rows", "5000", "--baseline", "none", "--no-progress",
+                 "--backend", "pandas"]) == 0
+    out = capsys.readouterr().out
+    for word in ("backend pandas", "auc", "total", "host<->device traffic"):
+        assert word in out
+
+
+def test_cli_run_rejects_bad_arguments(capsys):
+    from gpupipe.cli import main
+
+    assert main(["run", "criteo-ctr", "--rows", "0"]) == 2
+    assert "--rows must be positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "no-such-pipeline"])
+
+
+@pytest.mark.gpu
+def test_flights_delay_hybrid_uploads_once_and_never_reads_back():
+    res = flights_delay.run(backend="hybrid", rows=50_000, progress=False, baseline=None)
+    assert res.device.startswith("cuda")
+    assert res.audit["train"]["d2h_bytes"] < 1024 and res.audit["loader_epoch"]["d2h_bytes"] == 0
+    assert res.audit["to_tensors"]["h2d_bytes"] > 0
