@@ -26,6 +26,7 @@ $(STAMP): pyproject.toml
 
 run: setup
 	$(BIN)/gpupipe info
+	$(BIN)/gpupipe run flights-delay --out $(OUT)
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
