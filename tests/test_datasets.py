@@ -77,7 +77,9 @@ def test_criteo_rows_must_be_positive():
 
 
 def test_flights_parquet_cache_is_written_reused_and_repaired(tmp_path, monkeypatch):
-    from gpupipe.datasets import flights as fl
+    import importlib
+
+    fl = importlib.import_module("gpupipe.datasets.flights")  # the module, not the function
 
     monkeypatch.setenv("GPUPIPE_CACHE_DIR", str(tmp_path))
     fl._arrow_table.cache_clear()
