@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._generic import column_array, make_estimator, sparse_module
+from ._generic import build_estimator, column_array, make_estimator, sparse_module
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "logistic": {"C": 1.0, "max_iter": 200, "tol": 1e-3},
@@ -34,13 +34,4 @@ def _baseline_sparse_cudf(frame: Any) -> Any:
 def _baseline_estimator_cudf(kind: str, task: str, params: dict[str, Any], seed: int) -> Any:
     from cuml import ensemble, linear_model
 
-    kw = {**DEFAULTS[kind], **params}
-    if kind == "logistic":
-        return linear_model.LogisticRegression(**kw)
-    if kind == "random_forest":
-        kw.setdefault("random_state", seed)
-        cls = ensemble.RandomForestClassifier if task == "binary" else ensemble.RandomForestRegressor
-        return cls(**kw)
-    if kind == "linear":
-        return linear_model.LinearRegression(**kw)
-    return linear_model.Ridge(**kw)
+    return build_estimator(linear_model, ensemble, DEFAULTS, kind, task, params, seed)

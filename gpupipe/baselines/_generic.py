@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..backend import Dispatch
 
-__all__ = ["column_array", "make_estimator", "sparse_module"]
+__all__ = ["build_estimator", "column_array", "make_estimator", "sparse_module"]
 
 column_array = Dispatch("baseline_column", "One column as a float64 NumPy/CuPy array, nulls as NaN.")
 make_estimator = Dispatch("baseline_estimator", "A fresh estimator for (kind, task, params, seed).")
@@ -13,3 +15,18 @@ sparse_module = Dispatch("baseline_sparse", "scipy.sparse or cupyx.scipy.sparse.
 for _generic in (column_array, make_estimator, sparse_module):
     _generic.register_lazy("pandas", "gpupipe.baselines._sklearn")
     _generic.register_lazy("cudf", "gpupipe.baselines._cuml")
+
+
+def build_estimator(linear_model: Any, ensemble: Any, defaults: dict[str, dict[str, Any]], kind: str, task: str,
+                    params: dict[str, Any], seed: int) -> Any:
+    """Instantiate ``kind`` from a library whose modules mirror scikit-learn's (scikit-learn itself, cuML)."""
+    kw = {**defaults[kind], **params}
+    if kind == "logistic":
+        return linear_model.LogisticRegression(**kw)
+    if kind == "random_forest":
+        kw.setdefault("random_state", seed)
+        cls = ensemble.RandomForestClassifier if task == "binary" else ensemble.RandomForestRegressor
+        return cls(**kw)
+    if kind == "linear":
+        return linear_model.LinearRegression(**kw)
+    return linear_model.Ridge(**kw)

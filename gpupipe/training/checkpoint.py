@@ -19,7 +19,6 @@ reads the weights; anything tampered, truncated, unknown or of a newer format ra
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -31,6 +30,7 @@ from typing import Any
 
 import torch
 
+from .._files import sha256_file
 from .._version import __version__
 from ..errors import WorkflowFormatError
 
@@ -39,14 +39,6 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "checkpoint_info", "load_checkpoint", "sa
 FORMAT = "gpupipe.checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS, META = "model.pt", "model.json"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -128,7 +120,7 @@ def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra:
             torch.save(model.state_dict(), f)
             f.flush()
             os.fsync(f.fileno())
-        meta["files"] = {WEIGHTS: {"sha256": _sha256(weights), "bytes": weights.stat().st_size}}
+        meta["files"] = {WEIGHTS: {"sha256": sha256_file(weights), "bytes": weights.stat().st_size}}
         _fsync_write(tmp / META, json.dumps(meta, indent=2, sort_keys=True).encode())
         if target.exists():
             old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
@@ -211,7 +203,7 @@ def load_checkpoint(directory: str | os.PathLike, map_location: str | torch.devi
     if not weights.is_file():
         raise WorkflowFormatError(f"{weights} is missing; the checkpoint is incomplete, save it again")
     expected = (meta["files"] or {}).get(WEIGHTS, {}).get("sha256")
-    actual = _sha256(weights)
+    actual = sha256_file(weights)
     if expected != actual:
         msg = (f"{weights} does not match the sha256 recorded in {meta_path} (expected {expected}, got {actual}): "
                f"the file was modified, truncated or replaced; restore it or save the checkpoint again")

@@ -28,7 +28,6 @@ the parameter.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -38,6 +37,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from .._files import sha256_file
 from .._version import __version__
 from ..errors import WorkflowFormatError
 
@@ -118,14 +118,6 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "x"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -204,7 +196,7 @@ def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
             rel = f"{_ARTIFACTS}/{name}.parquet"
             pq.write_table(to_arrow(frame), tmp / rel)
             _fsync(tmp / rel)
-            hashes[rel] = _sha256(tmp / rel)
+            hashes[rel] = sha256_file(tmp / rel)
         doc = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -305,7 +297,7 @@ def _from_doc(doc: Any, d: Path, jf: Path) -> Any:
             raise WorkflowFormatError(f"{jf} lists artifact {rel!r}, which is not a parquet file inside {root}")
         if not path.is_file():
             raise WorkflowFormatError(f"artifact {path} listed in {jf} is missing; the save is incomplete")
-        if _sha256(path) != digest:
+        if sha256_file(path) != digest:
             msg = (f"artifact {path} does not match the sha256 recorded in {jf}; it was modified or damaged. "
                    "Refusing to load; save the workflow again")
             raise WorkflowFormatError(msg)

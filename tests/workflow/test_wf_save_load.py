@@ -78,7 +78,7 @@ def test_save_replaces_old_save_atomically(tmp_path, fitted: gp.Workflow, monkey
     def crash(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(serialize, "_sha256", crash)  # fail mid-save, after artifacts are written
+    monkeypatch.setattr(serialize, "sha256_file", crash)  # fail mid-save, after artifacts are written
     with pytest.raises(OSError, match="disk full"):
         first.save(tmp_path / "wf")
     monkeypatch.undo()
