@@ -20,7 +20,7 @@ QUICKSTART = [
         "(cuDF on a GPU machine, pandas elsewhere). Set `GPUPIPE_NB_ROWS` to change the size."
     ),
     new_code_cell(
-        "import os\n"
+        "import os\n\n"
         "import gpupipe as gp\n"
         "from gpupipe import ops\n\n"
         "ROWS = int(os.environ.get('GPUPIPE_NB_ROWS', '336776'))\n"
@@ -43,7 +43,7 @@ QUICKSTART = [
     new_code_cell(
         "keys = ['origin', 'year', 'month', 'day', 'hour']\n"
         "# one reading per airport and hour (the autumn clock change repeats an hour)\n"
-        "weather = tables['weather'][keys + ['temp', 'wind_speed', 'visib', 'precip']].drop_duplicates(subset=keys)\n"
+        "weather = tables['weather'][[*keys, 'temp', 'wind_speed', 'visib', 'precip']].drop_duplicates(subset=keys)\n"
         "wf = gp.Workflow(\n"
         "    keys >> ops.JoinExternal(weather, on=keys),\n"
         "    ['dest'] >> ops.TargetEncoding(target='delayed'),   # before Categorify, so it sees the raw codes\n"
@@ -75,7 +75,7 @@ QUICKSTART = [
     ),
     new_markdown_cell("## Save the fitted workflow and serve it again"),
     new_code_cell(
-        "import tempfile\n"
+        "import tempfile\n\n"
         "d = tempfile.mkdtemp()\n"
         "wf.save(f'{d}/workflow')\n"
         "again = gp.Workflow.load(f'{d}/workflow')\n"
@@ -92,8 +92,8 @@ BENCH = [
         "listed with the reason. This notebook runs a small case; use the CLI for real figures."
     ),
     new_code_cell(
-        "import os\n"
-        "from IPython.display import Image, Markdown, display\n"
+        "import os\n\n"
+        "from IPython.display import Image, Markdown, display\n\n"
         "from gpupipe.bench import run_bench\n\n"
         "ROWS = int(os.environ.get('GPUPIPE_NB_ROWS', '100000'))\n"
         "REPEATS = int(os.environ.get('GPUPIPE_NB_REPEATS', '3'))\n"
@@ -107,7 +107,7 @@ BENCH = [
     ),
     new_markdown_cell("## Stage times (median of the repeats) and speedups"),
     new_code_cell(
-        "from gpupipe.bench.report import to_markdown\n"
+        "from gpupipe.bench.report import to_markdown\n\n"
         "display(Markdown(to_markdown(results)))\n"
         "for name in ('stages.png', 'speedups.png'):\n"
         "    path = os.path.join(OUT, name)\n"

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any

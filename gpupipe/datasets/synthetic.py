@@ -11,7 +11,7 @@ __all__ = ["CRITEO_CARDINALITIES", "criteo", "criteo_arrow"]
 
 N_COUNTS, N_CATS = 13, 26
 # Vocabulary sizes of C1..C26, log-spaced from 10 to 1e6 as in the real log's spread.
-CRITEO_CARDINALITIES = tuple(int(round(10 * (1e5 ** (i / (N_CATS - 1))))) for i in range(N_CATS))
+CRITEO_CARDINALITIES = tuple(round(10 * (1e5 ** (i / (N_CATS - 1)))) for i in range(N_CATS))
 _COUNT_NULL_RATE, _CAT_NULL_RATE = 0.20, 0.05
 _GOLDEN = 2654435761  # odd, so rank -> id is a bijection modulo 2**31
 
@@ -82,7 +82,7 @@ def criteo_arrow(rows: int, seed: int = 0) -> Any:
             logit += contrib
     rng = np.random.default_rng([seed, 3])
     label = (rng.random(n, dtype=np.float32) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int8)
-    return pa.table({"label": pa.array(label), **{name: r[0] for (name, _, _), r in zip(jobs, results)}})
+    return pa.table({"label": pa.array(label), **{name: r[0] for (name, _, _), r in zip(jobs, results, strict=True)}})
 
 
 def criteo(rows: int, seed: int = 0) -> Any:
