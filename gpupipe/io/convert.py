@@ -35,7 +35,87 @@ def _pandas_types_mapper() -> Any:
 def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow table → pandas frame with nullable ints/bools; integer columns without nulls are still nullable
     so that every file (and every partition of a dataset) reads to the same dtypes."""
-    return table.to_pandas(types_mapper=_pandas_types_mapper(), split_blocks=True, self_destruct=False)
+    if not plain_pandas_metadata(table.schema):
+        return table.to_pandas(types_mapper=_pandas_types_mapper(), split_blocks=True, self_destruct=False)
+    return frame_from_columns(columns_to_pandas(table), table.num_rows)
+
+
+def plain_pandas_metadata(schema: pa.Schema) -> bool:
+    """True when the schema's pandas metadata (if any) asks for nothing but a default ``0..n-1`` index
+    and string column labels, so columns can be converted one by one (:func:`columns_to_pandas`)
+    and give the frame ``Table.to_pandas`` would."""
+    import json
+
+    if len(set(schema.names)) != len(schema.names):
+        return False
+    raw = (schema.metadata or {}).get(b"pandas")
+    if raw is None:
+        return True
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        return False
+    index = meta.get("index_columns", [])
+    plain_index = not index or (len(index) == 1 and isinstance(index[0], dict) and index[0].get("kind") == "range"
+                                and index[0].get("name") is None and index[0].get("start") == 0
+                                and index[0].get("step") == 1)
+    levels = meta.get("column_indexes", [])
+    plain_labels = not levels or (len(levels) == 1 and levels[0].get("name") is None
+                                  and levels[0].get("pandas_type") in ("unicode", "string", "empty"))
+    return plain_index and plain_labels
+
+
+def _masked_from_chunks(column: pa.ChunkedArray, dtype: Any) -> Any:
+    """A pandas nullable integer array from an Arrow integer column: the values copied once into
+    fresh, writable memory and the validity bitmap unpacked into the mask. (``Table.to_pandas``
+    goes through ``combine_chunks`` and a second copy, and keeps both until the whole table is done.)"""
+    import numpy as np
+
+    n = len(column)
+    np_dtype = dtype.numpy_dtype
+    data = np.empty(n, dtype=np_dtype)
+    mask = np.zeros(n, dtype=bool)
+    pos = 0
+    for chunk in column.chunks:
+        m = len(chunk)
+        if m == 0:
+            continue
+        validity, values = chunk.buffers()[:2]
+        data[pos:pos + m] = np.frombuffer(values, dtype=np_dtype, count=m, offset=chunk.offset * np_dtype.itemsize)
+        if validity is not None and chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=chunk.offset + m, bitorder="little")
+            np.equal(bits[chunk.offset:], 0, out=mask[pos:pos + m])
+        pos += m
+    return dtype.construct_array_type()(data, mask, copy=False)
+
+
+def columns_to_pandas(table: pa.Table) -> dict[str, Any]:
+    """Name → pandas array/series of each column of ``table`` (whose metadata is plain, see
+    :func:`plain_pandas_metadata`), in order. Integer columns become nullable pandas arrays
+    directly; the other columns go through ``Table.to_pandas``. Pass a table nothing else holds to
+    let it be released column by column."""
+    import pyarrow as pa
+
+    mapper = _pandas_types_mapper()
+    ints = {i for i, field in enumerate(table.schema) if pa.types.is_integer(field.type)}
+    others = [i for i in range(table.num_columns) if i not in ints]
+    rest = None
+    if others:
+        rest = table.select(others).to_pandas(types_mapper=mapper, split_blocks=True, self_destruct=True)
+    out: dict[str, Any] = {}
+    for i, name in enumerate(table.column_names):
+        out[name] = _masked_from_chunks(table.column(i), mapper(table.schema.field(i).type)) if i in ints \
+            else rest[name]
+    return out
+
+
+def frame_from_columns(columns: dict[str, Any], rows: int) -> pd.DataFrame:
+    """A frame with a ``0..rows-1`` index from :func:`columns_to_pandas` output, without copying."""
+    import pandas as pd
+
+    index = pd.RangeIndex(rows)
+    return pd.DataFrame({name: (col.array if isinstance(col, pd.Series) else col) for name, col in columns.items()},
+                        index=index, columns=list(columns), copy=False)
 
 
 def _as_arrow_table(obj: Any) -> pa.Table:
