@@ -26,6 +26,7 @@ from .errors import (
     DataError,
     GpupipeError,
     NotFittedError,
+    OutOfMemoryError,
     SchemaError,
     WorkflowFormatError,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "DataError",
     "GpupipeError",
     "NotFittedError",
+    "OutOfMemoryError",
     "Schema",
     "SchemaError",
     "WorkflowFormatError",

@@ -82,6 +82,11 @@ def _labels(frame: Any, schema: Schema, task: str) -> Any:
         odd = int(xp.count_nonzero((y != 0) & (y != 1)))
         if odd:
             raise DataError(f"label column {name!r} has {odd} value(s) other than 0/1; a binary baseline needs 0/1 labels")
+        positives = int(xp.count_nonzero(y == 1))
+        if positives in (0, len(y)):
+            msg = (f"label column {name!r} holds only {'1s' if positives else '0s'} ({len(y)} rows); a binary baseline "
+                   "needs both classes. Check the split or filters that produced this frame")
+            raise DataError(msg)
     return y
 
 
@@ -95,6 +100,11 @@ def _design(frame: Any, schema: Schema, onehot: bool) -> Any:
         nan_cols = [c for c, bad in zip(schema.cont, xp.isnan(xc).any(axis=0).tolist(), strict=True) if bad]
         if nan_cols:
             msg = f"continuous column(s) {nan_cols} hold nulls/NaN; fill them in the Workflow (ops.FillMissing) first"
+            raise DataError(msg)
+        inf_cols = [c for c, bad in zip(schema.cont, xp.isinf(xc).any(axis=0).tolist(), strict=True) if bad]
+        if inf_cols:
+            msg = (f"continuous column(s) {inf_cols} hold infinite values; clip them in the Workflow "
+                   "(ops.Clip(lower=..., upper=...)) or filter those rows out first")
             raise DataError(msg)
     else:
         xc = xp.zeros((n, 0), dtype=xp.float64)

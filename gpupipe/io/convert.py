@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["arrow_to_pandas", "from_arrow", "from_pandas", "to_arrow", "to_backend", "to_pandas"]
+__all__ = ["arrow_to_pandas", "check_column_names", "from_arrow", "from_pandas", "to_arrow", "to_backend", "to_pandas"]
 
 
 def _pandas_types_mapper() -> Any:
@@ -153,6 +153,7 @@ def from_arrow(obj: Any) -> Any:
     'Int64'
     """
     table = _as_arrow_table(obj)
+    check_column_names(table.column_names, "from_arrow")
     return _from_arrow.impl(get_backend().name)(table)
 
 
@@ -181,6 +182,8 @@ def _to_arrow_pandas(frame: Any) -> pa.Table:
 
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
+    else:
+        check_column_names(frame.columns, "to_arrow")  # Arrow would silently turn 0 into "0"
     return pa.Table.from_pandas(frame, preserve_index=False)
 
 
@@ -194,7 +197,15 @@ def _to_arrow_cudf(frame: Any) -> pa.Table:
 
 
 def from_pandas(df: pd.DataFrame) -> Any:
-    """pandas frame → frame of the active backend (the same object on the pandas backend)."""
+    """pandas frame → frame of the active backend (the same object on the pandas backend).
+
+    Raises
+    ------
+    SchemaError
+        The frame has duplicate or non-string column names (see :func:`check_column_names`).
+    """
+    if hasattr(df, "columns"):
+        check_column_names(df.columns, "from_pandas")
     return to_backend(df, get_backend().name)
 
 
@@ -217,3 +228,44 @@ def to_backend(frame: Any, backend: str) -> Any:
         return cudf.from_pandas(frame)
     msg = f"unknown backend {backend!r}; choose 'pandas' or 'cudf'"
     raise ValueError(msg)
+
+
+def check_column_names(names: Any, where: str) -> None:
+    """SchemaError unless every column name is a ``str`` and appears once.
+
+    gpupipe addresses columns by name: a duplicated name makes ``frame[name]`` a frame rather
+    than a column, and a non-string name (``0``, ``("a", "b")``) cannot be selected by a
+    Workflow, is stringified by Arrow and parquet (``0`` comes back as ``"0"``) and does not
+    survive a save. Both are refused where data enters or leaves gpupipe, naming the culprits.
+
+    Examples
+    --------
+    >>> from gpupipe.io.convert import check_column_names
+    >>> check_column_names(["a", "b"], "from_pandas")
+    >>> check_column_names(["a", "a", 0], "from_pandas")
+    Traceback (most recent call last):
+    ...
+    gpupipe.errors.SchemaError: from_pandas: duplicate column name(s) ['a']; ...
+    """
+    from ..errors import SchemaError
+
+    names = list(names)
+    seen: set[Any] = set()
+    dupes: list[Any] = []
+    for n in names:
+        try:
+            if n in seen and n not in dupes:
+                dupes.append(n)
+            seen.add(n)
+        except TypeError:  # unhashable: reported as non-string below
+            pass
+    if dupes:
+        msg = (f"{where}: duplicate column name(s) {dupes!r:.200}; every column needs its own name. Rename them "
+               "(pandas: df.columns = [...]; when reading a CSV, pass names=[...])")
+        raise SchemaError(msg)
+    odd = [n for n in names if not isinstance(n, str)]
+    if odd:
+        msg = (f"{where}: column names must be strings, got {odd!r:.200} ({type(odd[0]).__name__}); rename them, "
+               "e.g. df.columns = [str(c) for c in df.columns] (or flatten a MultiIndex: ['_'.join(map(str, c)) for c "
+               "in df.columns])")
+        raise SchemaError(msg)

@@ -81,7 +81,8 @@ class Dataset:
         elif _is_frame(source):
             self.backend = backend_of(source)
             self._ddf = _from_frame(source, partition_rows)
-        elif isinstance(source, (str, os.PathLike)) or (isinstance(source, (list, tuple)) and source):
+        elif isinstance(source, (str, os.PathLike)) or (
+                isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, os.PathLike)) for p in source)):
             self.backend = get_backend().name
             self._ddf = _from_paths(source, partition_rows, None if columns is None else list(columns), self.backend)
         else:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..backend import Dispatch, get_backend
-from ..errors import DataError
+from ..errors import DataError, oom_advice
 from .convert import arrow_to_pandas, to_arrow
 
 if TYPE_CHECKING:
@@ -29,11 +29,23 @@ PathLike = str | os.PathLike
 def _existing(path: PathLike | Sequence[PathLike]) -> list[Path]:
     paths = [Path(path)] if isinstance(path, (str, os.PathLike)) else [Path(p) for p in path]
     if not paths:
-        raise ValueError("no path given")
+        raise DataError("no path given: pass a file, a directory or a non-empty list of files")
     for p in paths:
         if not p.exists():
             raise FileNotFoundError(errno.ENOENT, "no such file or directory; check the path", str(p))
+        # A directory without data files would read as a frame with no rows and no columns.
+        if p.is_dir() and not any(f.is_file() and not f.name.startswith((".", "_")) for f in p.rglob("*")):
+            msg = f"directory {p} holds no data files (names starting with '.' or '_' are skipped); check the path"
+            raise DataError(msg)
     return paths
+
+
+def _named(frame: Any, paths: Sequence[Path]) -> Any:
+    """``frame`` once its column names are checked unique (a file may repeat a name; a frame must not)."""
+    from .convert import check_column_names
+
+    check_column_names(frame.columns, str(paths[0]) if len(paths) == 1 else f"{len(paths)} files from {paths[0]}")
+    return frame
 
 
 def _read_failed(kind: str, path: Any, exc: BaseException) -> DataError:
@@ -63,7 +75,7 @@ def read_parquet(path: PathLike | Sequence[PathLike], columns: Sequence[str] | N
     [1, <NA>]
     """
     paths = _existing(path)
-    return _read_parquet.impl(get_backend().name)(paths, None if columns is None else list(columns))
+    return _named(_read_parquet.impl(get_backend().name)(paths, None if columns is None else list(columns)), paths)
 
 
 def _check_columns(available: Sequence[str], wanted: Sequence[str] | None, path: Any) -> None:
@@ -148,7 +160,8 @@ def _read_parquet_cudf(paths: list[Path], columns: list[str] | None) -> Any:
             except OSError as exc:  # pyarrow raises ArrowInvalid (an OSError/ValueError) on a bad footer
                 raise _read_failed("parquet", p, exc) from exc
     try:
-        return cudf.read_parquet([str(p) for p in paths], columns=columns)
+        with oom_advice(f"reading {paths[0] if len(paths) == 1 else f'{len(paths)} parquet files'} with cuDF", "read"):
+            return cudf.read_parquet([str(p) for p in paths], columns=columns)
     except (OSError, RuntimeError, ValueError) as exc:
         raise _read_failed("parquet", paths[0] if len(paths) == 1 else paths, exc) from exc
 
@@ -243,10 +256,10 @@ def read_csv(
     opts = {"columns": None if columns is None else list(columns), "dtype": dict(dtype or {}), "sep": sep,
             "na_values": None if na_values is None else list(na_values), "header": header,
             "names": None if names is None else list(names), "skip_rows": int(skip_rows)}
-    return _read_csv.impl(get_backend().name)(paths, opts)
+    return _named(_read_csv.impl(get_backend().name)(paths, opts), paths)
 
 
-def _arrow_type(dtype: Any) -> Any:
+def _arrow_type(dtype: Any, name: str = "") -> Any:
     import numpy as np
     import pyarrow as pa
 
@@ -257,7 +270,11 @@ def _arrow_type(dtype: Any) -> Any:
     try:
         return pa.from_numpy_dtype(np.dtype(str(dtype).lower()))
     except TypeError as exc:
-        raise TypeError(f"read_csv: cannot map dtype {dtype!r} to an Arrow type") from exc
+        from ..errors import SchemaError
+
+        msg = (f"read_csv: dtype {dtype!r} given for column {name!r} is not a dtype; use a NumPy/Arrow name such as "
+               "'int64', 'float32', 'bool' or 'str'")
+        raise SchemaError(msg) from exc
 
 
 def _read_csv_arrow(paths: list[Path], opts: dict[str, Any]) -> pa.Table:
@@ -274,7 +291,7 @@ def _read_csv_arrow(paths: list[Path], opts: dict[str, Any]) -> pa.Table:
         read.skip_rows_after_names = 1
     null_values = ["", "NA", "NaN", "nan", "null", "NULL", "N/A", *list(opts["na_values"] or [])]
     convert = pcsv.ConvertOptions(
-        column_types={k: _arrow_type(v) for k, v in opts["dtype"].items()},
+        column_types={k: _arrow_type(v, k) for k, v in opts["dtype"].items()},
         include_columns=opts["columns"],
         null_values=null_values,
         strings_can_be_null=True,
@@ -283,7 +300,9 @@ def _read_csv_arrow(paths: list[Path], opts: dict[str, Any]) -> pa.Table:
     tables = []
     for p in paths:
         try:
-            tables.append(pcsv.read_csv(p, read_options=read, parse_options=parse, convert_options=convert))
+            table = pcsv.read_csv(p, read_options=read, parse_options=parse, convert_options=convert)
+            table.schema.names  # noqa: B018  Arrow checks values are UTF-8, not header names: decode them here
+            tables.append(table)
         except KeyError as exc:  # include_columns names a column the file lacks
             from ..errors import SchemaError
 
@@ -318,7 +337,8 @@ def _read_csv_cudf(paths: list[Path], opts: dict[str, Any]) -> Any:
     frames = []
     for p in paths:
         try:
-            frames.append(cudf.read_csv(str(p), **kw))
+            with oom_advice(f"reading {p} with cuDF", "read"):
+                frames.append(cudf.read_csv(str(p), **kw))
         except (OSError, RuntimeError, ValueError) as exc:
             raise _read_failed("CSV", p, exc) from exc
     return frames[0] if len(frames) == 1 else cudf.concat(frames, ignore_index=True)
@@ -341,4 +361,4 @@ def read_arrow(path: PathLike) -> Any:
             raise _read_failed("Arrow IPC/Feather", p, exc) from exc
     from .convert import _from_arrow
 
-    return _from_arrow.impl(get_backend().name)(table)
+    return _named(_from_arrow.impl(get_backend().name)(table), [p])

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from ..backend import Dispatch
-from ..errors import DataError
+from ..errors import DataError, GpupipeError
 
 __all__ = ["Filter", "keep_rows"]
 
@@ -48,7 +48,14 @@ class Filter(Op):
             msg = f"Filter(predicate=...) needs a callable frame -> boolean mask, got {type(self.predicate).__name__}"
             raise TypeError(msg)
         self._require(frame, columns, "Filter")
-        mask = self.predicate(frame)
+        try:
+            mask = self.predicate(frame)
+        except Exception as exc:  # the user's predicate failed: say what it was given
+            if isinstance(exc, GpupipeError):
+                raise
+            msg = (f"Filter: predicate raised {type(exc).__name__}: {exc}; it receives the whole frame (columns "
+                   f"{list(frame.columns)[:30]}) and must return a boolean mask")
+            raise DataError(msg) from exc
         return keep_rows(frame, mask, "Filter")
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from ..errors import DataError
+from ..errors import DataError, GpupipeError
 from ._columns import frame_like
 from .base import ColumnInfo, Op
 
@@ -54,7 +54,14 @@ class LambdaOp(Op):
         self._require(frame, columns, "LambdaOp")
         data = {}
         for c in columns:
-            out = self.fn(frame[c])
+            try:
+                out = self.fn(frame[c])
+            except Exception as exc:  # the user's function failed: say which column it was given
+                if isinstance(exc, GpupipeError):
+                    raise
+                msg = (f"LambdaOp: fn raised {type(exc).__name__}: {exc} on column {c!r} (dtype {frame[c].dtype}); "
+                       "fix the function (it receives one column as a Series)")
+                raise DataError(msg) from exc
             if not hasattr(out, "__len__") or len(out) != len(frame):
                 msg = (f"LambdaOp: fn returned {type(out).__name__} for column {c!r}; it must return a series or "
                        f"array with one value per row ({len(frame)})")

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..backend import Dispatch
-from ..errors import DataError, SchemaError
+from ..errors import DataError, SchemaError, oom_advice
 from ..schema import Schema
 from . import audit
 
@@ -148,8 +148,10 @@ def _upload(host: torch.Tensor, device: torch.device, name: str) -> torch.Tensor
     """
     import torch
 
-    src = host if host.is_pinned() else torch.empty_like(host, pin_memory=True).copy_(host)
-    out = src.to(device, non_blocking=True)
+    with oom_advice(f"uploading column {name!r} ({host.element_size() * host.numel():,} bytes) to {device}",
+                    "tensors"):
+        src = host if host.is_pinned() else torch.empty_like(host, pin_memory=True).copy_(host)
+        out = src.to(device, non_blocking=True)
     audit.record_event("upload", out.element_size() * out.numel(), name, f"pinned, non-blocking, to {device}")
     return out
 
@@ -225,6 +227,13 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
         msg = ("to_tensors takes one in-memory frame; for a gp.Dataset use gp.Loader(dataset, ...), which streams "
                "its partitions, or ds.to_frame() first")
         raise TypeError(msg)
+    if not hasattr(frame, "columns"):
+        msg = (f"to_tensors expects a pandas or cuDF DataFrame (e.g. wf.transform's output) or a TensorTable, got "
+               f"{type(frame).__module__}.{type(frame).__qualname__}")
+        raise DataError(msg)
+    from ..io.convert import check_column_names
+
+    check_column_names(frame.columns, "to_tensors")
     schema = resolve_schema(frame, schema, label)
     missing = [name for name in schema.names if name not in frame.columns]
     if missing:
@@ -232,7 +241,9 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
                "pass the frame produced by the workflow that made this schema")
         raise SchemaError(msg)
     dev = None if device is None else torch.device(device)
-    cols, copies = _to_tensors(frame, schema, dev)
+    with oom_advice(f"turning {len(frame):,} rows x {len(schema.names)} columns into tensors on "
+                    f"{dev or 'the frame device'}", "tensors"):
+        cols, copies = _to_tensors(frame, schema, dev)
     if validate:
         for col in schema:
             _validate(col.name, col.role, col.cardinality, cols[col.name])

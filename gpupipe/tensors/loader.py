@@ -74,7 +74,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataError
+from ..errors import DataError, oom_advice
 from ..schema import Schema
 from . import audit
 from .convert import TensorTable, resolve_schema, to_tensors
@@ -160,8 +160,9 @@ def _stage(tt: TensorTable) -> _Staged:
     import torch
 
     label = tt.schema.label
-    return _Staged(_stack(tt, tt.schema.cont, torch.float32, "cont"), _stack(tt, tt.schema.cat, torch.int64, "cat"),
-                   None if label is None else tt[label])
+    with oom_advice(f"staging {tt.num_rows:,} rows of features on {tt.device}", "tensors"):
+        return _Staged(_stack(tt, tt.schema.cont, torch.float32, "cont"),
+                       _stack(tt, tt.schema.cat, torch.int64, "cat"), None if label is None else tt[label])
 
 
 def epoch_indices(n: int, *, epoch: int, seed: int, shuffle: bool, rank: int = 0, world_size: int = 1) -> torch.Tensor:

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from ..errors import DataError, SchemaError
+from ..errors import DataError, SchemaError, oom_advice
 from .metrics import HIGHER_IS_BETTER, compute_metrics
 
 __all__ = ["EarlyStopping", "TrainResult", "evaluate", "predict", "train"]
@@ -139,6 +139,41 @@ def _check_loader(loader: Any, what: str, need_label: bool) -> None:
         raise DataError(msg)
 
 
+def _check_model_fits(model: Any, loader: Any, what: str) -> None:
+    """SchemaError when the loader's categorical ids can exceed the model's embedding tables.
+
+    The loader's schema bounds every id by its cardinality (``to_tensors`` checks it), so comparing
+    cardinalities proves all batches fit without reading them; an id past a table would otherwise be an
+    IndexError on the CPU and a device-side assert (which kills the CUDA context) on a GPU.
+    """
+    schema = getattr(loader, "schema", None)
+    inner = _unwrapped(model)
+    cards = getattr(inner, "cardinalities", None)
+    names = getattr(inner, "cat_names", None)
+    if schema is None or cards is None or not hasattr(schema, "cardinalities"):
+        return
+    have = schema.cardinalities
+    named = names and len(names) == len(cards) and set(names) & set(have)
+    wanted = list(names) if named else list(schema.cat)  # unnamed models: by position, as batches are
+    too_big = {c: (have.get(c), int(m)) for c, m in zip(wanted, cards, strict=False)
+               if have.get(c) is not None and int(have[c]) > int(m)}
+    if too_big:
+        detail = ", ".join(f"{c!r}: data {d} ids, model {m}" for c, (d, m) in too_big.items())
+        msg = (f"the {what} loader's categorical columns have more ids than the model's embeddings ({detail}); "
+               "build the model from the same Workflow's output_schema (TabularMLP.from_schema(wf.output_schema))")
+        raise SchemaError(msg)
+
+
+def _bad_binary_labels(label: torch.Tensor) -> torch.Tensor:
+    """0-d bool tensor on the label's device: True if any label is not 0 or 1 (no host sync)."""
+    return ((label != 0) & (label != 1)).any()
+
+
+def _binary_label_error(what: str) -> DataError:
+    return DataError(f"the {what} labels hold values other than 0 and 1, but the task is binary; encode the label as "
+                     "0/1, or use task='regression' (a model built with task='regression')")
+
+
 def _amp_context(device: torch.device, amp: bool | None) -> Any:
     """bf16 autocast: on by default on CUDA, off on CPU; ``amp=True``/``False`` forces it."""
     enabled = device.type == "cuda" if amp is None else bool(amp)
@@ -218,6 +253,7 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
     torch.Size([3])
     """
     _check_loader(loader, "prediction", need_label=False)
+    _check_model_fits(model, loader, "prediction")
     device = _device_of(loader)
     model.to(device)
     out, _ = _outputs(model, loader, device, amp, with_labels=False, what="prediction")
@@ -243,7 +279,10 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None 
     device = _device_of(loader)
     model.to(device)
     task = _task_of(model, task)
+    _check_model_fits(model, loader, "evaluation")
     out, label = _outputs(model, loader, device, amp, with_labels=True, what="evaluation")
+    if task == "binary" and bool(_bad_binary_labels(label)):
+        raise _binary_label_error("evaluation")
     return compute_metrics(_scores(out, task), label, task)
 
 
@@ -338,6 +377,9 @@ def train(
     if val is not None:
         _check_loader(val, "validation", need_label=True)
     task = _task_of(model, task)
+    _check_model_fits(model, loader, "training")
+    if val is not None:
+        _check_model_fits(model, val, "validation")
     stopper = _early_stopping(early_stopping, task)
     if stopper is not None and val is None:
         raise ValueError("early_stopping needs validation data: pass val=<loader>")
@@ -362,7 +404,7 @@ def train(
                 if hasattr(loader, "set_epoch"):
                     loader.set_epoch(epoch - 1)
                 entry = _train_epoch(model, loader, opt, loss_fn, device, amp, progress,
-                                     f"epoch {epoch}/{epochs}", epoch)
+                                     f"epoch {epoch}/{epochs}", epoch, binary=task == "binary")
                 if val is not None:
                     t0 = time.perf_counter()
                     metrics = evaluate(model, val, task=task)
@@ -437,9 +479,13 @@ def _early_stopping(spec: EarlyStopping | int | bool | None, task: str) -> Early
 
 
 def _train_epoch(model: torch.nn.Module, loader: Iterable[Any], opt: torch.optim.Optimizer, loss_fn: Any,
-                 device: torch.device, amp: bool | None, progress: bool, desc: str, epoch: int) -> dict[str, float]:
+                 device: torch.device, amp: bool | None, progress: bool, desc: str, epoch: int,
+                 binary: bool = False) -> dict[str, float]:
     model.train()
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    # Labels other than 0/1 under BCE train without complaint to a meaningless model: flag them on the
+    # device (no sync per batch) and read the flag once, with the loss, at the end of the epoch.
+    bad_labels = torch.zeros((), dtype=torch.bool, device=device)
     rows = 0
     checked = False
     bar = _progress(loader, desc, progress)
@@ -453,12 +499,15 @@ def _train_epoch(model: torch.nn.Module, loader: Iterable[Any], opt: torch.optim
                     _unwrapped(model).check_batch(cont, cat)
                 checked = True
             n = int(label.shape[0])  # host-side metadata: no device sync
-            with _amp_context(device, amp):
-                out = model(cont, cat)
-            loss = loss_fn(out.float().reshape(-1), label.reshape(-1).float())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            if binary:
+                bad_labels |= _bad_binary_labels(label)
+            with oom_advice(f"a training step on {device} (batch of {n:,} rows)", "train"):
+                with _amp_context(device, amp):
+                    out = model(cont, cat)
+                loss = loss_fn(out.float().reshape(-1), label.reshape(-1).float())
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
             loss_sum += loss.detach() * n
             rows += n
             bar.update(n)
@@ -467,6 +516,8 @@ def _train_epoch(model: torch.nn.Module, loader: Iterable[Any], opt: torch.optim
         if rows == 0:
             raise DataError("the training loader yielded no batches this epoch; check the data is not empty")
         train_loss = float((loss_sum / rows).item())  # the epoch's one device -> host read
+        if binary and bool(bad_labels):
+            raise _binary_label_error("training")
         bar.set_postfix(loss=f"{train_loss:.4f}")
     finally:
         bar.close()

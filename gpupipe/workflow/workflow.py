@@ -194,6 +194,14 @@ class Workflow:
                     msg = (f"column {c!r} has dtype {now} at transform but was {was} when the workflow was fitted; "
                            f"cast it back to {was} (or refit)")
                     raise SchemaError(msg)
+                if now is not None and dtype_kind(now) == "datetime" and _timezone(now) != _timezone(was):
+                    # DateParts takes fields in the column's timezone: the same instants in another zone
+                    # would silently give other hours and days.
+                    fix = (f".dt.tz_convert({_timezone(was)!r})" if _timezone(now) and _timezone(was)
+                           else f".dt.tz_localize({_timezone(was)!r})" if _timezone(was) else ".dt.tz_localize(None)")
+                    msg = (f"column {c!r} has dtype {now} at transform but was {was} when the workflow was fitted; "
+                           f"its timezone changed. Convert it back (series{fix}) or refit")
+                    raise SchemaError(msg)
         return used
 
     def _check_frame(self, data: Any, stage: str) -> Any:
@@ -208,6 +216,9 @@ class Workflow:
         if not hasattr(data, "columns"):
             msg = f"Workflow.{stage} expects a DataFrame, got a {type(data).__name__}; use series.to_frame()"
             raise DataError(msg)
+        from ..io.convert import check_column_names
+
+        check_column_names(data.columns, f"Workflow.{stage}")
         if len(data) == 0:
             msg = f"Workflow.{stage} got an empty frame (0 rows, columns {list(data.columns)[:30]}); give it data"
             raise DataError(msg)
@@ -444,6 +455,12 @@ class Workflow:
 
 
 # ---------------------------------------------------------------------- helpers (module level: picklable)
+def _timezone(dtype_name: str) -> str | None:
+    """The timezone of a datetime dtype's name (``"datetime64[ns, UTC]"`` → ``"UTC"``), None when naive."""
+    inner = str(dtype_name).partition("[")[2].rstrip("]")
+    return inner.partition(",")[2].strip() or None
+
+
 def _as_dataset(data: Any) -> Any:
     from ..io.dataset import Dataset
 
