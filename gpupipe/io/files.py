@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backend import Dispatch, get_backend
 from ..errors import DataError, oom_advice
-from .convert import arrow_to_pandas, to_arrow
+from .convert import arrow_to_pandas, check_column_names, to_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -42,7 +42,6 @@ def _existing(path: PathLike | Sequence[PathLike]) -> list[Path]:
 
 def _named(frame: Any, paths: Sequence[Path]) -> Any:
     """``frame`` once its column names are checked unique (a file may repeat a name; a frame must not)."""
-    from .convert import check_column_names
 
     check_column_names(frame.columns, str(paths[0]) if len(paths) == 1 else f"{len(paths)} files from {paths[0]}")
     return frame
@@ -97,7 +96,9 @@ def _read_parquet_arrow(paths: list[Path], columns: list[str] | None) -> pa.Tabl
     for p in paths:
         try:
             if p.is_file():
-                _check_columns(pq.read_schema(p).names, columns, p)
+                names = pq.read_schema(p).names
+                check_column_names(names, str(p))  # else Arrow fails later with "Multiple matches for FieldRef"
+                _check_columns(names, columns, p)
             tables.append(pq.read_table(p, columns=columns))
         except (pa.ArrowException, OSError) as exc:
             raise _read_failed("parquet", p, exc) from exc
