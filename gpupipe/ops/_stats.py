@@ -26,6 +26,8 @@ __all__ = [
     "hash_series",
     "lookup",
     "make_series",
+    "map_columns",
+    "masked_int_parts",
     "murmur3_int64",
     "numeric_arrays",
     "value_counts",
@@ -94,7 +96,27 @@ null_mask = Dispatch("null_mask", doc="Boolean array (NumPy or CuPy) marking the
 
 @null_mask.register("pandas")
 def _null_mask_pandas(series: Any) -> Any:
+    parts = masked_int_parts(series)
+    if parts is not None:
+        mask = parts[1].view()
+        mask.flags.writeable = False  # the column's own mask: a view, never to be written
+        return mask
     return series.isna().to_numpy()
+
+
+def masked_int_parts(series: Any) -> tuple[Any, Any] | None:
+    """pandas only: ``(values, mask)`` of a nullable integer series (``Int32``, ``UInt8``...) without
+    copying, or None for any other series. ``values`` holds arbitrary numbers where ``mask`` is True."""
+    from pandas.api.extensions import ExtensionDtype
+
+    dtype = series.dtype
+    if not isinstance(dtype, ExtensionDtype) or getattr(dtype, "kind", None) not in ("i", "u"):
+        return None
+    array = series.array
+    values, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
+    if values is None or mask is None:
+        return None
+    return values, mask
 
 
 @null_mask.register("cudf")
@@ -134,6 +156,36 @@ def _make_series_cudf(like: Any, array: Any, name: str) -> Any:
     import cudf
 
     return cudf.Series(array, index=like.index, name=name)
+
+
+map_columns = Dispatch(
+    "map_columns",
+    doc="``[fn(series) for series in the frame's columns]``, run side by side on CPU threads where that pays.",
+)
+
+# Below this many rows a column's hash pass is too short for a thread hand-off to pay.
+_THREAD_MIN_ROWS = 200_000
+
+
+@map_columns.register("pandas")
+def _map_columns_pandas(frame: Any, columns: Sequence[str], fn: Any) -> list[Any]:
+    import os
+
+    series = [frame[c] for c in columns]  # taken here, in one thread: workers only read their own series
+    workers = min(len(series), os.cpu_count() or 1)
+    if workers < 2 or len(frame) < _THREAD_MIN_ROWS:
+        return [fn(s) for s in series]
+    # pandas' hash tables (factorize, get_indexer) and NumPy release the GIL, so the columns' passes
+    # overlap; results (and the first error, in column order) come back as a serial loop's would.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, series))
+
+
+@map_columns.register("cudf")
+def _map_columns_cudf(frame: Any, columns: Sequence[str], fn: Any) -> list[Any]:
+    return [fn(frame[c]) for c in columns]  # one GPU stream: nothing to gain from host threads
 
 
 # ------------------------------------------------------------------------------ value counts
@@ -185,14 +237,42 @@ def counts_frame(values: Any, counts: Any) -> Any:
     import pandas as pd
 
     keep = np.asarray(counts) > 0
+    if not isinstance(values, pd.Index):
+        values = pd.Index(values)
     return pd.DataFrame({"value": canonical_values(values[keep]),
                          "count": np.asarray(counts)[keep].astype(np.int64)})
 
 
 @value_counts.register("pandas")
 def _value_counts_pandas(series: Any) -> Any:
+    parts = masked_int_parts(series)
+    if parts is not None:
+        counted = _int_value_counts(*parts)
+        if counted is not None:
+            return counts_frame(*counted)
     _, values, counts = factorize_counts(series)
     return counts_frame(values, counts)
+
+
+def _int_value_counts(values: Any, mask: Any) -> tuple[Any, Any] | None:
+    """(distinct values, count of each) of a nullable integer column's non-null values, or None when
+    pandas' ``factorize_array`` is not there to call.
+
+    ``pd.factorize`` sizes its hash table for every row (a 5M-slot table per 5M-row column); starting
+    small and growing is ~1.5x faster on Criteo-like ids. The values under the null mask are hashed
+    like the others and their counts subtracted afterwards, cheaper than masking every row.
+    """
+    import numpy as np
+
+    try:
+        from pandas.core.algorithms import factorize_array
+    except ImportError:  # a pandas without it: the caller takes the public path
+        return None
+    codes, uniques = factorize_array(values, size_hint=min(len(values), 1 << 12))
+    counts = np.bincount(codes, minlength=len(uniques))
+    if mask.any():
+        counts -= np.bincount(codes[mask], minlength=len(uniques))
+    return uniques, counts
 
 
 @value_counts.register("cudf")
@@ -275,6 +355,13 @@ def _lookup_pandas(series: Any, index: Any) -> Any:
         cat_pos = index.get_indexer(pd.Index(canonical_values(series.cat.categories)))
         codes = series.cat.codes.to_numpy()
         return np.where(codes >= 0, np.append(cat_pos, -1)[codes], -1)
+    parts = masked_int_parts(series)
+    if parts is not None:
+        # Look the stored values up as they are (no filled copy); the null rows' answers are then overwritten.
+        values, mask = parts
+        pos = index.get_indexer(values)
+        np.putmask(pos, mask, -1)
+        return pos
     kind = column_kind(series)
     if kind in ("int", "bool"):
         values, mask = numeric_arrays(series)

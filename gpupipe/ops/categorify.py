@@ -100,7 +100,8 @@ class Categorify(StatOp):
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[str, Any]:
         self._check_params()
         self._checked(frame, columns)
-        return {c: (_base_kind(frame[c]), _stats.value_counts(frame[c])) for c in columns}
+        counts = _stats.map_columns(frame, columns, _stats.value_counts)
+        return {c: (_base_kind(frame[c]), vc) for c, vc in zip(columns, counts, strict=True)}
 
     def combine(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
         out = {}
@@ -171,11 +172,13 @@ class Categorify(StatOp):
         xp = array_namespace(ids)
         if ids.dtype != xp.int64:
             ids = ids.astype(xp.int64)
-        unseen = ids < 0
-        ids += self._first_vocab_id
         if self.num_oov_buckets == 1:
-            ids[unseen] = FIRST_OOV_ID
-        elif bool(unseen.any()):
+            ids += self._first_vocab_id  # unseen (-1) lands on FIRST_OOV_ID == first vocabulary id - 1
+            unseen = None
+        else:
+            unseen = ids < 0
+            ids += self._first_vocab_id
+        if unseen is not None and bool(unseen.any()):
             hashed, _ = _stats.hash_series(series, 0)
             oov = FIRST_OOV_ID + (hashed % xp.uint32(self.num_oov_buckets)).astype(xp.int64)
             ids[unseen] = oov[unseen]
@@ -187,7 +190,10 @@ class Categorify(StatOp):
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
         self._require(frame, columns, "Categorify")
-        out = {c: _stats.make_series(frame[c], self._ids(frame[c], c), c) for c in columns}
+        for c in columns:  # dtype errors first, in column order, before any column's work starts
+            self._check_transform_kind(frame[c], c)
+        ids = _stats.map_columns(frame, columns, lambda s: self._ids(s, s.name))
+        out = {c: _stats.make_series(frame[c], col_ids, c) for c, col_ids in zip(columns, ids, strict=True)}
         return _stats.frame_from_series(frame, out)
 
     def fit_transform(self, frame: Any, columns: Sequence[str]) -> Any:
