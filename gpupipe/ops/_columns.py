@@ -14,9 +14,11 @@ from ..backend import Dispatch
 from ..errors import SchemaError
 
 __all__ = [
+    "CHUNK",
     "dtype_kind",
     "float_values",
     "frame_like",
+    "int_parts",
     "missing_mask",
     "plain_dtype_name",
     "require_kind",
@@ -53,6 +55,26 @@ def require_kind(frame: Any, columns: Sequence[str], op: str, kinds: Sequence[st
     if bad:
         msg = f"{op}: column(s) {bad} have dtypes it cannot take; it needs {' or '.join(kinds)} columns. {advice}"
         raise SchemaError(msg)
+
+
+# Elements per block in the pandas fast paths: a float64 block of 64K (512 KiB) stays in cache, so
+# a chain of in-place ufuncs over it costs one read of the input and one write of the output,
+# with no full-length temporaries (fresh memory is what costs most on small machines).
+CHUNK = 1 << 16
+
+
+def int_parts(series: Any) -> tuple[Any, Any] | None:
+    """pandas only: ``(values, mask or None)`` of an integer series without copying: a NumPy
+    ``int``/``uint`` column gives ``(values, None)``, a nullable one (``Int32``...) its stored
+    values (arbitrary where masked) and its mask. None for any other series. Read-only use."""
+    import numpy as np
+
+    from ._stats import masked_int_parts
+
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype):
+        return (series.to_numpy(), None) if dtype.kind in ("i", "u") else None
+    return masked_int_parts(series)
 
 
 float_values = Dispatch("float_values", doc="float64 array (NumPy/CuPy) of a numeric series, NaN for nulls.")

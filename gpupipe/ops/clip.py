@@ -7,6 +7,7 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
+from ..backend import Dispatch
 from ._columns import float_values, frame_like, require_kind
 from .base import ColumnInfo, Op, register_op
 
@@ -70,5 +71,52 @@ class Clip(Op):
                 data[c] = x.clip(-math.inf if self.lower is None else self.lower,
                                  math.inf if self.upper is None else self.upper)
             else:
-                data[c] = s.clip(lower=self.lower, upper=self.upper)
+                data[c] = _clip_series(s, self.lower, self.upper)
         return frame_like(frame, data)
+
+
+_clip_series = Dispatch("clip_series", doc="The series clipped to [lower, upper] (None: unbounded), dtype and nulls kept.")
+
+
+@_clip_series.register("pandas")
+def _clip_series_pandas(series: Any, lower: Any, upper: Any) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    from ._stats import masked_int_parts
+
+    parts = masked_int_parts(series)
+    dtype = parts[0].dtype if parts is not None else series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+        lo, hi = _as_bound(lower, dtype), _as_bound(upper, dtype)
+        if lo is not _UNFIT and hi is not _UNFIT:
+            # One np.clip pass; pandas' clip runs two where() passes with boolean temporaries.
+            if parts is not None:
+                values, mask = parts
+                array = type(series.array)(np.clip(values, lo, hi), mask.copy(), copy=False)
+                return pd.Series(array, index=series.index, name=series.name, copy=False)
+            return pd.Series(np.clip(series.to_numpy(), lo, hi), index=series.index, name=series.name, copy=False)
+    return series.clip(lower=lower, upper=upper)
+
+
+_UNFIT = object()
+
+
+def _as_bound(bound: Any, dtype: Any) -> Any:
+    """``bound`` as a scalar of ``dtype`` when it converts exactly (else _UNFIT: pandas' clip decides)."""
+    import numpy as np
+
+    if bound is None:
+        return None
+    if dtype.kind in "iu":
+        if float(bound) != int(bound):
+            return _UNFIT
+        info = np.iinfo(dtype)
+        return dtype.type(int(bound)) if info.min <= int(bound) <= info.max else _UNFIT
+    exact = dtype.type(bound)
+    return exact if float(exact) == float(bound) else _UNFIT
+
+
+@_clip_series.register("cudf")
+def _clip_series_cudf(series: Any, lower: Any, upper: Any) -> Any:
+    return series.clip(lower=lower, upper=upper)

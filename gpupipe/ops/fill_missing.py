@@ -112,11 +112,34 @@ _fill_series = Dispatch("fill_series", doc="Series with nulls (and float NaN) re
 
 @_fill_series.register("pandas")
 def _fill_series_pandas(series: Any, value: Any) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    from ._stats import masked_int_parts
+
+    parts = masked_int_parts(series)
+    if parts is not None and _holds(parts[0].dtype, value):
+        # One copy of the stored values with the fill written under the mask: what fillna +
+        # astype(numpy dtype) give, without their two extra full-length copies.
+        values, mask = parts
+        out = values.copy()
+        np.putmask(out, mask, int(value))
+        return pd.Series(out, index=series.index, name=series.name, copy=False)
     out = series.fillna(value)
     numpy_dtype = getattr(series.dtype, "numpy_dtype", None)
     if numpy_dtype is not None and dtype_kind(series.dtype) == "numeric":
         out = out.astype(numpy_dtype)  # no nulls remain: a plain NumPy column shares memory with torch
     return out
+
+
+def _holds(dtype: Any, value: Any) -> bool:
+    """True when the whole number ``value`` fits the NumPy integer ``dtype``."""
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or float(value) != int(value):
+        return False
+    info = np.iinfo(dtype)
+    return info.min <= int(value) <= info.max
 
 
 @_fill_series.register("cudf")
