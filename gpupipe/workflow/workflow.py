@@ -233,11 +233,11 @@ class Workflow:
         """Apply the steps to one frame; ``mode`` is "fit", "fit_transform" or "transform"."""
         working = frame.reset_index(drop=True)
         steps = self._steps()
-        last_stateful = max((i for i, st in enumerate(steps) if st.op.stateful), default=-1)
+        # fit transforms only what a later op's fit reads (Normalize's output is never computed
+        # to fit a Categorify on other columns)
+        feeds_fit = _feeds_fit(steps) if mode == "fit" else None
         for i, st in enumerate(steps):
             op, cols = st.op, st.columns
-            if mode == "fit" and i > last_stateful:
-                break  # nothing left to fit: skip transforming the rest
             if mode != "transform" and op.stateful:
                 own_frame = op.changes_rows or type(op).transform_frame is not Op.transform_frame
                 if mode == "fit_transform" and not own_frame:
@@ -245,8 +245,8 @@ class Workflow:
                     working = _assign(working, op.fit_transform(working, cols), st)
                     continue
                 op.fit(working, cols)
-                if mode == "fit" and i == last_stateful:
-                    break
+            if feeds_fit is not None and not feeds_fit[i]:
+                continue
             working = op.transform_frame(working, cols)
             if op.changes_rows and mode != "transform" and len(working) == 0:
                 msg = f"{st.where()} removed every row; nothing is left to fit on. Loosen it or check the data"
@@ -469,6 +469,27 @@ def _as_dataset(data: Any) -> Any:
     if hasattr(data, "__dask_graph__") and hasattr(data, "npartitions"):
         return Dataset(data)
     return None
+
+
+def _feeds_fit(steps: Sequence[_Step]) -> list[bool]:
+    """Per step: whether a later op's fit reads what its transform produces (so fit must run it).
+
+    A later statistic op depends on a step when it reads one of the step's outputs (through any
+    chain of steps between them), or when the step drops rows or rewrites the frame in its own way
+    (``transform_frame`` overridden), which every later op sees.
+    """
+    needed: set[str] = set()  # columns read by ops fitted after this point, or by steps feeding them
+    later_fit = False
+    feeds = [False] * len(steps)
+    for i in range(len(steps) - 1, -1, -1):
+        op, cols = steps[i].op, steps[i].columns
+        reads = set(cols) | set(op.required_columns(cols))
+        whole = op.changes_rows or type(op).transform_frame is not Op.transform_frame
+        feeds[i] = later_fit and (whole or bool(needed.intersection(op.output_columns(cols))))
+        if feeds[i] or op.stateful:
+            needed |= reads
+        later_fit = later_fit or op.stateful
+    return feeds
 
 
 def _assign(working: Any, out: Any, st: _Step) -> Any:
