@@ -9,9 +9,9 @@ TORCH_SPEC ?= torch
 EXTRAS ?= dev
 PYTEST_ARGS ?=
 OUT ?= results/flights-delay
+comma := ,
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(subst $(comma),_,$(EXTRAS))
-comma := ,
 
 .PHONY: setup run test lint bench clean
 
