@@ -219,6 +219,7 @@ def test_checkpoints_load_with_weights_only(checkpoint, monkeypatch):
         assert torch.equal(loaded.state_dict()[k], v)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")  # torch notes the foreign pickle
 def test_a_model_pt_replaced_by_a_code_running_pickle_is_refused_and_not_run(checkpoint, tmp_path):
     path, _ = checkpoint
     marker = tmp_path / "pwned"
