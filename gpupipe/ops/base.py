@@ -62,6 +62,10 @@ class Op:
     stateful: ClassVar[bool] = False
     #: True for ops that drop rows (they override transform_frame).
     changes_rows: ClassVar[bool] = False
+    #: True for ops whose ``transform`` treats each column on its own and returns exactly its input
+    #: columns (FillMissing without indicators, Clip, LogOp, Normalize). The Workflow runs a chain of
+    #: such ops one column at a time, so one column's intermediates are freed before the next starts.
+    columnwise: ClassVar[bool] = False
     #: False for ops that cannot be saved (LambdaOp).
     serializable: ClassVar[bool] = True
     #: True for ops whose ``fit_transform`` output on the training data differs from ``transform``'s

@@ -36,6 +36,8 @@ class Clip(Op):
     [0, 5]
     """
 
+    columnwise = True
+
     def __init__(self, lower: float | None = None, upper: float | None = None) -> None:
         self.lower = lower
         self.upper = upper

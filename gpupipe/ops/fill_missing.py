@@ -47,6 +47,10 @@ class FillMissing(Op):
         self.fill_value = fill_value
         self.add_indicator = add_indicator
 
+    @property
+    def columnwise(self) -> bool:  # type: ignore[override]
+        return not self.add_indicator  # indicators are extra columns
+
     def _check_params(self) -> None:
         v = self.fill_value
         if isinstance(v, numbers.Real) and not isinstance(v, bool):

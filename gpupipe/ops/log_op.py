@@ -31,6 +31,8 @@ class LogOp(Op):
     [0.0, 2.3026]
     """
 
+    columnwise = True
+
     def __init__(self) -> None:
         pass
 

@@ -146,6 +146,8 @@ class Normalize(StatOp):
     [-1.0, 1.0]
     """
 
+    columnwise = True
+
     def __init__(self) -> None:
         pass
 

@@ -236,8 +236,16 @@ class Workflow:
         # fit transforms only what a later op's fit reads (Normalize's output is never computed
         # to fit a Categorify on other columns)
         feeds_fit = _feeds_fit(steps) if mode == "fit" else None
-        for i, st in enumerate(steps):
+        nxt = 0
+        while nxt < len(steps):
+            i, st = nxt, steps[nxt]
             op, cols = st.op, st.columns
+            run = _columnwise_run(steps, i, mode, feeds_fit)
+            if run > 1:
+                working = _run_by_column(working, steps[i:i + run])
+                nxt = i + run
+                continue
+            nxt = i + 1
             if mode != "transform" and op.stateful:
                 own_frame = op.changes_rows or type(op).transform_frame is not Op.transform_frame
                 if mode == "fit_transform" and not own_frame:
@@ -490,6 +498,39 @@ def _feeds_fit(steps: Sequence[_Step]) -> list[bool]:
             needed |= reads
         later_fit = later_fit or op.stateful
     return feeds
+
+
+def _columnwise_run(steps: Sequence[_Step], start: int, mode: str, feeds_fit: list[bool] | None) -> int:
+    """How many steps from ``start`` form a chain of one node's column-wise ops that can run one
+    column at a time (ops to fit are not part of one, nor are steps a fit skips)."""
+    end = start
+    while end < len(steps):
+        st = steps[end]
+        if st.node != steps[start].node or not st.op.columnwise or list(st.columns) != list(steps[start].columns):
+            break
+        if mode != "transform" and st.op.stateful:
+            break
+        if feeds_fit is not None and not feeds_fit[end]:
+            break
+        end += 1
+    return end - start
+
+
+def _run_by_column(working: Any, run: Sequence[_Step]) -> Any:
+    """Apply a chain of column-wise ops a column at a time: each op sees a one-column frame, as it
+    would see that column in the whole frame, and only one column's intermediates are alive at once
+    (13 x 5M-row int32/float64 intermediates of the Criteo chain made ~0.3 GB of the peak)."""
+    columns = list(run[0].columns)
+    done = {}
+    for c in columns:
+        part = working[[c]]
+        for st in run:
+            part = st.op.transform_frame(part, [c])
+        done[c] = part[c]
+    result = working.copy(deep=False)
+    for c in columns:
+        result[c] = done[c]
+    return result
 
 
 def _assign(working: Any, out: Any, st: _Step) -> Any:
