@@ -108,9 +108,9 @@ def _read_parquet_arrow(paths: list[Path], columns: list[str] | None) -> pa.Tabl
 _read_parquet = Dispatch("read_parquet")
 
 
-# Columns decoded per read in the one-file pandas path: enough for the reader's threads, small
-# enough that the Arrow copy of the data never exists whole beside the pandas one.
-_COLUMN_GROUP = 8
+# Columns decoded per read in the one-file pandas path: one per core for the reader's threads,
+# few enough that the Arrow copy of the data never exists whole beside the pandas one.
+_COLUMN_GROUP = max(2, os.cpu_count() or 1)
 
 
 @_read_parquet.register("pandas")
@@ -146,6 +146,9 @@ def _read_parquet_file_pandas(path: Path, columns: list[str] | None) -> Any:
         rows = file.metadata.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise _read_failed("parquet", path, exc) from exc
+    # Arrow's allocator keeps the freed decode buffers (~0.3 GB for 5M Criteo rows) for reuse that
+    # will not come: hand them back, or they stay in the process's peak for the rest of the run.
+    pa.default_memory_pool().release_unused()
     return frame_from_columns(out, rows)
 
 
