@@ -81,7 +81,7 @@ def workflow(externals: dict[str, Any], *, smoothing: float = 20.0, seed: int = 
 
 def load(rows: int | None = None, seed: int = 0) -> tuple[Any, Any, dict[str, Any]]:
     """(train, val, externals) frames on the active backend, with the ``delayed`` label."""
-    tables = gp.datasets.flights()
+    tables = gp.datasets.flights(["flights", "weather", "planes", "airports"])
     flights = tables["flights"] if rows is None else gp.datasets.flights_scaled(rows, seed, joined=False)
     flights = flights[flights["arr_delay"].notna()]  # cancelled or diverted: no arrival, no label
     flights[LABEL] = (flights["arr_delay"] > 15).astype("float32")
@@ -91,8 +91,8 @@ def load(rows: int | None = None, seed: int = 0) -> tuple[Any, Any, dict[str, An
 
 def run(backend: str = "auto", epochs: int = 1, rows: int | None = None, seed: int = 0, *,
         device: str | None = None, progress: bool = True, out: str | Path | None = None,
-        baseline: str | None = "logistic", hidden: tuple[int, ...] = (128, 64), batch_size: int = 2048,
-        lr: float = 3e-3) -> PipelineResult:
+        baseline: str | None = "logistic", hidden: tuple[int, ...] = (128, 64), embedding_dim: int | None = 16,
+        batch_size: int = 2048, lr: float = 3e-3) -> PipelineResult:
     """Run the flights-delay pipeline end to end.
 
     Parameters
@@ -113,8 +113,9 @@ def run(backend: str = "auto", epochs: int = 1, rows: int | None = None, seed: i
         Write ``result.json``, the fitted workflow, the model checkpoint and ``training.png`` there.
     baseline : str or None
         Classic-ML baseline kind fitted on the same features (``None`` skips it).
-    hidden, batch_size, lr
-        Model and optimiser settings.
+    hidden, embedding_dim, batch_size, lr
+        Model and optimiser settings (``embedding_dim=None`` sizes each embedding by
+        :func:`gpupipe.models.embedding_dim_rule`; a fixed 16 trains twice as fast here at equal AUC).
 
     Returns
     -------
@@ -130,7 +131,8 @@ def run(backend: str = "auto", epochs: int = 1, rows: int | None = None, seed: i
         name="flights-delay",
         load=_load,
         workflow=lambda: workflow(state["externals"], seed=seed),
-        model=lambda schema: gp.models.TabularMLP.from_schema(schema, hidden=hidden, task="binary"),
+        model=lambda schema: gp.models.TabularMLP.from_schema(schema, hidden=hidden, task="binary",
+                                                              embedding_dim=embedding_dim),
         batch_size=batch_size,
         lr=lr,
         baseline=baseline,
