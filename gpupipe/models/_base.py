@@ -166,6 +166,26 @@ class TabularModel(nn.Module):
     def extra_repr(self) -> str:
         return f"task={self.task!r}, n_cont={self.n_cont}, n_cat={len(self.cardinalities)}"
 
+    def _build_inputs(self, embedding_dim: int | Sequence[int] | None, batchnorm: bool) -> int:
+        """Create the embeddings + continuous input block; return its output width."""
+        self.embedding_dims = resolve_embedding_dims(self.cardinalities, embedding_dim, self.cat_names)
+        self.inputs = InputBlock(self.cardinalities, self.embedding_dims, self.n_cont, batchnorm)
+        return int(self.inputs.out_dim)
+
+
+def base_config(cardinalities: Sequence[int], n_cont: int, hidden: Sequence[int], task: str, dropout: float,
+                batchnorm: bool, embedding_dim: int | Sequence[int] | None, cat_names: Sequence[str] | None,
+                cont_names: Sequence[str] | None) -> dict[str, Any]:
+    """The constructor arguments every tabular model shares, normalised to JSON types."""
+    return {
+        "cardinalities": [int(c) for c in cardinalities], "n_cont": int(n_cont),
+        "hidden": [int(h) for h in hidden], "task": task, "dropout": float(dropout), "batchnorm": bool(batchnorm),
+        "embedding_dim": embedding_dim if embedding_dim is None or isinstance(embedding_dim, int)
+        else [int(d) for d in embedding_dim],
+        "cat_names": None if cat_names is None else list(cat_names),
+        "cont_names": None if cont_names is None else list(cont_names),
+    }
+
 
 def json_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """Config with tuples turned into lists, so that it round-trips through JSON unchanged."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ._base import InputBlock, TabularModel, mlp, register_model, resolve_embedding_dims, schema_features
+from ._base import TabularModel, base_config, mlp, register_model, schema_features
 
 if TYPE_CHECKING:
     from ..schema import Schema
@@ -81,20 +81,13 @@ class DCNv2(TabularModel):
         if int(cross_layers) < 0:
             raise ValueError(f"cross_layers must be >= 0, got {cross_layers}")
         config: dict[str, Any] = {
-            "cardinalities": [int(c) for c in cardinalities], "n_cont": int(n_cont),
-            "cross_layers": int(cross_layers), "hidden": [int(h) for h in hidden], "task": task,
-            "low_rank": None if low_rank is None else int(low_rank), "structure": structure,
-            "dropout": float(dropout), "batchnorm": bool(batchnorm),
-            "embedding_dim": embedding_dim if embedding_dim is None or isinstance(embedding_dim, int)
-            else [int(d) for d in embedding_dim],
-            "cat_names": None if cat_names is None else list(cat_names),
-            "cont_names": None if cont_names is None else list(cont_names),
+            **base_config(cardinalities, n_cont, hidden, task, dropout, batchnorm, embedding_dim, cat_names,
+                          cont_names),
+            "cross_layers": int(cross_layers), "low_rank": None if low_rank is None else int(low_rank),
+            "structure": structure,
         }
         super().__init__(config)
-        dims = resolve_embedding_dims(self.cardinalities, embedding_dim, self.cat_names)
-        self.embedding_dims = dims
-        self.inputs = InputBlock(self.cardinalities, dims, self.n_cont, batchnorm)
-        d = self.inputs.out_dim
+        d = self._build_inputs(embedding_dim, batchnorm)
         self.cross = nn.ModuleList(CrossLayer(d, config["low_rank"]) for _ in range(int(cross_layers)))
         self.structure = structure
         self.deep, width = mlp(d, config["hidden"], dropout, batchnorm)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from ._base import InputBlock, TabularModel, mlp, register_model, resolve_embedding_dims, schema_features
+from ._base import TabularModel, base_config, mlp, register_model, schema_features
 
 if TYPE_CHECKING:
     from ..schema import Schema
@@ -67,20 +67,11 @@ class TabularMLP(TabularModel):
         cat_names: Sequence[str] | None = None,
         cont_names: Sequence[str] | None = None,
     ) -> None:
-        config: dict[str, Any] = {
-            "cardinalities": [int(c) for c in cardinalities], "n_cont": int(n_cont),
-            "hidden": [int(h) for h in hidden], "task": task, "dropout": float(dropout),
-            "batchnorm": bool(batchnorm),
-            "embedding_dim": embedding_dim if embedding_dim is None or isinstance(embedding_dim, int)
-            else [int(d) for d in embedding_dim],
-            "cat_names": None if cat_names is None else list(cat_names),
-            "cont_names": None if cont_names is None else list(cont_names),
-        }
+        config = base_config(cardinalities, n_cont, hidden, task, dropout, batchnorm, embedding_dim, cat_names,
+                             cont_names)
         super().__init__(config)
-        dims = resolve_embedding_dims(self.cardinalities, embedding_dim, self.cat_names)
-        self.embedding_dims = dims
-        self.inputs = InputBlock(self.cardinalities, dims, self.n_cont, batchnorm)
-        self.body, width = mlp(self.inputs.out_dim, config["hidden"], dropout, batchnorm)
+        width_in = self._build_inputs(embedding_dim, batchnorm)
+        self.body, width = mlp(width_in, config["hidden"], dropout, batchnorm)
         self.head = nn.Linear(width, 1)
 
     @classmethod
