@@ -116,7 +116,7 @@ def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None
             audit={k: _audit_dict(v) for k, v in audits.items()},
             history=[dict(h) for h in result.history],
             extra={"schema": schema.to_dict(), "epochs": epochs, "seed": seed, "batch_size": spec.batch_size,
-                   "lr": spec.lr, "baseline_kind": spec.baseline},
+                   "lr": spec.lr, "baseline_kind": spec.baseline, "loss_curve": list(result.loss_curve)},
         )
         if out is not None:
             _write_outputs(res, wf, result, Path(out))
@@ -146,7 +146,8 @@ def _plot_history(res: PipelineResult, path: Path) -> None:
     axes[0].plot(range(1, len(curve) + 1), curve, marker="o" if len(curve) < 30 else None)
     axes[0].set_xlabel("epoch" if not res.extra.get("loss_curve") else "step")
     axes[0].set_ylabel("training loss")
-    axes[0].set_title(f"{res.pipeline}: training")
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in res.metrics.items() if k in ("auc", "rmse"))
+    axes[0].set_title(f"{res.pipeline}: training" + (f" (validation {shown})" if shown else ""))
     stages = [k for k in res.timings if k != "total"]
     axes[1].barh(stages, [res.timings[k] for k in stages], color="#4c72b0")
     axes[1].invert_yaxis()

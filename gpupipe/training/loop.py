@@ -76,6 +76,8 @@ class TrainResult:
     stopped_early : bool
     seconds : float
         Wall time of the whole call.
+    loss_curve : list of float
+        The training loss of every step, in order, across epochs (read from the device once per epoch).
     """
 
     model: torch.nn.Module
@@ -84,6 +86,7 @@ class TrainResult:
     best_epoch: int | None = None
     stopped_early: bool = False
     seconds: float = 0.0
+    loss_curve: list[float] = field(default_factory=list)
 
     @property
     def train_loss(self) -> float | None:
@@ -405,6 +408,7 @@ def train(
                     loader.set_epoch(epoch - 1)
                 entry = _train_epoch(model, loader, opt, loss_fn, device, amp, progress,
                                      f"epoch {epoch}/{epochs}", epoch, binary=task == "binary")
+                result.loss_curve.extend(entry.pop("_curve"))
                 if val is not None:
                     t0 = time.perf_counter()
                     metrics = evaluate(model, val, task=task)
@@ -482,7 +486,9 @@ def _train_epoch(model: torch.nn.Module, loader: Iterable[Any], opt: torch.optim
                  device: torch.device, amp: bool | None, progress: bool, desc: str, epoch: int,
                  binary: bool = False) -> dict[str, float]:
     model.train()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    # Each step's loss stays on the device; the whole curve is read back once, at the epoch's end.
+    step_losses: list[torch.Tensor] = []
+    sizes: list[int] = []
     # Labels other than 0/1 under BCE train without complaint to a meaningless model: flag them on the
     # device (no sync per batch) and read the flag once, with the loss, at the end of the epoch.
     bad_labels = torch.zeros((), dtype=torch.bool, device=device)
@@ -508,14 +514,16 @@ def _train_epoch(model: torch.nn.Module, loader: Iterable[Any], opt: torch.optim
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-            loss_sum += loss.detach() * n
+            step_losses.append(loss.detach())
+            sizes.append(n)
             rows += n
             bar.update(n)
         _sync(device)
         seconds = time.perf_counter() - t0
         if rows == 0:
             raise DataError("the training loader yielded no batches this epoch; check the data is not empty")
-        train_loss = float((loss_sum / rows).item())  # the epoch's one device -> host read
+        curve = torch.stack(step_losses).double().tolist()  # the epoch's one device -> host read
+        train_loss = math.fsum(v * k for v, k in zip(curve, sizes, strict=True)) / rows
         if binary and bool(bad_labels):
             raise _binary_label_error("training")
         bar.set_postfix(loss=f"{train_loss:.4f}")
@@ -527,4 +535,4 @@ def _train_epoch(model: torch.nn.Module, loader: Iterable[Any], opt: torch.optim
                f"or turn off amp")
         raise DataError(msg)
     return {"epoch": epoch, "train_loss": train_loss, "rows": rows, "seconds": seconds,
-            "rows_per_s": rows / seconds if seconds > 0 else float("inf")}
+            "rows_per_s": rows / seconds if seconds > 0 else float("inf"), "_curve": curve}

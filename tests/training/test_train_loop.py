@@ -38,6 +38,25 @@ def test_training_reduces_loss_and_learns_the_binary_task():
     assert {"val_auc", "val_logloss", "val_accuracy", "val_seconds"} <= set(h)
 
 
+def test_loss_curve_has_every_step_and_matches_the_epoch_means():
+    schema, train, _ = loaders()
+    result = gp.train(_model(schema), train, epochs=2, lr=1e-2, progress=False)
+    steps = len(list(train))
+    assert len(result.loss_curve) == 2 * steps
+    sizes = [len(b.label) for b in train]
+    for e, h in enumerate(result.history):
+        curve = result.loss_curve[e * steps:(e + 1) * steps]
+        assert h["train_loss"] == pytest.approx(np.average(curve, weights=sizes), rel=1e-9)
+    # the curve is the loss of each step: recomputing the first step from the same start agrees
+    model = _model(schema)
+    train.set_epoch(0)  # gp.train starts each run at epoch 0
+    first = next(iter(train))
+    with torch.no_grad():
+        loss0 = torch.nn.functional.binary_cross_entropy_with_logits(model(first.cont, first.cat), first.label)
+    again = gp.train(_model(schema), train, epochs=1, lr=1e-2, progress=False)
+    assert again.loss_curve[0] == pytest.approx(float(loss0), rel=1e-5)
+
+
 def test_regression_beats_the_constant_predictor():
     schema, train, val = loaders(task="regression")
     model = _model(schema, task="regression")
