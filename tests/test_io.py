@@ -155,3 +155,32 @@ def test_read_parquet_directory_and_list(backend, tmp_path):
         gp.write_parquet(gp.from_pandas(pd.DataFrame({"a": [i, i]})), d / f"part-{i}.parquet")
     assert len(gp.read_parquet(d)) == 6
     assert len(gp.read_parquet([d / "part-0.parquet", d / "part-2.parquet"])) == 4
+
+
+def test_corrupted_data_page_is_detected_not_decoded(tmp_path):
+    """write_parquet stores page CRCs and the readers verify them: a flipped byte is a DataError."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": np.arange(50_000), "b": rng.random(50_000)})
+    p = tmp_path / "c.parquet"
+    with gp.use_backend("pandas"):
+        gp.write_parquet(frame, p)
+        raw = bytearray(p.read_bytes())
+        raw[len(raw) // 3] ^= 0xFF  # inside the data pages, far from the footer
+        p.write_bytes(bytes(raw))
+        with pytest.raises(gp.DataError, match=r"c\.parquet"):
+            gp.read_parquet(p)
+        with pytest.raises(gp.DataError, match=r"c\.parquet"):
+            gp.Dataset(p).to_frame()
+    # the same file without checksums decodes silently to other values: the check is what catches it
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), plain, write_page_checksum=False)
+    raw = bytearray(plain.read_bytes())
+    raw[len(raw) // 3] ^= 0xFF
+    plain.write_bytes(bytes(raw))
+    try:
+        back = pq.read_table(plain).to_pandas()
+    except (pa.ArrowException, OSError):
+        return  # this corruption happened to break decoding outright; nothing more to show
+    assert not back.equals(frame)

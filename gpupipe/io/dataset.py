@@ -398,7 +398,7 @@ def _read_parquet_piece_pandas(piece: _Piece) -> Any:
 
     cols = None if piece.columns is None else list(piece.columns)
     try:
-        pf = pq.ParquetFile(piece.path)
+        pf = pq.ParquetFile(piece.path, page_checksum_verification=True)
         table = pf.read(columns=cols) if piece.groups is None else pf.read_row_groups(list(piece.groups), columns=cols)
     except (pa.ArrowException, OSError) as exc:
         raise _read_failed("parquet", piece.path, exc) from exc

@@ -99,7 +99,7 @@ def _read_parquet_arrow(paths: list[Path], columns: list[str] | None) -> pa.Tabl
                 names = pq.read_schema(p).names
                 check_column_names(names, str(p))  # else Arrow fails later with "Multiple matches for FieldRef"
                 _check_columns(names, columns, p)
-            tables.append(pq.read_table(p, columns=columns))
+            tables.append(pq.read_table(p, columns=columns, page_checksum_verification=True))
         except (pa.ArrowException, OSError) as exc:
             raise _read_failed("parquet", p, exc) from exc
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
@@ -132,7 +132,7 @@ def _read_parquet_file_pandas(path: Path, columns: list[str] | None) -> Any:
     from .convert import columns_to_pandas, frame_from_columns, plain_pandas_metadata
 
     try:
-        file = pq.ParquetFile(path)
+        file = pq.ParquetFile(path, page_checksum_verification=True)
         schema = file.schema_arrow
         _check_columns(schema.names, columns, path)
         names = list(schema.names) if columns is None else list(columns)
@@ -190,14 +190,17 @@ def write_parquet_table(table: pa.Table, path: PathLike, *, compression: str = "
     """Write a ``pyarrow.Table`` to ``path`` atomically (temporary file in the same directory, then rename)."""
     import pyarrow.parquet as pq
 
-    return _atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression=compression))
+    return _atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression=compression,
+                                                          write_page_checksum=True))
 
 
 def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy") -> Path:
     """Write a frame of either backend to one parquet file, atomically.
 
     The data goes to a temporary file in the same directory, which is renamed over ``path``
-    once complete: a crash mid-write leaves any previous file intact.
+    once complete: a crash mid-write leaves any previous file intact. Data pages carry CRC
+    checksums (pandas backend), which gpupipe's readers verify: a corrupted page is a
+    :class:`~gpupipe.errors.DataError`, not different values.
 
     Returns
     -------
@@ -210,7 +213,8 @@ def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy") ->
 
     if backend_of(frame) == "cudf":
         return _atomic_write(path, lambda tmp: frame.to_parquet(tmp, compression=compression, index=False))
-    return _atomic_write(path, lambda tmp: pq.write_table(to_arrow(frame), tmp, compression=compression))
+    return _atomic_write(path, lambda tmp: pq.write_table(to_arrow(frame), tmp, compression=compression,
+                                                          write_page_checksum=True))
 
 
 class _suppress_oserror:
