@@ -201,17 +201,13 @@ def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05, joined: bo
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(base), size=int(rows))
     out = base.take(idx).reset_index(drop=True)
-    for col in (c for c in _JITTER if c in out.columns):
-        s = out[col]
+    for col in (c for c in _JITTER if c in out.columns and jitter > 0):
         std = float(base[col].std())
-        if not np.isfinite(std) or std == 0 or jitter <= 0:
+        if not np.isfinite(std) or std == 0:
             continue
-        noise = rng.normal(0.0, jitter * std, size=len(s))
-        if isinstance(s.dtype, pd.api.extensions.ExtensionDtype) and s.dtype.kind in "iu":
-            vals = s.to_numpy(dtype="float64", na_value=np.nan) + noise
-            out[col] = pd.array(np.round(vals), dtype="Float64").astype(s.dtype)
-        else:
-            out[col] = (s.to_numpy(dtype="float64", na_value=np.nan) + noise).astype(s.dtype.numpy_dtype
-                                                                                 if hasattr(s.dtype, "numpy_dtype")
-                                                                                 else s.dtype)
+        s = out[col]
+        vals = s.to_numpy(dtype="float64", na_value=np.nan) + rng.normal(0.0, jitter * std, size=len(s))
+        if s.dtype.kind in "iu":
+            vals = np.round(vals)
+        out[col] = pd.Series(vals).astype(s.dtype)  # nullable ints take NaN back as <NA>
     return from_pandas(out)

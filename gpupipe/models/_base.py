@@ -166,6 +166,14 @@ class TabularModel(nn.Module):
     def extra_repr(self) -> str:
         return f"task={self.task!r}, n_cont={self.n_cont}, n_cat={len(self.cardinalities)}"
 
+    @classmethod
+    def _from_schema(cls, schema: Schema, **params: Any) -> TabularModel:
+        """Build ``cls`` for a schema's cont and cat columns (in order) and remember the schema."""
+        cont, cat, cards = schema_features(schema)
+        model = cls(cards, len(cont), cat_names=cat, cont_names=cont, **params)
+        model.schema = schema
+        return model
+
     def _build_inputs(self, embedding_dim: int | Sequence[int] | None, batchnorm: bool) -> int:
         """Create the embeddings + continuous input block; return its output width."""
         self.embedding_dims = resolve_embedding_dims(self.cardinalities, embedding_dim, self.cat_names)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from ._base import TabularModel, base_config, mlp, register_model, schema_features
+from ._base import TabularModel, base_config, mlp, register_model
 
 if TYPE_CHECKING:
     from ..schema import Schema
@@ -85,11 +85,8 @@ class TabularMLP(TabularModel):
         embedding_dim: int | Sequence[int] | None = None,
     ) -> TabularMLP:
         """Build the model for a Workflow's output schema (its cont and cat columns, in order)."""
-        cont, cat, cards = schema_features(schema)
-        model = cls(cards, len(cont), hidden=hidden, task=task, dropout=dropout, batchnorm=batchnorm,
-                   embedding_dim=embedding_dim, cat_names=cat, cont_names=cont)
-        model.schema = schema
-        return model
+        return cls._from_schema(schema, hidden=hidden, task=task, dropout=dropout, batchnorm=batchnorm,
+                                embedding_dim=embedding_dim)  # type: ignore[return-value]
 
     def forward(self, cont: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(self.inputs(cont, cat))).squeeze(-1)
