@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import atomic_write_file
 from ..backend import Dispatch, get_backend
 from ..errors import DataError, oom_advice
 from .convert import arrow_to_pandas, check_column_names, to_arrow
@@ -170,28 +170,12 @@ def _read_parquet_cudf(paths: list[Path], columns: list[str] | None) -> Any:
         raise _read_failed("parquet", paths[0] if len(paths) == 1 else paths, exc) from exc
 
 
-def _atomic_write(path: PathLike, write: Any) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        with _suppress_oserror():
-            os.unlink(tmp)
-        raise
-    return dest
-
-
 def write_parquet_table(table: pa.Table, path: PathLike, *, compression: str = "snappy") -> Path:
     """Write a ``pyarrow.Table`` to ``path`` atomically (temporary file in the same directory, then rename)."""
     import pyarrow.parquet as pq
 
-    return _atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression=compression,
-                                                          write_page_checksum=True))
+    return atomic_write_file(path, lambda tmp: pq.write_table(table, tmp, compression=compression,
+                                                              write_page_checksum=True))
 
 
 def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy") -> Path:
@@ -212,17 +196,9 @@ def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy") ->
     from ..backend import backend_of
 
     if backend_of(frame) == "cudf":
-        return _atomic_write(path, lambda tmp: frame.to_parquet(tmp, compression=compression, index=False))
-    return _atomic_write(path, lambda tmp: pq.write_table(to_arrow(frame), tmp, compression=compression,
-                                                          write_page_checksum=True))
-
-
-class _suppress_oserror:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, et: Any, ev: Any, tb: Any) -> bool:
-        return et is not None and issubclass(et, OSError)
+        return atomic_write_file(path, lambda tmp: frame.to_parquet(tmp, compression=compression, index=False))
+    return atomic_write_file(path, lambda tmp: pq.write_table(to_arrow(frame), tmp, compression=compression,
+                                                              write_page_checksum=True))
 
 
 # ---------------------------------------------------------------------------- csv

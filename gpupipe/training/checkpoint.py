@@ -10,9 +10,10 @@ A checkpoint is a directory holding
     :func:`gpupipe.models.register_model`), its constructor ``config``, the Schema it was built
     from, user ``extra`` data, and the sha256 and size of ``model.pt``.
 
-Saving is atomic: both files are written to a temporary sibling directory which then replaces
-the checkpoint directory, so a crash mid-save leaves the previous checkpoint whole (at worst under
-a hidden ``.NAME.old-*`` sibling for the instant of the swap). Loading checks the hash before it
+Saving is atomic (:func:`gpupipe._files.atomic_write_dir`, as for workflow saves): both files are
+written to a temporary sibling directory, fsynced, which then replaces the checkpoint directory; a
+failed save, or a failed swap, leaves the previous checkpoint whole under its name (only a crash in
+the instant between the swap's two renames leaves it at a hidden ``.NAME.old-*`` sibling). Loading checks the hash before it
 reads the weights; anything tampered, truncated, unknown or of a newer format raises
 :class:`~gpupipe.errors.WorkflowFormatError` naming the file.
 """
@@ -21,16 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .._files import sha256_file
+from .._files import atomic_write_dir, sha256_file
 from .._version import __version__
 from ..errors import WorkflowFormatError
 
@@ -39,13 +37,6 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "checkpoint_info", "load_checkpoint", "sa
 FORMAT = "gpupipe.checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS, META = "model.pt", "model.json"
-
-
-def _fsync_write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra: Mapping[str, Any] | None = None) -> Path:
@@ -111,27 +102,15 @@ def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra:
             msg = (f"{target} holds files that are not a checkpoint's ({others[:5]}); a save replaces the whole "
                    f"directory, so choose an empty or new directory")
             raise WorkflowFormatError(msg)
-    target.parent.mkdir(parents=True, exist_ok=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    def write(tmp: Path) -> None:
         weights = tmp / WEIGHTS
         with open(weights, "wb") as f:
             torch.save(model.state_dict(), f)
-            f.flush()
-            os.fsync(f.fileno())
         meta["files"] = {WEIGHTS: {"sha256": sha256_file(weights), "bytes": weights.stat().st_size}}
-        _fsync_write(tmp / META, json.dumps(meta, indent=2, sort_keys=True).encode())
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / META).write_bytes(json.dumps(meta, indent=2, sort_keys=True).encode())
+
+    atomic_write_dir(target, write)
     return target
 
 

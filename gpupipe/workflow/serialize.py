@@ -8,10 +8,11 @@ Layout of a save directory::
     artifacts/*.parquet  frames from ops' ``to_state`` (vocabularies, group statistics) and
                          frame-valued parameters
 
-Saving is atomic: everything is written to a temporary directory beside the target, which then
-replaces it by rename (the old save is renamed aside first and removed last). A crash leaves
-either the old save or the new one under the name; in the instant between the two renames the
-old save sits at ``.<name>.old-<id>`` beside it, and :func:`load_workflow` names it.
+Saving is atomic (:func:`gpupipe._files.atomic_write_dir`): everything is written to a temporary
+directory beside the target, fsynced, and swapped in by rename (the old save is renamed aside
+first, put back if the swap fails, and removed last). A crash leaves either the old save or the
+new one under the name; in the instant between the two renames the old save sits at
+``.<name>.old-<id>`` beside it, and :func:`load_workflow` names it.
 
 Loading trusts nothing: invalid or truncated JSON, a newer ``format_version``, an op type not in
 :data:`gpupipe.ops.base.REGISTRY`, an artifact whose sha256 differs from the recorded one, or an
@@ -31,13 +32,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
-from .._files import sha256_file
+from .._files import atomic_write_dir, sha256_file
 from .._version import __version__
 from ..errors import WorkflowFormatError
 
@@ -118,14 +116,6 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "x"
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 # ---------------------------------------------------------------------- saving
 def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
     """Write a fitted workflow to ``directory`` (see the module docstring). Returns the directory.
@@ -187,15 +177,12 @@ def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
             ops.append({"type": kind, "params": params, "state": state, "artifacts": art_names})
         nodes.append({"selection": list(node.selection), "ops": ops})
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    def write(tmp: Path) -> None:
         (tmp / _ARTIFACTS).mkdir()
         hashes = {}
         for name, frame in frames.items():
             rel = f"{_ARTIFACTS}/{name}.parquet"
             pq.write_table(to_arrow(frame), tmp / rel)
-            _fsync(tmp / rel)
             hashes[rel] = sha256_file(tmp / rel)
         doc = {
             "format": FORMAT,
@@ -209,27 +196,9 @@ def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
         }
         with open(tmp / _JSON, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1, allow_nan=True)
-            f.flush()
-            os.fsync(f.fileno())
-        _replace_dir(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    atomic_write_dir(target, write)
     return target
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    if not target.exists():
-        os.rename(new, target)
-        return
-    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        os.rename(old, target)  # put the previous save back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------- loading

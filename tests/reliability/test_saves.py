@@ -76,16 +76,16 @@ def test_a_save_failing_midway_leaves_the_previous_save_loadable(saved, monkeypa
 def test_a_process_killed_mid_save_leaves_the_previous_save_loadable(saved):
     path, expected = saved
     # The child saves another workflow over `path` and dies (os._exit: no cleanup, no finally blocks)
-    # right after its first artifact reaches the disk.
+    # right after the first file of the new save is fsynced (every file is written by then, none renamed in).
     child = textwrap.dedent(f"""
         import os, numpy as np, pandas as pd, gpupipe as gp
         from gpupipe import ops
-        import gpupipe.workflow.serialize as ser
-        real = ser._fsync
+        import gpupipe._files as files
+        real = files.fsync
         def die(p):
             real(p)
             os._exit(9)
-        ser._fsync = die
+        files.fsync = die
         gp.set_backend("pandas")
         rng = np.random.default_rng(1)
         df = pd.DataFrame({{"x": rng.normal(size=50), "s": pd.array(rng.choice(list("pq"), 50), dtype="str"),

@@ -1,0 +1,108 @@
+"""The atomic-write helper (gpupipe/_files.py): a failure at any step leaves the previous content and no temporary."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+from helpers import fail_rename
+
+from gpupipe._files import atomic_write_dir, atomic_write_file
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _write_new(tmp: Path) -> None:
+    (tmp / "sub").mkdir()
+    (tmp / "sub" / "b.bin").write_bytes(b"new")
+    (tmp / "a.txt").write_text("new")
+
+
+@pytest.fixture
+def previous(tmp_path: Path) -> Path:
+    target = tmp_path / "save"
+    atomic_write_dir(target, lambda tmp: (tmp / "a.txt").write_text("old"))
+    return target
+
+
+def test_directory_is_replaced_whole_and_nothing_is_left_beside_it(previous: Path) -> None:
+    assert atomic_write_dir(previous, lambda tmp: _write_new(tmp) or 7) == 7
+    assert _tree(previous) == {"a.txt": b"new", "sub/b.bin": b"new"}
+    assert sorted(os.listdir(previous.parent)) == ["save"]
+
+
+def test_a_writer_failing_midway_leaves_the_previous_directory(previous: Path) -> None:
+    def half(tmp: Path) -> None:
+        (tmp / "a.txt").write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        atomic_write_dir(previous, half)
+    assert _tree(previous) == {"a.txt": b"old"}
+    assert sorted(os.listdir(previous.parent)) == ["save"]
+
+
+@pytest.mark.parametrize("at", [1, 2], ids=["rename-aside", "rename-in"])
+def test_a_failed_swap_restores_the_previous_directory(previous: Path, monkeypatch, at: int) -> None:
+    calls = fail_rename(monkeypatch, at)
+    with pytest.raises(OSError, match="injected"):
+        atomic_write_dir(previous, _write_new)
+    monkeypatch.undo()
+    # 1: the previous save is moved aside; 2: the new one moved in; (3: the previous one put back)
+    assert calls[0][0] == str(previous) and ".save.old-" in calls[0][1]
+    if at == 2:
+        assert ".save.tmp-" in calls[1][0] and calls[2] == (calls[0][1], str(previous))
+    assert _tree(previous) == {"a.txt": b"old"}
+    assert sorted(os.listdir(previous.parent)) == ["save"]
+
+
+def test_a_failing_fsync_leaves_the_previous_directory(previous: Path, monkeypatch) -> None:
+    import gpupipe._files as files
+
+    def broken(path):
+        raise OSError(errno.EIO, "injected fsync failure")
+
+    monkeypatch.setattr(files, "fsync", broken)
+    with pytest.raises(OSError, match="fsync"):
+        atomic_write_dir(previous, _write_new)
+    monkeypatch.undo()
+    assert _tree(previous) == {"a.txt": b"old"}
+    assert sorted(os.listdir(previous.parent)) == ["save"]
+
+
+def test_a_new_directory_needs_one_rename(tmp_path: Path, monkeypatch) -> None:
+    calls = fail_rename(monkeypatch, 99)
+    atomic_write_dir(tmp_path / "deep" / "new", _write_new)
+    assert len(calls) == 1 and _tree(tmp_path / "deep" / "new")["a.txt"] == b"new"
+
+
+# ----------------------------------------------------------------------------------- single files
+@pytest.fixture
+def old_file(tmp_path: Path) -> Path:
+    path = tmp_path / "data.bin"
+    atomic_write_file(path, lambda tmp: Path(tmp).write_bytes(b"old"))
+    return path
+
+
+def test_a_file_writer_failing_midway_leaves_the_previous_file(old_file: Path) -> None:
+    def half(tmp: str) -> None:
+        Path(tmp).write_bytes(b"ne")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        atomic_write_file(old_file, half)
+    assert old_file.read_bytes() == b"old"
+    assert os.listdir(old_file.parent) == ["data.bin"]
+
+
+def test_a_failed_file_rename_leaves_the_previous_file(old_file: Path, monkeypatch) -> None:
+    fail_rename(monkeypatch, 1)
+    with pytest.raises(OSError, match="injected"):
+        atomic_write_file(old_file, lambda tmp: Path(tmp).write_bytes(b"new"))
+    monkeypatch.undo()
+    assert old_file.read_bytes() == b"old"
+    assert os.listdir(old_file.parent) == ["data.bin"]
