@@ -114,7 +114,9 @@ class Op:
     # -- fitting -------------------------------------------------------------------------
     @property
     def is_fitted(self) -> bool:
-        return (not self.stateful) or getattr(self, "fitted_", False)
+        """Derived, never set: a stateless op always is; a stateful one is once it holds a fitted
+        attribute (a name ending in ``_``, scikit-learn's rule), which ``fit`` and ``load_state`` set."""
+        return not self.stateful or any(name.endswith("_") and not name.startswith("__") for name in vars(self))
 
     def fit(self, data: Any, columns: Sequence[str]) -> Op:
         """Fit statistics on ``data`` (a frame or a ``gp.Dataset``). Stateless ops just return self."""
@@ -191,14 +193,13 @@ class StatOp(Op):
         raise NotImplementedError
 
     def finalize(self, combined: Any, columns: Sequence[str]) -> None:
-        """Turn combined statistics into fitted attributes (ending in ``_``) and set ``fitted_``."""
+        """Turn combined statistics into fitted attributes (ending in ``_``); the op is then fitted."""
         raise NotImplementedError
 
     def fit(self, data: Any, columns: Sequence[str]) -> StatOp:
         columns = list(columns)
         partials = map_partitions(data, lambda part: self.partial_fit(part, columns))
         self.finalize(self.combine(partials), columns)
-        self.fitted_ = True
         return self
 
 

@@ -123,7 +123,6 @@ class Categorify(StatOp):
             self.kinds_[col] = kind
             self.vocab_[col] = self._select(counts)
         self._indexes: dict[Any, Any] = {}
-        self.fitted_ = True
 
     def _select(self, counts: Any) -> Any:
         """Order by descending count, then ascending value; apply freq_threshold and max_size."""
@@ -213,7 +212,6 @@ class Categorify(StatOp):
             factorized[col] = (codes, uniques)
             partial[col] = (_base_kind(frame[col]), _stats.counts_frame(uniques, counts))
         self.finalize(self.combine([partial]), columns)
-        self.fitted_ = True
         out = {}
         for col in columns:
             codes, uniques = factorized.pop(col)
@@ -241,4 +239,3 @@ class Categorify(StatOp):
                                              "count": art["count"].to_numpy().astype("int64")})
             self.kinds_[col] = kind
         self._indexes = {}
-        self.fitted_ = True

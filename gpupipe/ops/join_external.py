@@ -98,7 +98,7 @@ class JoinExternal(Op):
     def fit(self, data: Any, columns: Sequence[str]) -> JoinExternal:
         self._validate()
         self._cache: dict[str, Any] = {}
-        self.fitted_ = True
+        self.columns_ = self._added()
         return self
 
     def _external(self, backend: str) -> Any:
@@ -126,7 +126,7 @@ class JoinExternal(Op):
     def load_state(self, state: dict[str, Any], artifacts: dict[str, Any]) -> None:
         self._validate()
         self._cache = {}
-        self.fitted_ = True
+        self.columns_ = self._added()
 
 
 def _key_kind(series: Any) -> str:

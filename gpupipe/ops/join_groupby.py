@@ -125,7 +125,6 @@ class JoinGroupby(StatOp):
                     table[f"{c}_{s}"] = values[s]
             self.tables_[tuple(g)] = table.sort_values(g, kind="stable").reset_index(drop=True)
         self._cache: dict[Any, Any] = {}
-        self.fitted_ = True
 
     # -- transforming ----------------------------------------------------------------------
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
@@ -169,7 +168,6 @@ class JoinGroupby(StatOp):
                     table[name] = art[name].to_numpy(dtype="float64", na_value=float("nan"))
             self.tables_[tuple(g)] = table
         self._cache = {}
-        self.fitted_ = True
 
 
 def _group_moments(frame: Any, keys: list[str], conts: list[str]) -> Any:

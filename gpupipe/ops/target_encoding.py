@@ -158,7 +158,6 @@ class TargetEncoding(StatOp):
         # sorted by value so that the statistics (and the saved artifact) do not depend on partitioning
         self.stats_ = {c: combined[c].sort_values("value", kind="stable").reset_index(drop=True) for c in columns}
         self._cache: dict[Any, Any] = {}
-        self.fitted_ = True
 
     # -- transforming ----------------------------------------------------------------------
     def _tables(self, column: str, series: Any) -> tuple[Any, Any, Any]:
@@ -250,4 +249,3 @@ class TargetEncoding(StatOp):
                                            "sum": art["sum"].to_numpy(dtype="float64"),
                                            "count": art["count"].to_numpy(dtype="int64")})
         self._cache = {}
-        self.fitted_ = True

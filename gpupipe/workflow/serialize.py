@@ -303,8 +303,6 @@ def _from_doc(doc: Any, d: Path, jf: Path) -> Any:
             except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
                 msg = f"{where}: its saved state could not be restored ({type(exc).__name__}: {exc})"
                 raise WorkflowFormatError(msg) from None
-            if op.stateful:
-                op.fitted_ = True
             ops.append(op)
         nodes.append(Node(spec["selection"], ops))
 

@@ -447,7 +447,6 @@ class Workflow:
                 op = st.op
                 assert isinstance(op, StatOp)
                 op.finalize(op.combine(partials), st.columns)
-                op.fitted_ = True
                 pending.discard(i)
         self._input_dtypes = used
 
