@@ -14,6 +14,10 @@ first, put back if the swap fails, and removed last). A crash leaves either the 
 new one under the name; in the instant between the two renames the old save sits at
 ``.<name>.old-<id>`` beside it, and :func:`load_workflow` names it.
 
+This module only encodes and decodes: what it writes is :meth:`Workflow.to_spec()
+<gpupipe.workflow.Workflow.to_spec>` (plain data and frames), and what it reads is handed to
+:meth:`Workflow.from_spec <gpupipe.workflow.Workflow.from_spec>`, which builds the ops and the workflow.
+
 Loading trusts nothing: invalid or truncated JSON, a newer ``format_version``, an op type not in
 :data:`gpupipe.ops.base.REGISTRY`, an artifact whose sha256 differs from the recorded one, or an
 artifact path outside ``artifacts/`` each raise :class:`~gpupipe.errors.WorkflowFormatError`
@@ -120,6 +124,8 @@ def _safe(name: str) -> str:
 def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
     """Write a fitted workflow to ``directory`` (see the module docstring). Returns the directory.
 
+    What is written is :meth:`Workflow.to_spec() <gpupipe.workflow.Workflow.to_spec>`, encoded.
+
     Raises
     ------
     NotFittedError
@@ -132,7 +138,7 @@ def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
 
     from ..io.convert import to_arrow
 
-    schema = wf.output_schema  # NotFittedError before anything is written
+    spec = wf.to_spec()  # NotFittedError, or an unsaveable op, before anything is written
     target = Path(directory)
     if target.exists() and not target.is_dir():
         raise FileExistsError(17, "exists and is not a directory; choose a directory for the workflow", str(target))
@@ -141,31 +147,20 @@ def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
                "workflow. Choose another directory or empty it")
         raise WorkflowFormatError(msg)
 
-    # Encode everything first: an unsaveable op must fail before any file is written.
+    # Encode everything first: an unsaveable value must fail before any file is written.
     nodes = []
     frames: dict[str, Any] = {}
-    for n, node in enumerate(wf.nodes):
+    for n, node_spec in enumerate(spec["nodes"]):
         ops = []
-        for k, op in enumerate(node.ops):
-            kind = type(op).__name__
-            where = f"{op!r} (node {n}, op {k})"
-            if not getattr(op, "serializable", True):
-                msg = (f"{where} holds a Python function, and gpupipe never pickles; the workflow cannot be saved. "
-                       f"Replace the {kind} with a built-in op, or save without it and recreate it after load")
-                raise WorkflowFormatError(msg)
-            from ..ops.base import REGISTRY
-
-            if REGISTRY.get(kind) is not type(op):
-                msg = (f"{where}: {kind} is not registered with @register_op, so a save could not be loaded; "
-                       "register it (gpupipe.ops.register_op) before saving")
-                raise WorkflowFormatError(msg)
+        for k, op_spec in enumerate(node_spec["ops"]):
+            kind = op_spec["type"]
+            where = f"{_describe(kind, op_spec['params'])} (node {n}, op {k})"
             enc_params = _Encoder(where, f"n{n:02d}-op{k:02d}-{kind}-param")
-            params = {name: enc_params.encode(v, f"parameter {name}") for name, v in op.get_params().items()}
-            state, arts = op.to_state()
+            params = {name: enc_params.encode(v, f"parameter {name}") for name, v in op_spec["params"].items()}
             enc_state = _Encoder(where, f"n{n:02d}-op{k:02d}-{kind}-state")
-            state = enc_state.encode(dict(state), "state")
+            state = enc_state.encode(op_spec["state"], "state")
             art_names = {}
-            for name, frame in dict(arts).items():
+            for name, frame in op_spec["artifacts"].items():
                 if not _is_frame(frame):
                     msg = f"{where}: artifact {name!r} is a {type(frame).__name__}; artifacts must be frames"
                     raise WorkflowFormatError(msg)
@@ -175,7 +170,7 @@ def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
             frames.update(enc_params.frames)
             frames.update(enc_state.frames)
             ops.append({"type": kind, "params": params, "state": state, "artifacts": art_names})
-        nodes.append({"selection": list(node.selection), "ops": ops})
+        nodes.append({"selection": list(node_spec["selection"]), "ops": ops})
 
     def write(tmp: Path) -> None:
         (tmp / _ARTIFACTS).mkdir()
@@ -188,10 +183,10 @@ def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "gpupipe_version": __version__,
-            "label": wf.label,
-            "input_dtypes": dict(wf._input_dtypes),
+            "label": spec["label"],
+            "input_dtypes": spec["input_dtypes"],
             "nodes": nodes,
-            "output_schema": schema.to_dict(),
+            "output_schema": spec["output_schema"],
             "artifacts": hashes,
         }
         with open(tmp / _JSON, "w", encoding="utf-8") as f:
@@ -201,9 +196,17 @@ def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
     return target
 
 
+def _describe(kind: str, params: dict[str, Any]) -> str:
+    """How the op prints (``Op.__repr__``), rebuilt from its spec: ``Clip(lower=0, upper=None)``."""
+    return f"{kind}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+
+
 # ---------------------------------------------------------------------- loading
 def load_workflow(directory: str | os.PathLike) -> Any:
     """Load a workflow saved by :func:`save_workflow`, verifying it (see the module docstring).
+
+    The files are decoded into a spec, from which :meth:`Workflow.from_spec
+    <gpupipe.workflow.Workflow.from_spec>` builds the workflow.
 
     Raises
     ------
@@ -226,7 +229,13 @@ def load_workflow(directory: str | os.PathLike) -> Any:
         msg = f"{jf} is not valid JSON ({exc}); the file is truncated or corrupted. Save the workflow again"
         raise WorkflowFormatError(msg) from None
     try:
-        return _from_doc(doc, d, jf)
+        spec = _spec_from_doc(doc, d, jf)
+        from .workflow import Workflow
+
+        try:
+            return Workflow.from_spec(spec)
+        except WorkflowFormatError as exc:
+            raise WorkflowFormatError(f"{jf}: {exc}") from None
     except WorkflowFormatError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -234,15 +243,12 @@ def load_workflow(directory: str | os.PathLike) -> Any:
         raise WorkflowFormatError(msg) from None
 
 
-def _from_doc(doc: Any, d: Path, jf: Path) -> Any:
+def _spec_from_doc(doc: Any, d: Path, jf: Path) -> dict[str, Any]:
+    """Check ``workflow.json``'s header, verify and read every artifact, and decode the ops into a spec."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from ..io.convert import arrow_to_pandas
-    from ..ops import REGISTRY
-    from ..schema import Schema
-    from .node import Node
-    from .workflow import Workflow
 
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise WorkflowFormatError(f"{jf} is not a gpupipe workflow save (its 'format' is not {FORMAT!r})")
@@ -276,42 +282,17 @@ def _from_doc(doc: Any, d: Path, jf: Path) -> Any:
             raise WorkflowFormatError(f"artifact {path} could not be read as parquet: {exc}") from None
 
     nodes = []
-    for n, spec in enumerate(doc["nodes"]):
+    for n, node in enumerate(doc["nodes"]):
         ops = []
-        for k, op_spec in enumerate(spec["ops"]):
-            kind = op_spec["type"]
-            cls = REGISTRY.get(kind) if isinstance(kind, str) else None
-            if cls is None:
-                msg = (f"{jf}: node {n} op {k} has type {kind!r}, which is not a known gpupipe op (known: "
-                       f"{sorted(REGISTRY)}). It was saved by a newer gpupipe or the file was edited")
-                raise WorkflowFormatError(msg)
-            where = f"{jf}: {kind} (node {n}, op {k})"
-            params = _decode(op_spec["params"], artifacts, where)
-            if not isinstance(params, dict):
-                raise WorkflowFormatError(f"{where}: 'params' must be an object")
-            try:
-                op = cls(**params)
-            except TypeError as exc:
-                raise WorkflowFormatError(f"{where}: its parameters do not fit {kind}: {exc}") from None
-            state = _decode(op_spec["state"], artifacts, where)
-            names = op_spec.get("artifacts", {})
+        for k, op in enumerate(node["ops"]):
+            where = f"{jf}: {op['type']} (node {n}, op {k})"
+            names = op.get("artifacts", {})
             missing = [v for v in names.values() if v not in artifacts]
             if missing:
                 raise WorkflowFormatError(f"{where}: refers to artifact(s) {missing} that the save does not list")
-            try:
-                op.load_state(state, {name: artifacts[file] for name, file in names.items()})
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-                msg = f"{where}: its saved state could not be restored ({type(exc).__name__}: {exc})"
-                raise WorkflowFormatError(msg) from None
-            ops.append(op)
-        nodes.append(Node(spec["selection"], ops))
-
-    wf = Workflow(*nodes, label=doc.get("label"))
-    wf._input_dtypes = {str(k): str(v) for k, v in doc["input_dtypes"].items()}
-    saved = Schema.from_dict(doc["output_schema"])
-    wf._finish_fit()
-    if wf.output_schema != saved:
-        msg = (f"{jf}: the saved output schema {saved} differs from the one its ops give ({wf.output_schema}); "
-               "the file was edited or the ops changed incompatibly. Refit and save again")
-        raise WorkflowFormatError(msg)
-    return wf
+            ops.append({"type": op["type"], "params": _decode(op["params"], artifacts, where),
+                        "state": _decode(op["state"], artifacts, where),
+                        "artifacts": {name: artifacts[file] for name, file in names.items()}})
+        nodes.append({"selection": node["selection"], "ops": ops})
+    return {"label": doc.get("label"), "input_dtypes": doc["input_dtypes"], "nodes": nodes,
+            "output_schema": doc["output_schema"]}

@@ -1,0 +1,53 @@
+"""The output schema of a fitted workflow, derived from its ops' ``output_info`` and the input dtypes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..errors import SchemaError
+from ..schema import ColumnSchema, Schema
+from ._graph import Step
+
+__all__ = ["build_schema", "without_label"]
+
+
+def build_schema(steps: Sequence[Step], node_outputs: Sequence[Sequence[str]], label: str | None,
+                 input_dtypes: dict[str, str]) -> Schema:
+    """Role, dtype and cardinality of each output column, in node order, then the label.
+
+    ``cat`` columns are int64 with the cardinality their op gives; every other output must be
+    numeric and becomes a float32 ``cont`` column (SchemaError naming it otherwise).
+    """
+    from ..ops._columns import dtype_kind
+    from ..ops.base import ColumnInfo
+
+    info: dict[str, ColumnInfo] = {c: ColumnInfo(str(d)) for c, d in input_dtypes.items()}
+    origin: dict[str, str] = {}
+    for st in steps:
+        new = st.op.output_info(st.columns, info)
+        info.update(new)
+        origin.update({name: type(st.op).__name__ for name in new})
+    cols = []
+    for node_cols in node_outputs:
+        for name in node_cols:
+            ci = info[name]
+            props = {"op": origin[name]} if name in origin else {}
+            if ci.role == "cat":
+                cols.append(ColumnSchema(name, "cat", "int64", ci.cardinality, properties=props))
+                continue
+            if ci.role not in (None, "cont"):
+                msg = f"column {name!r}: an op gave it role {ci.role!r}; roles are 'cont' and 'cat'"
+                raise SchemaError(msg)
+            if dtype_kind(ci.dtype) != "numeric":
+                msg = (f"output column {name!r} has dtype {ci.dtype}, which a model cannot take as continuous; "
+                       f"encode it (ops.Categorify for text, ops.DateParts for timestamps) or drop it")
+                raise SchemaError(msg)
+            cols.append(ColumnSchema(name, "cont", "float32", properties=props))
+    if label is not None:
+        cols.append(ColumnSchema(label, "label", "float32"))
+    return Schema(cols)
+
+
+def without_label(schema: Schema) -> Schema:
+    """``schema`` less its label column (the output of data given without a label)."""
+    return Schema(c for c in schema if c.role != "label")
