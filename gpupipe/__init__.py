@@ -56,6 +56,7 @@ _LAZY: dict[str, str] = {
     "models": "gpupipe.models",
     "training": "gpupipe.training",
     "baselines": "gpupipe.baselines",
+    "bench": "gpupipe.bench",
     "distributed": "gpupipe.distributed",
     "train": "gpupipe.training",
     "evaluate": "gpupipe.training",

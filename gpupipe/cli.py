@@ -1,82 +1,21 @@
-"""The ``gpupipe`` command: ``info``, ``run`` and ``bench``. Heavy imports happen inside subcommands."""
+"""The ``gpupipe`` command: ``info``, ``run`` and ``bench``. Heavy imports happen inside subcommands.
+
+This is the top of gpupipe's dependency order and the only module of the package that imports the
+ready pipelines (``pipelines``), inside the ``run`` and ``bench`` subcommands.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
-import platform
 import sys
 from collections.abc import Sequence
 
 __all__ = ["main"]
 
-_KEY_PACKAGES = ("gpupipe", "numpy", "pandas", "pyarrow", "torch", "dask", "distributed", "scikit-learn",
-                 "cudf-cu13", "cuml-cu13", "dask-cudf-cu13", "dask-cuda", "cupy-cuda13x", "nvidia-ml-py")
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def collect_info() -> dict:
-    """What ``gpupipe info`` prints, as a dictionary (also recorded by benchmarks)."""
-    from .backend import backend_status, get_backend
-
-    info: dict = {"python": sys.version.split()[0], "platform": platform.platform(), "cpu": _cpu_model(),
-                  "cpu_threads": os.cpu_count()}
-    info["backends"] = [{"name": s.name, "available": s.available, "reason": s.reason, "device": s.device}
-                        for s in backend_status()]
-    try:
-        b = get_backend()
-        info["selected"] = {"name": b.name, "device": b.device}
-    except Exception as exc:  # report, do not crash: info is the command people run when things are wrong
-        info["selected"] = {"error": str(exc)}
-    devices: dict = {}
-    try:
-        import torch
-
-        devices["torch_cuda_available"] = bool(torch.cuda.is_available())
-        devices["torch_threads"] = torch.get_num_threads()
-        devices["torch_cuda_build"] = torch.version.cuda
-        devices["torch_gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] \
-            if torch.cuda.is_available() else []
-    except Exception as exc:
-        devices["torch_error"] = f"{type(exc).__name__}: {exc}"
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-        try:
-            devices["nvml_driver"] = pynvml.nvmlSystemGetDriverVersion()
-            devices["nvml_gpus"] = [pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i))
-                                    for i in range(pynvml.nvmlDeviceGetCount())]
-        finally:
-            pynvml.nvmlShutdown()
-    except ImportError:
-        devices["nvml"] = "nvidia-ml-py not installed"
-    except Exception as exc:
-        devices["nvml"] = f"no NVIDIA driver reachable ({type(exc).__name__})"
-    info["devices"] = devices
-    info["versions"] = {p: _version(p) for p in _KEY_PACKAGES}
-    return info
-
-
 def _cmd_info(args: argparse.Namespace) -> int:
+    from ._info import collect_info
+
     info = collect_info()
     if args.json:
         import json
@@ -102,13 +41,15 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    from pipelines import bench_runners
+
     from .bench import run_bench, to_markdown
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     try:
         res = run_bench(args.pipeline, rows=args.rows or [None], backends=backends, repeats=args.repeats,
                         warmup=args.warmup, out=args.out, progress=not args.no_progress, epochs=args.epochs,
-                        seed=args.seed)
+                        seed=args.seed, runners=bench_runners(args.pipeline))
     except ValueError as exc:  # bad --backends/--rows/--repeats: say what was wrong, no traceback
         print(f"gpupipe bench: error: {exc}", file=sys.stderr)
         return 2

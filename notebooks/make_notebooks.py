@@ -94,20 +94,22 @@ BENCH = [
     new_code_cell(
         "import os\n\n"
         "from IPython.display import Image, Markdown, display\n\n"
-        "from gpupipe.bench import run_bench\n\n"
+        "from gpupipe.bench import run_bench\n"
+        "from pipelines import bench_runners\n\n"
         "ROWS = int(os.environ.get('GPUPIPE_NB_ROWS', '100000'))\n"
         "REPEATS = int(os.environ.get('GPUPIPE_NB_REPEATS', '3'))\n"
         "OUT = os.environ.get('GPUPIPE_NB_OUT', 'bench-results/notebook')"
     ),
     new_code_cell(
         "results = run_bench('flights-delay', rows=[ROWS], backends=['cudf', 'hybrid', 'pandas', 'naive'],\n"
-        "                    repeats=REPEATS, warmup=1, out=OUT, progress=False)\n"
+        "                    repeats=REPEATS, warmup=1, out=OUT, progress=False,\n"
+        "                    runners=bench_runners('flights-delay'))\n"
         "for r in results['runs']:\n"
         "    print(f\"{r['backend']:<7} {r['status']:<12} {r.get('reason', '')}\")"
     ),
     new_markdown_cell("## Stage times (median of the repeats) and speedups"),
     new_code_cell(
-        "from gpupipe.bench.report import to_markdown\n\n"
+        "from gpupipe.bench import to_markdown\n\n"
         "display(Markdown(to_markdown(results)))\n"
         "for name in ('stages.png', 'speedups.png'):\n"
         "    path = os.path.join(OUT, name)\n"

@@ -1,6 +1,6 @@
 """The run loop shared by the ready pipelines: workflow → tensors → loader → train → evaluate → baseline.
 
-Each stage is timed with :class:`gpupipe.bench.timing.StageTimer` (device synchronised at each
+Each stage is timed with :class:`gpupipe.bench.StageTimer` (device synchronised at each
 clock read) and watched by :func:`gpupipe.audit.transfers`, so a run reports where the time went
 and every host<->device copy it made.
 """
@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import gpupipe as gp
-
-from ._result import PipelineResult
 
 __all__ = ["Spec", "resolve", "run_pipeline"]
 
@@ -63,14 +61,12 @@ def _audit_dict(report: Any) -> dict[str, Any]:
 
 def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None, epochs: int = 1,
                  seed: int = 0, progress: bool = True, out: str | Path | None = None,
-                 audit_cuda: bool | None = None) -> PipelineResult:
+                 audit_cuda: bool | None = None) -> gp.bench.PipelineResult:
     """Run ``spec`` end to end and return timings, metrics, baseline metrics and the transfer audit."""
     import torch
 
-    from gpupipe.bench.timing import StageTimer
-
     frame_backend, device = resolve(backend, device)
-    timer = StageTimer()
+    timer = gp.bench.StageTimer()
     audits: dict[str, Any] = {}
     with gp.use_backend(frame_backend) as be:
         torch_device = torch.device(device) if device is not None else (
@@ -109,7 +105,7 @@ def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None
                 baseline = {k: float(v) for k, v in base.score(val_out).items()}
         timings = dict(timer.times)
         timings["total"] = timer.total()
-        res = PipelineResult(
+        res = gp.bench.PipelineResult(
             pipeline=spec.name, backend=be.name, device=str(torch_device),
             rows={"train": len(train_out), "val": len(val_out), "loader_epoch": int(rows_seen)},
             metrics={k: float(v) for k, v in metrics.items()}, baseline=baseline, timings=timings,
@@ -124,7 +120,7 @@ def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None
         return res
 
 
-def _write_outputs(res: PipelineResult, wf: Any, train_result: Any, out: Path) -> None:
+def _write_outputs(res: gp.bench.PipelineResult, wf: Any, train_result: Any, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     res.to_json(out / "result.json")
     try:
@@ -135,7 +131,7 @@ def _write_outputs(res: PipelineResult, wf: Any, train_result: Any, out: Path) -
     _plot_history(res, out / "training.png")
 
 
-def _plot_history(res: PipelineResult, path: Path) -> None:
+def _plot_history(res: gp.bench.PipelineResult, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

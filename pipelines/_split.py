@@ -81,12 +81,12 @@ def split_flights(frame: Any, seed: int = 0) -> Any:
     >>> frame[train].shape[1]
     2
     """
-    from gpupipe.errors import SchemaError
+    import gpupipe as gp
 
     missing = [c for c in ("month", "day") if c not in frame.columns]
     if missing:
         msg = (f"split_flights needs integer 'month' and 'day' columns; missing {missing} "
                f"(received columns {list(frame.columns)[:20]}); split the flights table before dropping them")
-        raise SchemaError(msg)
+        raise gp.SchemaError(msg)
     key = frame["month"].astype("int64") * 100 + frame["day"].astype("int64")
     return ~key.isin(list(validation_days(int(seed))))

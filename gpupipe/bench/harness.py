@@ -13,9 +13,14 @@ Method (the fairness rules are spelled out in ``docs/benchmarks.md``):
   ``naive_total / backend_total``, per rows value.
 * A backend that cannot run here is never silently skipped: its entry says ``unavailable`` and why.
 
+The harness knows machines, not pipelines: the caller hands it one runner per backend
+(``gpupipe bench`` takes them from ``pipelines.bench_runners``). It checks the machine side of each
+backend itself (cuDF usable, a CUDA device for ``hybrid``); a runner given as :class:`Unavailable`
+says why the pipeline side cannot run.
+
 Examples
 --------
->>> from pipelines import PipelineResult
+>>> from gpupipe.bench import PipelineResult
 >>> def fake(rows, seed, epochs):
 ...     return PipelineResult("toy", "pandas", "cpu", timings={"read": 0.1, "total": 0.1})
 >>> res = run_bench("toy", rows=[10], backends=["pandas"], repeats=2, warmup=0,
@@ -28,24 +33,36 @@ from __future__ import annotations
 
 import datetime as _dt
 import gc
-import importlib
 import os
 import statistics
 import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BACKENDS", "Runner", "backend_availability", "default_runners", "load_results", "run_bench",
-           "summarize"]
+__all__ = ["BACKENDS", "Runner", "Unavailable", "backend_availability", "load_results", "run_bench", "summarize"]
 
 #: Backends ``gpupipe bench`` knows, in report order.
 BACKENDS = ("cudf", "hybrid", "pandas", "naive")
 
 #: A runner runs one pipeline once: ``runner(rows, seed, epochs) -> PipelineResult``.
 Runner = Callable[[int | None, int, int], Any]
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """In place of a runner: this backend cannot run the pipeline, and why (reported, never skipped silently).
+
+    Examples
+    --------
+    >>> Unavailable("no naive reference exists for criteo-ctr").reason
+    'no naive reference exists for criteo-ctr'
+    """
+
+    reason: str
 
 RESULTS_FORMAT = 1
 
@@ -62,29 +79,16 @@ def _cuda_reason() -> tuple[bool, str]:
     return False, f"no CUDA device: {why} (torch {torch.__version__})"
 
 
-def _pipeline_module(pipeline: str) -> tuple[Any | None, str]:
-    from pipelines import PIPELINES
+def backend_availability(backend: str) -> tuple[bool, str]:
+    """Whether this machine can run ``backend`` (cuDF usable; a CUDA device for ``hybrid``), and why either way.
 
-    name = PIPELINES.get(pipeline)
-    if name is None:
-        return None, f"unknown pipeline {pipeline!r}; choose from {sorted(PIPELINES)}"
-    try:
-        return importlib.import_module(name), ""
-    except ImportError as exc:
-        return None, f"{name} cannot be imported ({type(exc).__name__}: {exc})"
-
-
-def backend_availability(backend: str, pipeline: str = "flights-delay", *,
-                         check_pipeline: bool = True) -> tuple[bool, str]:
-    """Whether ``backend`` can run ``pipeline`` here, and the reason either way.
-
-    The machine is always checked (cuDF usable, CUDA device for ``hybrid``); with ``check_pipeline``
-    also the pipeline code (the module imports; ``naive`` exists for flights-delay only).
+    Backends gpupipe does not know (custom runners) are taken as available.
 
     Examples
     --------
-    >>> backend_availability("naive", "criteo-ctr")
-    (False, 'no naive reference exists for criteo-ctr (only for flights-delay)')
+    >>> ok, why = backend_availability("pandas")
+    >>> ok, bool(why)
+    (True, True)
     """
     from gpupipe.backend import backend_status
 
@@ -99,36 +103,7 @@ def backend_availability(backend: str, pipeline: str = "flights-delay", *,
         ok, reason = _cuda_reason()
         if not ok:
             return False, reason
-    if check_pipeline:
-        if backend == "naive":
-            if pipeline != "flights-delay":
-                return False, f"no naive reference exists for {pipeline} (only for flights-delay)"
-        else:
-            mod, why = _pipeline_module(pipeline)
-            if mod is None:
-                return False, why
     return True, reason
-
-
-def default_runners(pipeline: str) -> dict[str, Runner]:
-    """The runners ``gpupipe bench`` uses: the ready pipeline per backend, plus the naive script."""
-
-    def pipe(backend: str, device: str | None) -> Runner:
-        def runner(rows: int | None, seed: int, epochs: int) -> Any:
-            mod, why = _pipeline_module(pipeline)
-            if mod is None:
-                raise ImportError(why)
-            return mod.run(backend=backend, epochs=epochs, rows=rows, seed=seed, device=device, progress=False)
-
-        return runner
-
-    def naive(rows: int | None, seed: int, epochs: int) -> Any:
-        from pipelines import naive as mod
-
-        return mod.run(rows=rows, seed=seed, epochs=epochs)
-
-    return {"cudf": pipe("cudf", None), "hybrid": pipe("pandas", "cuda"), "pandas": pipe("pandas", "cpu"),
-            "naive": naive}
 
 
 def _clear_caches() -> None:
@@ -241,16 +216,16 @@ def _speedups(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def run_bench(pipeline: str = "flights-delay", rows: Sequence[int | None] = (None,),
-              backends: Sequence[str] = BACKENDS, repeats: int = 3, warmup: int = 1,
-              out: str | os.PathLike[str] | None = None, progress: bool = True, *, epochs: int = 1,
-              seed: int = 0, runners: Mapping[str, Runner] | None = None, charts: bool = True) -> dict[str, Any]:
+def run_bench(pipeline: str, rows: Sequence[int | None] = (None,), backends: Sequence[str] = BACKENDS,
+              repeats: int = 3, warmup: int = 1, out: str | os.PathLike[str] | None = None, progress: bool = True,
+              *, runners: Mapping[str, Runner | Unavailable], epochs: int = 1, seed: int = 0,
+              charts: bool = True) -> dict[str, Any]:
     """Benchmark a pipeline on several backends and sizes; optionally write JSON, markdown and charts.
 
     Parameters
     ----------
     pipeline : str
-        ``"flights-delay"`` or ``"criteo-ctr"`` (any name when ``runners`` are given).
+        The pipeline's name, as the reports show it.
     rows : sequence of int or None
         Dataset sizes; ``None`` means the pipeline's full default data.
     backends : sequence of str
@@ -264,10 +239,11 @@ def run_bench(pipeline: str = "flights-delay", rows: Sequence[int | None] = (Non
         Show a tqdm progress bar (on stderr).
     epochs, seed : int
         Passed to every runner.
-    runners : mapping, optional
-        ``backend -> runner(rows, seed, epochs) -> PipelineResult``; replaces the default runners of the
-        named backends (used by the tests with fake pipelines). Backends named here that gpupipe does
-        not know are taken as available.
+    runners : mapping
+        ``backend -> runner(rows, seed, epochs) -> PipelineResult``, or ``backend ->``
+        :class:`Unavailable` (why the pipeline cannot run there). ``gpupipe bench`` passes
+        ``pipelines.bench_runners(pipeline)``. A known backend without a runner is reported
+        unavailable; backends named here that gpupipe does not know are taken as available.
     charts : bool
         Also draw the PNG charts when ``out`` is given.
 
@@ -279,23 +255,19 @@ def run_bench(pipeline: str = "flights-delay", rows: Sequence[int | None] = (Non
 
     Examples
     --------
-    >>> res = run_bench("flights-delay", rows=[20_000], backends=["pandas", "naive"],
-    ...                 repeats=3, out="bench-out")             # doctest: +SKIP
+    >>> from pipelines import bench_runners                    # doctest: +SKIP
+    >>> res = run_bench("flights-delay", rows=[20_000], backends=["pandas", "naive"], repeats=3,
+    ...                 out="bench-out", runners=bench_runners("flights-delay"))  # doctest: +SKIP
     >>> [r["status"] for r in res["runs"]]                     # doctest: +SKIP
     ['ok', 'ok']
     """
-    from ..cli import collect_info
+    from .._info import collect_info
 
-    runners = dict(runners or {})
+    runners = dict(runners)
     known = set(BACKENDS) | set(runners)
     unknown = [b for b in backends if b not in known]
     if unknown:
         raise ValueError(f"unknown backend(s) {unknown}; choose from {list(BACKENDS)}")
-    if not runners:
-        from pipelines import PIPELINES
-
-        if pipeline not in PIPELINES:
-            raise ValueError(f"unknown pipeline {pipeline!r}; choose from {sorted(PIPELINES)}")
     if int(repeats) < 1 or int(warmup) < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats!r}, warmup={warmup!r}")
     rows_list = [None if r is None else int(r) for r in (rows or [None])]
@@ -306,12 +278,16 @@ def run_bench(pipeline: str = "flights-delay", rows: Sequence[int | None] = (Non
     threads = _configure_threads()
     machine = collect_info()
     machine["threads"] = threads
-    defaults = default_runners(pipeline) if set(backends) - set(runners) else {}
 
     plan = []
     for b in backends:
-        ok, why = backend_availability(b, pipeline, check_pipeline=b not in runners)
-        plan.append((b, ok, why, runners.get(b) or defaults.get(b)))
+        ok, why = backend_availability(b)
+        runner = runners.get(b)
+        if ok and runner is None:
+            ok, why = False, f"no runner was given for backend {b!r} of {pipeline}"
+        elif ok and isinstance(runner, Unavailable):
+            ok, why = False, runner.reason
+        plan.append((b, ok, why, runner))
 
     total_ticks = sum(1 for _, ok, _, _ in plan if ok) * len(rows_list) * (int(warmup) + int(repeats))
     from tqdm.auto import tqdm

@@ -20,14 +20,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .result import STAGES
+
 __all__ = ["plot_scaling", "plot_speedups", "plot_stages", "to_markdown", "write_report"]
 
 _COLORS = {"cudf": "#76b900", "hybrid": "#1f77b4", "pandas": "#ff7f0e", "naive": "#7f7f7f"}
 
 
 def _stages(result: dict[str, Any]) -> list[str]:
-    from pipelines import STAGES
-
     seen = [s for r in result["runs"] for s in r.get("stats", {}) if s != "total"]
     ordered = [s for s in STAGES if s in seen]
     return ordered + [s for s in dict.fromkeys(seen) if s not in ordered]

@@ -8,9 +8,9 @@ import statistics
 import pytest
 
 from gpupipe.backend import BackendStatus
-from gpupipe.bench import harness
+from gpupipe.bench import STAGES, PipelineResult, harness
 from gpupipe.bench.harness import run_bench, summarize
-from pipelines import STAGES, PipelineResult
+from pipelines import bench_runners
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -164,14 +164,15 @@ def test_dataset_caches_are_cleared_before_each_run(no_gpu):
 
 
 def test_bad_arguments_raise_with_the_accepted_values():
+    runners = bench_runners("flights-delay")
     with pytest.raises(ValueError, match="unknown backend"):
-        run_bench("flights-delay", backends=["spark"], progress=False)
+        run_bench("flights-delay", backends=["spark"], progress=False, runners=runners)
     with pytest.raises(ValueError, match="unknown pipeline"):
-        run_bench("taxi", backends=["pandas"], progress=False)
+        bench_runners("taxi")
     with pytest.raises(ValueError, match="repeats"):
-        run_bench("flights-delay", backends=["pandas"], repeats=0, progress=False)
+        run_bench("flights-delay", backends=["pandas"], repeats=0, progress=False, runners=runners)
     with pytest.raises(ValueError, match="rows"):
-        run_bench("flights-delay", rows=[0], backends=["pandas"], progress=False)
+        run_bench("flights-delay", rows=[0], backends=["pandas"], progress=False, runners=runners)
 
 
 def test_runner_without_total_is_an_error_entry(no_gpu):
@@ -181,7 +182,8 @@ def test_runner_without_total_is_an_error_entry(no_gpu):
 
 
 def test_naive_has_no_reference_for_criteo(no_gpu):
-    res = run_bench("criteo-ctr", rows=[10], backends=["naive"], repeats=1, warmup=0, progress=False)
+    res = run_bench("criteo-ctr", rows=[10], backends=["naive"], repeats=1, warmup=0, progress=False,
+                    runners=bench_runners("criteo-ctr"))
     assert res["runs"][0]["status"] == "unavailable"
     assert "only for flights-delay" in res["runs"][0]["reason"]
 
@@ -196,3 +198,13 @@ def test_full_data_size_comes_from_the_split_rows_and_process_times_are_recorded
     run = res["runs"][0]
     assert run["rows"] is None and run["n_rows"] == 100
     assert all(r["process"]["wall_s"] >= 0 and r["process"]["cpu_s"] >= 0 for r in run["repeats"])
+
+
+def test_a_known_backend_without_a_runner_is_reported_unavailable(monkeypatch):
+    statuses = [BackendStatus("cudf", True, "cuDF test reason: here"), BackendStatus("pandas", True, "pandas is here")]
+    monkeypatch.setattr("gpupipe.backend.backend_status", lambda: statuses)
+    res = run_bench("toy", rows=[1], backends=["cudf", "pandas"], repeats=1, warmup=0, progress=False,
+                    runners={"pandas": scripted("pandas", [1.0], n_warmup=0)})
+    by = {r["backend"]: r for r in res["runs"]}
+    assert by["cudf"]["status"] == "unavailable" and "no runner was given for backend 'cudf'" in by["cudf"]["reason"]
+    assert by["pandas"]["status"] == "ok"

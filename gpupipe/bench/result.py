@@ -1,4 +1,16 @@
-"""What every ready pipeline's ``run`` returns."""
+"""What a pipeline run returns (:class:`PipelineResult`) and the stage names it times (:data:`STAGES`).
+
+The ready pipelines (``pipelines/``) return a :class:`PipelineResult` from ``run``; ``gpupipe bench``
+reads its timings, metrics and row counts, and orders its reports by :data:`STAGES`. Any runner
+handed to :func:`~gpupipe.bench.run_bench` may return one.
+
+Examples
+--------
+>>> from gpupipe.bench import PipelineResult
+>>> r = PipelineResult("toy", "pandas", "cpu", timings={"read": 0.5, "total": 0.5})
+>>> r.to_dict()["timings"]
+{'read': 0.5, 'total': 0.5}
+"""
 
 from __future__ import annotations
 
@@ -9,7 +21,7 @@ from typing import Any
 
 __all__ = ["STAGES", "PipelineResult"]
 
-#: Stage names, in order, shared by the pipelines and ``gpupipe bench``.
+#: Stage names, in order, shared by the pipelines and ``gpupipe bench``'s reports.
 STAGES = ("read", "fit", "transform", "to_tensors", "loader_epoch", "train", "evaluate", "baseline")
 
 
