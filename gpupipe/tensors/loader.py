@@ -10,33 +10,15 @@ per-row Python, no per-row ``__getitem__``, no collate. Unshuffled single-proces
 no gather at all: their batches are slices (views) of the staged matrices, so do not modify
 batches in place.
 
-Why this layout: ``scripts/bench_loader.py`` measures the options side by side (2M rows x
-(13 float32 + 26 int64), batch 4096, shuffled, medians of 5 epochs, options interleaved). On the
-2-core build machine, while other jobs kept its load average at 4-11 (so absolute figures are
-low and only same-run ratios mean much), rows/s:
-
-==========================================  ===================  ==================
-option                                      torch threads = 2    torch threads = 1
-==========================================  ===================  ==================
-torch DataLoader over a TensorDataset       0.02 M               0.03 M
-per-column ``index_select`` + ``stack``     0.44 M               0.59 M
-``torch.take`` on the flat matrices         0.09 M               (not run)
-row-major staging + ``index_select``        0.19 M               2.11 M
-same, ``index_select(out=)`` into buffers   0.21 M               1.83 M
-contiguous copy of the same bytes (bound)   1.55 M               15.4 M
-**gp.Loader** (row-major, 2 gather threads) **1.72 M**           **1.70 M**
-==========================================  ===================  ==================
-
-On the same machine before the other jobs started (load ~1.7), a first exploratory run measured
-row-major ``index_select`` at 8.5 M rows/s, per-column gathers at 1.1 M and ``torch.take`` at
-6.9 M (cont only). Preallocated ``out=`` buffers bought nothing and would make a batch invalid
-once the next one is gathered, so each batch is a fresh tensor. Intra-op (OpenMP) threads collapse
-when the cores are shared (row-major: 0.19 M with 2 threads vs 2.1 M with 1), hence the
-single-threaded gather workers (see ``workers``).
-
-A row-major gather moves one contiguous run of 52 (cont) and 208 (cat) bytes per row instead of
-39 scattered 4-8 byte reads, which is what makes it several times faster than per-column gathers.
-The README has the figures of the last run.
+Why this layout: ``scripts/bench_loader.py`` measures the options side by side (torch's DataLoader
+over a TensorDataset, per-column gathers, ``torch.take``, row-major ``index_select`` with and
+without ``out=`` buffers, and a contiguous copy of the same bytes as the bound); the figures of
+the last run are in the README ("Tensors and Loader") and ``docs/bench/loader.md``. A row-major
+gather moves one contiguous run of 52 (cont) and 208 (cat) bytes per row instead of 39 scattered
+4-8 byte reads, which is what makes it several times faster than per-column gathers. Each batch
+is a fresh tensor: gathering into reused ``out=`` buffers would invalidate a batch once the next
+one is gathered. Intra-op (OpenMP) threads collapse when the cores are shared with other work,
+hence the single-threaded gather workers (see ``workers``).
 
 Order and sharding
 ------------------
