@@ -57,20 +57,9 @@ def collect_info() -> dict:
             if torch.cuda.is_available() else []
     except Exception as exc:
         devices["torch_error"] = f"{type(exc).__name__}: {exc}"
-    try:
-        import pynvml
+    from .backend import nvml_devices
 
-        pynvml.nvmlInit()
-        try:
-            devices["nvml_driver"] = pynvml.nvmlSystemGetDriverVersion()
-            devices["nvml_gpus"] = [pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i))
-                                    for i in range(pynvml.nvmlDeviceGetCount())]
-        finally:
-            pynvml.nvmlShutdown()
-    except ImportError:
-        devices["nvml"] = "nvidia-ml-py not installed"
-    except Exception as exc:
-        devices["nvml"] = f"no NVIDIA driver reachable ({type(exc).__name__})"
+    devices.update(nvml_devices())
     info["devices"] = devices
     info["versions"] = {p: _version(p) for p in _KEY_PACKAGES}
     return info

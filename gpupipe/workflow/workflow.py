@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from ..backend import frame as F
 from ..errors import DataError, NotFittedError, SchemaError
 from ..ops.base import Op, StatOp
 from ..schema import ColumnSchema, Schema
@@ -156,8 +157,6 @@ class Workflow:
     # ------------------------------------------------------------------ checks
     def _check_columns(self, dtypes: dict[str, Any], stage: str) -> dict[str, str]:
         """Check every column the plan reads is there (SchemaError naming it); return the input dtypes read."""
-        from ..ops._columns import dtype_kind
-
         have = list(dtypes)
         available = set(have)
         shown = have if len(have) <= 30 else [*have[:30], "..."]
@@ -179,7 +178,7 @@ class Workflow:
                     available.update(op.output_columns(cols))
         if self.label is not None:
             if self.label in dtypes:
-                if dtype_kind(dtypes[self.label]) != "numeric":
+                if F.kind(dtypes[self.label]) not in F.NUMERIC_KINDS:
                     msg = (f"label column {self.label!r} has dtype {dtypes[self.label]}; a label must be numeric "
                            f"(0/1 for binary tasks). Encode it before the workflow")
                     raise SchemaError(msg)
@@ -190,11 +189,11 @@ class Workflow:
         if self._input_dtypes and stage == "transform":
             for c, was in self._input_dtypes.items():
                 now = used.get(c)
-                if now is not None and dtype_kind(now) != dtype_kind(was):
+                if now is not None and _family(now) != _family(was):
                     msg = (f"column {c!r} has dtype {now} at transform but was {was} when the workflow was fitted; "
                            f"cast it back to {was} (or refit)")
                     raise SchemaError(msg)
-                if now is not None and dtype_kind(now) == "datetime" and _timezone(now) != _timezone(was):
+                if now is not None and F.kind(now) == "datetime" and _timezone(now) != _timezone(was):
                     # DateParts takes fields in the column's timezone: the same instants in another zone
                     # would silently give other hours and days.
                     fix = (f".dt.tz_convert({_timezone(was)!r})" if _timezone(now) and _timezone(was)
@@ -222,7 +221,18 @@ class Workflow:
         if len(data) == 0:
             msg = f"Workflow.{stage} got an empty frame (0 rows, columns {list(data.columns)[:30]}); give it data"
             raise DataError(msg)
-        return data
+        return F.normalize(data, self._read_columns())
+
+    def _read_columns(self) -> list[str]:
+        """Every column name the workflow may read from its input (selections, targets, join keys, the label)."""
+        names: dict[str, None] = {}
+        for node in self.nodes:
+            names.update(dict.fromkeys(node.selection))
+            for op, cols in node.steps():
+                names.update(dict.fromkeys(op.required_columns(cols)))
+        if self.label is not None:
+            names[self.label] = None
+        return list(names)
 
     def _check_fitted(self) -> None:
         if not self._fitted:
@@ -386,7 +396,6 @@ class Workflow:
         self._fitted = True
 
     def _build_schema(self, input_dtypes: dict[str, str]) -> Schema:
-        from ..ops._columns import dtype_kind
         from ..ops.base import ColumnInfo
 
         info: dict[str, ColumnInfo] = {c: ColumnInfo(str(d)) for c, d in input_dtypes.items()}
@@ -406,7 +415,7 @@ class Workflow:
                 if ci.role not in (None, "cont"):
                     msg = f"column {name!r}: an op gave it role {ci.role!r}; roles are 'cont' and 'cat'"
                     raise SchemaError(msg)
-                if dtype_kind(ci.dtype) != "numeric":
+                if F.kind(ci.dtype) not in F.NUMERIC_KINDS:
                     msg = (f"output column {name!r} has dtype {ci.dtype}, which a model cannot take as continuous; "
                            f"encode it (ops.Categorify for text, ops.DateParts for timestamps) or drop it")
                     raise SchemaError(msg)
@@ -463,6 +472,13 @@ class Workflow:
 
 
 # ---------------------------------------------------------------------- helpers (module level: picklable)
+def _family(dtype_name: Any) -> str:
+    """What must not change between fit and transform: numbers stay numbers (int/float/bool alike), text
+    stays text, timestamps stay timestamps."""
+    k = F.kind(dtype_name)
+    return "numeric" if k in F.NUMERIC_KINDS else k
+
+
 def _timezone(dtype_name: str) -> str | None:
     """The timezone of a datetime dtype's name (``"datetime64[ns, UTC]"`` → ``"UTC"``), None when naive."""
     inner = str(dtype_name).partition("[")[2].rstrip("]")
