@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._generic import build_estimator, column_array, make_estimator, sparse_module
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    import cudf
+    import cupy
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "logistic": {"C": 1.0, "max_iter": 200, "tol": 1e-3},
@@ -17,14 +23,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 @column_array.register("cudf")
-def _baseline_column_cudf(frame: Any, name: str) -> Any:
+def _baseline_column_cudf(frame: cudf.DataFrame, name: str) -> cupy.ndarray:
     import cupy as cp
 
     return frame[name].to_cupy(dtype="float64", na_value=cp.nan)
 
 
 @sparse_module.register("cudf")
-def _baseline_sparse_cudf(frame: Any) -> Any:
+def _baseline_sparse_cudf(frame: cudf.DataFrame) -> ModuleType:
     import cupyx.scipy.sparse
 
     return cupyx.scipy.sparse
