@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._generic import build_estimator, estimator_input, make_estimator, sparse_module
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    import cudf
+    import cupy
+    import cupyx.scipy.sparse
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "logistic": {"C": 1.0, "max_iter": 200, "tol": 1e-3},
@@ -17,7 +24,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 @estimator_input.register("cudf")
-def _baseline_input_cudf(kind: str, x: Any) -> Any:
+def _baseline_input_cudf(kind: str, x: cupyx.scipy.sparse.csr_matrix | cupy.ndarray) -> Any:
     """cuML's Ridge, LinearRegression and LogisticRegression take CSR input (``linear_model/ridge.pyx``,
     ``linear_regression.pyx``: ``accept_sparse=True``; ``solvers/qn.pyx``: ``accept_sparse="csr"``), so the one-hot
     matrix is never densified on the device; only its index arrays narrow to int32, which every cuML solver takes."""
@@ -31,7 +38,7 @@ def _baseline_input_cudf(kind: str, x: Any) -> Any:
 
 
 @sparse_module.register("cudf")
-def _baseline_sparse_cudf(frame: Any) -> Any:
+def _baseline_sparse_cudf(frame: cudf.DataFrame) -> ModuleType:
     import cupyx.scipy.sparse
 
     return cupyx.scipy.sparse
