@@ -1,7 +1,7 @@
 """What this machine is: Python, CPU, backends (with the reason each is or is not usable), GPUs, versions.
 
 ``gpupipe info`` prints it; ``gpupipe bench`` records it in ``results.json`` next to the figures.
-Importing this module is light: torch and NVML are imported, guarded, when :func:`collect_info` runs.
+Importing this module is light: torch and NVML are read, guarded, when :func:`collect_info` runs.
 """
 
 from __future__ import annotations
@@ -68,20 +68,9 @@ def collect_info() -> dict:
             if torch.cuda.is_available() else []
     except Exception as exc:
         devices["torch_error"] = f"{type(exc).__name__}: {exc}"
-    try:
-        import pynvml
+    from .backend import nvml_devices
 
-        pynvml.nvmlInit()
-        try:
-            devices["nvml_driver"] = pynvml.nvmlSystemGetDriverVersion()
-            devices["nvml_gpus"] = [pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i))
-                                    for i in range(pynvml.nvmlDeviceGetCount())]
-        finally:
-            pynvml.nvmlShutdown()
-    except ImportError:
-        devices["nvml"] = "nvidia-ml-py not installed"
-    except Exception as exc:
-        devices["nvml"] = f"no NVIDIA driver reachable ({type(exc).__name__})"
+    devices.update(nvml_devices())
     info["devices"] = devices
     info["versions"] = {p: _version(p) for p in _KEY_PACKAGES}
     return info

@@ -302,7 +302,7 @@ def test_cpu_image_installs_the_cpu_torch_wheel():
 def test_dockerignore_keeps_local_state_out_of_the_build_context():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}
-    assert {".git", ".venv", "results"} <= ignored
+    assert {".git", ".venv", ".venv-gpuapi", "results"} <= ignored
 
 
 # --------------------------------------------------------------------------------------------

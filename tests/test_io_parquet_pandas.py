@@ -30,7 +30,7 @@ def test_read_parquet_pandas_matches_pyarrow_to_pandas(tmp_path, preserve_index)
         df.index = df.index + 7
     path = tmp_path / "many.parquet"
     pq.write_table(pa.Table.from_pandas(df, preserve_index=preserve_index), path, row_group_size=1000)
-    from gpupipe.io.convert import _pandas_types_mapper
+    from gpupipe.backend._pandas import _pandas_types_mapper
 
     expected = pq.read_table(path).to_pandas(types_mapper=_pandas_types_mapper())
     with gp.use_backend("pandas"):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BackendUnavailableError
-from ._detect import BackendStatus, probe, probe_all
+from ._detect import BackendStatus, nvml_devices, probe, probe_all, synchronize
 from .dispatch import Dispatch, backend_of, is_cudf, is_pandas
 
 __all__ = [
@@ -41,7 +41,9 @@ __all__ = [
     "get_backend",
     "is_cudf",
     "is_pandas",
+    "nvml_devices",
     "set_backend",
+    "synchronize",
     "use_backend",
 ]
 

@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 
-__all__ = ["BackendStatus", "probe", "probe_all"]
+__all__ = ["BackendStatus", "nvml_devices", "probe", "probe_all", "synchronize"]
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,36 @@ def probe(name: str) -> BackendStatus:
 
 def probe_all() -> list[BackendStatus]:
     return [probe(n) for n in _PROBES]
+
+
+def nvml_devices() -> dict[str, object]:
+    """What NVML says about this machine's NVIDIA driver and GPUs (for ``gpupipe info``), or why it cannot say."""
+    try:
+        import pynvml
+    except ImportError:
+        return {"nvml": "nvidia-ml-py not installed"}
+    try:
+        pynvml.nvmlInit()
+        try:
+            return {"nvml_driver": pynvml.nvmlSystemGetDriverVersion(),
+                    "nvml_gpus": [pynvml.nvmlDeviceGetName(pynvml.nvmlDeviceGetHandleByIndex(i))
+                                  for i in range(pynvml.nvmlDeviceGetCount())]}
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception as exc:  # NVML raises its own error types; any failure means no driver to ask
+        return {"nvml": f"no NVIDIA driver reachable ({type(exc).__name__})"}
+
+
+def synchronize() -> None:
+    """Wait for all queued GPU work (a no-op on CPU; imports nothing that is not already loaded)."""
+    import contextlib
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    cupy = sys.modules.get("cupy")
+    if cupy is not None:
+        # no device or no driver: nothing is queued anywhere
+        with contextlib.suppress(Exception):
+            cupy.cuda.runtime.deviceSynchronize()

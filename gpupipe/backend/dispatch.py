@@ -28,7 +28,10 @@ from typing import Any
 
 from ..errors import BackendUnavailableError
 
-__all__ = ["Dispatch", "backend_of", "is_cudf", "is_pandas"]
+__all__ = ["GENERICS", "Dispatch", "backend_of", "is_cudf", "is_pandas"]
+
+#: Every generic ever declared, in declaration order (the tests check each has every backend's implementation).
+GENERICS: list[Dispatch] = []
 
 
 def is_cudf(obj: Any) -> bool:
@@ -79,6 +82,7 @@ class Dispatch:
         self.__doc__ = doc
         self._impls: dict[str, Callable[..., Any]] = {}
         self._lazy: dict[str, list[str]] = {}
+        GENERICS.append(self)
 
     def __repr__(self) -> str:
         return f"<gpupipe generic {self.name} backends={sorted(set(self._impls) | set(self._lazy))}>"
@@ -95,6 +99,10 @@ class Dispatch:
     def register_lazy(self, backend: str, module: str) -> None:
         """Import ``module`` (which registers implementations) the first time ``backend`` is used."""
         self._lazy.setdefault(backend, []).append(module)
+
+    def backends(self) -> list[str]:
+        """Backends with an implementation, loaded or not."""
+        return sorted(set(self._impls) | set(self._lazy))
 
     def impl(self, backend: str) -> Callable[..., Any]:
         """The implementation for ``backend``, importing its module on first use."""

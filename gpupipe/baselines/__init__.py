@@ -17,7 +17,7 @@ logistic with ~4k one-hot columns ~1.5 s, random forest ~6 s); a tighter fit is 
 overridden with ``**params``. The features are the schema's
 ``cont`` columns and ``cat`` columns. Categorical ids are one-hot encoded for the linear kinds
 (an id's numeric value means nothing to a linear model), as a sparse CSR matrix sized from the
-schema's cardinalities (dense on cuML for ``linear``/``ridge``, which take dense input only);
+schema's cardinalities (on both backends: cuML's linear solvers take CSR as scikit-learn's do);
 the random forest takes the ids as integer features, which trees split fine.
 ``Baseline.score`` reports the same metrics, from the same functions, as :func:`gpupipe.evaluate`.
 
@@ -42,9 +42,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..backend import backend_of
+from ..backend import frame as F
 from ..errors import DataError, SchemaError
 from ..schema import Schema
-from ._generic import column_array, make_estimator, sparse_module
+from ._generic import estimator_input, make_estimator, sparse_module
 
 __all__ = ["KINDS", "Baseline", "fit"]
 
@@ -52,6 +53,11 @@ KINDS = ("logistic", "random_forest", "linear", "ridge")
 _TASKS = {"logistic": ("binary",), "random_forest": ("binary", "regression"), "linear": ("regression",),
           "ridge": ("regression",)}
 _ONEHOT = {"logistic": True, "random_forest": False, "linear": True, "ridge": True}
+
+
+def column_array(frame: Any, name: str) -> Any:
+    """One column as a float64 NumPy/CuPy array, NaN where missing."""
+    return F.float_values(frame[name])
 
 
 def _xp(frame: Any) -> Any:
@@ -162,10 +168,8 @@ class Baseline:
                    f"convert it (gp.to_pandas / gp.from_pandas) or fit on the same backend")
             raise SchemaError(msg)
         _check_columns(frame, self.schema, need_label=False)
-        x = _design(frame, self.schema, self.onehot)
-        if self.backend == "cudf" and self.kind in ("linear", "ridge") and hasattr(x, "toarray"):
-            x = x.toarray()  # cuML's linear solvers take dense input only
-        return x
+        x = _design(F.normalize(frame, self.schema.names), self.schema, self.onehot)
+        return estimator_input.impl(self.backend)(self.kind, x)
 
     def predict(self, frame: Any) -> Any:
         """Probabilities of the positive class (binary) or predicted values, as a NumPy/CuPy array."""
@@ -229,6 +233,7 @@ def fit(frame: Any, schema: Schema, kind: str = "logistic", *, task: str | None 
         raise SchemaError(f"the schema has no cont or cat column to learn from ({schema!r})")
     backend = backend_of(frame)
     _check_columns(frame, schema, need_label=True)
+    frame = F.normalize(frame, schema.names)
     if len(frame) == 0:
         raise DataError("the frame to fit a baseline on is empty; check the data and any filters")
     xp = _xp(frame)

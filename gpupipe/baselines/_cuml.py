@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._generic import build_estimator, column_array, make_estimator, sparse_module
+from ._generic import build_estimator, estimator_input, make_estimator, sparse_module
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    import cudf
+    import cupy
+    import cupyx.scipy.sparse
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "logistic": {"C": 1.0, "max_iter": 200, "tol": 1e-3},
@@ -16,15 +23,22 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-@column_array.register("cudf")
-def _baseline_column_cudf(frame: Any, name: str) -> Any:
-    import cupy as cp
+@estimator_input.register("cudf")
+def _baseline_input_cudf(kind: str, x: cupyx.scipy.sparse.csr_matrix | cupy.ndarray) -> Any:
+    """cuML's Ridge, LinearRegression and LogisticRegression take CSR input (``linear_model/ridge.pyx``,
+    ``linear_regression.pyx``: ``accept_sparse=True``; ``solvers/qn.pyx``: ``accept_sparse="csr"``), so the one-hot
+    matrix is never densified on the device; only its index arrays narrow to int32, which every cuML solver takes."""
+    import cupy
+    import cupyx.scipy.sparse
 
-    return frame[name].to_cupy(dtype="float64", na_value=cp.nan)
+    if not isinstance(x, cupyx.scipy.sparse.csr_matrix) or x.nnz >= 2**31 - 1:
+        return x
+    return cupyx.scipy.sparse.csr_matrix((x.data, x.indices.astype(cupy.int32), x.indptr.astype(cupy.int32)),
+                                         shape=x.shape)
 
 
 @sparse_module.register("cudf")
-def _baseline_sparse_cudf(frame: Any) -> Any:
+def _baseline_sparse_cudf(frame: cudf.DataFrame) -> ModuleType:
     import cupyx.scipy.sparse
 
     return cupyx.scipy.sparse

@@ -6,13 +6,14 @@ from typing import Any
 
 from ..backend import Dispatch
 
-__all__ = ["build_estimator", "column_array", "make_estimator", "sparse_module"]
+__all__ = ["build_estimator", "estimator_input", "make_estimator", "sparse_module"]
 
-column_array = Dispatch("baseline_column", "One column as a float64 NumPy/CuPy array, nulls as NaN.")
 make_estimator = Dispatch("baseline_estimator", "A fresh estimator for (kind, task, params, seed).")
 sparse_module = Dispatch("baseline_sparse", "scipy.sparse or cupyx.scipy.sparse.")
+estimator_input = Dispatch(
+    "baseline_input", "The design matrix in the form the backend's estimator of ``kind`` takes (sparse where it can).")
 
-for _generic in (column_array, make_estimator, sparse_module):
+for _generic in (make_estimator, sparse_module, estimator_input):
     _generic.register_lazy("pandas", "gpupipe.baselines._sklearn")
     _generic.register_lazy("cudf", "gpupipe.baselines._cuml")
 

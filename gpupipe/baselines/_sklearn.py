@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._generic import build_estimator, column_array, make_estimator, sparse_module
+from ._generic import build_estimator, estimator_input, make_estimator, sparse_module
 
 # Defaults chosen to fit ~250k rows in seconds on 2 cores; any of them can be overridden by params.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -17,11 +17,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-@column_array.register("pandas")
-def _baseline_column_pandas(frame: Any, name: str) -> Any:
-    import numpy as np
-
-    return frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+@estimator_input.register("pandas")
+def _baseline_input_pandas(kind: str, x: Any) -> Any:
+    return x  # scikit-learn's estimators take the sparse one-hot matrix as it is
 
 
 @sparse_module.register("pandas")

@@ -95,7 +95,7 @@ def backend_availability(backend: str) -> tuple[bool, str]:
     status = {s.name: s for s in backend_status()}
     if backend not in BACKENDS:
         return True, "custom runner"
-    frames = "cudf" if backend == "cudf" else "pandas"
+    frames = backend if backend in status else "pandas"  # hybrid and naive prepare frames with pandas
     if not status[frames].available:
         return False, status[frames].reason
     reason = status[frames].reason

@@ -17,7 +17,6 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import sys
 import time
 from collections.abc import Iterator
 
@@ -26,14 +25,9 @@ __all__ = ["StageTimer", "synchronize"]
 
 def synchronize() -> None:
     """Wait for all queued GPU work (a no-op on CPU; imports nothing that is not already loaded)."""
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
-        torch.cuda.synchronize()
-    cupy = sys.modules.get("cupy")
-    if cupy is not None:
-        # no device or no driver: nothing is queued anywhere
-        with contextlib.suppress(Exception):
-            cupy.cuda.runtime.deviceSynchronize()
+    from ..backend import synchronize as sync
+
+    sync()
 
 
 class StageTimer:

@@ -17,7 +17,7 @@ __all__ = ["cluster"]
 _KINDS = ("auto", "cuda", "cpu")
 
 
-def _check_count(name: str, value: Any) -> None:
+def _check_count(name: str, value: object) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         msg = f"{name} must be a positive integer or None, got {value!r}"
         raise ValueError(msg)
@@ -34,8 +34,8 @@ def _resolve_kind(kind: str) -> str:
     return "cuda" if get_backend().name == "cudf" else "cpu"
 
 
-def _cpu_cluster(n_workers: int | None, threads_per_worker: int | None, memory_limit: Any,
-                 kwargs: dict[str, Any]) -> Any:
+def _cpu_cluster(n_workers: int | None, threads_per_worker: int | None,
+                 memory_limit: int | float | str | None, kwargs: dict[str, Any]) -> Any:
     from distributed import LocalCluster
 
     # Processes, not threads: pandas ops hold the GIL for much of their work, and a worker
@@ -50,8 +50,9 @@ def _cpu_cluster(n_workers: int | None, threads_per_worker: int | None, memory_l
                         memory_limit="auto" if memory_limit is None else memory_limit, **kwargs)
 
 
-def _cuda_cluster(n_workers: int | None, threads_per_worker: int | None, memory_limit: Any,
-                  rmm_pool_size: Any, spill: bool, torch_rmm: bool, kwargs: dict[str, Any]) -> Any:
+def _cuda_cluster(n_workers: int | None, threads_per_worker: int | None,
+                  memory_limit: int | float | str | None, rmm_pool_size: int | float | str | None, spill: bool,
+                  torch_rmm: bool, kwargs: dict[str, Any]) -> Any:
     try:
         from dask_cuda import LocalCUDACluster
     except ImportError as exc:
@@ -66,14 +67,17 @@ def _cuda_cluster(n_workers: int | None, threads_per_worker: int | None, memory_
     kwargs.setdefault("dashboard_address", None)
     # One worker per visible GPU (dask-cuda's default for n_workers=None), each with its own RMM
     # pool; cuDF's own spilling moves unused buffers to host memory when the device fills.
+    # memory_limit: dask-cuda documents int, float, str or None, but leaves it unannotated, so
+    # pyright takes the type of its default ("auto") for the whole parameter.
     return LocalCUDACluster(n_workers=n_workers, threads_per_worker=threads_per_worker or 1,
-                            memory_limit="auto" if memory_limit is None else memory_limit,
+                            memory_limit="auto" if memory_limit is None else memory_limit,  # pyright: ignore[reportArgumentType]
                             rmm_pool_size=rmm_pool_size, enable_cudf_spill=bool(spill), **kwargs)
 
 
 @contextlib.contextmanager
 def cluster(kind: str = "auto", n_workers: int | None = None, address: str | None = None,
-            threads_per_worker: int | None = None, memory_limit: Any = None, rmm_pool_size: Any = None,
+            threads_per_worker: int | None = None, memory_limit: int | float | str | None = None,
+            rmm_pool_size: int | float | str | None = None,
             spill: bool = True, torch_rmm: bool = False, **kwargs: Any) -> Iterator[Client]:
     """Open a Dask cluster (or connect to one) and yield its ``distributed.Client``.
 

@@ -79,8 +79,12 @@ class Dataset:
         elif hasattr(source, "__dask_graph__") and hasattr(source, "npartitions"):
             self._ddf, self.backend = source, backend_of(source._meta)
         elif _is_frame(source):
+            from ..backend import frame as F
+            from .convert import check_column_names
+
+            check_column_names(source.columns, "gp.Dataset")
             self.backend = backend_of(source)
-            self._ddf = _from_frame(source, partition_rows)
+            self._ddf = _from_frame(F.normalize(source), partition_rows)
         elif isinstance(source, (str, os.PathLike)) or (
                 isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, os.PathLike)) for p in source)):
             self.backend = get_backend().name
@@ -213,9 +217,17 @@ def _no_string_conversion() -> Any:
     return dask.config.set({"dataframe.convert-string": False})
 
 
+_register_dask = Dispatch("register_dask", "Prepare Dask for partitions of the named backend (``impl(backend)()``).")
+_register_dask.register_lazy("cudf", "gpupipe.io._cudf")
+
+
+@_register_dask.register("pandas")
+def _register_dask_pandas() -> None:
+    return None  # dask.dataframe knows pandas partitions
+
+
 def _register_backend(backend: str) -> None:
-    if backend == "cudf":
-        import dask_cudf  # noqa: F401  (registers cuDF partitions with dask.dataframe)
+    _register_dask.impl(backend)()
 
 
 class _FramePart:
@@ -368,9 +380,9 @@ def _csv_opts(columns: tuple[str, ...] | None) -> dict[str, Any]:
 
 
 def _meta_from_arrow(table: Any, backend: str) -> Any:
-    from .convert import _from_arrow
+    from ..backend import frame as F
 
-    return _from_arrow.impl(backend)(table)
+    return F.from_arrow.impl(backend)(table)
 
 
 # ---------------------------------------------------------------------- reading (runs in tasks)
@@ -385,7 +397,8 @@ def _read_piece(piece: _Piece) -> Any:
     return _read_parquet_piece.impl(piece.backend)(piece)
 
 
-_read_parquet_piece = Dispatch("read_parquet_piece")
+_read_parquet_piece = Dispatch("read_parquet_piece", "Read one partition (a _Piece) of a parquet file.")
+_read_parquet_piece.register_lazy("cudf", "gpupipe.io._cudf")
 
 
 @_read_parquet_piece.register("pandas")
@@ -406,23 +419,6 @@ def _read_parquet_piece_pandas(piece: _Piece) -> Any:
         table = table.slice(piece.start, piece.length)
     # Drop pandas index metadata: partitions get a plain 0..n-1 index.
     return arrow_to_pandas(table.replace_schema_metadata(None))
-
-
-@_read_parquet_piece.register("cudf")
-def _read_parquet_piece_cudf(piece: _Piece) -> Any:
-    import cudf
-
-    from .files import _read_failed
-
-    cols = None if piece.columns is None else list(piece.columns)
-    try:
-        frame = cudf.read_parquet(piece.path, columns=cols,
-                                  row_groups=None if piece.groups is None else [list(piece.groups)])
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise _read_failed("parquet", piece.path, exc) from exc
-    if piece.length is not None:
-        frame = frame.iloc[piece.start:piece.start + piece.length]
-    return frame.reset_index(drop=True)
 
 
 def _write_part(part: Any, path: str) -> str:

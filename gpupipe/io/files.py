@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._files import atomic_write_file
 from ..backend import Dispatch, get_backend
-from ..errors import DataError, oom_advice
+from ..errors import DataError
 from .convert import arrow_to_pandas, check_column_names, to_arrow
 
 if TYPE_CHECKING:
@@ -105,7 +105,8 @@ def _read_parquet_arrow(paths: list[Path], columns: list[str] | None) -> pa.Tabl
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
 
 
-_read_parquet = Dispatch("read_parquet")
+_read_parquet = Dispatch("read_parquet", "Read parquet files into a frame of the named backend.")
+_read_parquet.register_lazy("cudf", "gpupipe.io._cudf")
 
 
 # Columns decoded per read in the one-file pandas path: one per core for the reader's threads,
@@ -129,7 +130,7 @@ def _read_parquet_file_pandas(path: Path, columns: list[str] | None) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .convert import columns_to_pandas, frame_from_columns, plain_pandas_metadata
+    from ..backend._pandas import columns_to_pandas, frame_from_columns, plain_pandas_metadata
 
     try:
         file = pq.ParquetFile(path, page_checksum_verification=True)
@@ -150,24 +151,6 @@ def _read_parquet_file_pandas(path: Path, columns: list[str] | None) -> Any:
     # will not come: hand them back, or they stay in the process's peak for the rest of the run.
     pa.default_memory_pool().release_unused()
     return frame_from_columns(out, rows)
-
-
-@_read_parquet.register("cudf")
-def _read_parquet_cudf(paths: list[Path], columns: list[str] | None) -> Any:
-    import cudf
-    import pyarrow.parquet as pq
-
-    for p in paths:
-        if p.is_file():
-            try:
-                _check_columns(pq.read_schema(p).names, columns, p)
-            except OSError as exc:  # pyarrow raises ArrowInvalid (an OSError/ValueError) on a bad footer
-                raise _read_failed("parquet", p, exc) from exc
-    try:
-        with oom_advice(f"reading {paths[0] if len(paths) == 1 else f'{len(paths)} parquet files'} with cuDF", "read"):
-            return cudf.read_parquet([str(p) for p in paths], columns=columns)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise _read_failed("parquet", paths[0] if len(paths) == 1 else paths, exc) from exc
 
 
 def write_parquet_table(table: pa.Table, path: PathLike, *, compression: str = "snappy") -> Path:
@@ -191,17 +174,23 @@ def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy") ->
     pathlib.Path
         The written path.
     """
+    return atomic_write_file(path, lambda tmp: _write_parquet(frame, tmp, compression))
+
+
+_write_parquet = Dispatch("write_parquet", "Write a frame to one parquet file (the caller makes it atomic).")
+_write_parquet.register_lazy("cudf", "gpupipe.io._cudf")
+
+
+@_write_parquet.register("pandas")
+def _write_parquet_pandas(frame: Any, path: str, compression: str) -> None:
     import pyarrow.parquet as pq
 
-    from ..backend import backend_of
-
-    if backend_of(frame) == "cudf":
-        return atomic_write_file(path, lambda tmp: frame.to_parquet(tmp, compression=compression, index=False))
-    return atomic_write_file(path, lambda tmp: pq.write_table(to_arrow(frame), tmp, compression=compression,
-                                                              write_page_checksum=True))
+    pq.write_table(to_arrow(frame), path, compression=compression, write_page_checksum=True)
 
 
 # ---------------------------------------------------------------------------- csv
+#: strings read as null in CSV files on every backend (besides those given as na_values)
+_CSV_NULL_VALUES = ("", "NA", "NaN", "nan", "null", "NULL", "N/A")
 _CSV_KEYWORDS = ("columns", "dtype", "sep", "na_values", "header", "names", "skip_rows")
 
 
@@ -273,7 +262,7 @@ def _read_csv_arrow(paths: list[Path], opts: dict[str, Any]) -> pa.Table:
     )
     if opts["names"] and opts["header"]:
         read.skip_rows_after_names = 1
-    null_values = ["", "NA", "NaN", "nan", "null", "NULL", "N/A", *list(opts["na_values"] or [])]
+    null_values = [*_CSV_NULL_VALUES, *list(opts["na_values"] or [])]
     convert = pcsv.ConvertOptions(
         column_types={k: _arrow_type(v, k) for k, v in opts["dtype"].items()},
         include_columns=opts["columns"],
@@ -296,36 +285,13 @@ def _read_csv_arrow(paths: list[Path], opts: dict[str, Any]) -> pa.Table:
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
 
 
-_read_csv = Dispatch("read_csv")
+_read_csv = Dispatch("read_csv", "Read CSV files into a frame of the named backend.")
+_read_csv.register_lazy("cudf", "gpupipe.io._cudf")
 
 
 @_read_csv.register("pandas")
 def _read_csv_pandas(paths: list[Path], opts: dict[str, Any]) -> Any:
     return arrow_to_pandas(_read_csv_arrow(paths, opts))
-
-
-@_read_csv.register("cudf")
-def _read_csv_cudf(paths: list[Path], opts: dict[str, Any]) -> Any:
-    import cudf
-
-    kw: dict[str, Any] = {"sep": opts["sep"], "skiprows": opts["skip_rows"], "na_values": opts["na_values"]}
-    if opts["columns"] is not None:
-        kw["usecols"] = opts["columns"]
-    if opts["dtype"]:
-        kw["dtype"] = opts["dtype"]
-    if opts["names"] is not None:
-        kw["names"] = opts["names"]
-        kw["header"] = 0 if opts["header"] else None
-    elif not opts["header"]:
-        kw["header"] = None
-    frames = []
-    for p in paths:
-        try:
-            with oom_advice(f"reading {p} with cuDF", "read"):
-                frames.append(cudf.read_csv(str(p), **kw))
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise _read_failed("CSV", p, exc) from exc
-    return frames[0] if len(frames) == 1 else cudf.concat(frames, ignore_index=True)
 
 
 # ---------------------------------------------------------------------------- arrow ipc / feather
@@ -343,6 +309,6 @@ def read_arrow(path: PathLike) -> Any:
                 table = pa.ipc.open_stream(f).read_all()
         except (pa.ArrowException, OSError) as exc:
             raise _read_failed("Arrow IPC/Feather", p, exc) from exc
-    from .convert import _from_arrow
+    from ..backend import frame as F
 
-    return _named(_from_arrow.impl(get_backend().name)(table), [p])
+    return _named(F.from_arrow.impl(get_backend().name)(table), [p])

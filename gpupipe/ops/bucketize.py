@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..backend import array_namespace
+from ..backend import frame as F
 from ..errors import SchemaError
-from . import _stats
 from .base import ColumnInfo, Op, register_op
 
 __all__ = ["Bucketize"]
@@ -77,10 +77,10 @@ class Bucketize(Op):
         for c in columns:
             bounds = self._bounds(c)
             series = frame[c]
-            _stats.check_kind(series, c, "Bucketize", ("int", "float"))
-            values, nulls = _stats.numeric_arrays(series, dtype="float64", fill=0.0)
+            F.check_kind(series, c, "Bucketize", ("int", "float"))
+            values, nulls = F.numeric_arrays(series, dtype="float64", fill=0.0)
             xp = array_namespace(values)
             ids = xp.searchsorted(xp.asarray(bounds, dtype=xp.float64), values, side="right").astype(xp.int64)
             ids[nulls | xp.isnan(values)] = len(bounds) + 1
-            out[c] = _stats.make_series(series, ids, c)
-        return _stats.frame_from_series(frame, out)
+            out[c] = ids
+        return F.build_frame(frame, out)

@@ -6,26 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..backend import array_namespace, backend_of
+from ..backend import frame as F
 from ..errors import SchemaError
-from . import _stats
 from .base import ColumnInfo, StatOp, register_op
 
 __all__ = ["Categorify"]
 
-_KINDS = ("int", "bool", "str", "category")
+_KINDS = ("int", "bool", "str")
 PADDING_ID, NULL_ID, FIRST_OOV_ID = 0, 1, 2
-
-
-def _base_kind(series: Any) -> str:
-    """The kind of the values (a categorical counts as the kind of its categories)."""
-    kind = _stats.column_kind(series)
-    if kind == "category":
-        import pandas as pd
-
-        return _stats.column_kind(pd.Series(series.cat.categories[:0].to_pandas()
-                                            if hasattr(series.cat.categories, "to_pandas")
-                                            else series.cat.categories[:0]))
-    return kind
 
 
 @register_op
@@ -38,7 +26,7 @@ class Categorify(StatOp):
     * ``1``: null;
     * ``2 .. 2 + num_oov_buckets - 1``: out of vocabulary: values unseen at fit, or rarer than
       ``freq_threshold``, or cut by ``max_size``. With several buckets a value's bucket is
-      ``2 + murmur3(value) % num_oov_buckets`` (see :mod:`gpupipe.ops._stats`), so a value always
+      ``2 + murmur3(value) % num_oov_buckets`` (see :mod:`gpupipe.backend._murmur3`), so a value always
       lands in the same bucket, on either backend;
     * then the vocabulary, by descending frequency, ties broken by ascending value.
 
@@ -95,13 +83,13 @@ class Categorify(StatOp):
     # -- fitting ---------------------------------------------------------------------------
     def _checked(self, frame: Any, columns: Sequence[str]) -> dict[str, str]:
         self._require(frame, columns, "Categorify")
-        return {c: _stats.check_kind(frame[c], c, "Categorify", _KINDS) for c in columns}
+        return {c: F.check_kind(frame[c], c, "Categorify", _KINDS) for c in columns}
 
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[str, Any]:
         self._check_params()
-        self._checked(frame, columns)
-        counts = _stats.map_columns(frame, columns, _stats.value_counts)
-        return {c: (_base_kind(frame[c]), vc) for c, vc in zip(columns, counts, strict=True)}
+        kinds = self._checked(frame, columns)
+        counts = F.map_columns(frame, columns, F.value_counts)
+        return {c: (kinds[c], vc) for c, vc in zip(columns, counts, strict=True)}
 
     def combine(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
         out = {}
@@ -112,7 +100,7 @@ class Categorify(StatOp):
                        f"({sorted(kinds)}); cast it to one dtype before fitting")
                 raise SchemaError(msg)
             kind = kinds.pop() if kinds else partials[0][col][0]
-            out[col] = (kind, _stats.sum_counts([p[col][1] for p in partials]))
+            out[col] = (kind, F.sum_counts([p[col][1] for p in partials]))
         return out
 
     def finalize(self, combined: dict[str, Any], columns: Sequence[str]) -> None:
@@ -148,13 +136,13 @@ class Categorify(StatOp):
         cache = self.__dict__.setdefault("_indexes", {})
         index = cache.get(key)
         if index is None:
-            index = _stats.vocab_index(self.vocab_[column]["value"].to_numpy(), backend, dtype)
+            index = F.make_index.impl(backend)(self.vocab_[column]["value"].to_numpy(), dtype)
             cache[key] = index
         return index
 
     def _check_transform_kind(self, series: Any, column: str) -> None:
-        _stats.check_kind(series, column, "Categorify", _KINDS)
-        fitted, got = self.kinds_[column], _base_kind(series)
+        got = F.check_kind(series, column, "Categorify", _KINDS)
+        fitted = self.kinds_[column]
         if len(self.vocab_[column]) and fitted != got:
             msg = (f"Categorify: column {column!r} was fitted on {fitted} values but now holds {got} values "
                    f"(dtype {series.dtype}); cast it back to the dtype it was fitted on")
@@ -163,11 +151,9 @@ class Categorify(StatOp):
     def _ids(self, series: Any, column: str) -> Any:
         self._check_transform_kind(series, column)
         backend = backend_of(series)
-        dtype = series.dtype if _stats.column_kind(series) == "int" else None
-        if dtype is not None and hasattr(dtype, "numpy_dtype"):
-            dtype = dtype.numpy_dtype
+        dtype = series.dtype if F.kind(series) == "int" else None
         # In place from here on: on a 5M-row column every fresh 40 MB array costs more than the lookup.
-        ids = _stats.lookup(series, self._index(column, backend, dtype))
+        ids = F.lookup(series, self._index(column, backend, dtype))
         xp = array_namespace(ids)
         if ids.dtype != xp.int64:
             ids = ids.astype(xp.int64)
@@ -178,10 +164,10 @@ class Categorify(StatOp):
             unseen = ids < 0
             ids += self._first_vocab_id
         if unseen is not None and bool(unseen.any()):
-            hashed, _ = _stats.hash_series(series, 0)
+            hashed, _ = F.hash_values(series, 0)
             oov = FIRST_OOV_ID + (hashed % xp.uint32(self.num_oov_buckets)).astype(xp.int64)
             ids[unseen] = oov[unseen]
-        nulls = _stats.null_mask(series)
+        nulls = F.missing(series)
         if bool(nulls.any()):
             ids[nulls] = NULL_ID
         return ids
@@ -191,35 +177,36 @@ class Categorify(StatOp):
         self._require(frame, columns, "Categorify")
         for c in columns:  # dtype errors first, in column order, before any column's work starts
             self._check_transform_kind(frame[c], c)
-        ids = _stats.map_columns(frame, columns, lambda s: self._ids(s, s.name))
-        out = {c: _stats.make_series(frame[c], col_ids, c) for c, col_ids in zip(columns, ids, strict=True)}
-        return _stats.frame_from_series(frame, out)
+        ids = F.map_columns(frame, columns, lambda s: self._ids(s, s.name))
+        return F.build_frame(frame, dict(zip(columns, ids, strict=True)))
 
     def fit_transform(self, frame: Any, columns: Sequence[str]) -> Any:
-        """Fit on ``frame`` and return its ids. On an in-memory pandas frame the values are hashed
-        once (factorize), not once to count and again to look up."""
-        if backend_of(frame) != "pandas" or hasattr(frame, "map_partials"):
+        """Fit on ``frame`` and return its ids. On an in-memory frame the values are hashed once
+        (factorize), not once to count and again to look up: each distinct value's id is found on the
+        host, then one gather per row maps the codes to ids where the data lives."""
+        if hasattr(frame, "map_partials"):
             return super().fit_transform(frame, columns)
         import numpy as np
         import pandas as pd
 
         self._check_params()
         columns = list(columns)
-        self._checked(frame, columns)
+        kinds = self._checked(frame, columns)
         factorized, partial = {}, {}
         for col in columns:
-            codes, uniques, counts = _stats.factorize_counts(frame[col])
-            factorized[col] = (codes, uniques)
-            partial[col] = (_base_kind(frame[col]), _stats.counts_frame(uniques, counts))
+            codes, values = F.factorize(frame[col])
+            xp = array_namespace(codes)
+            counts = F.to_host(xp.bincount(codes + 1, minlength=len(values) + 1)[1:])
+            factorized[col] = (codes, values)
+            partial[col] = (kinds[col], F.counts_frame(values, counts))
         self.finalize(self.combine([partial]), columns)
         out = {}
         for col in columns:
-            codes, uniques = factorized.pop(col)
-            series = frame[col]
-            # ids of the (few) distinct values, then one gather per row
-            table = np.append(self._ids(pd.Series(uniques), col), NULL_ID)
-            out[col] = _stats.make_series(series, table[codes], col)
-        return _stats.frame_from_series(frame, out)
+            codes, values = factorized.pop(col)
+            # ids of the (few) distinct values on the host, NULL_ID appended for code -1, then one gather per row
+            table = np.append(self._ids(pd.Series(values), col), NULL_ID)
+            out[col] = F.to_device(codes, table)[codes]
+        return F.build_frame(frame, out)
 
     # -- saving ----------------------------------------------------------------------------
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -235,7 +222,7 @@ class Categorify(StatOp):
         self.vocab_, self.kinds_ = {}, {}
         for i, (col, kind) in enumerate(zip(state["columns"], state["kinds"], strict=True)):
             art = artifacts[f"vocab_{i}"]
-            self.vocab_[col] = pd.DataFrame({"value": _stats.canonical_values(art["value"]),
+            self.vocab_[col] = pd.DataFrame({"value": F.canonical_values(art["value"]),
                                              "count": art["count"].to_numpy().astype("int64")})
             self.kinds_[col] = kind
         self._indexes = {}

@@ -5,25 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import Dispatch
-from ._columns import frame_like, require_kind
+from ..backend import frame as F
 from .base import ColumnInfo, Op, register_op
 
 __all__ = ["PARTS", "DateParts"]
 
-# part name -> datetime accessor attributes, preferred first: pandas 3 deprecates `dayofweek`
-# and `weekday` for `day_of_week`, which cuDF's accessor may lack.
-PARTS = {
-    "year": ("year",), "month": ("month",), "day": ("day",), "dow": ("day_of_week", "dayofweek"),
-    "doy": ("day_of_year", "dayofyear"), "hour": ("hour",), "minute": ("minute",), "second": ("second",),
-}
-
-
-def _field(accessor: Any, names: tuple[str, ...]) -> Any:
-    for name in names[:-1]:
-        if hasattr(type(accessor), name):
-            return getattr(accessor, name)
-    return getattr(accessor, names[-1])
+PARTS = F.DATE_PARTS
 
 
 @register_op
@@ -72,24 +59,6 @@ class DateParts(Op):
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         parts = self._parts()
         self._require(frame, columns, "DateParts")
-        require_kind(frame, columns, "DateParts", ["datetime"],
-                     "Parse text dates first (pandas.to_datetime, or a dtype when reading the file)")
-        data = {}
-        for c in columns:
-            accessor = frame[c].dt
-            for p in parts:
-                data[f"{c}_{p}"] = _as_int64(_field(accessor, PARTS[p]))
-        return frame_like(frame, data)
-
-
-_as_int64 = Dispatch("as_int64", doc="Integer series (nulls kept) as int64: nullable Int64 on pandas.")
-
-
-@_as_int64.register("pandas")
-def _as_int64_pandas(series: Any) -> Any:
-    return series.astype("Int64")  # pandas gives float64 with NaN when a timestamp is NaT
-
-
-@_as_int64.register("cudf")
-def _as_int64_cudf(series: Any) -> Any:
-    return series.astype("int64")
+        F.require_kinds(frame, columns, "DateParts", ["datetime"],
+                        "Parse text dates first (pandas.to_datetime, or a dtype when reading the file)")
+        return F.build_frame(frame, {f"{c}_{p}": F.date_part(frame[c], p) for c in columns for p in parts})

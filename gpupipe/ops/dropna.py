@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from ._columns import missing_mask
+from ..backend import frame as F
 from .base import Op, register_op
 from .filter import keep_rows
 
@@ -34,7 +34,7 @@ class Dropna(Op):
         self._require(frame, columns, "Dropna")
         missing = None
         for c in columns:
-            m = missing_mask(frame[c])
+            m = F.missing(frame[c])
             missing = m if missing is None else (missing | m)
         return keep_rows(frame, ~missing, "Dropna")
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..backend import array_namespace
-from ._columns import float_values, frame_like, require_kind, to_host
+from ..backend import frame as F
 from .base import ColumnInfo, StatOp, register_op
 from .fill_missing import INDICATOR_SUFFIX
 
@@ -60,16 +60,9 @@ class FillMedian(StatOp):
 
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[str, tuple[Any, Any]]:
         self._require(frame, columns, "FillMedian")
-        require_kind(frame, columns, "FillMedian", ["numeric"], "Use ops.FillMissing with a string for text columns")
-        import numpy as np
-
-        out = {}
-        for c in columns:
-            x = float_values(frame[c])
-            x = to_host(x[x == x])  # drop NaN; counting happens on the host, partials are small
-            values, counts = np.unique(x, return_counts=True)
-            out[c] = (values, counts.astype(np.int64))
-        return out
+        F.require_kinds(frame, columns, "FillMedian", F.NUMERIC_KINDS, "Use ops.FillMissing with a string for text columns")
+        # counted where the data lives; only the distinct values and their counts come back (partials are small)
+        return {c: F.float_value_counts(frame[c]) for c in columns}
 
     def combine(self, partials: list[dict[str, tuple[Any, Any]]]) -> dict[str, tuple[Any, Any]]:
         import numpy as np
@@ -104,13 +97,13 @@ class FillMedian(StatOp):
         data: dict[str, Any] = {}
         indicators: dict[str, Any] = {}
         for c in columns:
-            x = float_values(frame[c])
+            x = F.float_values(frame[c])
             missing = x != x
             if self.add_indicator:
                 indicators[c + INDICATOR_SUFFIX] = missing.astype("float32")
             data[c] = array_namespace(x).where(missing, self.medians_[c], x)  # x may be a read-only view
         data.update(indicators)
-        return frame_like(frame, data)
+        return F.build_frame(frame, data)
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         return {"medians": dict(self.medians_)}, {}

@@ -7,9 +7,8 @@ import numbers
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import Dispatch
+from ..backend import frame as F
 from ..errors import SchemaError
-from ._columns import dtype_kind, float_values, frame_like, missing_mask, plain_dtype_name
 from .base import ColumnInfo, Op, register_op
 
 __all__ = ["FillMissing"]
@@ -63,7 +62,7 @@ class FillMissing(Op):
 
     def _to_float(self, dtype: Any) -> bool:
         v = self.fill_value
-        return (isinstance(v, numbers.Real) and float(v) != int(v) and str(dtype).lower().startswith(("int", "uint")))
+        return isinstance(v, numbers.Real) and not isinstance(v, bool) and float(v) != int(v) and F.kind(dtype) == "int"
 
     def output_columns(self, columns: Sequence[str]) -> list[str]:
         cols = list(columns)
@@ -73,7 +72,7 @@ class FillMissing(Op):
         out = {}
         for c in columns:
             src = info[c]
-            dtype = "float64" if self._to_float(src.dtype) else plain_dtype_name(src.dtype)
+            dtype = "float64" if self._to_float(src.dtype) else F.plain_dtype_name(src.dtype)
             out[c] = ColumnInfo(dtype, src.role, src.cardinality)
         if self.add_indicator:
             out.update({c + INDICATOR_SUFFIX: ColumnInfo("float32", "cont") for c in columns})
@@ -82,72 +81,52 @@ class FillMissing(Op):
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self._check_params()
         self._require(frame, columns, "FillMissing")
-        want = "string" if isinstance(self.fill_value, str) else "numeric"
+        text = isinstance(self.fill_value, str)
         data: dict[str, Any] = {}
         indicators: dict[str, Any] = {}
         for c in columns:
             s = frame[c]
-            kind = dtype_kind(s.dtype)
-            if kind != want:
+            kind = F.kind(s)
+            if (kind == "str") != text or (not text and kind not in F.NUMERIC_KINDS):
                 msg = (f"FillMissing(fill_value={self.fill_value!r}): column {c!r} has dtype {s.dtype}; a "
-                       f"{'string' if want == 'string' else 'numeric'} fill value needs {want} columns. Give a "
-                       f"{'number' if kind == 'numeric' else 'string'} fill_value for it in its own node"
-                       + ("" if kind != "string" else ", or encode it with ops.Categorify (which maps nulls to id 1)"))
+                       f"{'string' if text else 'numeric'} fill value needs {'string' if text else 'numeric'} "
+                       f"columns. Give a {'number' if kind in F.NUMERIC_KINDS else 'string'} fill_value for it in "
+                       f"its own node" + ("" if kind != "str" else ", or encode it with ops.Categorify (which maps "
+                                          "nulls to id 1)"))
                 raise SchemaError(msg)
+            if not text and not self._to_float(s.dtype):
+                self._check_fits(s, c)
             if self.add_indicator:
-                indicators[c + INDICATOR_SUFFIX] = missing_mask(s).astype("float32")
+                indicators[c + INDICATOR_SUFFIX] = F.missing(s).astype("float32")
             if self._to_float(s.dtype):
-                values = float_values(s)
-                data[c] = _fill_array(values, float(self.fill_value))
+                data[c] = _fill_array(F.float_values(s), float(self.fill_value))
             else:
-                data[c] = _fill_series(s, self.fill_value)
+                data[c] = F.fill_missing(s, self.fill_value)
         data.update(indicators)
-        return frame_like(frame, data)
+        return F.build_frame(frame, data)
+
+
+    def _check_fits(self, series: Any, column: str) -> None:
+        """A whole-number fill must fit an integer column's dtype (and be 0 or 1 for a bool column)."""
+        import numpy as np
+
+        kind = F.kind(series)
+        v = self.fill_value
+        if kind == "bool" and v not in (0, 1):
+            msg = (f"FillMissing(fill_value={v!r}): column {column!r} is boolean; give fill_value=0 or 1 for it "
+                   "in its own node, or cast it to a number first")
+            raise SchemaError(msg)
+        if kind != "int":
+            return
+        info = np.iinfo(np.dtype(getattr(series.dtype, "numpy_dtype", series.dtype)))
+        if not info.min <= int(v) <= info.max:
+            msg = (f"FillMissing(fill_value={v!r}): the value does not fit column {column!r} of dtype {series.dtype} "
+                   f"(range {info.min}..{info.max}); cast the column to a wider type (e.g. int64) first, or choose a "
+                   "fill value in range")
+            raise SchemaError(msg)
 
 
 def _fill_array(values: Any, value: float) -> Any:
-    values = values.copy()
+    values = values.copy()  # float_values may be a view of the column
     values[values != values] = value  # NaN is the only value unequal to itself
     return values
-
-
-_fill_series = Dispatch("fill_series", doc="Series with nulls (and float NaN) replaced; nullable dtypes made plain.")
-
-
-@_fill_series.register("pandas")
-def _fill_series_pandas(series: Any, value: Any) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    from ._stats import masked_int_parts
-
-    parts = masked_int_parts(series)
-    if parts is not None and _holds(parts[0].dtype, value):
-        # One copy of the stored values with the fill written under the mask: what fillna +
-        # astype(numpy dtype) give, without their two extra full-length copies.
-        values, mask = parts
-        out = values.copy()
-        np.putmask(out, mask, int(value))
-        return pd.Series(out, index=series.index, name=series.name, copy=False)
-    out = series.fillna(value)
-    numpy_dtype = getattr(series.dtype, "numpy_dtype", None)
-    if numpy_dtype is not None and dtype_kind(series.dtype) == "numeric":
-        out = out.astype(numpy_dtype)  # no nulls remain: a plain NumPy column shares memory with torch
-    return out
-
-
-def _holds(dtype: Any, value: Any) -> bool:
-    """True when the whole number ``value`` fits the NumPy integer ``dtype``."""
-    import numpy as np
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or float(value) != int(value):
-        return False
-    info = np.iinfo(dtype)
-    return info.min <= int(value) <= info.max
-
-
-@_fill_series.register("cudf")
-def _fill_series_cudf(series: Any, value: Any) -> Any:
-    if str(series.dtype).startswith("float"):
-        series = series.nans_to_nulls()
-    return series.fillna(value)

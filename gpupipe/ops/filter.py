@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from ..backend import Dispatch
+from ..backend import frame as F
 from ..errors import DataError, GpupipeError
 
 __all__ = ["Filter", "keep_rows"]
@@ -70,23 +70,4 @@ def keep_rows(frame: Any, mask: Any, op: str) -> Any:
         msg = (f"{op}: the predicate must return a boolean mask with one value per row ({len(frame)}); "
                f"got {type(mask).__name__} of dtype {dtype} and length {n}")
         raise DataError(msg)
-    return _keep_rows(frame, mask)
-
-
-_keep_rows = Dispatch("keep_rows")
-
-
-@_keep_rows.register("pandas")
-def _keep_rows_pandas(frame: Any, mask: Any) -> Any:
-    import numpy as np
-
-    m = mask.to_numpy(dtype=bool, na_value=False) if hasattr(mask, "to_numpy") else np.asarray(mask, dtype=bool)
-    return frame[m].reset_index(drop=True)
-
-
-@_keep_rows.register("cudf")
-def _keep_rows_cudf(frame: Any, mask: Any) -> Any:
-    import cudf
-
-    m = mask.fillna(False) if isinstance(mask, cudf.Series) else cudf.Series(mask)
-    return frame[m.values].reset_index(drop=True)
+    return F.keep_rows(frame, mask)

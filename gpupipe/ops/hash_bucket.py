@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..backend import array_namespace
-from . import _stats
+from ..backend import frame as F
 from .base import ColumnInfo, Op, register_op
 
 __all__ = ["HashBucket"]
 
-_KINDS = ("int", "bool", "float", "str", "category")
+_KINDS = ("int", "bool", "float", "str")
 NULL_BUCKET = 0
 
 
@@ -22,7 +22,7 @@ class HashBucket(Op):
     The hash is MurmurHash3_x86_32 with seed 0 over the value's canonical bytes: integers and
     booleans as little-endian int64 (so ``Int32`` and ``int64`` columns agree), floats as float64,
     strings as UTF-8; cuDF computes it with ``Series.hash_values(method="murmur3")``, pandas with
-    the same algorithm in NumPy (see :mod:`gpupipe.ops._stats`). Nulls (and float NaN) go to
+    the same algorithm in NumPy (see :mod:`gpupipe.backend._murmur3`). Nulls (and float NaN) go to
     bucket ``0``, which they share with the values that hash there.
 
     Output: int64 ids in ``[0, num_buckets)``, role ``cat``, cardinality ``num_buckets``. No fit needed.
@@ -59,10 +59,10 @@ class HashBucket(Op):
         out = {}
         for c in columns:
             series = frame[c]
-            _stats.check_kind(series, c, "HashBucket", _KINDS)
-            hashed, nulls = _stats.hash_series(series, 0)
+            F.check_kind(series, c, "HashBucket", _KINDS)
+            hashed, nulls = F.hash_values(series, 0)
             xp = array_namespace(hashed)
             ids = (hashed % xp.uint32(self.num_buckets)).astype(xp.int64)
             ids[nulls] = NULL_BUCKET
-            out[c] = _stats.make_series(series, ids, c)
-        return _stats.frame_from_series(frame, out)
+            out[c] = ids
+        return F.build_frame(frame, out)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import Dispatch, backend_of
+from ..backend import backend_of
+from ..backend import frame as F
 from ..errors import DataError, SchemaError
 from .base import ColumnInfo, Op, register_op
 
@@ -89,7 +90,7 @@ class JoinExternal(Op):
         dup = self.frame.duplicated(subset=self._on, keep=False)
         if bool(dup.any()):
             example = self.frame[dup][self._on].head(1)
-            example = example.to_pandas() if hasattr(example, "to_pandas") else example
+            example = F.to_pandas(example)
             msg = (f"JoinExternal: the external frame holds {int(dup.sum())} rows with a repeated key {self._on} "
                    f"(for example {example.iloc[0].to_dict()}), which would multiply the data's rows; "
                    "aggregate or deduplicate it first (e.g. frame.drop_duplicates(subset=on))")
@@ -102,11 +103,9 @@ class JoinExternal(Op):
         return self
 
     def _external(self, backend: str) -> Any:
-        from ..io.convert import to_backend
-
         cache = self.__dict__.setdefault("_cache", {})
         if backend not in cache:
-            cache[backend] = to_backend(self.frame[[*self._on, *self._added()]], backend)
+            cache[backend] = F.to_backend(F.normalize(self.frame[[*self._on, *self._added()]]), backend)
         return cache[backend]
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
@@ -114,11 +113,11 @@ class JoinExternal(Op):
         self._require(frame, self._on, "JoinExternal")
         ext = self._external(backend_of(frame))
         for k in self._on:
-            if _key_kind(frame[k]) != _key_kind(ext[k]):
+            if F.value_kind(frame[k]) != F.value_kind(ext[k]):
                 msg = (f"JoinExternal: key {k!r} is {frame[k].dtype} in the data but {ext[k].dtype} in the external "
                        "frame; cast one side so both hold the same kind of value")
                 raise SchemaError(msg)
-        return _left_join(frame, ext, self._on, self._added())
+        return F.left_join(frame, ext, self._on, self._added())
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         return {}, {}  # the external frame is a parameter, saved as an artifact by the workflow
@@ -127,35 +126,3 @@ class JoinExternal(Op):
         self._validate()
         self._cache = {}
         self.columns_ = self._added()
-
-
-def _key_kind(series: Any) -> str:
-    from ._stats import column_kind
-
-    kind = column_kind(series)
-    if kind == "category":
-        return column_kind(series.astype(series.cat.categories.dtype))
-    return kind
-
-
-_left_join = Dispatch("left_join", doc="The external columns for each row of ``frame``, in its row order.")
-
-
-@_left_join.register("pandas")
-def _left_join_pandas(frame: Any, ext: Any, on: list[str], added: list[str]) -> Any:
-    # pandas' left merge keeps the left rows' order; keys are unique on the right, so no row multiplies
-    merged = frame[on].merge(ext, on=on, how="left", sort=False)
-    merged.index = frame.index
-    return merged[added]
-
-
-@_left_join.register("cudf")
-def _left_join_cudf(frame: Any, ext: Any, on: list[str], added: list[str]) -> Any:
-    import cupy
-
-    left = frame[on].reset_index(drop=True)
-    left["__row"] = cupy.arange(len(left), dtype=cupy.int64)
-    # cuDF's merge does not keep row order: restore it
-    merged = left.merge(ext, on=on, how="left").sort_values("__row")
-    merged.index = frame.index
-    return merged[added]

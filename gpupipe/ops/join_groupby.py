@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import array_namespace
+from ..backend import array_namespace, backend_of
+from ..backend import frame as F
 from ..errors import SchemaError
-from . import _stats
 from .base import ColumnInfo, StatOp, register_op
 
 __all__ = ["JoinGroupby"]
 
 STATS = ("count", "sum", "mean", "std", "var", "min", "max")
-_KEY_KINDS = ("int", "bool", "str", "category")
+_KEY_KINDS = ("int", "bool", "str")
 
 
 @register_op
@@ -93,14 +93,14 @@ class JoinGroupby(StatOp):
         self._require(frame, list(self.cont_cols), "JoinGroupby (cont_cols)")
         for g in self._groups(columns):
             for c in g:
-                _stats.check_kind(frame[c], c, "JoinGroupby (key)", _KEY_KINDS)
+                F.check_kind(frame[c], c, "JoinGroupby (key)", _KEY_KINDS)
         for c in self.cont_cols:
-            _stats.check_kind(frame[c], c, "JoinGroupby (cont_cols)", ("int", "float", "bool"))
+            F.check_kind(frame[c], c, "JoinGroupby (cont_cols)", ("int", "float", "bool"))
 
     # -- statistics ------------------------------------------------------------------------
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[tuple[str, ...], Any]:
         self._check(frame, columns)
-        return {tuple(g): _group_moments(frame, g, list(self.cont_cols)) for g in self._groups(columns)}
+        return {tuple(g): F.group_moments(frame, g, list(self.cont_cols)) for g in self._groups(columns)}
 
     def combine(self, partials: list[dict[tuple[str, ...], Any]]) -> dict[tuple[str, ...], Any]:
         return {g: _combine_moments([p[g] for p in partials], list(g), list(self.cont_cols)) for g in partials[0]}
@@ -142,13 +142,13 @@ class JoinGroupby(StatOp):
             safe = xp.where(seen, pos, 0)
             for c in self.cont_cols:
                 for s in self.stats:
-                    col = _stats.to_namespace(frame[g[0]], table[f"{c}_{s}"].to_numpy(dtype="float64"))
+                    col = F.to_device(pos, table[f"{c}_{s}"].to_numpy(dtype="float64"))
                     vals = col[safe] if len(col) else xp.zeros(len(pos))
                     fill = 0.0 if s == "count" else float(self.fill_value)
                     vals = xp.where(seen & ~xp.isnan(vals), vals, fill).astype(xp.float32)
                     name = f"{'_'.join(g)}_{c}_{s}"
-                    out[name] = _stats.make_series(frame[g[0]], vals, name)
-        return _stats.frame_from_series(frame, out)
+                    out[name] = vals
+        return F.build_frame(frame, out)
 
     # -- saving ----------------------------------------------------------------------------
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -162,36 +162,12 @@ class JoinGroupby(StatOp):
         self.tables_ = {}
         for i, g in enumerate(state["groups"]):
             art = artifacts[f"groups_{i}"]
-            table = pd.DataFrame({k: _stats.canonical_values(art[k]) for k in g})
+            table = pd.DataFrame({k: F.canonical_values(art[k]) for k in g})
             for name in art.columns:
                 if name not in g:
                     table[name] = art[name].to_numpy(dtype="float64", na_value=float("nan"))
             self.tables_[tuple(g)] = table
         self._cache = {}
-
-
-def _group_moments(frame: Any, keys: list[str], conts: list[str]) -> Any:
-    """pandas frame: keys, then per cont column n, sum, m2 (sum of squared deviations), min, max."""
-    import pandas as pd
-
-    from ..io.convert import to_pandas
-
-    sub = frame[[*keys, *conts]]
-    g = sub.groupby(keys, dropna=True, sort=False)
-    agg = g[conts].agg(["count", "sum", "min", "max"])
-    var = g[conts].var(ddof=0)
-    agg, var = to_pandas(agg), to_pandas(var)
-    out = agg.index.to_frame(index=False)
-    for k in keys:
-        out[k] = _stats.canonical_values(out[k])
-    for c in conts:
-        n = agg[(c, "count")].to_numpy(dtype="float64")
-        out[f"{c}__n"] = n
-        out[f"{c}__sum"] = agg[(c, "sum")].to_numpy(dtype="float64", na_value=0.0)
-        out[f"{c}__m2"] = var[c].reindex(agg.index).to_numpy(dtype="float64", na_value=0.0) * n
-        out[f"{c}__min"] = agg[(c, "min")].to_numpy(dtype="float64", na_value=float("nan"))
-        out[f"{c}__max"] = agg[(c, "max")].to_numpy(dtype="float64", na_value=float("nan"))
-    return pd.DataFrame(out)
 
 
 def _combine_moments(parts: list[Any], keys: list[str], conts: list[str]) -> Any:
@@ -217,7 +193,7 @@ def _combine_moments(parts: list[Any], keys: list[str], conts: list[str]) -> Any
         out[f"{c}__m2"] += pd.Series(dev, index=both.index).groupby([both[k] for k in keys], sort=False).sum()
     out = out.reset_index()
     for k in keys:
-        out[k] = _stats.canonical_values(out[k])
+        out[k] = F.canonical_values(out[k])
     return out
 
 
@@ -230,71 +206,10 @@ def _empty_moments(keys: list[str], conts: list[str]) -> Any:
 
 
 def _join_positions(frame: Any, keys: list[str], table_keys: Any) -> Any:
-    """Row position in ``table_keys`` of each row's key (-1 when absent or null), in the frame's namespace."""
+    """Row position in ``table_keys`` of each row's key (-1 when absent or missing), in the frame's namespace."""
     if len(keys) == 1:
-        from ..backend import backend_of
-
         col = frame[keys[0]]
-        dtype = col.dtype.numpy_dtype if hasattr(col.dtype, "numpy_dtype") else col.dtype
-        index = _stats.vocab_index(table_keys[keys[0]].to_numpy(), backend_of(col),
-                                   dtype if _stats.column_kind(col) == "int" else None)
-        return _stats.lookup(col, index)
-    return _multi_positions(frame, keys, table_keys)
-
-
-_multi_positions = _stats.Dispatch("multi_positions", doc="Positions of multi-column keys in a key table.")
-
-
-@_multi_positions.register("pandas")
-def _multi_positions_pandas(frame: Any, keys: list[str], table_keys: Any) -> Any:
-    import numpy as np
-    import pandas as pd
-
-    left = pd.DataFrame({k: _plain(frame[k]) for k in keys})
-    right = pd.DataFrame({k: _plain(table_keys[k]) for k in keys})
-    right["__pos"] = np.arange(len(right), dtype=np.int64)
-    # a left merge keeps the left rows' order in pandas; the table's keys are unique, so no row multiplies
-    merged = left.merge(right, on=keys, how="left", sort=False)
-    pos = merged["__pos"].to_numpy(dtype="float64", na_value=-1).astype(np.int64)
-    nulls = left.isna().any(axis=1).to_numpy()
-    pos[nulls] = -1
-    return pos
-
-
-@_multi_positions.register("cudf")
-def _multi_positions_cudf(frame: Any, keys: list[str], table_keys: Any) -> Any:
-    import cudf
-    import cupy
-
-    left = cudf.DataFrame({k: frame[k].reset_index(drop=True) for k in keys})
-    left["__row"] = cupy.arange(len(left), dtype=cupy.int64)
-    right = cudf.from_pandas(pd_plain_frame(table_keys, keys))
-    right["__pos"] = cupy.arange(len(right), dtype=cupy.int64)
-    for k in keys:  # one dtype per key on both sides, as the merge requires
-        if str(left[k].dtype) != str(right[k].dtype):
-            right[k] = right[k].astype(left[k].dtype)
-    # cuDF's merge does not keep row order: restore it from __row
-    merged = left.merge(right, on=keys, how="left").sort_values("__row")
-    return merged["__pos"].fillna(-1).astype("int64").to_cupy()
-
-
-def pd_plain_frame(table_keys: Any, keys: list[str]) -> Any:
-    import pandas as pd
-
-    return pd.DataFrame({k: _plain(table_keys[k]) for k in keys})
-
-
-def _plain(series: Any) -> Any:
-    """Keys in their canonical dtype, so Int32 data meets the table's int64 keys."""
-    import pandas as pd
-
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        series = series.astype(series.cat.categories.dtype)
-    kind = _stats.column_kind(series)
-    if kind == "int":
-        return series.astype("Int64")
-    if kind == "bool":
-        return series.astype("boolean")
-    if kind == "str":
-        return series.astype("str")
-    return series
+        index = F.make_index.impl(backend_of(col))(table_keys[keys[0]].to_numpy(),
+                                                     col.dtype if F.kind(col) == "int" else None)
+        return F.lookup(col, index)
+    return F.key_positions(frame, keys, table_keys)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from ..backend import frame as F
 from ..errors import DataError, GpupipeError
-from ._columns import frame_like
 from .base import ColumnInfo, Op
 
 __all__ = ["LambdaOp"]
@@ -69,4 +69,4 @@ class LambdaOp(Op):
             if hasattr(out, "index"):
                 out = out.values if hasattr(out, "values") else out  # align by position, not by label
             data[c] = out
-        return frame_like(frame, data)
+        return F.build_frame(frame, data)

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..backend import array_namespace
-from ._columns import float_values, frame_like, require_kind
+from ..backend import frame as F
 from .base import ColumnInfo, StatOp, register_op
-from .normalize import combine_moments, moments
+from .normalize import moments
 
 __all__ = ["NormalizeMinMax"]
 
@@ -42,11 +42,11 @@ class NormalizeMinMax(StatOp):
 
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> Any:
         self._require(frame, columns, "NormalizeMinMax")
-        require_kind(frame, columns, "NormalizeMinMax", ["numeric"], "Encode text with ops.Categorify instead")
+        F.require_kinds(frame, columns, "NormalizeMinMax", F.NUMERIC_KINDS, "Encode text with ops.Categorify instead")
         return moments(frame, columns, "NormalizeMinMax")
 
     def combine(self, partials: list[Any]) -> Any:
-        return combine_moments(partials)
+        return F.combine_moments(partials)
 
     def finalize(self, combined: Any, columns: Sequence[str]) -> None:
         self.mins_, self.ranges_ = {}, {}
@@ -58,12 +58,12 @@ class NormalizeMinMax(StatOp):
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
         self._require(frame, columns, "NormalizeMinMax")
-        require_kind(frame, columns, "NormalizeMinMax", ["numeric"], "Encode text with ops.Categorify instead")
+        F.require_kinds(frame, columns, "NormalizeMinMax", F.NUMERIC_KINDS, "Encode text with ops.Categorify instead")
         data = {}
         for c in columns:
-            x = float_values(frame[c])
+            x = F.float_values(frame[c])
             data[c] = ((x - self.mins_[c]) / self.ranges_[c]).astype(array_namespace(x).float32)
-        return frame_like(frame, data)
+        return F.build_frame(frame, data)
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         return {"mins": dict(self.mins_), "ranges": dict(self.ranges_)}, {}

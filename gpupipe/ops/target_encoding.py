@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from ..backend import array_namespace
+from ..backend import frame as F
 from ..errors import DataError, SchemaError
-from . import _stats
 from .base import ColumnInfo, StatOp, register_op
 
 __all__ = ["TargetEncoding"]
 
-_KINDS = ("int", "bool", "str", "category")
+_KINDS = ("int", "bool", "str")
 
 
 @register_op
@@ -95,12 +95,12 @@ class TargetEncoding(StatOp):
         if self.target in columns:
             raise SchemaError(f"TargetEncoding: the target {self.target!r} cannot also be a column to encode")
         for c in columns:
-            _stats.check_kind(frame[c], c, "TargetEncoding", _KINDS)
+            F.check_kind(frame[c], c, "TargetEncoding", _KINDS)
 
     def _target(self, frame: Any) -> Any:
         series = frame[self.target]
-        _stats.check_kind(series, self.target, "TargetEncoding (target)", ("int", "bool", "float"))
-        y, nulls = _stats.numeric_arrays(series, dtype="float64", fill=0.0)
+        F.check_kind(series, self.target, "TargetEncoding (target)", ("int", "bool", "float"))
+        y, nulls = F.numeric_arrays(series, dtype="float64", fill=0.0)
         xp = array_namespace(y)
         bad = nulls | ~xp.isfinite(y)
         if bool(bad.any()):
@@ -113,7 +113,7 @@ class TargetEncoding(StatOp):
     def _per_category(self, series: Any, y: Any) -> tuple[Any, Any, Any, Any]:
         """(codes, distinct values, sum of y per value, count per value) — arrays in y's namespace."""
         xp = array_namespace(y)
-        codes, values = _stats.factorize(series)
+        codes, values = F.factorize(series)
         codes = xp.asarray(codes)
         n = len(values)
         valid = codes >= 0
@@ -129,8 +129,8 @@ class TargetEncoding(StatOp):
         out: dict[str, Any] = {"__total__": (float(y.sum()), len(y))}
         for c in columns:
             _, values, sums, counts = self._per_category(frame[c], y)
-            out[c] = pd.DataFrame({"value": values, "sum": _stats.to_host(sums).astype("float64"),
-                                   "count": _stats.to_host(counts).astype("int64")})
+            out[c] = pd.DataFrame({"value": values, "sum": F.to_host(sums).astype("float64"),
+                                   "count": F.to_host(counts).astype("int64")})
         return out
 
     def combine(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
@@ -146,7 +146,7 @@ class TargetEncoding(StatOp):
                 out[col] = frames[0] if frames else partials[0][col]
                 continue
             g = pd.concat(frames, ignore_index=True).groupby("value", sort=False)[["sum", "count"]].sum()
-            out[col] = pd.DataFrame({"value": _stats.canonical_values(g.index), "sum": g["sum"].to_numpy(),
+            out[col] = pd.DataFrame({"value": F.canonical_values(g.index), "sum": g["sum"].to_numpy(),
                                      "count": g["count"].to_numpy()})
         return out
 
@@ -169,14 +169,14 @@ class TargetEncoding(StatOp):
         key = (column, backend)
         if key not in cache:
             st = self.stats_[column]
-            cache[key] = (_stats.vocab_index(st["value"].to_numpy(), backend),
-                          _stats.to_namespace(series, st["sum"].to_numpy(dtype="float64")),
-                          _stats.to_namespace(series, st["count"].to_numpy(dtype="float64")))
+            cache[key] = (F.make_index.impl(backend)(st["value"].to_numpy()),
+                          F.to_device(series, st["sum"].to_numpy(dtype="float64")),
+                          F.to_device(series, st["count"].to_numpy(dtype="float64")))
         return cache[key]
 
     def _encode_full(self, series: Any, column: str) -> Any:
         index, sums, counts = self._tables(column, series)
-        pos = _stats.lookup(series, index)
+        pos = F.lookup(series, index)
         xp = array_namespace(pos)
         seen = pos >= 0
         safe = xp.where(seen, pos, 0)
@@ -196,9 +196,9 @@ class TargetEncoding(StatOp):
         self._require(frame, columns, "TargetEncoding")
         out = {}
         for c in columns:
-            _stats.check_kind(frame[c], c, "TargetEncoding", _KINDS)
-            out[self._name(c)] = _stats.make_series(frame[c], self._encode_full(frame[c], c), self._name(c))
-        return _stats.frame_from_series(frame, out)
+            F.check_kind(frame[c], c, "TargetEncoding", _KINDS)
+            out[self._name(c)] = self._encode_full(frame[c], c)
+        return F.build_frame(frame, out)
 
     def fit_transform(self, frame: Any, columns: Sequence[str]) -> Any:
         """Fit on ``frame`` and return its out-of-fold encodings (see the class docstring)."""
@@ -209,7 +209,7 @@ class TargetEncoding(StatOp):
         y = self._target(frame)
         xp = array_namespace(y)
         k = self.kfold
-        fold = (_stats.murmur3_int64(xp.arange(len(y), dtype=xp.int64), self.seed) % xp.uint32(k)).astype(xp.int64)
+        fold = (F.murmur3_int64(xp.arange(len(y), dtype=xp.int64), self.seed) % xp.uint32(k)).astype(xp.int64)
         fold_sum = xp.bincount(fold, weights=y, minlength=k)
         fold_cnt = xp.bincount(fold, minlength=k).astype(xp.float64)
         rest_cnt = len(y) - fold_cnt
@@ -228,8 +228,8 @@ class TargetEncoding(StatOp):
             s = xp.where(valid, sums[safe] - cf_sum[key], 0.0) if ncat else xp.zeros(len(y))
             n = xp.where(valid, counts[safe] - cf_cnt[key], 0.0) if ncat else xp.zeros(len(y))
             enc = self._smooth(xp, s, n, rest_prior[fold])
-            out[self._name(c)] = _stats.make_series(frame[c], enc, self._name(c))
-        return _stats.frame_from_series(frame, out)
+            out[self._name(c)] = enc
+        return F.build_frame(frame, out)
 
     # -- saving ----------------------------------------------------------------------------
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -245,7 +245,7 @@ class TargetEncoding(StatOp):
         self.stats_ = {}
         for i, c in enumerate(state["columns"]):
             art = artifacts[f"stats_{i}"]
-            self.stats_[c] = pd.DataFrame({"value": _stats.canonical_values(art["value"]),
+            self.stats_[c] = pd.DataFrame({"value": F.canonical_values(art["value"]),
                                            "sum": art["sum"].to_numpy(dtype="float64"),
                                            "count": art["count"].to_numpy(dtype="int64")})
         self._cache = {}

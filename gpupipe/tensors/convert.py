@@ -243,19 +243,22 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
     dev = None if device is None else torch.device(device)
     with oom_advice(f"turning {len(frame):,} rows x {len(schema.names)} columns into tensors on "
                     f"{dev or 'the frame device'}", "tensors"):
-        cols, copies = _to_tensors(frame, schema, dev)
-    if validate:
-        for col in schema:
-            _validate(col.name, col.role, col.cardinality, cols[col.name])
+        cols, copies = _to_tensors(frame, schema, dev, validate)
     return TensorTable(cols, schema, copies)
 
 
-_to_tensors = Dispatch("to_tensors", "frame, schema, device -> (dict name -> tensor, dict name -> copy reason)")
+_to_tensors = Dispatch(
+    "to_tensors",
+    "(frame, schema, device, validate) -> (dict name -> tensor, dict name -> copy reason); each column checked "
+    "(validate) where its data is before it moves, so no check reads back from a device.",
+)
+_to_tensors.register_lazy("cudf", "gpupipe.tensors._cudf")
 
 
 # -- pandas ----------------------------------------------------------------------------------------
 @_to_tensors.register("pandas")
-def _to_tensors_pandas(frame: Any, schema: Schema, device: torch.device | None) -> tuple[dict, dict]:
+def _to_tensors_pandas(frame: Any, schema: Schema, device: torch.device | None,
+                       validate: bool) -> tuple[dict, dict]:
     import numpy as np
     import torch
 
@@ -276,7 +279,8 @@ def _to_tensors_pandas(frame: Any, schema: Schema, device: torch.device | None) 
             # One host pass writes the (converted) column into pinned memory, then one upload.
             pinned = torch.empty(len(native), dtype=getattr(torch, str(target)), pin_memory=True)
             np.copyto(pinned.numpy(), native, casting="unsafe")
-            _validate_host(col, pinned)
+            if validate:  # on the host, before the upload: no check ever reads back from the device
+                _validate(col.name, col.role, col.cardinality, pinned)
             t = pinned.to(device, non_blocking=True)
             audit.record_event("upload", t.element_size() * t.numel(), col.name,
                                f"pinned, non-blocking, to {device}" + (f"; {reason}" if reason else ""))
@@ -286,16 +290,13 @@ def _to_tensors_pandas(frame: Any, schema: Schema, device: torch.device | None) 
             continue
         arr = native if reason is None else np.ascontiguousarray(native, dtype=target)
         t = torch.from_dlpack(arr)
+        if validate:
+            _validate(col.name, col.role, col.cardinality, t)
         if reason:
             copies[col.name] = reason
         audit.record_tensor(col.name, t, source, reason)
         cols[col.name] = t
     return cols, copies
-
-
-def _validate_host(col: Any, t: torch.Tensor) -> None:
-    # Hybrid mode validates before the upload so that checks never read back from the device.
-    _validate(col.name, col.role, col.cardinality, t)
 
 
 def _array_range(arr: np.ndarray) -> tuple[int, int]:
@@ -311,6 +312,12 @@ def _pandas_buffer(series: Any, name: str, role: str) -> tuple[np.ndarray, list[
 
     Returns ``(array, reasons, source_range)``; ``reasons`` is non-empty when the array is a new copy.
     """
+    if series.dtype == object:  # Python ints/floats/bools held as objects: their canonical dtype first
+        from ..backend._pandas import canonical_series
+
+        series = canonical_series(series, name)
+        arr, reasons, _ = _pandas_buffer(series, name, role)
+        return arr, [f"object values → {series.dtype}", *reasons], None
     import numpy as np
     import pandas as pd
 
@@ -386,49 +393,6 @@ def _null_error_or_ok(name: str, role: str, nulls: int) -> None:
     if role == "label":
         msg = f"label column {name!r} has {nulls} nulls; drop those rows (ops.Dropna) or fill them before training"
         raise DataError(msg)
-
-
-# -- cuDF ------------------------------------------------------------------------------------------
-@_to_tensors.register("cudf")
-def _to_tensors_cudf(frame: Any, schema: Schema, device: torch.device | None) -> tuple[dict, dict]:
-    import cupy
-    import numpy as np
-    import torch
-
-    cols: dict[str, torch.Tensor] = {}
-    copies: dict[str, str] = {}
-    for col in schema:
-        series = frame[col.name]
-        _check_kind(col.name, col.role, series.dtype)
-        target = np.dtype(ROLE_DTYPES[col.role])
-        nulls = int(series.null_count)
-        reasons: list[str] = []
-        source = None
-        if nulls == 0:
-            # __cuda_array_interface__ → CuPy view of the column's device buffer; no copy.
-            view = cupy.asarray(series)
-            ptr = int(view.data.ptr)
-            source = (ptr, ptr + view.nbytes)
-            if view.dtype != target:
-                reasons.append(f"{view.dtype} → {target}")
-                view = view.astype(target)
-            elif not view.flags.c_contiguous:
-                reasons.append("non-contiguous")
-                view = cupy.ascontiguousarray(view)
-        else:
-            _null_error_or_ok(col.name, col.role, nulls)
-            reasons.append(f"{nulls} nulls → NaN")
-            view = series.to_cupy(dtype=target, na_value=np.nan)
-        t = torch.from_dlpack(view)
-        reason = "; ".join(reasons) or None
-        if device is not None and not _same_device(t.device, device):
-            t = t.to(device)
-            reason = (reason + "; " if reason else "") + f"moved to {device}"
-        if reason:
-            copies[col.name] = reason
-        audit.record_tensor(col.name, t, source, reason)
-        cols[col.name] = t
-    return cols, copies
 
 
 # -- checks ------------------------------------------------------------------------------------------

@@ -392,15 +392,14 @@ class Loader:
     def _dataset_device(ds: Any) -> torch.device:
         import torch
 
-        from ..backend import get_backend
+        from ..backend import backend_status, get_backend
 
         backend = getattr(ds, "backend", None)
         name = getattr(backend, "name", backend)
         if name is None:
             name = get_backend().name
-        if name == "cudf":
-            return torch.device("cuda", torch.cuda.current_device())
-        return torch.device("cpu")
+        device = next((s.device for s in backend_status() if s.name == name and s.available), "cpu")
+        return torch.device(device)
 
     def _partitions(self, order: list[int]) -> Iterator[tuple[int, Any]]:
         ds = self._dataset

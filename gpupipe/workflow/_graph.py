@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..backend import frame as F
 from ..errors import SchemaError
 from ..ops.base import Op
 from .node import Node
 
-__all__ = ["Step", "check_columns", "check_graph", "plan_steps"]
+__all__ = ["Step", "check_columns", "check_graph", "plan_steps", "read_columns"]
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,6 @@ def check_columns(nodes: Sequence[Node], label: str | None, dtypes: dict[str, An
     At ``stage == "transform"`` each column read must also keep the kind (and a datetime its timezone) it
     had at fit (``fitted_dtypes``).
     """
-    from ..ops._columns import dtype_kind
-
     have = list(dtypes)
     available = set(have)
     shown = have if len(have) <= 30 else [*have[:30], "..."]
@@ -116,7 +115,7 @@ def check_columns(nodes: Sequence[Node], label: str | None, dtypes: dict[str, An
                 available.update(op.output_columns(cols))
     if label is not None:
         if label in dtypes:
-            if dtype_kind(dtypes[label]) != "numeric":
+            if F.kind(dtypes[label]) not in F.NUMERIC_KINDS:
                 msg = (f"label column {label!r} has dtype {dtypes[label]}; a label must be numeric "
                        f"(0/1 for binary tasks). Encode it before the workflow")
                 raise SchemaError(msg)
@@ -127,11 +126,11 @@ def check_columns(nodes: Sequence[Node], label: str | None, dtypes: dict[str, An
     if fitted_dtypes and stage == "transform":
         for c, was in fitted_dtypes.items():
             now = used.get(c)
-            if now is not None and dtype_kind(now) != dtype_kind(was):
+            if now is not None and _family(now) != _family(was):
                 msg = (f"column {c!r} has dtype {now} at transform but was {was} when the workflow was fitted; "
                        f"cast it back to {was} (or refit)")
                 raise SchemaError(msg)
-            if now is not None and dtype_kind(now) == "datetime" and _timezone(now) != _timezone(was):
+            if now is not None and F.kind(now) == "datetime" and _timezone(now) != _timezone(was):
                 # DateParts takes fields in the column's timezone: the same instants in another zone
                 # would silently give other hours and days.
                 fix = (f".dt.tz_convert({_timezone(was)!r})" if _timezone(now) and _timezone(was)
@@ -140,6 +139,25 @@ def check_columns(nodes: Sequence[Node], label: str | None, dtypes: dict[str, An
                        f"its timezone changed. Convert it back (series{fix}) or refit")
                 raise SchemaError(msg)
     return used
+
+
+def read_columns(nodes: Sequence[Node], label: str | None) -> list[str]:
+    """Every column name the workflow may read from its input (selections, targets, join keys, the label)."""
+    names: dict[str, None] = {}
+    for node in nodes:
+        names.update(dict.fromkeys(node.selection))
+        for op, cols in node.steps():
+            names.update(dict.fromkeys(op.required_columns(cols)))
+    if label is not None:
+        names[label] = None
+    return list(names)
+
+
+def _family(dtype_name: Any) -> str:
+    """What must not change between fit and transform: numbers stay numbers (int/float/bool alike), text
+    stays text, timestamps stay timestamps."""
+    k = F.kind(dtype_name)
+    return "numeric" if k in F.NUMERIC_KINDS else k
 
 
 def _timezone(dtype_name: str) -> str | None:

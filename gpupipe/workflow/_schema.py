@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..backend import frame as F
 from ..errors import SchemaError
 from ..schema import ColumnSchema, Schema
 from ._graph import Step
@@ -18,7 +19,6 @@ def build_schema(steps: Sequence[Step], node_outputs: Sequence[Sequence[str]], l
     ``cat`` columns are int64 with the cardinality their op gives; every other output must be
     numeric and becomes a float32 ``cont`` column (SchemaError naming it otherwise).
     """
-    from ..ops._columns import dtype_kind
     from ..ops.base import ColumnInfo
 
     info: dict[str, ColumnInfo] = {c: ColumnInfo(str(d)) for c, d in input_dtypes.items()}
@@ -38,7 +38,7 @@ def build_schema(steps: Sequence[Step], node_outputs: Sequence[Sequence[str]], l
             if ci.role not in (None, "cont"):
                 msg = f"column {name!r}: an op gave it role {ci.role!r}; roles are 'cont' and 'cat'"
                 raise SchemaError(msg)
-            if dtype_kind(ci.dtype) != "numeric":
+            if F.kind(ci.dtype) not in F.NUMERIC_KINDS:
                 msg = (f"output column {name!r} has dtype {ci.dtype}, which a model cannot take as continuous; "
                        f"encode it (ops.Categorify for text, ops.DateParts for timestamps) or drop it")
                 raise SchemaError(msg)

@@ -28,11 +28,12 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
+from ..backend import frame as F
 from ..errors import DataError, NotFittedError, SchemaError, WorkflowFormatError
 from ..ops.base import Op
 from ..schema import Schema
 from ._execute import as_dataset, fit_dataset, run_frame
-from ._graph import Step, check_columns, check_graph, plan_steps
+from ._graph import Step, check_columns, check_graph, plan_steps, read_columns
 from ._schema import build_schema, without_label
 from .node import Node
 
@@ -122,7 +123,7 @@ class Workflow:
         if len(data) == 0:
             msg = f"Workflow.{stage} got an empty frame (0 rows, columns {list(data.columns)[:30]}); give it data"
             raise DataError(msg)
-        return data
+        return F.normalize(data, read_columns(self.nodes, self.label))
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 import gpupipe as gp
+from gpupipe.backend._murmur3 import murmur3_int64
 from gpupipe.errors import SchemaError
 from gpupipe.ops import ColumnInfo, HashBucket
-from gpupipe.ops._stats import murmur3_int64
 
 
 def _ref(value, n):

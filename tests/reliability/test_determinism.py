@@ -3,7 +3,8 @@
 What is promised, and so what is asserted (torch's reproducibility notes promise no more):
 * the transformed frame and the Loader's batches are bit-identical in any process, at any thread count
   (no float reduction runs in parallel there);
-* trained weights are bit-identical for the same seed, the same thread count and the same machine;
+* trained weights are bit-identical for the same seed, the same thread configuration (every library's
+  thread count: torch's, OpenMP's, MKL's) and the same machine;
 * across thread counts (or CPU vendors: MKL on Intel, OpenBLAS-like kernels elsewhere) float reductions
   may be summed in another order, so weights agree within a tolerance, not bit for bit.
 """
@@ -77,33 +78,37 @@ def _in_process(seed: int) -> dict:
     return namespace["run"](seed)
 
 
-def _in_subprocess(seed: int, threads: int) -> dict:
-    env = {**os.environ, "PYTHONHASHSEED": str(1000 + threads), "OMP_NUM_THREADS": str(threads)}
+def _in_subprocess(seed: int, threads: int, hash_seed: int) -> dict:
+    # every thread count a CPU library reads, so that two processes given the same `threads` really run alike
+    counts = {v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    env = {**os.environ, "PYTHONHASHSEED": str(hash_seed), **counts}
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(seed)], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.slow  # ~20 s on the 2-core build machine: each interpreter imports torch and pandas
+@pytest.mark.slow  # ~25 s on the 2-core build machine: each interpreter imports torch and pandas
 def test_same_seed_same_outputs_batches_and_weights_across_processes():
-    threads = torch.get_num_threads()
     here = _in_process(3)
-    same = _in_subprocess(3, threads=threads)  # another process, another hash seed, the same thread count
-    one = _in_subprocess(3, threads=1)
-    assert same["threads"] == threads and one["threads"] == 1
-    for other in (same, one):  # no float reduction runs in parallel before training: exact everywhere
+    a = _in_subprocess(3, threads=2, hash_seed=1)
+    b = _in_subprocess(3, threads=2, hash_seed=2)  # another process and hash seed, the same threads
+    one = _in_subprocess(3, threads=1, hash_seed=3)
+    assert a["threads"] == b["threads"] == 2 and one["threads"] == 1
+    for other in (a, b, one):  # no float reduction runs in parallel before training: exact everywhere
         assert other["frame"] == here["frame"]
         assert other["batches"] == here["batches"]
-    # same seed, same thread count, same machine: the same bits
-    assert same["weights"] == here["weights"]
-    # another thread count may sum in another order (MKL on Intel): equal within float32 rounding
-    # accumulated over two epochs of Adam steps, not bit for bit
-    np.testing.assert_allclose(one["flat"], here["flat"], rtol=1e-4, atol=1e-5)
-    # and the seed matters: another one changes the batches and the weights
+    # same seed, same thread configuration, same machine: the same bits
+    assert a["weights"] == b["weights"]
+    # Another thread count (or this test process, whose libraries chose their own) may sum in another order
+    # (MKL on Intel). Adam normalises each step by the gradient's size, so a rounding difference in a
+    # near-zero gradient can move a weight by up to 2 * lr (2e-3) in one step: the stated tolerance.
+    np.testing.assert_allclose(one["flat"], a["flat"], rtol=1e-3, atol=2e-3)
+    np.testing.assert_allclose(here["flat"], a["flat"], rtol=1e-3, atol=2e-3)
+    # and the seed matters: another one changes the batches and the weights by far more than that
     other = _in_process(4)
     assert other["batches"] != here["batches"] and other["weights"] != here["weights"]
-    assert not np.allclose(other["flat"], here["flat"], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(other["flat"], here["flat"], rtol=1e-3, atol=2e-3)
 
 
 def test_two_epochs_differ_but_repeat_exactly_on_a_new_loader():

@@ -1,0 +1,702 @@
+"""pandas/NumPy implementations of the frame vocabulary (:mod:`gpupipe.backend.frame`).
+
+These are the CPU fast paths: nullable integer columns are read straight from their values and
+mask (no filled copies), element-wise chains run block by block in reused buffers, Categorify's
+columns run on threads (pandas' hash tables and NumPy release the GIL), and Arrow tables become
+pandas columns one by one so that both copies of a table never coexist.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..errors import SchemaError
+from . import frame as F
+from ._murmur3 import murmur3_bytes, murmur3_int64
+
+# Elements per block in the fast paths: a float64 block of 64K (512 KiB) stays in cache, so a chain
+# of in-place ufuncs over it costs one read of the input and one write of the output, with no
+# full-length temporaries (fresh memory is what costs most on small machines).
+CHUNK = 1 << 16
+
+# Below this many rows a column's pass is too short for a thread hand-off to pay.
+_THREAD_MIN_ROWS = 200_000
+
+
+# ============================================================================== masked integers
+def masked_int_parts(series: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(values, mask)`` of a nullable integer series (``Int32``, ``UInt8``...) without copying, or None
+    for any other series. ``values`` holds arbitrary numbers where ``mask`` is True."""
+    from pandas.api.extensions import ExtensionDtype
+
+    dtype = series.dtype
+    if not isinstance(dtype, ExtensionDtype) or getattr(dtype, "kind", None) not in ("i", "u"):
+        return None
+    array = series.array
+    values, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
+    if values is None or mask is None:
+        return None
+    return values, mask
+
+
+def int_parts(series: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """``(values, mask or None)`` of an integer series without copying: a NumPy ``int``/``uint``
+    column gives ``(values, None)``, a nullable one its stored values and mask; None otherwise."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype):
+        return (series.to_numpy(), None) if dtype.kind in ("i", "u") else None
+    return masked_int_parts(series)
+
+
+# ============================================================================== boundary
+def _pandas_types_mapper() -> Any:
+    """Arrow → pandas dtypes: integers/bools nullable (nulls never turn ints into floats), nested Arrow-backed."""
+    table = {
+        pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+        pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype(),
+    }
+
+    def mapper(t: Any) -> Any:
+        found = table.get(t)
+        if found is not None:
+            return found
+        return pd.ArrowDtype(t) if pa.types.is_nested(t) else None
+
+    return mapper
+
+
+def plain_pandas_metadata(schema: pa.Schema) -> bool:
+    """True when the schema's pandas metadata (if any) asks for nothing but a default ``0..n-1`` index
+    and string column labels, so columns can be converted one by one (:func:`columns_to_pandas`)."""
+    import json
+
+    if len(set(schema.names)) != len(schema.names):
+        return False
+    raw = (schema.metadata or {}).get(b"pandas")
+    if raw is None:
+        return True
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        return False
+    index = meta.get("index_columns", [])
+    plain_index = not index or (len(index) == 1 and isinstance(index[0], dict) and index[0].get("kind") == "range"
+                                and index[0].get("name") is None and index[0].get("start") == 0
+                                and index[0].get("step") == 1)
+    levels = meta.get("column_indexes", [])
+    plain_labels = not levels or (len(levels) == 1 and levels[0].get("name") is None
+                                  and levels[0].get("pandas_type") in ("unicode", "string", "empty"))
+    return plain_index and plain_labels
+
+
+def _masked_from_chunks(column: pa.ChunkedArray, dtype: Any) -> Any:
+    """A pandas nullable integer array from an Arrow integer column: the values copied once into
+    fresh, writable memory and the validity bitmap unpacked into the mask. (``Table.to_pandas``
+    goes through ``combine_chunks`` and a second copy, and keeps both until the whole table is done.)"""
+    n = len(column)
+    np_dtype = dtype.numpy_dtype
+    data = np.empty(n, dtype=np_dtype)
+    mask = np.zeros(n, dtype=bool)
+    pos = 0
+    for chunk in column.chunks:
+        m = len(chunk)
+        if m == 0:
+            continue
+        validity, values = chunk.buffers()[:2]
+        data[pos:pos + m] = np.frombuffer(values, dtype=np_dtype, count=m, offset=chunk.offset * np_dtype.itemsize)
+        if validity is not None and chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=chunk.offset + m, bitorder="little")
+            np.equal(bits[chunk.offset:], 0, out=mask[pos:pos + m])
+        pos += m
+    return dtype.construct_array_type()(data, mask, copy=False)
+
+
+def columns_to_pandas(table: pa.Table) -> dict[str, Any]:
+    """Name → pandas array/series of each column of a canonical ``table`` whose metadata is plain (see
+    :func:`plain_pandas_metadata`), in order. Integer columns become nullable pandas arrays directly; the
+    other columns go through ``Table.to_pandas``. Pass a table nothing else holds to let it be released
+    column by column."""
+    table = F.canonical_arrow(table)
+    mapper = _pandas_types_mapper()
+    ints = {i for i, field in enumerate(table.schema) if pa.types.is_integer(field.type)}
+    others = [i for i in range(table.num_columns) if i not in ints]
+    rest = None
+    if others:
+        rest = table.select(others).to_pandas(types_mapper=mapper, split_blocks=True, self_destruct=True)
+    out: dict[str, Any] = {}
+    for i, name in enumerate(table.column_names):
+        out[name] = _masked_from_chunks(table.column(i), mapper(table.schema.field(i).type)) if i in ints \
+            else rest[name]
+    return out
+
+
+def frame_from_columns(columns: dict[str, Any], rows: int) -> pd.DataFrame:
+    """A frame with a ``0..rows-1`` index from :func:`columns_to_pandas` output, without copying."""
+    index = pd.RangeIndex(rows)
+    return pd.DataFrame({name: (col.array if isinstance(col, pd.Series) else col) for name, col in columns.items()},
+                        index=index, columns=list(columns), copy=False)
+
+
+def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow table → canonical pandas frame: nullable ints/bools (also without nulls, so that every file
+    and every partition of a dataset reads to the same dtypes), NumPy floats with NaN, ``str`` text."""
+    table = F.canonical_arrow(table)
+    if not plain_pandas_metadata(table.schema):
+        return table.to_pandas(types_mapper=_pandas_types_mapper(), split_blocks=True, self_destruct=False)
+    return frame_from_columns(columns_to_pandas(table), table.num_rows)
+
+
+@F.from_arrow.register("pandas")
+def _from_arrow_pandas(table: pa.Table) -> pd.DataFrame:
+    return arrow_to_pandas(table)
+
+
+@F.to_arrow.register("pandas")
+def _to_arrow_pandas(frame: Any) -> pa.Table:
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame()
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+@F.to_pandas.register("pandas")
+def _to_pandas_pandas(frame: Any) -> Any:
+    return frame
+
+
+@F.to_backend.register("pandas")
+def _to_backend_pandas(frame: Any, name: str) -> Any:
+    if name == "pandas":
+        return frame
+    return F.from_arrow.impl(name)(F.to_arrow(frame))
+
+
+_STR = None
+
+
+def _str_dtype() -> Any:
+    global _STR
+    if _STR is None:
+        _STR = pd.Series([], dtype="str").dtype
+    return _STR
+
+
+@F.normalize.register("pandas")
+def _normalize_pandas(frame: Any, columns: Sequence[str] | None = None) -> Any:
+    names = list(frame.columns) if columns is None else [c for c in columns if c in frame.columns]
+    changed: dict[str, Any] = {}
+    for c in names:
+        s = frame[c]
+        new = canonical_series(s, c)
+        if new is not s:
+            changed[c] = new
+    if not changed:
+        return frame
+    out = frame.copy(deep=False)
+    for c, s in changed.items():
+        out[c] = s
+    return out
+
+
+def canonical_series(s: pd.Series, name: str) -> pd.Series:
+    """``s`` in its canonical pandas dtype (itself when it already is): see :mod:`gpupipe.backend.frame`."""
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype):
+        k = dtype.kind
+        if k == "f":
+            return s if dtype.itemsize >= 4 else s.astype(np.float32)
+        if k == "O":
+            return _from_object(s, name)
+        if k in "US":
+            return s.astype("str")
+        return s  # ints, uints, bools, datetimes, and the kinds no op takes (timedelta, complex)
+    if isinstance(dtype, pd.ArrowDtype):
+        return _from_arrow_backed(s, name)
+    if isinstance(dtype, pd.StringDtype):
+        return s if dtype == _str_dtype() else s.astype("str")
+    if getattr(dtype, "kind", None) == "f" and hasattr(dtype, "numpy_dtype"):  # Float32/Float64: NaN is missing
+        return pd.Series(s.to_numpy(dtype=dtype.numpy_dtype, na_value=np.nan), index=s.index, name=s.name, copy=False)
+    return s
+
+
+def _from_arrow_backed(s: pd.Series, name: str) -> pd.Series:
+    t = s.dtype.pyarrow_dtype
+    if pa.types.is_nested(t):
+        return s  # nested values stay as they are; ops refuse them by name
+    table = F.canonical_arrow(pa.table({"v": s.array.__arrow_array__()}))
+    col = columns_to_pandas(table)["v"]
+    return pd.Series(col.array if isinstance(col, pd.Series) else col, index=s.index, name=s.name, copy=False)
+
+
+_OBJECT_RULES = {
+    "string": "str", "integer": "int", "floating": "float64", "mixed-integer-float": "float64",
+    "boolean": "boolean", "decimal": "float64", "empty": "float64",
+}
+
+
+def _from_object(s: pd.Series, name: str) -> pd.Series:
+    inferred = pd.api.types.infer_dtype(s, skipna=True)
+    rule = _OBJECT_RULES.get(inferred)
+    if rule == "int":
+        return _object_ints(s, name)
+    if rule is not None:
+        if rule == "float64" and inferred == "empty":
+            return pd.Series(np.full(len(s), np.nan), index=s.index, name=s.name)
+        return s.astype(rule)
+    if inferred in ("datetime", "datetime64", "date"):
+        try:
+            return pd.to_datetime(s)
+        except (ValueError, TypeError) as exc:
+            msg = (f"column {name!r} holds timestamps that do not share one timezone ({exc}); convert them to one "
+                   "timezone first (pd.to_datetime(s, utc=True))")
+            raise SchemaError(msg) from None
+    first = s.dropna().iloc[:1].tolist()
+    if first and isinstance(first[0], (list, tuple, dict, np.ndarray)):
+        try:
+            arr = pa.array(s.to_numpy(), from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError) as exc:
+            msg = f"column {name!r} holds lists/dicts of varying shapes that Arrow cannot type ({exc}); flatten it first"
+            raise SchemaError(msg) from None
+        return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=s.index, name=s.name)
+    types = sorted({type(v).__name__ for v in s.dropna().iloc[:1000]})
+    msg = (f"column {name!r} is an object column holding {inferred} values ({', '.join(types)}); one column "
+           f"needs one kind of value, or distinct values such as 1 and '1' would be merged. Cast it first, e.g. "
+           f"df[{name!r}] = df[{name!r}].astype(str), or leave it out")
+    raise SchemaError(msg)
+
+
+def _object_ints(s: pd.Series, name: str) -> pd.Series:
+    try:
+        return s.astype("Int64")
+    except (OverflowError, TypeError, ValueError):
+        pass
+    try:
+        return s.astype("UInt64")
+    except (OverflowError, TypeError, ValueError):
+        msg = (f"column {name!r} holds Python integers beyond the 64-bit range (below -2**63 or above 2**64 - 1); "
+               "cast them to str to use them as categories")
+        raise SchemaError(msg) from None
+
+
+# ============================================================================== arrays and frames
+@F.to_device.register("pandas")
+def _to_device_pandas(like: Any, array: Any) -> Any:
+    return array
+
+
+@F.float_values.register("pandas")
+def _float_values_pandas(series: Any) -> Any:
+    return series.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+@F.numeric_arrays.register("pandas")
+def _numeric_arrays_pandas(series: Any, dtype: Any = None, fill: Any = 0) -> tuple[Any, Any]:
+    mask = series.isna().to_numpy()
+    if dtype is None:
+        dtype = series.dtype.numpy_dtype if hasattr(series.dtype, "numpy_dtype") else series.dtype
+    values = series.to_numpy(dtype=dtype, na_value=fill) if mask.any() else series.to_numpy(dtype=dtype)
+    return np.asarray(values), mask
+
+
+@F.missing.register("pandas")
+def _missing_pandas(series: Any) -> Any:
+    parts = masked_int_parts(series)
+    if parts is not None:
+        mask = parts[1].view()
+        mask.flags.writeable = False  # the column's own mask: a view, never to be written
+        return mask
+    return series.isna().to_numpy()  # pandas counts NaN as missing already
+
+
+@F.map_columns.register("pandas")
+def _map_columns_pandas(frame: Any, columns: Sequence[str], fn: Any) -> list[Any]:
+    series = [frame[c] for c in columns]  # taken here, in one thread: workers only read their own series
+    workers = min(len(series), os.cpu_count() or 1)
+    if workers < 2 or len(frame) < _THREAD_MIN_ROWS:
+        return [fn(s) for s in series]
+    # pandas' hash tables (factorize, get_indexer) and NumPy release the GIL, so the columns' passes
+    # overlap; results (and the first error, in column order) come back as a serial loop's would.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, series))
+
+
+@F.build_frame.register("pandas")
+def _build_frame_pandas(like: Any, data: Mapping[str, Any]) -> Any:
+    return pd.DataFrame(dict(data), index=like.index, copy=False)
+
+
+@F.empty_frame.register("pandas")
+def _empty_frame_pandas(schema: Any) -> Any:
+    return pd.DataFrame({c.name: np.empty(0, dtype=np.int64 if c.role == "cat" else np.float32) for c in schema})
+
+
+# ============================================================================== counting and lookups
+def factorize_counts(series: Any) -> tuple[Any, Any, Any]:
+    """(codes with -1 for null, distinct values as an Index, count of each)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # The codes already are a factorization: count them, no hashing needed.
+        codes = series.cat.codes.to_numpy()
+        values = pd.Index(series.cat.categories)
+    else:
+        # factorize + bincount: one hash pass, ~2x faster than Series.value_counts on 5M rows.
+        codes, values = pd.factorize(series, use_na_sentinel=True)
+        values = pd.Index(values)
+    counts = np.bincount(codes + 1, minlength=len(values) + 1)[1:]
+    return codes, values, counts
+
+
+@F.value_counts.register("pandas")
+def _value_counts_pandas(series: Any) -> Any:
+    parts = masked_int_parts(series)
+    if parts is not None:
+        counted = _int_value_counts(*parts)
+        if counted is not None:
+            return F.counts_frame(*counted)
+    _, values, counts = factorize_counts(series)
+    return F.counts_frame(values, counts)
+
+
+def _int_value_counts(values: Any, mask: Any) -> tuple[Any, Any] | None:
+    """(distinct values, count of each) of a nullable integer column's non-null values, or None when
+    pandas' ``factorize_array`` is not there to call.
+
+    ``pd.factorize`` sizes its hash table for every row (a 5M-slot table per 5M-row column); starting
+    small and growing is ~1.5x faster on Criteo-like ids. The values under the null mask are hashed
+    like the others and their counts subtracted afterwards, cheaper than masking every row.
+    """
+    try:
+        from pandas.core.algorithms import factorize_array
+    except ImportError:  # a pandas without it: the caller takes the public path
+        return None
+    codes, uniques = factorize_array(values, size_hint=min(len(values), 1 << 12))
+    counts = np.bincount(codes, minlength=len(uniques))
+    if mask.any():
+        counts -= np.bincount(codes[mask], minlength=len(uniques))
+    return uniques, counts
+
+
+@F.factorize.register("pandas")
+def _factorize_pandas(series: Any) -> tuple[Any, Any]:
+    codes, values, _ = factorize_counts(series)
+    return codes, F.canonical_values(values)
+
+
+@F.float_value_counts.register("pandas")
+def _float_value_counts_pandas(series: Any) -> tuple[Any, Any]:
+    x = _float_values_pandas(series)
+    values, counts = np.unique(x[~np.isnan(x)], return_counts=True)
+    return values, counts.astype(np.int64)
+
+
+@F.make_index.register("pandas")
+def _make_index_pandas(values: Any, like_dtype: Any = None) -> Any:
+    return pd.Index(_narrowed(values, like_dtype))
+
+
+def _narrowed(values: Any, like_dtype: Any) -> Any:
+    """``values`` in ``like_dtype`` when it is an integer dtype holding every one of them (an int32 index looks
+    int32 data up ~2x faster than an int64 one); else as they are."""
+    arr = np.asarray(values)
+    if like_dtype is None or arr.dtype.kind not in "iu" or not len(arr):
+        return arr
+    like = np.dtype(getattr(like_dtype, "numpy_dtype", like_dtype))
+    if like.kind not in "iu":
+        return arr
+    info = np.iinfo(like)
+    if int(arr.min()) >= info.min and int(arr.max()) <= info.max:
+        return arr.astype(like)
+    return arr
+
+
+@F.lookup.register("pandas")
+def _lookup_pandas(series: Any, index: Any) -> Any:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # Look the (few) categories up once, then gather by code.
+        cat_pos = index.get_indexer(pd.Index(F.canonical_values(series.cat.categories)))
+        codes = series.cat.codes.to_numpy()
+        return np.where(codes >= 0, np.append(cat_pos, -1)[codes], -1)
+    parts = masked_int_parts(series)
+    if parts is not None:
+        # Look the stored values up as they are (no filled copy); the null rows' answers are then overwritten.
+        values, mask = parts
+        pos = index.get_indexer(values)
+        np.putmask(pos, mask, -1)
+        return pos
+    k = F.kind(series)
+    if k in ("int", "bool"):
+        values, mask = _numeric_arrays_pandas(series)
+        pos = index.get_indexer(values)
+        pos[mask] = -1
+        return pos
+    return index.get_indexer(series)
+
+
+@F.hash_values.register("pandas")
+def _hash_values_pandas(series: Any, seed: int = 0) -> tuple[Any, Any]:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = pd.Series(F.canonical_values(series.cat.categories))
+        cat_hash, _ = _hash_values_pandas(cats, seed)
+        codes = series.cat.codes.to_numpy()
+        return np.append(cat_hash, np.uint32(0))[codes], codes < 0
+    k = F.kind(series)
+    if k in ("int", "bool"):
+        values, mask = _numeric_arrays_pandas(series)
+        values = values.view(np.int64) if values.dtype == np.uint64 else values.astype(np.int64)
+        return np.where(mask, np.uint32(0), murmur3_int64(values, seed)), mask
+    if k == "float":
+        values, mask = _numeric_arrays_pandas(series, dtype=np.float64, fill=0.0)
+        values = np.where(values == 0.0, 0.0, values)  # -0.0 and 0.0 hash alike, as in cuDF
+        mask = mask | np.isnan(values)
+        return np.where(mask, np.uint32(0), murmur3_int64(values.view(np.int64), seed)), mask
+    arr = pa.array(series, type=pa.large_string(), from_pandas=True)
+    mask = np.asarray(arr.is_null().to_numpy(zero_copy_only=False))
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    h = murmur3_bytes(data, offsets, seed)
+    return np.where(mask, np.uint32(0), h), mask
+
+
+# ============================================================================== element-wise
+@F.fill_missing.register("pandas")
+def _fill_missing_pandas(series: Any, value: Any) -> Any:
+    parts = masked_int_parts(series)
+    if parts is not None and _holds(parts[0].dtype, value):
+        # One copy of the stored values with the fill written under the mask: what fillna +
+        # astype(numpy dtype) give, without their two extra full-length copies.
+        values, mask = parts
+        out = values.copy()
+        np.putmask(out, mask, int(value))
+        return pd.Series(out, index=series.index, name=series.name, copy=False)
+    out = series.fillna(value)
+    numpy_dtype = getattr(series.dtype, "numpy_dtype", None)
+    if numpy_dtype is not None and F.kind(series) in F.NUMERIC_KINDS:
+        out = out.astype(numpy_dtype)  # no nulls remain: a plain NumPy column shares memory with torch
+    return out
+
+
+def _holds(dtype: Any, value: Any) -> bool:
+    """True when the whole number ``value`` fits the NumPy integer ``dtype``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)) \
+            or float(value) != int(value):
+        return False
+    info = np.iinfo(dtype)
+    return info.min <= int(value) <= info.max
+
+
+@F.clip.register("pandas")
+def _clip_pandas(series: Any, lower: Any, upper: Any) -> Any:
+    parts = masked_int_parts(series)
+    dtype = parts[0].dtype if parts is not None else series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+        lo, hi = F.clip_bound(lower, dtype, "lower"), F.clip_bound(upper, dtype, "upper")
+        if lo is not F.UNFIT and hi is not F.UNFIT:
+            # One np.clip pass; pandas' clip runs two where() passes with boolean temporaries.
+            if lo is None and hi is None:
+                return series
+            if parts is not None:
+                values, mask = parts
+                array = type(series.array)(np.clip(values, lo, hi), mask.copy(), copy=False)
+                return pd.Series(array, index=series.index, name=series.name, copy=False)
+            return pd.Series(np.clip(series.to_numpy(), lo, hi), index=series.index, name=series.name, copy=False)
+    return series.clip(lower=lower, upper=upper)
+
+
+def _log1p_generic(series: Any, column: str) -> Any:
+    x = _float_values_pandas(series)
+    negative = x < 0
+    if bool(negative.any()):
+        raise F.negative_log_error(column, int(negative.sum()), float(np.nanmin(x)))
+    out = np.log1p(x)
+    return out.astype(np.float32) if str(series.dtype).lower() == "float32" else out
+
+
+@F.log1p.register("pandas")
+def _log1p_pandas(series: Any, column: str) -> Any:
+    parts = int_parts(series)
+    if parts is None:
+        return _log1p_generic(series, column)
+    # Integers: one float64 output and no float64 copy of the input; the sign check is a min().
+    values, mask = parts
+    if not len(values):
+        return np.log1p(values, dtype=np.float64)
+    low, high = values.min(), values.max()
+    if low < 0:
+        negative = values < 0
+        if mask is not None:
+            negative &= ~mask
+        if negative.any():
+            raise F.negative_log_error(column, int(negative.sum()), float(values[negative].min()))
+    if low >= 0:
+        # Counts are mostly small integers: log1p of 0..65535 is computed once and gathered (4x
+        # faster than log1p per row, and the same float64 values); larger ones are computed.
+        table = _log1p_table()
+        top = len(table) - 1
+        out = np.take(table, values if high <= top else np.minimum(values, top))
+        if high > top:
+            big = np.flatnonzero(values > top)
+            out[big] = np.log1p(values[big], dtype=np.float64)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):  # negatives only under the null mask
+            out = np.log1p(values, dtype=np.float64)
+    if mask is not None:
+        np.putmask(out, mask, np.nan)
+    return out
+
+
+_TABLE: list[Any] = []
+
+
+def _log1p_table() -> Any:
+    """log1p(0), ..., log1p(65535) as float64 (512 KiB: stays in cache while gathering)."""
+    if not _TABLE:
+        table = np.log1p(np.arange(1 << 16, dtype=np.float64))
+        table.flags.writeable = False
+        _TABLE.append(table)
+    return _TABLE[0]
+
+
+@F.standardize.register("pandas")
+def _standardize_pandas(series: Any, mean: float, std: float) -> Any:
+    # The float64 arithmetic and rounding of the general path, a block at a time: the only
+    # full-length allocation is the float32 result.
+    x = _float_values_pandas(series)
+    out = np.empty(x.shape, dtype=np.float32)
+    buf = np.empty(min(x.size, CHUNK), dtype=np.float64)
+    for start in range(0, x.size, CHUNK):
+        b = buf[:min(CHUNK, x.size - start)]
+        np.subtract(x[start:start + CHUNK], mean, out=b)
+        np.divide(b, std, out=b)
+        out[start:start + CHUNK] = b
+    return out
+
+
+@F.date_part.register("pandas")
+def _date_part_pandas(series: Any, part: str) -> Any:
+    values = getattr(series.dt, F.DATE_FIELDS[part])
+    return values.astype("Int64")  # pandas gives float64 with NaN where a timestamp is NaT
+
+
+# ============================================================================== statistics
+@F.column_moments.register("pandas")
+def _column_moments_pandas(series: Any, column: str, op: str) -> tuple[int, float, float, float, float]:
+    x = _float_values_pandas(series)  # no copy for a float64 column
+    n = int(x.size)
+    total = float(x.sum()) if n else math.nan
+    if not math.isfinite(total):
+        return F.moments_of(x, column, op)  # NaN (missing), inf (an error) or nothing: the general path
+    # A finite sum means no NaN and no inf: the mean is the sum's, and the squared deviations are
+    # summed block by block in a reused buffer instead of two full-length temporaries. (Not np.dot
+    # per block: BLAS's thread start-up per call made that 50x slower on 2 cores.)
+    mean = total / n
+    buf = np.empty(min(n, CHUNK), dtype=np.float64)
+    parts = []
+    for start in range(0, n, CHUNK):
+        d = np.subtract(x[start:start + CHUNK], mean, out=buf[:min(CHUNK, n - start)])
+        np.multiply(d, d, out=d)
+        parts.append(float(d.sum()))
+    return (n, mean, math.fsum(parts), float(x.min()), float(x.max()))
+
+
+@F.group_moments.register("pandas")
+def _group_moments_pandas(frame: Any, keys: list[str], conts: list[str]) -> Any:
+    sub = frame[[*keys, *conts]]
+    g = sub.groupby(keys, dropna=True, sort=False)
+    agg = g[conts].agg(["count", "sum", "min", "max"])
+    var = g[conts].var(ddof=0)
+    out = agg.index.to_frame(index=False)
+    for k in keys:
+        out[k] = F.canonical_values(out[k])
+    for c in conts:
+        n = agg[(c, "count")].to_numpy(dtype="float64")
+        out[f"{c}__n"] = n
+        out[f"{c}__sum"] = agg[(c, "sum")].to_numpy(dtype="float64", na_value=0.0)
+        out[f"{c}__m2"] = var[c].reindex(agg.index).to_numpy(dtype="float64", na_value=0.0) * n
+        out[f"{c}__min"] = agg[(c, "min")].to_numpy(dtype="float64", na_value=float("nan"))
+        out[f"{c}__max"] = agg[(c, "max")].to_numpy(dtype="float64", na_value=float("nan"))
+    return pd.DataFrame(out)
+
+
+# ============================================================================== rows and joins
+@F.keep_rows.register("pandas")
+def _keep_rows_pandas(frame: Any, mask: Any) -> Any:
+    m = mask.to_numpy(dtype=bool, na_value=False) if hasattr(mask, "to_numpy") else np.asarray(mask, dtype=bool)
+    return frame[m].reset_index(drop=True)
+
+
+@F.left_join.register("pandas")
+def _left_join_pandas(frame: Any, ext: Any, on: list[str], added: list[str]) -> Any:
+    # pandas' left merge keeps the left rows' order; keys are unique on the right, so no row multiplies
+    merged = frame[on].merge(ext, on=on, how="left", sort=False)
+    merged.index = frame.index
+    return merged[added]
+
+
+@F.key_positions.register("pandas")
+def _key_positions_pandas(frame: Any, keys: list[str], table_keys: Any) -> Any:
+    left = pd.DataFrame({k: plain_keys(frame[k]) for k in keys})
+    right = pd.DataFrame({k: plain_keys(table_keys[k]) for k in keys})
+    right["__pos"] = np.arange(len(right), dtype=np.int64)
+    # a left merge keeps the left rows' order in pandas; the table's keys are unique, so no row multiplies
+    merged = left.merge(right, on=keys, how="left", sort=False)
+    pos = merged["__pos"].to_numpy(dtype="float64", na_value=-1).astype(np.int64)
+    nulls = left.isna().any(axis=1).to_numpy()
+    pos[nulls] = -1
+    return pos
+
+
+def plain_keys(series: Any) -> Any:
+    """Keys in their canonical nullable dtype, so Int32 data meets a table's int64 keys."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(series.cat.categories.dtype)
+    k = F.kind(series)
+    if k == "int":
+        return series.astype("UInt64" if str(series.dtype).lower() == "uint64" else "Int64")
+    if k == "bool":
+        return series.astype("boolean")
+    if k == "str":
+        return series.astype("str")
+    return series
+
+
+# ============================================================================== output
+@F.check_label.register("pandas")
+def _check_label_pandas(frame: Any, label: str) -> None:
+    values = frame[label].to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = np.isfinite(values)
+    if not finite.all():
+        raise F.label_error(label, int((~finite).sum()))
+
+
+@F.finalize_output.register("pandas")
+def _finalize_output_pandas(frame: Any, schema: Any) -> Any:
+    data = {}
+    for col in schema:
+        s = frame[col.name]
+        if col.role == "cat":
+            if s.dtype == np.int64:
+                data[col.name] = s  # already the target dtype: no copy
+                continue
+            missing_ids = s.isna()
+            if bool(missing_ids.any()):
+                raise F.cat_null_error(col.name, int(missing_ids.sum()))
+            data[col.name] = s.to_numpy(dtype=np.int64)
+        elif s.dtype == np.float32:
+            data[col.name] = s
+        else:
+            data[col.name] = s.to_numpy(dtype=np.float32, na_value=np.nan)
+    return pd.DataFrame(data, index=frame.index, copy=False)
+
+
+__all__ = ["CHUNK", "arrow_to_pandas", "canonical_series", "columns_to_pandas", "factorize_counts",
+           "frame_from_columns", "int_parts", "masked_int_parts", "plain_pandas_metadata"]

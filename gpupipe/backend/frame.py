@@ -1,0 +1,580 @@
+"""The generic frame vocabulary: every frame operation the library needs, declared once.
+
+Ops, the workflow, tensors and baselines are written against the functions of this module only;
+each is a :class:`~gpupipe.backend.dispatch.Dispatch` generic whose pandas/NumPy implementation
+lives in :mod:`gpupipe.backend._pandas` and whose cuDF/CuPy implementation lives in
+:mod:`gpupipe.backend._cudf`, both registered lazily (importing this module imports neither
+pandas nor cuDF). Code that does not depend on the backend (dtype classification, merging
+statistics, the canonical form of vocabulary values) is written here, once.
+
+The dtype rule (one rule, both backends)
+----------------------------------------
+Data is normalised where it enters gpupipe (readers, :func:`gpupipe.from_pandas`,
+:func:`gpupipe.from_arrow`, and the entry of ``Workflow.fit/transform``, ``to_tensors`` and the
+baselines) by :func:`normalize`, so that every op sees one of these *kinds*:
+
+=========  ==========================================  ==========================================
+kind       pandas                                      cuDF
+=========  ==========================================  ==========================================
+int        NumPy int/uint, or nullable ``Int64`` etc.  NumPy int/uint dtype, nulls in the mask
+float      NumPy float32/float64, NaN = missing        NumPy float dtype; null and NaN = missing
+bool       NumPy bool, or nullable ``boolean``         bool, nulls in the mask
+str        pandas' ``str``                             cuDF strings
+category   ``category`` (categories of a kind above)   ``category``
+datetime   ``datetime64[unit]`` / ``[unit, tz]``       ``datetime64[unit]`` (UTC for tz-aware)
+nested     list/struct values (kept, never encoded)    list/struct columns
+other      anything else (timedelta, complex, ...)     anything else
+=========  ==========================================  ==========================================
+
+On the way in: Arrow-backed pandas columns (``double[pyarrow]``...) and cuDF's pandas extension
+dtypes (``Int64``, ``boolean``, ``Float64`` kept by ``cudf.from_pandas``) become the column of the
+table above; nullable floats become NumPy floats with NaN; object columns holding Python ints,
+floats, bools or strings become ints (``Int64``, or ``UInt64`` above 2**63), floats, bools or
+``str``; DATE columns become ``datetime64[ms]``; DECIMAL columns become float64; float16 becomes
+float32. An object column mixing kinds (``1`` and ``"1"``) is refused with a
+:class:`~gpupipe.errors.SchemaError` naming it, since any single dtype would merge distinct values.
+
+"Missing" means null, or NaN in a float column, on both backends (cuDF keeps the two apart;
+gpupipe treats both as missing everywhere).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SchemaError
+from ._murmur3 import murmur3_int64
+from .dispatch import Dispatch
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = [
+    "DATE_PARTS",
+    "KINDS",
+    "NUMERIC_KINDS",
+    "build_frame",
+    "canonical_arrow",
+    "canonical_values",
+    "check_kind",
+    "check_label",
+    "clip",
+    "column_moments",
+    "combine_moments",
+    "counts_frame",
+    "date_part",
+    "empty_frame",
+    "factorize",
+    "fill_missing",
+    "finalize_output",
+    "float_value_counts",
+    "float_values",
+    "from_arrow",
+    "group_moments",
+    "hash_values",
+    "keep_rows",
+    "key_positions",
+    "kind",
+    "left_join",
+    "log1p",
+    "lookup",
+    "make_index",
+    "map_columns",
+    "missing",
+    "murmur3_int64",
+    "normalize",
+    "numeric_arrays",
+    "plain_dtype_name",
+    "require_kinds",
+    "standardize",
+    "sum_counts",
+    "to_arrow",
+    "to_backend",
+    "to_device",
+    "to_host",
+    "to_pandas",
+    "value_counts",
+    "value_kind",
+]
+
+KINDS = ("int", "float", "bool", "str", "category", "datetime", "decimal", "nested", "other")
+NUMERIC_KINDS = ("int", "float", "bool")
+
+def _generic(name: str, doc: str) -> Dispatch:
+    g = Dispatch(name, doc)
+    g.register_lazy("pandas", "gpupipe.backend._pandas")
+    g.register_lazy("cudf", "gpupipe.backend._cudf")
+    return g
+
+
+# ============================================================================== dtypes (shared)
+def kind(obj: Any) -> str:
+    """The kind (see the module docstring) of a series, a dtype, or a dtype's name, on either backend.
+
+    Examples
+    --------
+    >>> from gpupipe.backend.frame import kind
+    >>> [kind(n) for n in ("Int64", "uint8", "float32", "boolean", "str", "category", "datetime64[ns, UTC]")]
+    ['int', 'int', 'float', 'bool', 'str', 'category', 'datetime']
+    >>> kind("double[pyarrow]"), kind("list<item: int64>[pyarrow]"), kind("timedelta64[ns]")
+    ('float', 'nested', 'other')
+    """
+    dtype = getattr(obj, "dtype", obj)
+    pa_type = getattr(dtype, "pyarrow_dtype", None)  # pandas.ArrowDtype
+    if pa_type is not None:
+        return _arrow_kind(pa_type)
+    name = str(dtype).lower()
+    if name.startswith("category"):
+        return "category"
+    np_kind = getattr(dtype, "kind", None)
+    if isinstance(np_kind, str) and len(np_kind) == 1 and np_kind in "iufbM" and not name.startswith("decimal"):
+        return {"i": "int", "u": "int", "f": "float", "b": "bool", "M": "datetime"}[np_kind]
+    if name.endswith("[pyarrow]"):  # a name saved from an Arrow-backed pandas dtype
+        return _arrow_name_kind(name[: -len("[pyarrow]")])
+    if name.startswith(("int", "uint")):
+        return "int"
+    if name.startswith("float"):
+        return "float"
+    if name in ("bool", "boolean"):
+        return "bool"
+    if name.startswith("datetime64"):
+        return "datetime"
+    if name in ("str", "string", "object") or name.startswith("string"):
+        return "str"
+    if name.startswith("decimal"):
+        return "decimal"
+    if name.startswith(("list", "struct", "map", "large_list")):
+        return "nested"
+    return "other"
+
+
+def _arrow_kind(t: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_floating(t):
+        return "float"
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or getattr(pa.types, "is_string_view", lambda _: False)(t):
+        return "str"
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        return "datetime"
+    if pa.types.is_dictionary(t):
+        return "category"
+    if pa.types.is_decimal(t):
+        return "decimal"
+    if pa.types.is_nested(t):
+        return "nested"
+    return "other"
+
+
+def _arrow_name_kind(name: str) -> str:
+    if name.startswith(("int", "uint")):
+        return "int"
+    if name in ("double", "float", "halffloat") or name.startswith("float"):
+        return "float"
+    if name in ("bool", "boolean"):
+        return "bool"
+    if name in ("string", "large_string", "string_view", "utf8", "large_utf8"):
+        return "str"
+    if name.startswith(("timestamp", "date")):
+        return "datetime"
+    if name.startswith("dictionary"):
+        return "category"
+    if name.startswith("decimal"):
+        return "decimal"
+    if name.startswith(("list", "large_list", "struct", "map", "fixed_size_list")):
+        return "nested"
+    return "other"
+
+
+def value_kind(series: Any) -> str:
+    """The kind of a series' values: a categorical counts as the kind of its categories."""
+    k = kind(series)
+    if k == "category":
+        return kind(series.cat.categories.dtype)
+    return k
+
+
+def plain_dtype_name(dtype: Any) -> str:
+    """The NumPy name of a dtype: pandas' nullable ``Int32``/``Float64``/``boolean`` → ``int32``/``float64``/``bool``."""
+    name = str(dtype)
+    if name == "boolean":
+        return "bool"
+    if kind(name) in NUMERIC_KINDS:
+        return name.lower()
+    return name
+
+
+def check_kind(series: Any, column: str, op: str, accepted: Sequence[str]) -> str:
+    """The column's value kind, or a SchemaError naming the column, its dtype and what ``op`` accepts."""
+    k = value_kind(series)
+    if k not in accepted:
+        msg = (f"{op}: column {column!r} has dtype {series.dtype} ({k} values), which it cannot take; "
+               f"it accepts {', '.join(accepted)} columns. {_advice(k)}")
+        raise SchemaError(msg)
+    return k
+
+
+def require_kinds(frame: Any, columns: Sequence[str], op: str, kinds: Sequence[str], advice: str) -> None:
+    """SchemaError naming every column of ``columns`` whose values are not of one of ``kinds``."""
+    bad = {c: str(frame[c].dtype) for c in columns if value_kind(frame[c]) not in kinds}
+    if bad:
+        msg = f"{op}: column(s) {bad} have dtypes it cannot take; it needs {' or '.join(kinds)} columns. {advice}"
+        raise SchemaError(msg)
+
+
+def _advice(k: str) -> str:
+    return {
+        "nested": "List/struct columns hold several values per row: explode or flatten them first "
+                  "(pandas: df.explode / pd.json_normalize), or leave them out of the workflow",
+        "other": "Cast the column to a number, a string or a timestamp first (or leave it out)",
+        "datetime": "Use ops.DateParts to split timestamps into numbers first",
+        "str": "Encode text with ops.Categorify (or HashBucket) first",
+        "float": "Cast it (e.g. to int) or Bucketize it first",
+    }.get(k, "Cast the column first (or choose another op)")
+
+
+# ============================================================================== boundary
+normalize = _generic(
+    "normalize",
+    "The frame with every column (or only ``columns``) in its canonical dtype (module docstring); "
+    "the same object when nothing needs converting. SchemaError naming a column that cannot be converted.",
+)
+
+
+def canonical_arrow(table: pa.Table) -> pa.Table:
+    """The Arrow side of the dtype rule: DATE → timestamp[ms], DECIMAL → float64, float16 → float32,
+    the null type → float64, string views → strings. Returns ``table`` itself when nothing changes."""
+    import pyarrow as pa
+
+    fields = []
+    changed = False
+    for f in table.schema:
+        t = _canonical_arrow_type(f.type)
+        changed = changed or t != f.type
+        fields.append(f.with_type(t))
+    if not changed:
+        return table
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def _canonical_arrow_type(t: Any) -> Any:
+    import pyarrow as pa
+
+    if pa.types.is_date(t):
+        return pa.timestamp("ms")
+    if pa.types.is_decimal(t):
+        return pa.float64()
+    if pa.types.is_float16(t):
+        return pa.float32()
+    if pa.types.is_null(t):
+        return pa.float64()
+    if getattr(pa.types, "is_string_view", lambda _: False)(t):
+        return pa.string()
+    if pa.types.is_dictionary(t):
+        value = _canonical_arrow_type(t.value_type)
+        return t if value == t.value_type else pa.dictionary(t.index_type, value, t.ordered)
+    return t
+
+
+from_arrow = _generic("from_arrow", "A frame of the named backend from a ``pyarrow.Table`` (``from_arrow.impl(backend)(table)``).")
+
+to_arrow = _generic("to_arrow", "Frame (or series) of either backend → ``pyarrow.Table``, nulls as Arrow nulls, no index.")
+to_pandas = _generic("to_pandas", "Frame of either backend → pandas frame in the canonical pandas dtypes (itself for pandas).")
+to_backend = _generic("to_backend", "The frame on backend ``name`` (itself when it already is), through Arrow.")
+
+
+# ============================================================================== arrays
+def to_host(value: Any) -> Any:
+    """A NumPy array or Python scalar from a NumPy/CuPy array or scalar (itself when already on the host)."""
+    get = getattr(value, "get", None)
+    return get() if callable(get) and not isinstance(value, Mapping) else value
+
+
+to_device = _generic("to_device", "A host NumPy array moved to ``like``'s array namespace (itself on pandas).")
+float_values = _generic(
+    "float_values",
+    "float64 array (NumPy/CuPy) of a numeric series with NaN where a value is missing; no copy for a "
+    "float64 column on pandas.",
+)
+numeric_arrays = _generic(
+    "numeric_arrays",
+    "``(values, missing)`` of a numeric series as arrays of its namespace, in ``dtype`` (default: the "
+    "column's NumPy dtype), missing slots holding ``fill``.",
+)
+missing = _generic("missing", "Boolean array (NumPy/CuPy) marking the missing values: nulls, and NaN in floats.")
+map_columns = _generic(
+    "map_columns",
+    "``[fn(frame[c]) for c in columns]``; on pandas the columns run on CPU threads when that pays.",
+)
+build_frame = _generic(
+    "build_frame",
+    "A frame of ``like``'s backend with ``like``'s rows, from a name → array or series mapping; "
+    "arrays keep NaN as NaN, nothing is reindexed.",
+)
+empty_frame = _generic(
+    "empty_frame", "An empty frame of the named backend with a schema's columns and dtypes (``empty_frame.impl(backend)``).")
+
+
+# ============================================================================== counting and lookups
+value_counts = _generic(
+    "value_counts",
+    "pandas frame ``(value, count)`` of a series' non-missing values; values canonical, order unspecified.",
+)
+factorize = _generic(
+    "factorize",
+    "``(codes, values)``: codes an int array of the series' namespace with -1 for missing, ``values`` the "
+    "distinct values as a canonical pandas array.",
+)
+float_value_counts = _generic(
+    "float_value_counts",
+    "``(values, counts)`` as host NumPy arrays: the distinct non-missing values of a numeric series as float64, "
+    "sorted, and how often each occurs (counted where the data is: only the distinct values travel).",
+)
+make_index = _generic(
+    "make_index",
+    "An index of the named backend over host vocabulary ``values`` (``make_index.impl(backend)(values, like_dtype)``), "
+    "in ``like_dtype`` when it holds every value (a narrower index looks narrower data up faster).",
+)
+lookup = _generic("lookup", "Position of each series value in ``index`` (from make_index), -1 when absent or missing.")
+hash_values = _generic(
+    "hash_values",
+    "``(hash, missing)``: uint32 MurmurHash3_x86_32 of each value's canonical bytes (see "
+    ":mod:`gpupipe.backend._murmur3`) and the missing mask, as arrays of the series' namespace.",
+)
+
+
+def canonical_values(values: Any) -> Any:
+    """Vocabulary values in the canonical form both backends agree on, as a pandas array: int64 for
+    integers (uint64 when a value is above 2**63 - 1), bool, float64, or pandas' ``str``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gpupipe.backend.frame import canonical_values
+    >>> canonical_values(np.array([3, 1], dtype=np.int8)).dtype, canonical_values(np.array([2**64 - 1], dtype=np.uint64))
+    (dtype('int64'), array([18446744073709551615], dtype=uint64))
+    """
+    import numpy as np
+    import pandas as pd
+
+    index = pd.Index(values)
+    if isinstance(index.dtype, pd.CategoricalDtype):
+        index = pd.Index(np.asarray(index.astype(index.dtype.categories.dtype)))
+    k = kind(index.dtype)
+    if k == "int":
+        arr = index.to_numpy()
+        if arr.dtype == np.uint64 and len(arr) and int(arr.max()) > np.iinfo(np.int64).max:
+            return arr
+        return index.to_numpy(dtype=np.int64)
+    if k == "bool":
+        return index.to_numpy(dtype=bool)
+    if k == "float":
+        return index.to_numpy(dtype=np.float64)
+    return pd.array(index, dtype="str")
+
+
+def counts_frame(values: Any, counts: Any) -> pd.DataFrame:
+    """The (value, count) frame of the values counted at least once, values canonical."""
+    import numpy as np
+    import pandas as pd
+
+    keep = np.asarray(counts) > 0
+    if not isinstance(values, pd.Index):
+        values = pd.Index(values)
+    return pd.DataFrame({"value": canonical_values(values[keep]),
+                         "count": np.asarray(counts)[keep].astype(np.int64)})
+
+
+def sum_counts(frames: Iterable[Any]) -> pd.DataFrame:
+    """Combine (value, count) frames by summing the counts per value (associative, order-free)."""
+    import numpy as np
+    import pandas as pd
+
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({"value": pd.array([], dtype="str"), "count": pd.array([], dtype="int64")})
+    if len(frames) == 1:
+        return frames[0]
+    if any(f["value"].dtype == np.uint64 for f in frames):
+        # one side holds ids above 2**63: all of them must be uint64 (pandas would meet int64 + uint64 in float64)
+        frames = [f.assign(value=_as_uint64(f["value"])) for f in frames]
+    both = pd.concat(frames, ignore_index=True)
+    out = both.groupby("value", sort=False, dropna=True)["count"].sum()
+    return pd.DataFrame({"value": canonical_values(out.index), "count": out.to_numpy().astype("int64")})
+
+
+def _as_uint64(values: Any) -> Any:
+    import numpy as np
+
+    arr = np.asarray(values)
+    if arr.dtype.kind == "i" and len(arr) and int(arr.min()) < 0:
+        msg = ("integer values span both negative numbers and numbers above 2**63 - 1 across partitions; no 64-bit "
+               "integer holds both. Cast the column to str before encoding it")
+        raise SchemaError(msg)
+    return arr.astype(np.uint64)
+
+
+# ============================================================================== element-wise
+fill_missing = _generic(
+    "fill_missing",
+    "The series with missing values replaced by ``value``; a nullable integer/bool column comes back in its "
+    "NumPy dtype (no nulls remain).",
+)
+clip = _generic(
+    "clip",
+    "The series bounded to ``[lower, upper]`` (None: unbounded), its dtype and missing values kept; bounds "
+    "outside an integer dtype's range clip at the range.",
+)
+#: a bound that does not convert exactly to the column's dtype (the backend's own clip decides)
+UNFIT = object()
+
+
+def clip_bound(bound: Any, dtype: Any, side: str) -> Any:
+    """A clip bound as a scalar of the NumPy ``dtype``: None where it bounds nothing (None, an infinity on its
+    own side, an integer bound beyond the dtype's range on its own side), or :data:`UNFIT` when the result
+    cannot be held in the dtype (a fractional bound on ints, or one beyond the range on the other side: every
+    value would become a number the dtype has not got)."""
+    import numpy as np
+
+    if bound is None:
+        return None
+    value = float(bound)
+    if math.isinf(value):
+        if (value > 0) == (side == "upper"):
+            return None
+        msg = f"Clip({side}={bound!r}) leaves no value to keep"
+        raise ValueError(msg)
+    if dtype.kind in "iu":
+        if value != int(value):
+            return UNFIT
+        info = np.iinfo(dtype)
+        b = int(bound) if isinstance(bound, numbers.Integral) else int(value)
+        if side == "upper":
+            return None if b >= info.max else (dtype.type(b) if b >= info.min else UNFIT)
+        return None if b <= info.min else (dtype.type(b) if b <= info.max else UNFIT)
+    exact = dtype.type(bound)
+    return exact if float(exact) == value else UNFIT
+
+
+def negative_log_error(column: str, count: int, low: float) -> Exception:
+    from ..errors import DataError
+
+    msg = (f"LogOp: column {column!r} has {count} negative value(s) (minimum {low}); log1p needs values "
+           f">= 0. Clip them first: ['{column}'] >> ops.Clip(lower=0) >> ops.LogOp()")
+    return DataError(msg)
+
+
+log1p = _generic("log1p", "log1p of a numeric series as an array, NaN where missing; DataError naming ``column`` if negative.")
+standardize = _generic("standardize", "float32 array ``(x - mean) / std`` of a numeric series, NaN where missing.")
+date_part = _generic(
+    "date_part",
+    "One calendar field (one of ``DATE_PARTS``) of a datetime series as int64, missing where the timestamp is "
+    "(pandas: ``Int64``); tz-aware timestamps give the fields of their own timezone.",
+)
+#: calendar fields date_part knows (month 1-12, day 1-31, dow Monday = 0, doy 1-366) -> the datetime accessor
+#: attribute, the same on pandas (which deprecates dayofweek/dayofyear) and cuDF
+DATE_FIELDS = {"year": "year", "month": "month", "day": "day", "dow": "day_of_week", "doy": "day_of_year",
+               "hour": "hour", "minute": "minute", "second": "second"}
+DATE_PARTS = tuple(DATE_FIELDS)
+
+
+# ============================================================================== statistics
+column_moments = _generic(
+    "column_moments",
+    "``(count, mean, m2, min, max)`` of a numeric series' non-missing values (m2: the sum of squared "
+    "deviations); DataError naming ``column`` and ``op`` for an infinite value.",
+)
+
+
+def moments_of(x: Any, column: str, op: str) -> tuple[int, float, float, float, float]:
+    """:func:`column_moments` of a float array (NumPy or CuPy) in which NaN marks a missing value."""
+    from ..errors import DataError
+    from . import array_namespace
+
+    xp = array_namespace(x)
+    x = x[~xp.isnan(x)]
+    n = int(x.size)
+    if n == 0:
+        return (0, 0.0, 0.0, math.inf, -math.inf)
+    if not bool(xp.isfinite(x).all()):
+        msg = (f"{op}: column {column!r} holds infinite values, which have no mean or range; "
+               f"clip them (ops.Clip) or filter those rows out first")
+        raise DataError(msg)
+    mean = float(to_host(x.mean()))
+    m2 = float(to_host(((x - mean) ** 2).sum()))
+    return (n, mean, m2, float(to_host(x.min())), float(to_host(x.max())))
+
+
+def combine_moments(partials: Iterable[Mapping[str, tuple[int, float, float, float, float]]]) -> dict[str, Any]:
+    """Merge per-partition moments with Chan et al.'s pairwise update (exact up to float rounding)."""
+    out: dict[str, Any] = {}
+    for part in partials:
+        for c, (nb, mb, m2b, lob, hib) in part.items():
+            if c not in out:
+                out[c] = (nb, mb, m2b, lob, hib)
+                continue
+            na, ma, m2a, loa, hia = out[c]
+            if nb == 0:
+                continue
+            if na == 0:
+                out[c] = (nb, mb, m2b, lob, hib)
+                continue
+            n = na + nb
+            delta = mb - ma
+            out[c] = (n, ma + delta * nb / n, m2a + m2b + delta * delta * na * nb / n, min(loa, lob), max(hia, hib))
+    return out
+
+
+group_moments = _generic(
+    "group_moments",
+    "pandas frame: the distinct non-missing keys (canonical), then per value column ``<c>__n``, ``__sum``, "
+    "``__m2``, ``__min``, ``__max`` over the group's non-missing values (NaN is missing, as in pandas).",
+)
+
+
+# ============================================================================== rows and joins
+keep_rows = _generic("keep_rows", "The rows of ``frame`` where a boolean ``mask`` (series or array) is True (missing: False), index 0..n-1.")
+left_join = _generic(
+    "left_join",
+    "Frame of ``added`` columns of ``ext`` for each row of ``frame`` matched on ``on``, in ``frame``'s row order "
+    "(``ext``'s keys are unique); unmatched rows missing.",
+)
+key_positions = _generic(
+    "key_positions",
+    "Row position in the host frame ``table_keys`` of each row's multi-column key, -1 when absent or missing, "
+    "as an int64 array of the frame's namespace.",
+)
+
+
+# ============================================================================== output
+def label_error(label: str, bad: int) -> Exception:
+    from ..errors import DataError
+
+    msg = (f"label column {label!r} has {bad} null, NaN or infinite value(s); a label must be a finite number in "
+           f"every row. Drop those rows first (for example with ops.Dropna on ['{label}'] in its own workflow, or "
+           "pandas/cuDF dropna) or fill them")
+    return DataError(msg)
+
+
+def cat_null_error(name: str, count: int) -> Exception:
+    from ..errors import DataError
+
+    msg = (f"categorical output column {name!r} has {count} null id(s); an id column must be complete. "
+           "This is a bug in the op that produced it, or a column marked categorical without an encoder")
+    return DataError(msg)
+
+
+check_label = _generic("check_label", "DataError naming the label if it holds a missing or infinite value.")
+finalize_output = _generic(
+    "finalize_output",
+    "The workflow output in schema order and dtypes: cont and label float32 (NaN where missing, no null mask), "
+    "cat int64 (DataError naming a cat column that holds missing ids).",
+)
