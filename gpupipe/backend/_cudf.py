@@ -35,14 +35,24 @@ if TYPE_CHECKING:
     import cupy
     import pandas as pd
     import pyarrow as pa
+    from cudf.core.groupby.groupby import DataFrameGroupBy
+    from cudf.core.series import DatetimeProperties
 
     from ..schema import Schema
 
+    Scalar = int | float | bool | str
+
 
 # ============================================================================== helpers
+def column(frame: cudf.DataFrame, name: str) -> cudf.Series:
+    """``frame[name]`` as the Series it is (cuDF types ``__getitem__`` as Series, DataFrame or None)."""
+    out: cudf.Series = frame[name]
+    return out
+
+
 def float64_values(series: cudf.Series) -> cupy.ndarray:
     """float64 CuPy array of a numeric series, NaN where a value is missing (null or NaN)."""
-    x = series if series.dtype == np.float64 else series.astype(np.float64)  # nulls stay nulls (a libcudf cast)
+    x = series if series.dtype == np.float64 else series.astype("float64")  # nulls stay nulls (a libcudf cast)
     if x.null_count:
         return x.to_cupy(na_value=np.nan)  # float64 takes NaN as a fill value; int/bool would refuse it
     return x.to_cupy()  # a view: NaN (not null) is already NaN
@@ -61,8 +71,8 @@ def _plain_values(series: cudf.Series) -> cudf.Series:
 @F.normalize.register("cudf")
 def _normalize_cudf(frame: cudf.DataFrame, columns: Sequence[str] | None = None) -> cudf.DataFrame:
     names = list(frame.columns) if columns is None else [c for c in columns if c in frame.columns]
-    changed = {c: _canonical(frame[c]) for c in names}
-    changed = {c: s for c, s in changed.items() if s is not frame[c]}
+    changed = {c: _canonical(column(frame, c)) for c in names}
+    changed = {c: s for c, s in changed.items() if s is not column(frame, c)}
     if not changed:
         return frame
     out = frame.copy(deep=False)
@@ -81,14 +91,14 @@ def _canonical(series: cudf.Series) -> cudf.Series:
     dtype = series.dtype
     k = F.kind(dtype)
     if k == "decimal":
-        return series.astype(np.float64)
-    numpy_dtype = getattr(dtype, "numpy_dtype", None)
+        return series.astype("float64")
+    numpy_dtype: np.dtype | None = getattr(dtype, "numpy_dtype", None)
     if isinstance(dtype, pd.api.extensions.ExtensionDtype) and numpy_dtype is not None and numpy_dtype.kind in "iufbM":
         if numpy_dtype.kind == "f" and numpy_dtype.itemsize < 4:
-            numpy_dtype = np.dtype(np.float32)
+            return series.astype("float32")
         return series.astype(numpy_dtype)
-    if k == "float" and np.dtype(dtype).itemsize < 4:
-        return series.astype(np.float32)
+    if k == "float" and getattr(dtype, "itemsize", 8) < 4:
+        return series.astype("float32")
     return series
 
 
@@ -126,7 +136,7 @@ def _to_backend_cudf(frame: cudf.DataFrame, name: str) -> Any:
 
 # ============================================================================== arrays and frames
 @F.to_device.register("cudf")
-def _to_device_cudf(like: Any, array: np.ndarray) -> cupy.ndarray:
+def _to_device_cudf(like: cudf.Series | cudf.DataFrame | cupy.ndarray, array: np.ndarray) -> cupy.ndarray:
     import cupy
 
     return cupy.asarray(array)
@@ -138,9 +148,10 @@ def _float_values_cudf(series: cudf.Series) -> cupy.ndarray:
 
 
 @F.numeric_arrays.register("cudf")
-def _numeric_arrays_cudf(series: cudf.Series, dtype: Any = None, fill: Any = 0) -> tuple[cupy.ndarray, cupy.ndarray]:
+def _numeric_arrays_cudf(series: cudf.Series, dtype: str | np.dtype | None = None,
+                         fill: int | float = 0) -> tuple[cupy.ndarray, cupy.ndarray]:
     mask = series.isna().to_cupy()
-    target = np.dtype(series.dtype if dtype is None else dtype)
+    target = np.dtype(str(series.dtype) if dtype is None else dtype)
     x = series.astype(target) if series.dtype != target else series
     if bool(mask.any()):
         # the float column's NaN (not null) slots too: fill where missing, whatever the dtype
@@ -209,7 +220,7 @@ def _float_value_counts_cudf(series: cudf.Series) -> tuple[np.ndarray, np.ndarra
 
 
 @F.make_index.register("cudf")
-def _make_index_cudf(values: np.ndarray, like_dtype: Any = None) -> cudf.Index:
+def _make_index_cudf(values: np.ndarray, like_dtype: np.dtype | pd.api.extensions.ExtensionDtype | None = None) -> cudf.Index:
     import cudf
 
     from ._pandas import _narrowed
@@ -250,24 +261,24 @@ def _hash_values_cudf(series: cudf.Series, seed: int = 0) -> tuple[cupy.ndarray,
 
 # ============================================================================== element-wise
 @F.fill_missing.register("cudf")
-def _fill_missing_cudf(series: cudf.Series, value: Any) -> cudf.Series:
+def _fill_missing_cudf(series: cudf.Series, value: Scalar) -> cudf.Series:
     # On a float column fillna fills NaN as well as null (core/column/column.py fillna); an extension dtype
     # would be kept (core/column/numerical.py), so the column is made canonical first.
     return _canonical(series).fillna(value)
 
 
 @F.clip.register("cudf")
-def _clip_cudf(series: cudf.Series, lower: Any, upper: Any) -> cudf.Series:
+def _clip_cudf(series: cudf.Series, lower: float | None, upper: float | None) -> cudf.Series:
     # cuDF converts each bound with pa.scalar(bound, type=column type) (core/column/column.py clip): a bound
     # outside an integer dtype raises ArrowInvalid and a fractional one is truncated. So bounds are clamped
     # to the dtype's range first, infinities mean "no bound", and a fractional bound on ints clips in float64.
-    dtype = np.dtype(series.dtype)
+    dtype = np.dtype(str(series.dtype))
     lo, hi = F.clip_bound(lower, dtype, "lower"), F.clip_bound(upper, dtype, "upper")
     if dtype.kind in "iu" and (lo is F.UNFIT or hi is F.UNFIT):
-        return series.astype(np.float64).clip(lower=lower, upper=upper)
+        return series.astype("float64").clip(lower=lower, upper=upper)
     if dtype.kind == "f":  # any finite bound converts (rounded to float32 as pandas does)
-        lo = None if lo is None else float(lower)
-        hi = None if hi is None else float(upper)
+        lo = None if lo is None or lower is None else float(lower)
+        hi = None if hi is None or upper is None else float(upper)
     if lo is None and hi is None:
         return series
     return series.clip(lower=lo, upper=hi)
@@ -297,12 +308,14 @@ def _standardize_cudf(series: cudf.Series, mean: float, std: float) -> cupy.ndar
 def _date_part_cudf(series: cudf.Series, part: str) -> cudf.Series:
     import pandas as pd
 
+    dt: DatetimeProperties = series.dt
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         # local wall-clock time: cuDF's day_of_year of a tz-aware column reads the UTC date
         # (core/column/datetime.py: DatetimeTZColumn does not override it), the other fields the local one
-        series = series.dt.tz_localize(None)
+        local: cudf.Series = dt.tz_localize(None)
+        dt = local.dt
     # fields come back int32 (dayofyear int16); nulls stay nulls
-    return getattr(series.dt, F.DATE_FIELDS[part]).astype("int64")
+    return getattr(dt, F.DATE_FIELDS[part]).astype("int64")
 
 
 # ============================================================================== statistics
@@ -315,15 +328,16 @@ def _column_moments_cudf(series: cudf.Series, column: str, op: str) -> tuple[int
 def _group_moments_cudf(frame: cudf.DataFrame, keys: list[str], conts: list[str]) -> pd.DataFrame:
     import pandas as pd
 
-    sub = frame[[*keys, *conts]].copy(deep=False)
+    sub: cudf.DataFrame = frame[[*keys, *conts]].copy(deep=False)
     for k in keys:
-        sub[k] = _plain_values(sub[k])
+        sub[k] = _plain_values(column(sub, k))
     for c in conts:
-        v = sub[c].astype(np.float64)
-        sub[c] = v.nans_to_nulls()  # groupby aggregations count NaN as a value (core/groupby/groupby.py)
-    g = sub.groupby(keys, dropna=True, sort=False)
-    agg = g[conts].agg(["count", "sum", "min", "max"]).to_pandas()
-    var = g[conts].var(ddof=0).to_pandas()
+        # groupby aggregations see NaN as a value outside pandas-compatible mode (core/groupby/groupby.py):
+        # count counts it, sum/var give NaN, min/max depend on the order. As nulls they are skipped, as in pandas.
+        sub[c] = column(sub, c).astype("float64").nans_to_nulls()
+    g: DataFrameGroupBy = sub.groupby(keys, dropna=True, sort=False)
+    agg: pd.DataFrame = g[conts].agg(["count", "sum", "min", "max"]).to_pandas()
+    var: pd.DataFrame = g[conts].var(ddof=0).to_pandas()
     out = agg.index.to_frame(index=False)
     for k in keys:
         out[k] = F.canonical_values(out[k])
@@ -339,7 +353,7 @@ def _group_moments_cudf(frame: cudf.DataFrame, keys: list[str], conts: list[str]
 
 # ============================================================================== rows and joins
 @F.keep_rows.register("cudf")
-def _keep_rows_cudf(frame: cudf.DataFrame, mask: Any) -> cudf.DataFrame:
+def _keep_rows_cudf(frame: cudf.DataFrame, mask: cudf.Series | cupy.ndarray | np.ndarray) -> cudf.DataFrame:
     import cudf
 
     # positional (the mask's index is ignored) and a null mask entry drops its row (DataFrame.__getitem__)
@@ -358,7 +372,8 @@ def _in_order(left: cudf.DataFrame, right: cudf.DataFrame, on: list[str]) -> cud
 
 @F.left_join.register("cudf")
 def _left_join_cudf(frame: cudf.DataFrame, ext: cudf.DataFrame, on: list[str], added: list[str]) -> cudf.DataFrame:
-    out = _in_order(frame[on], ext, on)[added]
+    left: cudf.DataFrame = frame[on]
+    out = _in_order(left, ext, on)[added]
     out.index = frame.index  # positional: the rows are in frame's order
     return out
 
@@ -368,12 +383,13 @@ def _key_positions_cudf(frame: cudf.DataFrame, keys: list[str], table_keys: pd.D
     import cudf
     import cupy
 
-    left = cudf.DataFrame({k: _plain_values(frame[k]).reset_index(drop=True) for k in keys})
+    left = cudf.DataFrame({k: _plain_values(column(frame, k)).reset_index(drop=True) for k in keys})
     right = _from_arrow_cudf(F.to_arrow(table_keys[keys]))
     right["__pos"] = cupy.arange(len(right), dtype=cupy.int64)
     for k in keys:  # one dtype per key on both sides, as the merge requires
-        if right[k].dtype != left[k].dtype:
-            right[k] = right[k].astype(left[k].dtype)
+        want = column(left, k).dtype
+        if column(right, k).dtype != want:
+            right[k] = column(right, k).astype(want)
     merged = _in_order(left, right, keys)
     pos = merged["__pos"].fillna(-1).astype("int64").to_cupy()
     pos[left.isna().any(axis=1).to_cupy()] = -1  # a missing key part matches nothing
@@ -385,7 +401,7 @@ def _key_positions_cudf(frame: cudf.DataFrame, keys: list[str], table_keys: pd.D
 def _check_label_cudf(frame: cudf.DataFrame, label: str) -> None:
     import cupy
 
-    finite = cupy.isfinite(float64_values(frame[label]))
+    finite = cupy.isfinite(float64_values(column(frame, label)))
     bad = int((~finite).sum())
     if bad:
         raise F.label_error(label, bad)
@@ -395,12 +411,12 @@ def _check_label_cudf(frame: cudf.DataFrame, label: str) -> None:
 def _finalize_output_cudf(frame: cudf.DataFrame, schema: Schema) -> cudf.DataFrame:
     data: dict[str, Any] = {}
     for col in schema:
-        s = frame[col.name]
+        s = column(frame, col.name)
         if col.role == "cat":
             nulls = int(s.null_count)
             if nulls:
                 raise F.cat_null_error(col.name, nulls)
-            data[col.name] = s if s.dtype == np.int64 else s.astype(np.int64)
+            data[col.name] = s if s.dtype == np.int64 else s.astype("int64")
         elif s.dtype == np.float32 and not s.null_count:
             data[col.name] = s
         else:

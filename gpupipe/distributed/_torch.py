@@ -96,15 +96,27 @@ def share_rmm_pool_with_torch(pool_size: int | str | None = None, *, managed_mem
     if rmm_torch_allocator is None:
         msg = "RMM's PyTorch allocator is unavailable: this RMM build found no CUDA-enabled PyTorch"
         raise BackendUnavailableError(msg)
+    if _SHARED:
+        return rmm_torch_allocator  # already in place: reinitialising would free the pool under live tensors
+    if torch.cuda.is_initialized():
+        # Checked before touching RMM: once rmm.reinitialize has run, a refused allocator swap would leave
+        # RMM's pool replaced under memory that is still in use.
+        msg = ("PyTorch has already initialised CUDA in this process, so its allocator cannot be replaced; call "
+               "gp.distributed.share_rmm_pool_with_torch() first thing, before any tensor or model goes to the GPU")
+        raise GpupipeError(msg)
     from dask.utils import parse_bytes
 
     size = parse_bytes(pool_size) if isinstance(pool_size, str) else pool_size
+    # rmm.reinitialize first, then torch's allocator, before torch allocates (the order dask-cuda's RMMSetup uses)
     rmm.reinitialize(pool_allocator=True, initial_pool_size=size, managed_memory=managed_memory)
     try:
         torch.cuda.memory.change_current_allocator(rmm_torch_allocator)
     except RuntimeError as exc:
-        msg = (f"PyTorch has already allocated GPU memory in this process, so its allocator cannot be replaced "
-               f"({exc}); call gp.distributed.share_rmm_pool_with_torch() first thing, before any tensor goes "
-               f"to the GPU")
+        msg = (f"PyTorch's allocator could not be replaced ({exc}); call gp.distributed.share_rmm_pool_with_torch() "
+               f"first thing, before any tensor goes to the GPU")
         raise GpupipeError(msg) from exc
+    _SHARED.append(True)
     return rmm_torch_allocator
+
+
+_SHARED: list[bool] = []  # set once this process's PyTorch allocates from RMM's pool

@@ -80,8 +80,10 @@ def _read_csv_cudf(paths: list[Path], opts: dict[str, Any]) -> cudf.DataFrame:
 def _all_missing_as_float(frame: cudf.DataFrame, typed: set[str]) -> cudf.DataFrame:
     """A column with no value at all has no type to infer: pyarrow says null (read as float64), cuDF picks
     one of its own. Both backends make it float64."""
+    from ..backend._cudf import column
+
     for name in frame.columns:
-        s = frame[name]
+        s = column(frame, name)
         if name not in typed and (len(s) == 0 or int(s.null_count) == len(s)):
             frame[name] = s.astype("float64")
     return frame

@@ -27,12 +27,12 @@ def _to_tensors_cudf(frame: cudf.DataFrame, schema: Schema, device: torch.device
                      validate: bool) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     import torch
 
-    from ..backend._cudf import float64_values
+    from ..backend._cudf import column, float64_values
 
     cols: dict[str, torch.Tensor] = {}
     copies: dict[str, str] = {}
     for col in schema:
-        series = frame[col.name]
+        series = column(frame, col.name)
         _check_kind(col.name, col.role, series.dtype)
         target = ROLE_DTYPES[col.role]
         nulls = int(series.null_count)

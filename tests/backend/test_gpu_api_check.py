@@ -18,8 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "gpu_api_check.sh"
 VENV = Path(os.environ.get("GPU_API_VENV", ROOT / ".venv-gpuapi"))
-# A GPU-only module that exists on main and imports cuDF, CuPy and cuML.
-MODULE = Path("gpupipe/baselines/_cuml.py")
+# The backend layer's cuDF module: where the cuDF half of every op lives.
+MODULE = Path("gpupipe/backend/_cudf.py")
 
 pytestmark = [
     pytest.mark.gpu_api,

@@ -148,16 +148,37 @@ def test_share_rmm_pool_with_torch_routes_torch_allocations_through_rmm() -> Non
     pytest.importorskip("rmm")
     # A fresh process: PyTorch's allocator can only be replaced before its first GPU allocation.
     code = textwrap.dedent("""
-        import rmm.statistics, torch
+        import rmm.mr, rmm.statistics, torch
         import gpupipe as gp
-        gp.distributed.share_rmm_pool_with_torch("256MB")
+        allocator = gp.distributed.share_rmm_pool_with_torch("256MB")
         rmm.statistics.enable_statistics()
         x = torch.ones(1 << 20, device="cuda")
         assert rmm.statistics.get_statistics().current_bytes >= 4 << 20
+        pool = rmm.mr.get_current_device_resource()
+        # a second call changes nothing: reinitialising would free the pool under x
+        assert gp.distributed.share_rmm_pool_with_torch() is allocator
+        assert rmm.mr.get_current_device_resource() is pool
+        print("ok")
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-3000:]
+
+
+@pytest.mark.gpu
+def test_share_rmm_pool_after_torch_used_cuda_refuses_before_touching_rmm() -> None:
+    pytest.importorskip("rmm")
+    code = textwrap.dedent("""
+        import rmm.mr, torch
+        import gpupipe as gp
+        x = torch.ones(8, device="cuda")            # torch's own allocator is now in use
+        before = rmm.mr.get_current_device_resource()
         try:
-            gp.distributed.share_rmm_pool_with_torch()
+            gp.distributed.share_rmm_pool_with_torch("256MB")
         except gp.GpupipeError as exc:
-            assert "before any tensor" in str(exc)
+            assert "first thing" in str(exc), exc
+        else:
+            raise AssertionError("no error")
+        assert rmm.mr.get_current_device_resource() is before   # RMM was not reinitialised
         print("ok")
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
