@@ -35,22 +35,8 @@ def has_cuda() -> bool:
     return bool(torch.cuda.is_available())
 
 
-#: Docstring examples known to fail, each with why. They are marked xfail(strict=True), not skipped:
-#: the run lists them, and once one is fixed its XPASS fails the run until the entry is removed.
-KNOWN_DOCTEST_FAILURES = {
-    "gpupipe/io/files.py::gpupipe.io.files.read_parquet": (
-        "the example does not bind gp.write_parquet's return value, so the written path is printed before "
-        "the expected [1, <NA>]; the fix (`_ = gp.write_parquet(...)`) belongs to the reader's move into "
-        "the backend layer"),
-}
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the known doctest failures; skip `gpu`-marked tests cleanly where no CUDA device is usable, with the reason."""
-    for item in items:
-        reason = KNOWN_DOCTEST_FAILURES.get(item.nodeid)
-        if reason is not None:
-            item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+    """Skip `gpu`-marked tests cleanly where no CUDA device is usable, with the reason."""
     if os.environ.get("GPUPIPE_FORCE_GPU_TESTS"):
         return
     try:

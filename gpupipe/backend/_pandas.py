@@ -636,10 +636,23 @@ def _keep_rows_pandas(frame: Any, mask: Any) -> Any:
 
 @F.left_join.register("pandas")
 def _left_join_pandas(frame: Any, ext: Any, on: list[str], added: list[str]) -> Any:
+    # Unmatched rows get missing values: numpy int/bool columns would turn into float64/object, so they join
+    # as their nullable dtypes (Int32, boolean...), the canonical form of an int column with nulls.
+    nullable = {c: _nullable_name(ext[c].dtype) for c in added
+                if isinstance(ext[c].dtype, np.dtype) and ext[c].dtype.kind in "iub"}
+    if nullable:
+        ext = ext.astype(nullable)
     # pandas' left merge keeps the left rows' order; keys are unique on the right, so no row multiplies
     merged = frame[on].merge(ext, on=on, how="left", sort=False)
     merged.index = frame.index
     return merged[added]
+
+
+def _nullable_name(dtype: np.dtype) -> str:
+    """pandas' nullable dtype for a NumPy int/uint/bool dtype: int32 → Int32, uint8 → UInt8, bool → boolean."""
+    if dtype.kind == "b":
+        return "boolean"
+    return ("UInt" if dtype.kind == "u" else "Int") + str(dtype.itemsize * 8)
 
 
 @F.key_positions.register("pandas")

@@ -17,6 +17,8 @@ Examples
 >>> import pandas as pd
 >>> nrows(pd.DataFrame({"a": [1, 2]}))
 2
+>>> from gpupipe.backend.dispatch import GENERICS
+>>> GENERICS.remove(nrows)  # a generic made for this example only: the library's must have every backend
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ def read_parquet(path: PathLike | Sequence[PathLike], columns: Sequence[str] | N
     >>> import gpupipe as gp, pandas as pd, tempfile, os
     >>> d = tempfile.mkdtemp(); p = os.path.join(d, "x.parquet")
     >>> with gp.use_backend("pandas"):
-    ...     gp.write_parquet(pd.DataFrame({"a": [1, None]}, dtype="Int64"), p)
+    ...     _ = gp.write_parquet(pd.DataFrame({"a": [1, None]}, dtype="Int64"), p)
     ...     gp.read_parquet(p)["a"].tolist()
     [1, <NA>]
     """

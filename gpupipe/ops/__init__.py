@@ -16,6 +16,7 @@ from .join_external import JoinExternal
 from .join_groupby import JoinGroupby
 from .lambda_op import LambdaOp
 from .log_op import LogOp
+from .node import Node
 from .normalize import Normalize
 from .normalize_minmax import NormalizeMinMax
 from .rename import Rename
@@ -37,6 +38,7 @@ __all__ = [
     "JoinGroupby",
     "LambdaOp",
     "LogOp",
+    "Node",
     "Normalize",
     "NormalizeMinMax",
     "Op",

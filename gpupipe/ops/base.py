@@ -75,7 +75,7 @@ class Op:
 
     # -- graph building: ["a", "b"] >> op, node >> op ------------------------------------
     def __rrshift__(self, other: Any) -> Any:
-        from ..workflow.node import Node
+        from .node import Node
 
         return Node.coerce(other) >> self
 

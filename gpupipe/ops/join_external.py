@@ -35,6 +35,16 @@ class JoinExternal(Op):
     columns : list of str, optional
         Columns of ``frame`` to add (default: all but the keys).
 
+    Attributes
+    ----------
+    columns_ : list of str
+        The columns the join adds, fixed at fit (the external frame is checked then: keys unique).
+
+    Notes
+    -----
+    Integer and boolean columns of the external frame come out in their nullable dtypes (``Int64``,
+    ``boolean`` on pandas; a null mask on cuDF), since unmatched rows have no value.
+
     Examples
     --------
     >>> import pandas as pd

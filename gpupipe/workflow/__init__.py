@@ -8,7 +8,7 @@ workflow's spec (:meth:`Workflow.to_spec`) as JSON + parquet and decodes it back
 
 from __future__ import annotations
 
-from .node import Node
+from ..ops.node import Node
 from .workflow import Workflow
 
 __all__ = ["Node", "Workflow"]

@@ -13,7 +13,7 @@ from typing import Any
 from ..backend import frame as F
 from ..errors import SchemaError
 from ..ops.base import Op
-from .node import Node
+from ..ops.node import Node
 
 __all__ = ["Step", "check_columns", "check_graph", "plan_steps", "read_columns"]
 

@@ -35,7 +35,7 @@ from ..schema import Schema
 from ._execute import as_dataset, fit_dataset, run_frame
 from ._graph import Step, check_columns, check_graph, plan_steps, read_columns
 from ._schema import build_schema, without_label
-from .node import Node
+from ..ops.node import Node
 
 __all__ = ["Workflow"]
 

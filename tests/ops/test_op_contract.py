@@ -82,11 +82,8 @@ EXAMPLES: dict[str, Example] = {
     "FillMissing": Example({"fill_value": 0, "add_indicator": True}, ["x", "k"]),
     "Filter": Example({"predicate": _n_positive}, ["n"]),
     "HashBucket": Example({"num_buckets": 10}, ["s", "k"]),
-    "JoinExternal": Example(
-        {"frame": _EXTERNAL, "on": "s", "how": "left", "columns": None}, ["s"],
-        known_failures={("output_dtypes", "pandas"): (
-            "JoinExternal.output_info promises the external column's dtype (int64 for 'rank'), but on pandas "
-            "the left join gives float64 (NaN) when a key is unmatched or null")}),
+    "JoinExternal": Example({"frame": _EXTERNAL, "on": "s", "how": "left", "columns": None}, ["s"],
+                            dtype_aliases={"Int64": "int64"}),
     "JoinGroupby": Example({"cont_cols": ["x"], "stats": ("count", "mean", "std"), "keys": None, "fill_value": 0.0},
                            ["s"]),
     "LambdaOp": Example({"fn": _double, "dtype": "float64"}, ["x"]),

@@ -55,7 +55,7 @@ class Node:
         return cls(obj)
 
     def __rshift__(self, op: Any) -> Node:
-        from ..ops.base import Op
+        from .base import Op
 
         if isinstance(op, type) and issubclass(op, Op):
             msg = f"`>> {op.__name__}` got the op class; pass an instance such as `>> {op.__name__}()`"
