@@ -31,11 +31,11 @@ from typing import Any
 from ..backend import frame as F
 from ..errors import DataError, NotFittedError, SchemaError, WorkflowFormatError
 from ..ops.base import Op
+from ..ops.node import Node
 from ..schema import Schema
 from ._execute import as_dataset, fit_dataset, run_frame
 from ._graph import Step, check_columns, check_graph, plan_steps, read_columns
 from ._schema import build_schema, without_label
-from ..ops.node import Node
 
 __all__ = ["Workflow"]
 
