@@ -241,6 +241,20 @@ def _lookup_cudf(series: cudf.Series, index: cudf.Index) -> cupy.ndarray:
     return pos
 
 
+@F.take_values.register("cudf")
+def _take_values_cudf(like: cudf.Series, values: pd.Series, positions: cupy.ndarray) -> cudf.Series:
+    import cudf
+    import pyarrow as pa
+
+    # the (small) host table goes up once through Arrow, which keeps its nulls as nulls and its width
+    # (a pandas Int32 becomes an int32 column with a mask); the gather runs on the device
+    table = cudf.Series.from_arrow(pa.array(values, from_pandas=True))
+    out = table.take(positions).reset_index(drop=True)
+    out.index = like.index
+    out.name = like.name
+    return out
+
+
 @F.hash_values.register("cudf")
 def _hash_values_cudf(series: cudf.Series, seed: int = 0) -> tuple[cupy.ndarray, cupy.ndarray]:
     import cupy

@@ -391,6 +391,11 @@ def _factorize_pandas(series: Any) -> tuple[Any, Any]:
     return codes, F.canonical_values(values)
 
 
+@F.take_values.register("pandas")
+def _take_values_pandas(like: Any, values: Any, positions: Any) -> Any:
+    return pd.Series(values.array.take(np.asarray(positions)), index=like.index, name=like.name, copy=False)
+
+
 @F.float_value_counts.register("pandas")
 def _float_value_counts_pandas(series: Any) -> tuple[Any, Any]:
     x = _float_values_pandas(series)

@@ -92,6 +92,7 @@ __all__ = [
     "require_kinds",
     "standardize",
     "sum_counts",
+    "take_values",
     "to_arrow",
     "to_backend",
     "to_device",
@@ -344,6 +345,12 @@ make_index = _generic(
     "in ``like_dtype`` when it holds every value (a narrower index looks narrower data up faster).",
 )
 lookup = _generic("lookup", "Position of each series value in ``index`` (from make_index), -1 when absent or missing.")
+take_values = _generic(
+    "take_values",
+    "The inverse of a lookup: a series with ``like``'s backend, index and name holding ``values[positions]``. "
+    "``values`` is a host pandas Series (its dtype is kept, missing entries stay missing), ``positions`` an int "
+    "array of ``like``'s namespace, each in ``0 .. len(values) - 1`` (the caller checks the range).",
+)
 hash_values = _generic(
     "hash_values",
     "``(hash, missing)``: uint32 MurmurHash3_x86_32 of each value's canonical bytes (see "

@@ -229,6 +229,26 @@ def test_lookup_positions_in_a_vocabulary(backend, column):
     assert got.tolist() == want
 
 
+@pytest.mark.parametrize("values", [
+    pd.Series(["x", None, "é", "y"], dtype="str"),
+    pd.Series([7, None, -3, 2**40], dtype="Int64"),
+    pd.Series([7, None, 0, 9], dtype="Int32"),
+    pd.Series([True, None, False, True], dtype="boolean"),
+], ids=["str", "Int64", "Int32", "boolean"])
+def test_take_values_gathers_host_values_at_device_positions(backend, values):
+    pdf = pd.DataFrame({"ids": [3, 0, 1, 1, 2]}, index=[10, 11, 12, 13, 14])
+    frame = on(backend, pdf)
+    positions = F.to_device(frame["ids"], np.array([3, 0, 1, 1, 2], dtype=np.int64))
+    got = F.take_values(frame["ids"], values, positions)
+    assert gp.backend.backend_of(got) == backend
+    assert got.name == "ids" and list(got.index.to_numpy().tolist()) == [10, 11, 12, 13, 14]
+    assert F.kind(got) == F.kind(values.dtype)
+    listed = got.to_arrow().to_pylist() if backend == "cudf" else [None if pd.isna(v) else v for v in got.tolist()]
+    assert listed == [None if pd.isna(values[k]) else values[k] for k in (3, 0, 1, 1, 2)]
+    if F.kind(values.dtype) == "int":  # the width survives (Int32 stays 32 bits, not widened)
+        assert np.dtype(F.plain_dtype_name(got.dtype)).itemsize == values.dtype.numpy_dtype.itemsize
+
+
 @pytest.mark.parametrize("column", ["i", "i32", "u8", "f", "b", "s"])
 def test_hash_values_match_mmh3_over_canonical_bytes(backend, column):
     pdf = sample()
