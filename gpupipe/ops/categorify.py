@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..backend import array_namespace, backend_of
 from ..backend import frame as F
-from ..errors import SchemaError
+from ..errors import DataError, SchemaError
 from .base import ColumnInfo, StatOp, register_op
 
-__all__ = ["Categorify"]
+__all__ = ["OOV_MARKER", "Categorify"]
 
 _KINDS = ("int", "bool", "str")
 PADDING_ID, NULL_ID, FIRST_OOV_ID = 0, 1, 2
+#: What out-of-vocabulary ids read back as in a text column (``inverse_transform``, ``vocabulary``).
+OOV_MARKER = "<OOV>"
+_SPECIAL = {PADDING_ID: "padding", NULL_ID: "null"}
 
 
 @register_op
@@ -48,7 +51,8 @@ class Categorify(StatOp):
     The statistics are per-partition value counts summed across partitions, so a ``gp.Dataset``
     fit gives exactly the in-memory vocabulary. A vocabulary fitted on cuDF transforms pandas
     frames and vice versa. The vocabulary of column ``c`` is ``vocab_[c]``, a pandas frame
-    ``(value, count)`` in id order, saved as a parquet artifact.
+    ``(value, count)`` in id order, saved as a parquet artifact; :meth:`vocabulary` lists it with
+    its ids and the special ids, and :meth:`inverse_transform` reads ids back as values.
 
     Examples
     --------
@@ -60,6 +64,8 @@ class Categorify(StatOp):
     [3, 4, 3, 1, 5]
     >>> op.transform(pd.DataFrame({"c": ["never seen"]}), ["c"])["c"].tolist()
     [2]
+    >>> op.inverse_transform(pd.DataFrame({"c": [3, 2, 1, 0]}), ["c"])["c"].tolist()
+    ['b', '<OOV>', nan, nan]
     """
 
     def __init__(self, freq_threshold: int = 0, max_size: int | None = None, num_oov_buckets: int = 1) -> None:
@@ -206,6 +212,162 @@ class Categorify(StatOp):
             # ids of the (few) distinct values on the host, NULL_ID appended for code -1, then one gather per row
             table = np.append(self._ids(pd.Series(values), col), NULL_ID)
             out[col] = F.to_device(codes, table)[codes]
+        return F.build_frame(frame, out)
+
+    # -- reading ids back ------------------------------------------------------------------
+    def _fitted_column(self, column: str, what: str) -> None:
+        self.check_fitted()
+        if column not in self.vocab_:
+            msg = f"Categorify.{what}: no vocabulary for column {column!r}; it was fitted on {list(self.vocab_)}"
+            raise SchemaError(msg)
+
+    def _value_dtype(self, column: str, dtype: Any = None) -> str:
+        """The pandas dtype ids read back to: nullable (the special ids read as missing) and of the fitted kind,
+        in ``dtype``'s width when ``dtype`` (the column's dtype at fit) is an integer dtype that holds the values."""
+        kind = self.kinds_[column]
+        if kind == "str":
+            return "str"
+        if kind == "bool":
+            return "boolean"
+        values = self.vocab_[column]["value"]
+        canonical = "UInt64" if values.dtype == "uint64" else "Int64"
+        if dtype is None or F.kind(dtype) != "int":
+            return canonical
+        import numpy as np
+
+        np_dtype = np.dtype(F.plain_dtype_name(dtype))
+        name = f"{'UInt' if np_dtype.kind == 'u' else 'Int'}{np_dtype.itemsize * 8}"
+        if len(values):
+            info = np.iinfo(np_dtype)
+            if int(values.min()) < info.min or int(values.max()) > info.max:
+                return canonical
+        return name
+
+    def _oov_value(self, column: str, oov: Any, explicit: bool) -> Any:
+        """The value OOV ids read back as in ``column``: ``oov`` when the column's kind can hold it, else
+        missing (an explicit per-column value that cannot be held is an error)."""
+        kind = self.kinds_[column]
+        fits = (oov is None
+                or (kind == "str" and isinstance(oov, str))
+                or (kind == "bool" and isinstance(oov, bool))
+                or (kind == "int" and isinstance(oov, int) and not isinstance(oov, bool)))
+        if fits:
+            return oov
+        if explicit:
+            msg = (f"Categorify.inverse_transform: oov={oov!r} for column {column!r}, which holds {kind} values; "
+                   f"give a {kind} value or None (missing)")
+            raise SchemaError(msg)
+        return None
+
+    def _decode_table(self, column: str, oov: Any = OOV_MARKER, dtype: Any = None, explicit: bool = False) -> Any:
+        """The value of every id of ``column`` as a host pandas Series (position = id), then one missing entry
+        (the value of a missing id)."""
+        import pandas as pd
+
+        target = self._value_dtype(column, dtype)
+        oov_value = self._oov_value(column, oov, explicit)
+        special = pd.Series([None, None, *([oov_value] * self.num_oov_buckets)], dtype=object)
+        vocab = pd.Series(self.vocab_[column]["value"])
+        parts = [special.astype(target), vocab.astype(target), pd.Series([None], dtype=object).astype(target)]
+        return pd.concat(parts, ignore_index=True)
+
+    def vocabulary(self, column: str) -> Any:
+        """The vocabulary of ``column`` as a pandas frame, one row per id, in id order.
+
+        Columns: ``id`` (int64); ``value`` (what :meth:`inverse_transform` reads the id back as: a
+        nullable dtype of the fitted kind, ``str``, ``Int64`` or ``boolean``); ``count`` (``Int64``: rows
+        holding the value at fit; missing for the special ids); ``special`` (``"padding"`` for id 0,
+        ``"null"`` for id 1, ``"oov"`` for the out-of-vocabulary ids, missing for vocabulary entries).
+        The special ids' values are missing, except the OOV ids of a text column, which read
+        :data:`OOV_MARKER` (``"<OOV>"``).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from gpupipe.ops import Categorify
+        >>> op = Categorify().fit(pd.DataFrame({"c": ["b", "a", "b", None]}), ["c"])
+        >>> op.vocabulary("c")
+           id  value  count  special
+        0   0    NaN   <NA>  padding
+        1   1    NaN   <NA>     null
+        2   2  <OOV>   <NA>      oov
+        3   3      b      2      NaN
+        4   4      a      1      NaN
+        """
+        import numpy as np
+        import pandas as pd
+
+        self._fitted_column(column, "vocabulary")
+        values = self._decode_table(column)[:-1].reset_index(drop=True)
+        n_special = self._first_vocab_id
+        counts = self.vocab_[column]["count"].to_numpy(dtype=np.int64)
+        count = pd.array(np.concatenate([np.zeros(n_special, dtype=np.int64), counts]), dtype="Int64")
+        count[:n_special] = pd.NA
+        special = [_SPECIAL.get(i, "oov") for i in range(n_special)] + [None] * len(counts)
+        return pd.DataFrame({"id": np.arange(len(values), dtype=np.int64), "value": values, "count": count,
+                             "special": pd.array(special, dtype="str")})
+
+    def table(self, column: str) -> Any:
+        """The fitted table of ``column``: its :meth:`vocabulary` (the name every op with fitted tables shares)."""
+        return self.vocabulary(column)
+
+    def table_keys(self, columns: Sequence[str]) -> dict[str, str]:
+        """Output column → the name :meth:`table` takes, for the columns this op encodes from ``columns``."""
+        return {c: c for c in columns}
+
+    def inverse_transform(self, frame: Any, columns: Sequence[str], oov: Any = OOV_MARKER,
+                          dtypes: Mapping[str, Any] | None = None) -> Any:
+        """Read the ids in ``frame[columns]`` back as values: a frame of exactly ``columns``, on ``frame``'s backend.
+
+        Id 0 (padding) and id 1 (null) read as missing; out-of-vocabulary ids read as ``oov``
+        (default :data:`OOV_MARKER`, ``"<OOV>"``) in columns whose values can hold it, and as missing
+        in the others (an integer or boolean column cannot hold text). ``oov`` may be a mapping
+        ``{column: value}`` (columns it leaves out take the default); a value there that the column
+        cannot hold raises :class:`~gpupipe.errors.SchemaError`. ``oov=None`` reads them as missing.
+        A missing id reads as missing.
+
+        The values come back in a nullable dtype of the kind fitted (``str``, ``Int64``, ``boolean`` on
+        pandas; the matching cuDF dtype with nulls), or in the nullable form of ``dtypes[column]`` (the
+        column's dtype at fit, e.g. ``Int32``) when it is an integer dtype.
+
+        Raises
+        ------
+        SchemaError
+            A column has no vocabulary or does not hold integer ids.
+        DataError
+            An id outside ``0 .. cardinality - 1``, naming the column.
+        """
+        self.check_fitted()
+        self._require(frame, columns, "Categorify.inverse_transform")
+        per_column = dict(oov) if isinstance(oov, Mapping) else {}
+        unknown = [c for c in per_column if c not in columns]
+        if unknown:
+            msg = f"Categorify.inverse_transform: oov names {unknown}, which are not among the columns {list(columns)}"
+            raise SchemaError(msg)
+        tables = {}
+        for c in columns:  # every check before any column's work
+            self._fitted_column(c, "inverse_transform")
+            if F.value_kind(frame[c]) != "int":
+                msg = (f"Categorify.inverse_transform: column {c!r} has dtype {frame[c].dtype}, not integer ids; "
+                       "give it the output of transform")
+                raise SchemaError(msg)
+            explicit = c in per_column
+            value = per_column[c] if explicit else (OOV_MARKER if isinstance(oov, Mapping) else oov)
+            tables[c] = self._decode_table(c, value, (dtypes or {}).get(c), explicit)
+        out = {}
+        for c in columns:
+            series = frame[c]
+            ids, missing = F.numeric_arrays(series, "int64", 0)
+            xp = array_namespace(ids)
+            card = self.cardinality(c)
+            bad = ((ids < 0) | (ids >= card)) & ~missing
+            n_bad = int(bad.sum())
+            if n_bad:
+                first = int(F.to_host(ids[bad][:1])[0])
+                msg = (f"Categorify.inverse_transform: column {c!r} holds {n_bad} id(s) outside 0..{card - 1} "
+                       f"(e.g. {first}); it is not a column this Categorify encoded")
+                raise DataError(msg)
+            out[c] = F.take_values(series, tables[c], xp.where(missing, card, ids))
         return F.build_frame(frame, out)
 
     # -- saving ----------------------------------------------------------------------------

@@ -150,6 +150,43 @@ class JoinGroupby(StatOp):
                     out[name] = vals
         return F.build_frame(frame, out)
 
+    # -- fitted tables ---------------------------------------------------------------------
+    def table(self, key: str | Sequence[str]) -> Any:
+        """The fitted statistics of one key group as a pandas frame, one row per key seen at fit, by key.
+
+        ``key`` is a key column (``"shop"``), the list of a multi-column key (``["a", "b"]``) or its joined
+        name (``"a_b"``). Columns: the key column(s), then ``<c>_<stat>`` (float64) for each of
+        ``cont_cols`` and ``stats``: what :meth:`transform` joins onto rows with that key (as float32;
+        a NaN statistic, and every statistic of a key not in the table, become ``fill_value``, counts 0).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from gpupipe.ops import JoinGroupby
+        >>> op = JoinGroupby(["price"], stats=("count", "mean")).fit(
+        ...     pd.DataFrame({"shop": ["a", "a", "b"], "price": [1.0, 3.0, 10.0]}), ["shop"])
+        >>> op.table("shop")
+          shop  price_count  price_mean
+        0    a          2.0         2.0
+        1    b          1.0        10.0
+        """
+        self.check_fitted()
+        group = (key,) if isinstance(key, str) else tuple(key)
+        if group not in self.tables_:
+            by_name = {"_".join(g): g for g in self.tables_}
+            found = by_name.get(key) if isinstance(key, str) else None
+            if found is None:
+                msg = (f"JoinGroupby.table: no statistics for key {key!r}; it was fitted on the key(s) "
+                       f"{[list(g) if len(g) > 1 else g[0] for g in self.tables_]}")
+                raise SchemaError(msg)
+            group = found
+        return self.tables_[group].copy()
+
+    def table_keys(self, columns: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """Output column → the key group :meth:`table` takes."""
+        return {f"{'_'.join(g)}_{c}_{s}": tuple(g) for g in self._groups(columns) for c in self.cont_cols
+                for s in self.stats}
+
     # -- saving ----------------------------------------------------------------------------
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         self.check_fitted()

@@ -231,6 +231,43 @@ class TargetEncoding(StatOp):
             out[self._name(c)] = enc
         return F.build_frame(frame, out)
 
+    # -- fitted tables ---------------------------------------------------------------------
+    def table(self, column: str) -> Any:
+        """The fitted statistics of ``column`` as a pandas frame, one row per category seen at fit, by value.
+
+        Columns: ``value`` (the category), ``count`` (rows), ``sum`` and ``mean`` of the target over
+        them, and ``encoding`` (float32: what :meth:`transform` gives rows holding the value). Unseen
+        and null categories are encoded as the prior, ``prior_`` (the target's mean at fit).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from gpupipe.ops import TargetEncoding
+        >>> te = TargetEncoding("y", smoothing=1).fit(pd.DataFrame({"c": ["a", "a", "b"], "y": [1, 1, 0]}), ["c"])
+        >>> te.table("c")
+          value  count  sum  mean  encoding
+        0     a      2  2.0   1.0  0.888889
+        1     b      1  0.0   0.0  0.333333
+        """
+        import numpy as np
+        import pandas as pd
+
+        self.check_fitted()
+        if column not in self.stats_:
+            msg = f"TargetEncoding.table: no statistics for column {column!r}; it was fitted on {list(self.stats_)}"
+            raise SchemaError(msg)
+        st = self.stats_[column]
+        s = st["sum"].to_numpy(dtype=np.float64)
+        n = st["count"].to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = s / n
+        return pd.DataFrame({"value": st["value"].copy(), "count": st["count"].to_numpy(dtype=np.int64), "sum": s,
+                             "mean": mean, "encoding": self._smooth(np, s, n, self.prior_)})
+
+    def table_keys(self, columns: Sequence[str]) -> dict[str, str]:
+        """Output column → the name :meth:`table` takes."""
+        return {self._name(c): c for c in columns}
+
     # -- saving ----------------------------------------------------------------------------
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         self.check_fitted()
