@@ -31,6 +31,7 @@ from typing import Any
 from ..backend import frame as F
 from ..errors import DataError, NotFittedError, SchemaError, WorkflowFormatError
 from ..ops.base import Op
+from ..ops.categorify import OOV_MARKER
 from ..ops.node import Node
 from ..schema import Schema
 from ._execute import as_dataset, fit_dataset, run_frame
@@ -368,8 +369,168 @@ class Workflow:
 
         return load_workflow(directory)
 
+    # ------------------------------------------------------------------ reading ids back, fitted tables
+    def _table_sources(self) -> dict[str, Any]:
+        from ._tables import table_sources
+
+        self._check_fitted()
+        return table_sources(self._steps(), self.output_columns, self._input_dtypes)
+
+    def table(self, column: str) -> Any:
+        """The fitted table behind output column ``column``, as a pandas frame.
+
+        A Categorify output gives its :meth:`~gpupipe.ops.Categorify.vocabulary` (``id, value, count,
+        special``); a TargetEncoding output (``TE_<c>_<target>``) its per-category statistics
+        (:meth:`~gpupipe.ops.TargetEncoding.table`); a JoinGroupby output (``<key>_<c>_<stat>``) the
+        statistics of its key group (:meth:`~gpupipe.ops.JoinGroupby.table`). A ``Rename`` after the op
+        keeps the table; another op that rewrites the column ends it.
+
+        Raises
+        ------
+        NotFittedError
+            Before ``fit``.
+        SchemaError
+            ``column`` is not an output column with a fitted table; the message lists those that are.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import gpupipe as gp
+        >>> from gpupipe import ops
+        >>> df = pd.DataFrame({"shop": ["a", "b", "a"], "y": [1, 0, 1]})
+        >>> wf = gp.Workflow(["shop"] >> ops.TargetEncoding("y", smoothing=0), label="y").fit(df)
+        >>> wf.table("TE_shop_y")[["value", "count", "mean"]]
+          value  count  mean
+        0     a      2   1.0
+        1     b      1   0.0
+        """
+        sources = self._table_sources()
+        src = sources.get(column)
+        if src is None:
+            msg = (f"output column {column!r} has no fitted table; the columns that have one are {list(sources)} "
+                   "(outputs of Categorify, TargetEncoding and JoinGroupby)")
+            raise SchemaError(msg)
+        return src.op.table(src.key)
+
+    def vocabulary(self, column: str) -> Any:
+        """The vocabulary of the Categorify output ``column`` as a pandas frame ``(id, value, count, special)``,
+        one row per id, the special ids first (see :meth:`gpupipe.ops.Categorify.vocabulary`).
+
+        Raises
+        ------
+        SchemaError
+            ``column`` is not a Categorify output; the message lists those that are.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import gpupipe as gp
+        >>> from gpupipe import ops
+        >>> wf = gp.Workflow(["c"] >> ops.Categorify()).fit(pd.DataFrame({"c": ["x", "y", "x"]}))
+        >>> wf.vocabulary("c")[["id", "value", "count"]].tail(2)
+           id value  count
+        3   3     x      2
+        4   4     y      1
+        """
+        return self._categorify_source(column, "vocabulary").op.vocabulary(self._table_sources()[column].key)
+
+    def _categorify_source(self, column: str, what: str) -> Any:
+        from ..ops.categorify import Categorify
+
+        encoded = {n: s for n, s in self._table_sources().items() if isinstance(s.op, Categorify)}
+        if column not in encoded:
+            msg = f"Workflow.{what}: {column!r} is not a Categorify output; those are {list(encoded)}"
+            raise SchemaError(msg)
+        return encoded[column]
+
+    def inverse_transform(self, data: Any, columns: Any = None, *, oov: Any = OOV_MARKER) -> Any:
+        """Read the Categorify ids of transformed data back as the values they encode.
+
+        Every Categorify output column present in ``data`` (or those in ``columns``) is decoded;
+        all other columns are left as they are. Id 0 (padding) and id 1 (null) read as missing;
+        out-of-vocabulary ids read as ``oov``, by default ``"<OOV>"`` (``gpupipe.ops.OOV_MARKER``), in
+        the columns that can hold it (text columns for text), and as missing in the others (integer
+        and boolean columns cannot hold text). ``oov=None`` reads them as missing everywhere;
+        ``oov={column: value}`` sets it per column (a value the column cannot hold is a SchemaError;
+        columns not named keep the default). A missing id reads as missing. The values come back in
+        a nullable dtype of the kind fitted, in the width the column had at fit (``Int32`` stays 32
+        bits; ``str`` and ``boolean`` for text and booleans; the matching cuDF dtypes with nulls).
+
+        Parameters
+        ----------
+        data : pandas/cuDF frame or gp.Dataset
+            Output of :meth:`transform` (or any frame holding its id columns). A Dataset gives a lazy Dataset.
+        columns : str or list of str, optional
+            The columns to decode (default: every Categorify output present).
+        oov : scalar, None or mapping, default "<OOV>"
+            What out-of-vocabulary ids read as.
+
+        Raises
+        ------
+        SchemaError
+            A name in ``columns`` (or ``oov``) is not a Categorify output, or is missing from ``data``.
+        DataError
+            An id outside the column's range (the data was not encoded by this workflow).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import gpupipe as gp
+        >>> from gpupipe import ops
+        >>> wf = gp.Workflow(["c"] >> ops.Categorify(), "x").fit(pd.DataFrame({"c": ["a", "b", "a"], "x": [1.0, 2, 3]}))
+        >>> out = wf.transform(pd.DataFrame({"c": ["b", None, "new"], "x": [4.0, 5, 6]}))
+        >>> out["c"].tolist()
+        [4, 1, 2]
+        >>> wf.inverse_transform(out)["c"].tolist()
+        ['b', nan, '<OOV>']
+        """
+        from ..backend import backend_of
+        from ._execute import as_dataset
+
+        sources = self._table_sources()
+        dataset = as_dataset(data)
+        if dataset is None:
+            try:
+                backend_of(data)
+            except TypeError:
+                msg = (f"Workflow.inverse_transform expects a pandas or cuDF DataFrame or a gp.Dataset, got "
+                       f"{type(data).__module__}.{type(data).__qualname__}")
+                raise DataError(msg) from None
+        have = list(dataset.columns if dataset is not None else data.columns)
+        if columns is None:
+            names = [n for n in sources if n in have and hasattr(sources[n].op, "inverse_transform")]
+        else:
+            names = [columns] if isinstance(columns, str) else list(columns)
+            for n in names:
+                self._categorify_source(n, "inverse_transform")
+            missing = [n for n in names if n not in have]
+            if missing:
+                raise SchemaError(f"Workflow.inverse_transform: column(s) {missing} not in the data; it has {have[:30]}")
+        if isinstance(oov, Mapping):
+            for n in oov:
+                self._categorify_source(n, "inverse_transform (oov)")
+        plan = [(n, sources[n]) for n in names]
+        if dataset is not None:
+            return dataset.map_partitions(partial(_inverse_partition, plan, oov))
+        return _inverse_partition(plan, oov, data)
 
 def _transform_partition(wf: Workflow, with_label: bool, part: Any) -> Any:
     """One partition of a lazy ``transform`` (module level: Dask pickles it with the workflow)."""
     working = run_frame(wf._steps(), part, "transform")
     return wf._output(working, with_label)
+
+
+def _inverse_partition(plan: list[tuple[str, Any]], oov: Any, frame: Any) -> Any:
+    """``frame`` with each planned Categorify output read back as values (module level: Dask pickles it)."""
+    if not plan:
+        return frame
+    result = frame.copy(deep=False)
+    for name, src in plan:
+        # the op knows its columns by their names at its input: a later Rename changed the name only
+        view = frame[[name]] if name == src.key else frame[[name]].rename(columns={name: src.key})
+        value = oov
+        if isinstance(oov, Mapping):  # only the columns it names: the others keep the default
+            value = {src.key: oov[name]} if name in oov else OOV_MARKER
+        dtypes = None if src.input_dtype is None else {src.key: src.input_dtype}
+        result[name] = src.op.inverse_transform(view, [src.key], oov=value, dtypes=dtypes)[src.key]
+    return result
