@@ -65,6 +65,8 @@ _LAZY: dict[str, str] = {
     "EarlyStopping": "gpupipe.training",
     "save_checkpoint": "gpupipe.training",
     "load_checkpoint": "gpupipe.training",
+    "serving": "gpupipe.serving",
+    "batch_predict": "gpupipe.serving",
 }
 
 __all__ = [

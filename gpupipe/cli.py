@@ -1,4 +1,4 @@
-"""The ``gpupipe`` command: ``info``, ``run`` and ``bench``. Heavy imports happen inside subcommands.
+"""The ``gpupipe`` command: ``info``, ``run``, ``bench`` and ``predict``. Heavy imports happen inside subcommands.
 
 This is the top of gpupipe's dependency order and the only module of the package that imports the
 ready pipelines (``pipelines``), inside the ``run`` and ``bench`` subcommands.
@@ -111,6 +111,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .backend import set_backend
+    from .serving import _batch_predict
+
+    keys = [k.strip() for k in (args.keys or "").split(",") if k.strip()]
+    try:
+        set_backend(args.backend)
+        path, stats = _batch_predict(args.workflow, args.model, args.data if len(args.data) > 1 else args.data[0],
+                                     keys=keys, out=args.out, batch_size=args.batch_size,
+                                     partition_rows=args.partition_rows, device=args.device,
+                                     progress=not args.no_progress)
+    except (FileNotFoundError, ValueError, TypeError) as exc:  # GpupipeErrors are reported by main
+        from .errors import GpupipeError
+
+        if isinstance(exc, GpupipeError):
+            raise
+        print(f"gpupipe predict: error: {exc}", file=sys.stderr)
+        return 2
+    from .backend import get_backend
+
+    print(f"scored {stats['rows']:,} rows in {stats['partitions']} partition(s) in {stats['seconds']:.2f} s "
+          f"on {get_backend().name}; wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
 
@@ -149,6 +174,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="bench-results", help="output directory (default bench-results)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_bench)
+    p = sub.add_parser("predict", help="score data with a saved workflow and model checkpoint",
+                       description="Reads DATA (parquet or CSV files, a glob or a directory) partition by partition, "
+                                   "applies the saved workflow and model and writes the key columns and a "
+                                   "'prediction' column to --out (parquet or CSV by its extension, atomically).")
+    p.add_argument("data", nargs="+", metavar="DATA", help="file(s), glob or directory to score")
+    p.add_argument("--workflow", required=True, metavar="DIR", help="directory of a saved workflow (wf.save)")
+    p.add_argument("--model", required=True, metavar="DIR", help="directory of a model checkpoint (gp.save_checkpoint)")
+    p.add_argument("--out", required=True, metavar="FILE", help="output file: *.parquet, *.csv or *.csv.gz")
+    p.add_argument("--keys", default=None, metavar="COL[,COL...]",
+                   help="input columns copied beside each prediction (default: none; rows keep the input order)")
+    p.add_argument("--batch-size", type=int, default=65536, help="rows per model call (default 65536)")
+    p.add_argument("--partition-rows", type=int, default=None, metavar="N",
+                   help="rows per partition read at a time (default: one partition per file)")
+    p.add_argument("--backend", default="auto", choices=["auto", "cudf", "pandas"], help="default auto")
+    p.add_argument("--device", default=None, help="torch device of the model (default: the data's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_predict)
     return parser
 
 

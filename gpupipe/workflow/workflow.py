@@ -369,6 +369,24 @@ class Workflow:
 
         return load_workflow(directory)
 
+    def _transform_tracking_rows(self, frame: Any) -> tuple[Any, Any]:
+        """``transform(frame)`` of an in-memory frame, and the positions (host int64) of the input rows its output
+        rows come from: None when no op drops rows (then output row i is input row i). For scoring, whose keys
+        must stay beside their rows."""
+        import numpy as np
+
+        if not any(op.changes_rows for op in self.ops):
+            return self.transform(frame), None
+        self._check_fitted()
+        checked = self._check_frame(frame, "transform")
+        self._check_columns(dict(checked.dtypes), "transform")
+        tagged = checked.reset_index(drop=True).copy(deep=False)
+        tagged[_ROW] = F.to_device(tagged, np.arange(len(tagged), dtype=np.int64))
+        working = run_frame(self._steps(), tagged, "transform")
+        rows, _ = F.numeric_arrays(working[_ROW], "int64", 0)
+        with_label = self.label is not None and self.label in checked.columns
+        return self._output(working, with_label), np.asarray(F.to_host(rows))
+
     # ------------------------------------------------------------------ reading ids back, fitted tables
     def _table_sources(self) -> dict[str, Any]:
         from ._tables import table_sources
@@ -534,3 +552,7 @@ def _inverse_partition(plan: list[tuple[str, Any]], oov: Any, frame: Any) -> Any
         dtypes = None if src.input_dtype is None else {src.key: src.input_dtype}
         result[name] = src.op.inverse_transform(view, [src.key], oov=value, dtypes=dtypes)[src.key]
     return result
+
+
+#: the input row number carried through a transform by _transform_tracking_rows (no op reads it)
+_ROW = "__gpupipe_row__"

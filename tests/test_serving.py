@@ -1,0 +1,247 @@
+"""Scoring new data: gp.batch_predict and `gpupipe predict`, with a real saved workflow and checkpoint."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+import gpupipe as gp
+import gpupipe.serving as serving
+from gpupipe import ops
+from gpupipe.errors import SchemaError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_data(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    shop = rng.choice(["a", "b", "c", "d", None], n)
+    x = rng.normal(size=n)
+    x[rng.random(n) < 0.1] = np.nan
+    y = ((np.nan_to_num(x) + (shop == "a") + rng.normal(scale=0.5, size=n)) > 0.5).astype("int64")
+    return pd.DataFrame({"order_id": np.arange(seed * 10_000, seed * 10_000 + n, dtype=np.int64),
+                         "shop": pd.array(shop, dtype="str"), "x": x, "hour": rng.integers(0, 24, n), "y": y})
+
+
+def make_workflow(**categorify) -> gp.Workflow:
+    return gp.Workflow(["x"] >> ops.FillMissing(fill_value=0) >> ops.Normalize(),
+                       ["shop", "hour"] >> ops.Categorify(**categorify), label="y")
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A workflow and a model from a tiny training run, saved as a pipeline run saves them."""
+    import torch
+
+    root = tmp_path_factory.mktemp("run")
+    with gp.use_backend("pandas"):
+        train = make_data(3000, seed=0)
+        wf = make_workflow()
+        out = wf.fit_transform(train)
+        torch.manual_seed(0)
+        model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(8,))
+        gp.train(model, gp.Loader(out, batch_size=256, seed=0, schema=wf.output_schema), epochs=1, progress=False)
+        wf.save(root / "workflow")
+        gp.save_checkpoint(model, root / "model")
+    return root
+
+
+def reference(saved: Path, frame: pd.DataFrame) -> np.ndarray:
+    """Scores computed by hand: load, transform, loader in order, gp.predict."""
+    wf = gp.Workflow.load(saved / "workflow")
+    model = gp.load_checkpoint(saved / "model")
+    out = wf.transform(frame.drop(columns="y"))
+    loader = gp.Loader(out, batch_size=4096, shuffle=False, schema=out_schema(wf))
+    return gp.predict(model, loader).numpy()
+
+
+def out_schema(wf):
+    return gp.Schema(c for c in wf.output_schema if c.role != "label")
+
+
+@pytest.fixture
+def parts(tmp_path):
+    """Four parquet files of new data (one with a column of nulls in the label), and the whole of it."""
+    frames = [make_data(500 + 37 * i, seed=i + 1) for i in range(4)]
+    frames[2]["y"] = np.nan  # the label is not needed to score, and a missing one does not stop it
+    d = tmp_path / "new"
+    d.mkdir()
+    for i, f in enumerate(frames):
+        pq.write_table(gp.to_arrow(f), d / f"part-{i}.parquet")
+    return d, pd.concat(frames, ignore_index=True)
+
+
+def test_in_memory_predictions_equal_the_hand_made_ones(backend, saved):
+    new = make_data(777, seed=9)
+    frame = gp.from_pandas(new) if backend == "cudf" else new
+    got = gp.batch_predict(saved / "workflow", saved / "model", frame, keys=["order_id", "shop"], progress=False)
+    assert gp.backend.backend_of(got) == backend
+    got = gp.to_pandas(got)
+    assert list(got.columns) == ["order_id", "shop", "prediction"] and str(got["prediction"].dtype) == "float32"
+    assert got["order_id"].tolist() == new["order_id"].tolist()
+    assert got["shop"].isna().tolist() == new["shop"].isna().tolist()
+    np.testing.assert_allclose(got["prediction"].to_numpy(), reference(saved, new), rtol=1e-6, atol=1e-7)
+    assert ((got["prediction"] >= 0) & (got["prediction"] <= 1)).all()
+
+
+def test_partitions_are_streamed_and_equal_one_in_memory_run(saved, parts, tmp_path, monkeypatch):
+    directory, whole = parts
+    seen = []
+    real = serving._score_part
+
+    def spy(wf, model, part, *args):
+        seen.append(len(part))
+        return real(wf, model, part, *args)
+
+    monkeypatch.setattr(serving, "_score_part", spy)
+    path = gp.batch_predict(saved / "workflow", saved / "model", str(directory / "*.parquet"), keys=["order_id"],
+                            out=tmp_path / "preds.parquet", partition_rows=300, batch_size=128, progress=False)
+    assert path == tmp_path / "preds.parquet"
+    assert max(seen) <= 300 and len(seen) >= 8  # one partition at a time, never the whole data
+    got = pq.read_table(path).to_pandas()
+    single = gp.batch_predict(saved / "workflow", saved / "model", whole, keys=["order_id"], progress=False)
+    assert got["order_id"].tolist() == whole["order_id"].tolist()
+    np.testing.assert_allclose(got["prediction"].to_numpy(), single["prediction"].to_numpy(), rtol=1e-6, atol=1e-7)
+    assert sorted(os.listdir(tmp_path)) == ["new", "preds.parquet"]  # no temporary left behind
+
+
+@pytest.mark.slow
+def test_memory_stays_flat_with_many_partitions(saved, tmp_path):
+    """Peak traced memory while scoring 8x the rows grows far less than 8x (it is one partition's worth)."""
+    import tracemalloc
+
+    def peak(files: int) -> int:
+        d = tmp_path / f"d{files}-{len(os.listdir(tmp_path))}"
+        d.mkdir()
+        for i in range(files):
+            pq.write_table(gp.to_arrow(make_data(20_000, seed=100 + i)), d / f"p{i}.parquet")
+        tracemalloc.start()
+        gp.batch_predict(saved / "workflow", saved / "model", d, out=d / "scores.parquet", progress=False)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    peak(1)  # first use: imports, caches and thread pools that are not the data's
+    one, eight = peak(1), peak(8)
+    assert eight < 3 * one, (one, eight)  # holding every partition would be about 8x
+
+
+def test_csv_output_and_default_without_keys(saved, parts, tmp_path):
+    directory, whole = parts
+    for name in ("p.csv", "p.csv.gz"):
+        path = gp.batch_predict(saved / "workflow", saved / "model", directory, out=tmp_path / name, progress=False)
+        got = pacsv.read_csv(path).to_pandas()
+        assert list(got.columns) == ["prediction"] and len(got) == len(whole)
+        np.testing.assert_allclose(got["prediction"], reference(saved, whole), rtol=1e-5, atol=1e-6)
+
+
+def test_a_workflow_that_drops_rows_keeps_keys_beside_their_rows(tmp_path):
+    import torch
+
+    data = make_data(400, seed=3)
+    wf = gp.Workflow(["x"] >> ops.Dropna(), ["x"] >> ops.Rename(postfix="_v") >> ops.Normalize(),
+                     ["shop"] >> ops.Categorify(), label="y")
+    out = wf.fit_transform(data)
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(4,))
+    got = gp.batch_predict(wf, model, data.drop(columns="y"), keys=["order_id"], progress=False)
+    kept = data[data["x"].notna()]
+    assert got["order_id"].tolist() == kept["order_id"].tolist()
+    want = gp.predict(model, gp.Loader(out, shuffle=False, schema=wf.output_schema)).numpy()
+    np.testing.assert_allclose(got["prediction"], want, rtol=1e-6)
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("a partition was scored before the checks")
+
+
+def test_errors_come_before_any_work(saved, parts, tmp_path, monkeypatch):
+    import torch
+
+    directory, _ = parts
+    monkeypatch.setattr(serving, "_score_part", _never)
+    wf_dir, model_dir = saved / "workflow", saved / "model"
+    without = tmp_path / "without_shop.parquet"
+    pq.write_table(gp.to_arrow(make_data(50, seed=5).drop(columns="shop")), without)
+    with pytest.raises(SchemaError, match=r"needs column\(s\) \['shop'\]"):
+        gp.batch_predict(wf_dir, model_dir, without, progress=False)
+    with pytest.raises(SchemaError, match=r"key column\(s\) \['nope'\] not in the data"):
+        gp.batch_predict(wf_dir, model_dir, directory, keys=["order_id", "nope"], progress=False)
+    with pytest.raises(ValueError, match="output format"):
+        gp.batch_predict(wf_dir, model_dir, directory, out=tmp_path / "p.json", progress=False)
+    # a model trained with another vocabulary (rare shops cut) does not fit this workflow's ids
+    other = make_workflow(freq_threshold=1000).fit(make_data(3000, seed=0))
+    torch.manual_seed(0)
+    wrong = gp.models.TabularMLP.from_schema(other.output_schema, hidden=(4,))
+    with pytest.raises(SchemaError, match=r"cardinalities differ \('shop' model 3 / workflow 7"):
+        gp.batch_predict(wf_dir, wrong, directory, progress=False)
+    fewer = gp.Workflow(["x"] >> ops.Normalize(), label="y").fit(make_data(100, seed=0))
+    small = gp.models.TabularMLP.from_schema(fewer.output_schema, hidden=(4,))
+    with pytest.raises(SchemaError, match=r"categorical columns: the model takes \[\], the workflow outputs \['shop', 'hour'\]"):
+        gp.batch_predict(wf_dir, small, directory, progress=False)
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_a_failed_run_leaves_the_previous_output(saved, parts, tmp_path, monkeypatch):
+    directory, _ = parts
+    target = tmp_path / "preds.parquet"
+    target.write_bytes(b"previous")
+    calls = []
+    real = serving._score_part
+
+    def fail_second(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("boom")
+        return real(*args)
+
+    monkeypatch.setattr(serving, "_score_part", fail_second)
+    with pytest.raises(MemoryError):
+        gp.batch_predict(saved / "workflow", saved / "model", directory, out=target, progress=False)
+    assert target.read_bytes() == b"previous"
+    assert sorted(os.listdir(tmp_path)) == ["new", "preds.parquet"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GPUPIPE_BACKEND": "pandas"}
+    return subprocess.run([sys.executable, "-m", "gpupipe", "predict", *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=300)
+
+
+@pytest.mark.slow
+def test_cli_scores_a_directory_into_a_file(saved, parts, tmp_path):
+    directory, whole = parts
+    out = tmp_path / "scores" / "preds.csv"
+    res = _cli("--workflow", str(saved / "workflow"), "--model", str(saved / "model"), str(directory),
+               "--out", str(out), "--keys", "order_id,shop", "--partition-rows", "400")
+    assert res.returncode == 0, res.stderr
+    assert f"scored {len(whole):,} rows in" in res.stdout and "on pandas" in res.stdout
+    assert "predict" in res.stderr  # the progress bar
+    got = pacsv.read_csv(out).to_pandas()
+    assert list(got.columns) == ["order_id", "shop", "prediction"]
+    assert got["order_id"].tolist() == whole["order_id"].tolist()
+    np.testing.assert_allclose(got["prediction"], reference(saved, whole), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_cli_errors_name_the_problem_without_a_traceback(saved, parts, tmp_path):
+    directory, _ = parts
+    common = ["--workflow", str(saved / "workflow"), "--model", str(saved / "model")]
+    res = _cli(*common, str(directory), "--out", str(tmp_path / "p.parquet"), "--keys", "order_id,missing_key",
+               "--no-progress")
+    assert res.returncode == 2
+    assert "['missing_key'] not in the data" in res.stderr and "Traceback" not in res.stderr
+    res = _cli(*common, str(tmp_path / "nothing-here"), "--out", str(tmp_path / "p.parquet"), "--no-progress")
+    assert res.returncode == 2 and "nothing-here" in res.stderr and "Traceback" not in res.stderr
+    res = _cli("--workflow", str(saved / "model"), "--model", str(saved / "model"), str(directory),
+               "--out", str(tmp_path / "p.parquet"), "--no-progress")
+    assert res.returncode == 2 and "workflow.json" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "p.parquet").exists()
