@@ -61,3 +61,9 @@ gpu-api-check: $(GPU_API_STAMP)
 
 clean:
 	rm -rf $(VENV) $(GPU_API_VENV) .pytest_cache results bench-results
+
+# Write notebooks/*.ipynb from notebooks/make_notebooks.py and execute them in place (outputs and charts are
+# committed); about two minutes on a 2-core CPU machine.
+.PHONY: notebooks
+notebooks: setup
+	$(BIN)/python notebooks/make_notebooks.py --execute
