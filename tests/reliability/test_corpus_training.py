@@ -206,7 +206,7 @@ def _fitted(cats, conts, df):
 @pytest.mark.parametrize("change", ["cats reordered", "conts reordered", "conts renamed", "another vocabulary"])
 def test_a_loader_whose_columns_are_not_the_models_is_refused_before_any_batch(change):
     df = _two_cat_frames()
-    wf, out = _fitted(["a", "b"], ["x1", "x2"], df)
+    wf, _ = _fitted(["a", "b"], ["x1", "x2"], df)
     model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(8,))
     if change == "cats reordered":
         wf2, out2 = _fitted(["b", "a"], ["x1", "x2"], df)
