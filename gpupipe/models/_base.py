@@ -140,6 +140,8 @@ class TabularModel(nn.Module):
         self.n_cont = int(config["n_cont"])
         cat_names = config.get("cat_names")
         cont_names = config.get("cont_names")
+        #: whether the columns are known by name (from_schema, or names given): loaders are then matched by name
+        self.named = bool(cat_names or cont_names)
         self.cat_names = list(cat_names) if cat_names else [f"cat_{i}" for i in range(len(self.cardinalities))]
         self.cont_names = list(cont_names) if cont_names else [f"cont_{i}" for i in range(self.n_cont)]
         if len(self.cat_names) != len(self.cardinalities) or len(self.cont_names) != self.n_cont:

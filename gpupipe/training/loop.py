@@ -143,27 +143,49 @@ def _check_loader(loader: Any, what: str, need_label: bool) -> None:
 
 
 def _check_model_fits(model: Any, loader: Any, what: str) -> None:
-    """SchemaError when the loader's categorical ids can exceed the model's embedding tables.
+    """SchemaError, before any batch, when the loader's columns are not the ones the model was built for.
 
-    The loader's schema bounds every id by its cardinality (``to_tensors`` checks it), so comparing
-    cardinalities proves all batches fit without reading them; an id past a table would otherwise be an
-    IndexError on the CPU and a device-side assert (which kills the CUDA context) on a GPU.
+    A model reads batches by position: ``batch.cat[:, k]`` feeds its k-th embedding table. So a model
+    that knows its columns by name (built with ``from_schema``) is matched with the loader's schema by
+    name: the same continuous and categorical columns, in the same order, and categorical ids that fit
+    its tables (a column from the same kind of encoder with another cardinality holds another vocabulary,
+    so its ids mean other values). A model built without names is held to the cardinalities, by position.
+    Comparing schemas proves every batch fits without reading any; an id past a table would otherwise be
+    an IndexError on the CPU and a device-side assert (which kills the CUDA context) on a GPU.
     """
     schema = getattr(loader, "schema", None)
     inner = _unwrapped(model)
     cards = getattr(inner, "cardinalities", None)
-    names = getattr(inner, "cat_names", None)
     if schema is None or cards is None or not hasattr(schema, "cardinalities"):
         return
+    advice = ("build the loader with the model's schema (gp.Loader(frame, schema=model.schema)), or the model "
+              "from the loader's (TabularMLP.from_schema(wf.output_schema))")
+    if getattr(inner, "named", False):
+        for role, mine, theirs in (("categorical", list(inner.cat_names), list(schema.cat)),
+                                   ("continuous", list(inner.cont_names), list(schema.cont))):
+            if mine != theirs:
+                how = ("in another order" if sorted(mine) == sorted(theirs)
+                       else f"missing {[c for c in mine if c not in theirs]}, extra {[c for c in theirs if c not in mine]}")
+                msg = (f"the {what} loader stacks {role} columns {theirs}, but the model was built for {mine} "
+                       f"({how}); a model reads batches by position, so it would read one column as another. {advice}")
+                raise SchemaError(msg)
     have = schema.cardinalities
-    named = names and len(names) == len(cards) and set(names) & set(have)
-    wanted = list(names) if named else list(schema.cat)  # unnamed models: by position, as batches are
-    too_big = {c: (have.get(c), int(m)) for c, m in zip(wanted, cards, strict=False)
-               if have.get(c) is not None and int(have[c]) > int(m)}
-    if too_big:
-        detail = ", ".join(f"{c!r}: data {d} ids, model {m}" for c, (d, m) in too_big.items())
-        msg = (f"the {what} loader's categorical columns have more ids than the model's embeddings ({detail}); "
-               "build the model from the same Workflow's output_schema (TabularMLP.from_schema(wf.output_schema))")
+    wanted = list(inner.cat_names) if getattr(inner, "named", False) else list(schema.cat)
+    model_schema = getattr(inner, "schema", None)
+    bad = {}
+    for c, m in zip(wanted, cards, strict=False):
+        d = have.get(c)
+        if d is None:
+            continue
+        encoded_alike = (model_schema is not None and c in model_schema
+                         and model_schema[c].properties.get("op") is not None
+                         and model_schema[c].properties.get("op") == schema[c].properties.get("op"))
+        if int(d) > int(m) or (encoded_alike and int(d) != int(m)):
+            bad[c] = (int(d), int(m))
+    if bad:
+        detail = ", ".join(f"{c!r}: data {d} ids, model {m}" for c, (d, m) in bad.items())
+        msg = (f"the {what} loader's categorical columns do not fit the model's embeddings ({detail}): more ids "
+               f"than a table has, or another vocabulary of the same encoder. {advice}")
         raise SchemaError(msg)
 
 

@@ -20,7 +20,7 @@ from ..errors import DataError
 from ..ops.base import Op, StatOp
 from ._graph import Step
 
-__all__ = ["as_dataset", "fit_dataset", "run_frame"]
+__all__ = ["as_dataset", "fit_dataset", "run_frame", "transform_step", "view"]
 
 
 def as_dataset(data: Any) -> Any:
@@ -32,6 +32,38 @@ def as_dataset(data: Any) -> Any:
     if hasattr(data, "__dask_graph__") and hasattr(data, "npartitions"):
         return Dataset(data)
     return None
+
+
+def view(frame: Any, st: Step) -> Any:
+    """``frame`` as ``st``'s node sees it: its own rewrites under their names, the raw columns they shadow aside."""
+    return frame.rename(columns=st.view) if st.view else frame
+
+
+def _write(working: Any, out: Any, st: Step) -> Any:
+    """``working`` with ``out``'s columns (an op's outputs, by name) stored where the step writes them."""
+    if len(out) != len(working):
+        msg = f"{st.where()} returned {len(out)} rows for {len(working)}; a non-row-dropping op must keep every row"
+        raise DataError(msg)
+    result = working.copy(deep=False)
+    for name in out.columns:
+        result[st.writes.get(name, name)] = out[name]
+    return result
+
+
+def _own_frame(op: Op) -> bool:
+    """Ops that drop rows or rewrite the frame their own way (their ``transform_frame``): they see it whole."""
+    return op.changes_rows or type(op).transform_frame is not Op.transform_frame
+
+
+def transform_step(working: Any, st: Step) -> Any:
+    """Apply one fitted step to the working frame."""
+    op = st.op
+    seen = view(working, st)
+    if _own_frame(op):
+        result = op.transform_frame(seen, st.columns)
+        return result.rename(columns=st.unview) if st.view else result
+    op.check_fitted()
+    return _write(working, op.transform(seen, st.columns), st)
 
 
 def run_frame(steps: Sequence[Step], frame: Any, mode: str) -> Any:
@@ -51,15 +83,14 @@ def run_frame(steps: Sequence[Step], frame: Any, mode: str) -> Any:
             continue
         nxt = i + 1
         if mode != "transform" and op.stateful:
-            own_frame = op.changes_rows or type(op).transform_frame is not Op.transform_frame
-            if mode == "fit_transform" and not own_frame:
+            if mode == "fit_transform" and not _own_frame(op):
                 # fit_transform, not fit + transform: TargetEncoding's training output is out-of-fold
-                working = _assign(working, op.fit_transform(working, cols), st)
+                working = _write(working, op.fit_transform(view(working, st), cols), st)
                 continue
-            op.fit(working, cols)
+            op.fit(view(working, st), cols)
         if feeds_fit is not None and not feeds_fit[i]:
             continue
-        working = op.transform_frame(working, cols)
+        working = transform_step(working, st)
         if op.changes_rows and mode != "transform" and len(working) == 0:
             msg = f"{st.where()} removed every row; nothing is left to fit on. Loosen it or check the data"
             raise DataError(msg)
@@ -75,8 +106,8 @@ def fit_dataset(steps: Sequence[Step], ds: Any, label: str | None) -> None:
         plan, batch, custom = _plan_pass(steps, pending) if pending else ([], [], None)
         if custom is not None and validated:
             # An op with its own fit gets a lazy view of the data as the steps before it leave it.
-            view = ds.map_partitions(partial(_run_prefix, steps, custom))
-            steps[custom].op.fit(view, steps[custom].columns)
+            seen = ds.map_partitions(partial(_run_prefix, steps, custom))
+            steps[custom].op.fit(seen, steps[custom].columns)
             pending.discard(custom)
             continue
         if custom is not None:
@@ -111,12 +142,10 @@ def _feeds_fit(steps: Sequence[Step]) -> list[bool]:
     later_fit = False
     feeds = [False] * len(steps)
     for i in range(len(steps) - 1, -1, -1):
-        op, cols = steps[i].op, steps[i].columns
-        reads = set(cols) | set(op.required_columns(cols))
-        whole = op.changes_rows or type(op).transform_frame is not Op.transform_frame
-        feeds[i] = later_fit and (whole or bool(needed.intersection(op.output_columns(cols))))
+        op = steps[i].op
+        feeds[i] = later_fit and (_own_frame(op) or bool(needed & steps[i].outs))
         if feeds[i] or op.stateful:
-            needed |= reads
+            needed |= steps[i].reads
         later_fit = later_fit or op.stateful
     return feeds
 
@@ -141,26 +170,19 @@ def _run_by_column(working: Any, run: Sequence[Step]) -> Any:
     """Apply a chain of column-wise ops a column at a time: each op sees a one-column frame, as it
     would see that column in the whole frame, and only one column's intermediates are alive at once
     (13 x 5M-row int32/float64 intermediates of the Criteo chain made ~0.3 GB of the peak)."""
-    columns = list(run[0].columns)
+    first, last = run[0], run[-1]
     done = {}
-    for c in columns:
-        part = working[[c]]
+    for c in first.columns:
+        source = first.physical(c)
+        part = working[[source]]
+        if source != c:
+            part = part.rename(columns={source: c})
         for st in run:
             part = st.op.transform_frame(part, [c])
-        done[c] = part[c]
+        done[last.writes[c]] = part[c]
     result = working.copy(deep=False)
-    for c in columns:
-        result[c] = done[c]
-    return result
-
-
-def _assign(working: Any, out: Any, st: Step) -> Any:
-    if len(out) != len(working):
-        msg = f"{st.where()} returned {len(out)} rows for {len(working)}; a non-row-dropping op must keep every row"
-        raise DataError(msg)
-    result = working.copy(deep=False)
-    for name in out.columns:
-        result[name] = out[name]
+    for name, column in done.items():
+        result[name] = column
     return result
 
 
@@ -176,9 +198,8 @@ def _plan_pass(steps: Sequence[Step], pending: set[int]) -> tuple[list[tuple[str
     batch: list[int] = []
     for i, st in enumerate(steps):
         op = st.op
-        reads = set(st.columns) | set(op.required_columns(st.columns))
-        outs = op.output_columns(st.columns)
-        blocked = bool(reads & tainted)
+        outs = st.outs
+        blocked = bool(st.reads & tainted)
         if i in pending:
             if not blocked and isinstance(op, StatOp) and type(op).fit is StatOp.fit:
                 plan.append(("partial", i))
@@ -211,14 +232,15 @@ def _run_pass(steps: Sequence[Step], plan: Sequence[tuple[str, int]], label: str
         if action == "partial":
             op = st.op
             assert isinstance(op, StatOp)
-            partials.append(op.partial_fit(part, st.columns) if len(part) else None)
+            partials.append(op.partial_fit(view(part, st), st.columns) if len(part) else None)
         else:
-            part = st.op.transform_frame(part, st.columns)
+            part = transform_step(part, st)
     return rows, partials
 
 
 def _run_prefix(steps: Sequence[Step], upto: int, part: Any) -> Any:
+    """A partition as step ``upto`` sees it, after the steps before it."""
     part = part.reset_index(drop=True)
     for st in steps[:upto]:
-        part = st.op.transform_frame(part, st.columns)
-    return part
+        part = transform_step(part, st)
+    return view(part, steps[upto])

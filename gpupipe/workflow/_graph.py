@@ -1,13 +1,13 @@
-"""The workflow's graph: its steps in run order, which node owns each output column, and the data checks.
+"""The workflow's graph: its steps in run order, where each column lives, and the data checks.
 
 Everything here reads the nodes and never runs an op's ``fit`` or ``transform``: construction
-(:func:`check_graph`) and the column/dtype checks before any data is touched (:func:`check_columns`).
+(:func:`plan`) and the column/dtype checks before any data is touched (:func:`check_columns`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..backend import frame as F
@@ -15,31 +15,80 @@ from ..errors import SchemaError
 from ..ops.base import Op
 from ..ops.node import Node
 
-__all__ = ["Step", "check_columns", "check_graph", "plan_steps", "read_columns"]
+__all__ = ["Plan", "Step", "check_columns", "plan", "private_name", "read_columns"]
+
+
+#: Working-frame names of columns a node rewrote in place (``\x00<node>:<name>``) and of raw columns hidden
+#: while a node sees its own version under their name (``\x00raw:<name>``). A column name holding a NUL
+#: byte cannot come from a file or a frame a user built by hand, so these never meet a real column.
+def private_name(node: int, name: str) -> str:
+    return f"\x00{node}:{name}"
+
+
+def _hidden_name(name: str) -> str:
+    return f"\x00raw:{name}"
 
 
 @dataclass(frozen=True)
 class Step:
-    """One op of one node, with the names of the columns it reads (as the node has them at that point)."""
+    """One op of one node: the names it reads (as its node has them), and where its columns live.
+
+    The workflow runs over one working frame, but every node reads the **raw input columns** and the
+    columns earlier nodes *added* (joined, derived, encoded: new names), never another node's in-place
+    rewrite of a column. A rewrite (``["x"] >> ops.Normalize()``) is kept under a private working name
+    visible only to its own node. ``view`` renames the working frame into what this step's node sees
+    (its private columns under their public names, the raw columns they shadow out of the way);
+    ``writes`` maps each output name to the working-frame column it is stored in.
+    """
 
     node: int
     op: Op
     columns: list[str]
+    view: dict[str, str] = field(default_factory=dict)
+    writes: dict[str, str] = field(default_factory=dict)
 
     def where(self) -> str:
         return f"{self.op!r} (node {self.node})"
 
+    def physical(self, name: str) -> str:
+        """The working-frame column this step reads under ``name``."""
+        for phys, pub in self.view.items():
+            if pub == name:
+                return phys
+        return name
 
-def plan_steps(nodes: Sequence[Node]) -> list[Step]:
-    """Every op of every node, in the order they run."""
-    return [Step(i, op, cols) for i, node in enumerate(nodes) for op, cols in node.steps()]
+    @property
+    def unview(self) -> dict[str, str]:
+        return {pub: phys for phys, pub in self.view.items()}
+
+    @property
+    def reads(self) -> set[str]:
+        """Working-frame columns the step reads (its columns and, at fit, its required columns)."""
+        names = [*self.columns, *self.op.required_columns(self.columns)]
+        return {self.physical(c) for c in names}
+
+    @property
+    def outs(self) -> set[str]:
+        return set(self.writes.values())
 
 
-def check_graph(nodes: Sequence[Node], label: str | None) -> list[list[str]]:
-    """Check the nodes form a valid workflow and return each node's output column names.
+@dataclass
+class Plan:
+    """The steps in run order and each node's outputs as ``(output name, working-frame column)``."""
 
-    Raises ``ValueError`` for an op instance used twice and :class:`~gpupipe.errors.SchemaError` for
-    two nodes producing one name, a node rewriting another node's output, or an output named like the label.
+    steps: list[Step]
+    outputs: list[list[tuple[str, str]]]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [name for node in self.outputs for name, _ in node]
+
+
+def plan(nodes: Sequence[Node], label: str | None) -> Plan:
+    """Check the nodes form a valid workflow and lay its steps out over the working frame.
+
+    Raises ``ValueError`` for an op instance used twice and :class:`~gpupipe.errors.SchemaError` for two
+    ops adding one name, two nodes producing one output name, or an output named like the label.
     """
     seen: dict[int, int] = {}
     for i, node in enumerate(nodes):
@@ -49,42 +98,52 @@ def check_graph(nodes: Sequence[Node], label: str | None) -> list[list[str]]:
                        f"would be overwritten. Create one op per use")
                 raise ValueError(msg)
             seen[id(op)] = i
-    # Columns an op *adds* (names not among its inputs: joined, derived, encoded columns) may be
-    # consumed by a later node, which then owns them: `["dest"] >> JoinExternal(airports)` followed by
-    # `["dest_lat"] >> Normalize()` is the natural way to transform what a join brought in. Rewriting a
-    # column that an earlier node transformed in place is refused: the later node would silently see the
-    # transformed values where the user most likely meant the raw column.
-    owner: dict[str, int] = {}
-    added: set[str] = set()
-    outputs: list[list[str]] = []
+    added: dict[str, int] = {}  # a name an op added (not among its inputs) -> the node that added it
+    owner: dict[str, int] = {}  # output name -> node that outputs it
+    steps: list[Step] = []
+    outputs: list[list[tuple[str, str]]] = []
     for i, node in enumerate(nodes):
+        local: dict[str, str] = {}  # public -> working name, for what this node rewrote or added so far
         for op, cols in node.steps():
-            produced = op.output_columns(cols)
-            rewritten = [c for c in produced if c in owner and owner[c] != i]
-            refused = [c for c in rewritten if c not in added]
-            if refused:
-                msg = (f"{op!r} in node {i} ({node!r}) would rewrite {refused}, the output of node "
-                       f"{owner[refused[0]]}; rename first, e.g. `{refused} >> ops.Rename(postfix=\"_2\") "
-                       f">> {op!r}`")
-                raise SchemaError(msg)
-            for c in rewritten:  # consumed: the earlier node no longer outputs it
-                outputs[owner[c]].remove(c)
-                del owner[c]
-            added.update(c for c in produced if c not in cols)
-        mine: list[str] = []
+            view = {phys: pub for pub, phys in local.items() if phys != pub}
+            view.update({pub: _hidden_name(pub) for pub, phys in local.items() if phys != pub})
+            writes: dict[str, str] = {}
+            for out in op.output_columns(cols):
+                if op.changes_rows and out in cols:
+                    writes[out] = local.get(out, out)  # rows dropped, values untouched: the same column
+                elif out in local:
+                    writes[out] = local[out]  # this node's own column again, later in its chain
+                elif out in cols:
+                    writes[out] = private_name(i, out)  # an in-place rewrite: this node's alone
+                elif out in added:
+                    msg = (f"{op!r} in node {i} ({node!r}) adds a column {out!r}, which {nodes[added[out]]!r} "
+                           f"(node {added[out]}) adds too; rename one, e.g. `>> ops.Rename(postfix=\"_2\")`")
+                    raise SchemaError(msg)
+                else:
+                    writes[out] = out  # a new name: later nodes may read it
+                    added[out] = i
+                if writes[out] != out or out in local:
+                    local[out] = writes[out]
+            steps.append(Step(i, op, list(cols), view, writes))
+        # A later node that rewrites a column an earlier node added consumes it: only its version is output.
+        mine: list[tuple[str, str]] = []
         for name in node.output_columns():
             if name in owner:
-                msg = (f"output column {name!r} is produced by node {owner[name]} ({nodes[owner[name]]!r}) "
-                       f"and node {i} ({node!r}); rename one, e.g. `>> ops.Rename(postfix=\"_2\")`")
-                raise SchemaError(msg)
+                j = owner[name]
+                if name in added and added[name] == j and name in local and local[name] != name:
+                    outputs[j] = [(n, p) for n, p in outputs[j] if n != name]
+                else:
+                    msg = (f"output column {name!r} is produced by node {j} ({nodes[j]!r}) and node {i} ({node!r}); "
+                           f"rename one, e.g. `>> ops.Rename(postfix=\"_2\")`")
+                    raise SchemaError(msg)
             owner[name] = i
-            mine.append(name)
+            mine.append((name, local.get(name, name)))
         outputs.append(mine)
     if label is not None and label in owner:
         msg = (f"node {owner[label]} ({nodes[owner[label]]!r}) outputs a column named like the "
                f"label {label!r}; the label is passed through unchanged. Rename that output")
         raise SchemaError(msg)
-    return outputs
+    return Plan(steps, outputs)
 
 
 def check_columns(nodes: Sequence[Node], label: str | None, dtypes: dict[str, Any], stage: str,
@@ -112,7 +171,16 @@ def check_columns(nodes: Sequence[Node], label: str | None, dtypes: dict[str, An
                 raise SchemaError(msg)
             used.update({c: str(dtypes[c]) for c in need if c in dtypes and c not in used})
             if op is not None:
-                available.update(op.output_columns(cols))
+                outs = op.output_columns(cols)
+                clash = [c for c in outs if c not in cols and c in dtypes]
+                if clash:
+                    # Which would a later node mean by that name: the data's column or the op's? Neither guess
+                    # is safe, so the name must change.
+                    msg = (f"{op!r} in node {i} ({node!r}) adds column(s) {clash}, but the data given to {stage} "
+                           f"already has column(s) of that name; rename one side (the data's column, or the op's "
+                           f"output: e.g. JoinExternal(columns=[...]) or a Rename of the external frame first)")
+                    raise SchemaError(msg)
+                available.update(outs)
     if label is not None:
         if label in dtypes:
             if F.kind(dtypes[label]) not in F.NUMERIC_KINDS:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from ..backend import frame as F
 from ..errors import SchemaError
 from ..schema import ColumnSchema, Schema
-from ._graph import Step
+from ._graph import Plan
 
 __all__ = ["build_schema", "without_label"]
 
 
-def build_schema(steps: Sequence[Step], node_outputs: Sequence[Sequence[str]], label: str | None,
-                 input_dtypes: dict[str, str]) -> Schema:
+def build_schema(plan: Plan, label: str | None, input_dtypes: dict[str, str]) -> Schema:
     """Role, dtype and cardinality of each output column, in node order, then the label.
 
     ``cat`` columns are int64 with the cardinality their op gives; every other output must be
@@ -21,17 +18,20 @@ def build_schema(steps: Sequence[Step], node_outputs: Sequence[Sequence[str]], l
     """
     from ..ops.base import ColumnInfo
 
+    # keyed by working-frame column, as the steps read and write them
     info: dict[str, ColumnInfo] = {c: ColumnInfo(str(d)) for c, d in input_dtypes.items()}
     origin: dict[str, str] = {}
-    for st in steps:
-        new = st.op.output_info(st.columns, info)
-        info.update(new)
-        origin.update({name: type(st.op).__name__ for name in new})
+    for st in plan.steps:
+        seen = {c: info[st.physical(c)] for c in st.columns if st.physical(c) in info}
+        new = st.op.output_info(st.columns, seen)
+        for name, ci in new.items():
+            info[st.writes.get(name, name)] = ci
+            origin[st.writes.get(name, name)] = type(st.op).__name__
     cols = []
-    for node_cols in node_outputs:
-        for name in node_cols:
-            ci = info[name]
-            props = {"op": origin[name]} if name in origin else {}
+    for node in plan.outputs:
+        for name, phys in node:
+            ci = info[phys]
+            props = {"op": origin[phys]} if phys in origin else {}
             if ci.role == "cat":
                 cols.append(ColumnSchema(name, "cat", "int64", ci.cardinality, properties=props))
                 continue

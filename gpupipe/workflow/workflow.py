@@ -2,10 +2,15 @@
 
 Semantics
 ---------
-* Nodes run in the order given, over **one working frame**: each op sees the frame as the ops
-  before it (in earlier nodes too) left it, and the names its node has so far. So a row-dropping
-  op (``Filter``, ``Dropna``) keeps every column aligned, and a node may read a column an earlier
-  node produced.
+* Nodes run in the order given, over one working frame, so a row-dropping op (``Filter``,
+  ``Dropna``) keeps every column of every node aligned.
+* Every node reads the **raw input columns** and the columns earlier nodes *added* (joined,
+  derived, encoded: names that were not there before), never another node's rewrite of a column:
+  ``["x"] >> ops.Normalize()`` followed by ``["x"] >> ops.Rename(postfix="_raw")`` gives the raw
+  ``x`` in ``x_raw``, whatever the order of the two nodes. Within a node each op sees what the ops
+  before it made. An op that adds a name the data already has is a
+  :class:`~gpupipe.errors.SchemaError` (which of the two would a later node mean?). The label always
+  comes from the raw column.
 * The output holds each node's final columns, in node order, then the label. Two nodes producing
   the same name, or a node producing the label's name, is a :class:`~gpupipe.errors.SchemaError`
   at construction.
@@ -35,7 +40,7 @@ from ..ops.categorify import OOV_MARKER
 from ..ops.node import Node
 from ..schema import Schema
 from ._execute import as_dataset, fit_dataset, run_frame
-from ._graph import Step, check_columns, check_graph, plan_steps, read_columns
+from ._graph import Step, check_columns, plan, read_columns
 from ._schema import build_schema, without_label
 
 __all__ = ["Workflow"]
@@ -76,7 +81,7 @@ class Workflow:
             msg = f"label must be a column name (str), got {type(label).__name__} {label!r:.40}"
             raise SchemaError(msg)
         self.label = label
-        self._node_outputs = check_graph(self.nodes, label)
+        self._plan = plan(self.nodes, label)
         # Fitted state: the input dtypes seen at fit and the output schema derived from them. The
         # workflow is fitted exactly when the schema exists.
         self._input_dtypes: dict[str, str] = {}
@@ -84,12 +89,12 @@ class Workflow:
 
     # ------------------------------------------------------------------ structure
     def _steps(self) -> list[Step]:
-        return plan_steps(self.nodes)
+        return self._plan.steps
 
     @property
     def output_columns(self) -> list[str]:
         """Names of the output columns, in order (the label last)."""
-        names = [n for cols in self._node_outputs for n in cols]
+        names = self._plan.output_names
         return [*names, self.label] if self.label is not None else names
 
     @property
@@ -137,11 +142,17 @@ class Workflow:
         schema = self._schema if with_label or self.label is None else without_label(self._schema)
         if with_label and self.label is not None:
             check_label(working, self.label)
-        return finalize_output(working, schema)
+        # each output from the working column that holds it (a node's rewrite lives under a private name)
+        where = [phys for node in self._plan.outputs for _, phys in node]
+        if with_label and self.label is not None:
+            where.append(self.label)  # the label is always the raw column
+        out = working[where]
+        out.columns = schema.names
+        return finalize_output(out, schema)
 
     def _finish_fit(self, input_dtypes: dict[str, str]) -> None:
         self._input_dtypes = input_dtypes
-        self._schema = build_schema(self._steps(), self._node_outputs, self.label, input_dtypes)
+        self._schema = build_schema(self._plan, self.label, input_dtypes)
 
     # ------------------------------------------------------------------ public API
     def fit(self, data: Any) -> Workflow:

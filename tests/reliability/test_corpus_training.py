@@ -186,3 +186,47 @@ def test_cli_unavailable_backend_is_reported_in_one_line(capsys):
     assert main(["run", "flights-delay", "--backend", "cudf", "--rows", "1000", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("gpupipe: error:") and "cudf" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------------------- model vs loader, by name
+def _two_cat_frames():
+    rng = np.random.default_rng(0)
+    n = 400
+    df = pd.DataFrame({"a": rng.choice(list("pqrs"), n), "b": rng.choice(list("wxyz"), n),
+                       "x1": rng.normal(size=n), "x2": rng.normal(size=n)})
+    df["y"] = (df["x1"] + (df["a"] == "p") > 0.5).astype("float32")
+    return df
+
+
+def _fitted(cats, conts, df):
+    wf = gp.Workflow(cats >> ops.Categorify(), conts >> ops.Normalize(), label="y")
+    return wf, wf.fit_transform(df)
+
+
+@pytest.mark.parametrize("change", ["cats reordered", "conts reordered", "conts renamed", "another vocabulary"])
+def test_a_loader_whose_columns_are_not_the_models_is_refused_before_any_batch(change):
+    df = _two_cat_frames()
+    wf, _ = _fitted(["a", "b"], ["x1", "x2"], df)
+    model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(8,))
+    if change == "cats reordered":
+        wf2, out2 = _fitted(["b", "a"], ["x1", "x2"], df)
+    elif change == "conts reordered":
+        wf2, out2 = _fitted(["a", "b"], ["x2", "x1"], df)
+    elif change == "conts renamed":
+        wf2, out2 = _fitted(["a", "b"], ["x1", "x3"], df.assign(x3=df["x2"]))
+    else:  # `b` refitted on data holding fewer values: same encoder, other ids
+        wf2, out2 = _fitted(["a", "b"], ["x1", "x2"], df.assign(b=df["b"].where(df["b"] != "z", "w")))
+    loader = gp.Loader(out2, batch_size=64, schema=wf2.output_schema)
+    for call in (lambda: gp.predict(model, loader), lambda: gp.evaluate(model, loader),
+                 lambda: gp.train(model, loader, progress=False)):
+        with pytest.raises(SchemaError, match="model"):
+            call()
+
+
+def test_a_loader_built_with_the_models_schema_gives_the_same_predictions():
+    df = _two_cat_frames()
+    wf, out = _fitted(["a", "b"], ["x1", "x2"], df)
+    model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(8,))
+    same = gp.predict(model, gp.Loader(out, batch_size=64, schema=wf.output_schema))
+    again = gp.predict(model, gp.Loader(out, batch_size=64, schema=model.schema))
+    np.testing.assert_array_equal(np.asarray(same), np.asarray(again))

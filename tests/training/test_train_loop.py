@@ -193,7 +193,12 @@ def test_empty_loader_and_missing_label_are_clear_errors():
 def test_batches_that_do_not_fit_the_model_are_a_schema_error():
     schema = make_schema()
     cont, cat, label = learnable(100, n_cont=2)
+    # a loader with a schema is matched by column name before any batch
     loader = StandInLoader(cont, cat, label, 32, schema=make_schema(n_cont=2))
+    with pytest.raises(SchemaError, match=r"continuous columns \['x0', 'x1'\].*built for \['x0', 'x1', 'x2'\]"):
+        gp.train(_model(schema), loader, progress=False)
+    # without one, the first batch's shape is checked
+    loader = StandInLoader(cont, cat, label, 32, schema=None)
     with pytest.raises(SchemaError, match=r"x0.*cont of shape \(32, 2\)"):
         gp.train(_model(schema), loader, progress=False)
 

@@ -176,3 +176,22 @@ def test_arrow_types_survive(tmp_path) -> None:
     pq.write_table(pa.table({"i": pa.array([1, None], pa.int32()), "s": ["a", None]}), tmp_path / "t.parquet")
     part = next(gp.Dataset(tmp_path / "t.parquet").iter_partitions())
     assert str(part["i"].dtype) == "Int32" and str(part["s"].dtype) == "str"
+
+
+def test_raw_reads_and_private_rewrites_are_the_same_on_a_dataset(backend):
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, None, 6.0], "c": ["a", "b", "a", "c", "b", "a"],
+                       "y": [0.0, 1.0, 0.0, 1.0, 1.0, 0.0]})
+
+    def wf():
+        return gp.Workflow(["x"] >> ops.FillMissing() >> ops.Normalize(),
+                           ["c"] >> ops.JoinGroupby(cont_cols=["x"], stats=("mean", "count")),
+                           ["x"] >> ops.Rename(postfix="_raw") >> ops.FillMissing(fill_value=-1), label="y")
+
+    frame = gp.from_pandas(df)
+    whole = gp.to_pandas(wf().fit(frame).transform(frame))
+    parts = wf().fit(gp.Dataset(frame, partition_rows=2))
+    lazy = gp.to_pandas(parts.transform(gp.Dataset(frame, partition_rows=4)).to_frame())
+    pd.testing.assert_frame_equal(lazy, whole, check_exact=False, rtol=1e-6)
+    assert whole["x_raw"].tolist() == [1.0, 2.0, 3.0, 4.0, -1.0, 6.0]
+    # the raw x (nulls skipped), not the filled and normalised one
+    np.testing.assert_allclose(whole["c_x_mean"], [10 / 3, 2.0, 10 / 3, 4.0, 2.0, 10 / 3], rtol=1e-6)

@@ -94,9 +94,63 @@ def test_later_node_reads_earlier_output(backend: str) -> None:
     np.testing.assert_allclose(out["cnt_f_log"], np.log1p(out["cnt_f"]), rtol=1e-6)
 
 
-def test_rewriting_an_in_place_output_is_refused() -> None:
-    # node 0 transformed the raw column in place: node 1 would silently see normalized values
-    with pytest.raises(SchemaError, match=r"rewrite \['x'\].*Rename"):
+# ------------------------------------------------------------------ every node reads the raw columns
+RAW = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "c": ["a", "b", "a", "c"], "y": [0.0, 1.0, 0.0, 1.0]})
+
+
+@pytest.mark.parametrize("order", ["rewrite first", "reader first"])
+def test_a_node_reads_the_raw_column_whatever_another_node_did_to_it(backend: str, order: str) -> None:
+    rewrite = ["x"] >> ops.Normalize()
+    reader = ["x"] >> ops.Rename(postfix="_2") >> ops.Clip(upper=2.5)
+    nodes = (rewrite, reader) if order == "rewrite first" else (reader, rewrite)
+    out = gp.to_pandas(gp.Workflow(*nodes, label="y").fit_transform(gp.from_pandas(RAW)))
+    assert out["x_2"].tolist() == [1.0, 2.0, 2.5, 2.5]  # the raw x, clipped: not the normalised one
+    np.testing.assert_allclose(out["x"], (RAW["x"] - 2.5) / RAW["x"].std(ddof=0), rtol=1e-6)
+
+
+def test_statistics_of_another_node_read_raw_values(backend: str) -> None:
+    wf = gp.Workflow(["x"] >> ops.Normalize(), ["c"] >> ops.JoinGroupby(cont_cols=["x"], stats=("mean",)),
+                     ["c"] >> ops.TargetEncoding(target="x", kfold=1, smoothing=0) >> ops.Rename(postfix="_te"),
+                     label="y")
+    out = gp.to_pandas(wf.fit_transform(gp.from_pandas(RAW)))
+    assert out["c_x_mean"].tolist() == RAW.groupby("c")["x"].transform("mean").tolist() == [2.0, 2.0, 2.0, 4.0]
+    assert out["TE_c_x_te"].tolist() == [2.0, 2.0, 2.0, 4.0]  # the raw target's means per category
+
+
+def test_the_label_passes_through_raw_even_when_a_node_transforms_it(backend: str) -> None:
+    wf = gp.Workflow(["y"] >> ops.Normalize() >> ops.Rename(postfix="_feature"), ["x"], label="y")
+    out = gp.to_pandas(wf.fit_transform(gp.from_pandas(RAW)))
+    assert out["y"].tolist() == RAW["y"].tolist() and out["y_feature"].tolist() == [-1.0, 1.0, -1.0, 1.0]
+
+
+@pytest.mark.parametrize(("raw", "node"), [
+    ("t_year", ["t"] >> ops.DateParts(parts=("year",))),
+    ("x_missing", ["x"] >> ops.FillMissing(add_indicator=True)),
+    ("x_2", ["x"] >> ops.Rename(postfix="_2")),
+    ("c_x_mean", ["c"] >> ops.JoinGroupby(cont_cols=["x"], stats=("mean",))),
+])
+def test_an_op_adding_a_name_the_data_already_has_is_refused_naming_it(backend: str, raw: str, node) -> None:
+    df = RAW.assign(t=pd.to_datetime(["2013-01-01"] * 4), **{raw: 7.0})
+    wf = gp.Workflow(node, [raw] >> ops.Rename(postfix="_raw"), label="y")
+    with pytest.raises(SchemaError, match=rf"adds column\(s\) \['{raw}'\].*already has"):
+        wf.fit(gp.from_pandas(df))
+
+
+def test_a_join_bringing_a_column_named_like_an_input_is_refused(backend: str) -> None:
+    flights = pd.DataFrame({"tailnum": ["A", "B", "A"], "year": [2013, 2013, 2013], "y": [0.0, 1.0, 0.0]})
+    planes = pd.DataFrame({"tailnum": ["A", "B"], "year": [1999, 2005], "seats": [100, 200]})
+    wf = gp.Workflow(["tailnum"] >> ops.JoinExternal(planes, on="tailnum"), ["year"] >> ops.Rename(postfix="_f"),
+                     label="y")
+    with pytest.raises(SchemaError, match=r"\['year'\].*JoinExternal\(columns="):
+        wf.fit(gp.from_pandas(flights))
+    ok = gp.Workflow(["tailnum"] >> ops.JoinExternal(planes, on="tailnum", columns=["seats"]),
+                     ["year"] >> ops.Rename(postfix="_f"), label="y")
+    out = gp.to_pandas(ok.fit_transform(gp.from_pandas(flights)))
+    assert out["year_f"].tolist() == [2013.0] * 3 and out["seats"].tolist() == [100.0, 200.0, 100.0]
+
+
+def test_two_nodes_rewriting_one_column_in_place_is_an_output_clash() -> None:
+    with pytest.raises(SchemaError, match=r"output column 'x' is produced by node 0.*node 1.*Rename"):
         gp.Workflow(["x"] >> ops.Normalize(), ["x"] >> ops.LogOp())
 
 
