@@ -403,7 +403,7 @@ class Workflow:
         from ._tables import table_sources
 
         self._check_fitted()
-        return table_sources(self._steps(), self.output_columns, self._input_dtypes)
+        return table_sources(self._plan, self._input_dtypes)
 
     def table(self, column: str) -> Any:
         """The fitted table behind output column ``column``, as a pandas frame.

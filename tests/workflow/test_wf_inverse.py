@@ -163,6 +163,18 @@ def test_a_rename_keeps_the_vocabulary_and_another_op_ends_it():
         wf.vocabulary("d")
 
 
+def test_another_node_reading_the_same_name_reads_the_raw_column_not_the_ids():
+    pdf = pd.DataFrame({"c": ["a", "b", "a"], "n": pd.array([7, 8, 7], dtype="Int16")})
+    wf = gp.Workflow(["c"] >> ops.Categorify(), ["c"] >> ops.HashBucket(num_buckets=5) >> ops.Rename(postfix="_h"),
+                     ["n"] >> ops.Categorify() >> ops.Rename(postfix="_a"), ["n"] >> ops.Categorify(freq_threshold=2)).fit(pdf)
+    out = wf.inverse_transform(wf.transform(pdf))
+    assert out["c"].tolist() == ["a", "b", "a"]
+    assert out["c_h"].tolist() == wf.transform(pdf)["c_h"].tolist()  # hashed buckets: no table, left alone
+    assert out["n_a"].tolist() == [7, 8, 7] and out["n"].tolist() == [7, pd.NA, 7]  # 8 is rarer than 2: OOV
+    assert str(out["n_a"].dtype) == str(out["n"].dtype) == "Int16"  # both read the raw Int16 column
+    assert list(wf._table_sources()) == ["c", "n_a", "n"]
+
+
 def test_inverse_of_a_dataset_is_lazy_and_equals_the_in_memory_one(tmp_path):
     rng = np.random.default_rng(0)
     pdf = pd.DataFrame({"c": pd.array(rng.choice(["a", "b", "c", None], 200), dtype="str"),
