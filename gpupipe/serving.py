@@ -154,14 +154,6 @@ def _check_keys(keys: Sequence[str], columns: Sequence[str]) -> list[str]:
     return keys
 
 
-def _device(frame_backend: str, device: Any) -> Any:
-    import torch
-
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda") if frame_backend == "cudf" else torch.device("cpu")
-
-
 def _score_part(wf: Any, model: Any, part: Any, keys: list[str], batch_size: int, device: Any) -> Any:
     """The Arrow table (keys, prediction) of one in-memory frame."""
     import numpy as np
@@ -264,7 +256,8 @@ def batch_predict(workflow: Any, model: Any, data: Any, *, keys: Sequence[str] |
     partition_rows : int, optional
         Rows per partition of data read from files (default: one partition per file); a bound on memory.
     device : torch device, optional
-        Where the model runs: default the data's device (CUDA for cuDF frames, else the CPU).
+        Where the model runs: default the data's device (the GPU for cuDF frames, else the CPU; a CUDA
+        device with pandas data uploads each partition's columns once, as ``gp.Loader`` does).
     progress : bool, default True
         A tqdm bar over the partitions.
 
@@ -312,7 +305,6 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
     keys = _check_keys([keys] if isinstance(keys, str) else list(keys or []), columns)
     wf._check_columns({c: d for c, d in dtypes.items()}, "transform")
     backend = dataset.backend if dataset is not None else backend_of(frame)
-    dev = _device(backend, device)
     parts = dataset.iter_partitions() if dataset is not None else iter([frame])
     total = dataset.num_partitions if dataset is not None else 1
 
@@ -328,7 +320,7 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
                 if first is None:
                     first = part
                 if len(part):
-                    table = _score_part(wf, model, part, keys, batch_size, dev)
+                    table = _score_part(wf, model, part, keys, batch_size, device)
                     sink.write(table)
                     stats["rows"] += table.num_rows
                 stats["partitions"] += 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .base import REGISTRY, ColumnInfo, Op, StatOp, register_op
 from .bucketize import Bucketize
-from .categorify import Categorify
+from .categorify import OOV_MARKER, Categorify
 from .clip import Clip
 from .date_parts import DateParts
 from .dropna import Dropna
@@ -23,6 +23,7 @@ from .rename import Rename
 from .target_encoding import TargetEncoding
 
 __all__ = [
+    "OOV_MARKER",
     "REGISTRY",
     "Bucketize",
     "Categorify",

@@ -461,7 +461,8 @@ class Workflow:
         3   3     x      2
         4   4     y      1
         """
-        return self._categorify_source(column, "vocabulary").op.vocabulary(self._table_sources()[column].key)
+        src = self._categorify_source(column, "vocabulary")
+        return src.op.vocabulary(src.key)
 
     def _categorify_source(self, column: str, what: str) -> Any:
         from ..ops.categorify import Categorify
