@@ -89,6 +89,9 @@ class Dataset:
             msg = f"partition_rows must be a positive integer or None, got {partition_rows!r}"
             raise ValueError(msg)
         self.partition_rows = partition_rows
+        from .convert import as_frame
+
+        source = as_frame(source, "gp.Dataset")  # a Polars frame, converted once
         if isinstance(source, Dataset):
             self._ddf, self.backend = source._ddf, source.backend
         elif hasattr(source, "__dask_graph__") and hasattr(source, "npartitions"):

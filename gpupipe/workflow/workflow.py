@@ -107,11 +107,13 @@ class Workflow:
 
     def _check_frame(self, data: Any, stage: str) -> Any:
         from ..backend import backend_of
+        from ..io.convert import as_frame
 
+        data = as_frame(data, f"Workflow.{stage}")
         try:
             backend_of(data)
         except TypeError:
-            msg = (f"Workflow.{stage} expects a pandas or cuDF DataFrame or a gp.Dataset, got "
+            msg = (f"Workflow.{stage} expects a pandas, cuDF or Polars DataFrame or a gp.Dataset, got "
                    f"{type(data).__module__}.{type(data).__qualname__}; convert it with gp.from_pandas/gp.from_arrow")
             raise DataError(msg) from None
         if not hasattr(data, "columns"):
