@@ -301,7 +301,13 @@ def _expand_remote(url: str, formats: Sequence[str], reader: str,
                 raise FileNotFoundError(errno.ENOENT, "no object matches the pattern; check the URL", url)
             return [Source(full(m), True, opts, _hive(_relparts(m, base)), full(base) if base else None)
                     for m in matched if not _hidden(_relparts(m, base)[:-1])]
-        info = fs.info(path)
+        try:
+            info = fs.info(path)
+        except FileNotFoundError:
+            bucket = path.split("/", 1)[0]
+            if proto in ("s3", "s3a", "gs", "gcs") and bucket != path and not fs.exists(bucket):
+                raise FileNotFoundError(errno.ENOENT, f"no such bucket {bucket!r}; check the URL", url) from None
+            raise FileNotFoundError(errno.ENOENT, "no such file or object; check the URL", url) from None
         if info.get("type") == "directory" or (proto in ("http", "https") and path.endswith("/")):
             exts = _exts(formats)
             root = info.get("name", path).rstrip("/")

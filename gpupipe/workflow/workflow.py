@@ -357,18 +357,21 @@ class Workflow:
                 raise WorkflowFormatError(msg)
         return wf
 
-    def save(self, directory: Any) -> Any:
-        """Save as ``directory/workflow.json`` + ``directory/artifacts/*.parquet``, atomically. See :mod:`gpupipe.workflow.serialize`."""
+    def save(self, directory: Any, *, storage_options: Any = None) -> Any:
+        """Save as ``directory/workflow.json`` + ``directory/artifacts/*.parquet``, atomically; ``directory``
+        may be a URL (``s3://``, ``gs://``, ``memory://``) with fsspec ``storage_options``. See
+        :mod:`gpupipe.workflow.serialize`."""
         from .serialize import save_workflow
 
-        return save_workflow(self, directory)
+        return save_workflow(self, directory, storage_options=storage_options)
 
     @classmethod
-    def load(cls, directory: Any) -> Workflow:
-        """Load a saved workflow, verifying every artifact's sha256. See :mod:`gpupipe.workflow.serialize`."""
+    def load(cls, directory: Any, *, storage_options: Any = None) -> Workflow:
+        """Load a saved workflow (a directory or a URL, ``http(s)://`` included), verifying every artifact's
+        sha256. See :mod:`gpupipe.workflow.serialize`."""
         from .serialize import load_workflow
 
-        return load_workflow(directory)
+        return load_workflow(directory, storage_options=storage_options)
 
 
 def _transform_partition(wf: Workflow, with_label: bool, part: Any) -> Any:
