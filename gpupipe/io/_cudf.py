@@ -86,7 +86,8 @@ def _conform(frame: cudf.DataFrame, target: pa.Schema, src: Source, own: pa.Sche
         if f.name in hive:
             value = hive[f.name]
             one: cudf.Series = cudf.Series.from_arrow(pa.array([value], type=f.type))
-            out[f.name] = one.repeat(n).reset_index(drop=True)
+            repeated: cudf.Series = one.repeat(n).reset_index(drop=True)
+            out[f.name] = repeated
         elif f.name in frame.columns and f.name in own.names and not pa.types.is_null(own.field(f.name).type):
             s = column(frame, f.name)
             want = _dtype(f.type)
@@ -97,10 +98,19 @@ def _conform(frame: cudf.DataFrame, target: pa.Schema, src: Source, own: pa.Sche
                     msg = (f"{reader}: column {f.name!r} of {src.name} ({s.dtype}) does not fit the type {f.type} the "
                            f"other files give it: {exc}")
                     raise DataError(msg) from exc
-            out[f.name] = s.reset_index(drop=True)
+            aligned: cudf.Series = s.reset_index(drop=True)
+            out[f.name] = aligned
         else:
             out[f.name] = cudf.Series.from_arrow(pa.nulls(n, f.type))
     return cudf.DataFrame(out)
+
+
+def _rows(frame: cudf.DataFrame, piece: _Piece) -> cudf.DataFrame:
+    """The piece's rows of a file (all of them when it covers the whole file), indexed 0..n-1."""
+    if piece.length is None:
+        return frame
+    part: cudf.DataFrame = frame[piece.start:piece.start + piece.length]  # a slice selects rows
+    return part.reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------- parquet
@@ -138,9 +148,7 @@ def _read_parquet_piece_cudf(piece: _Piece) -> cudf.DataFrame:
     cols = [c for c in file_columns(target, src) if c in own.names]
     frame = _read_parquet_files([src.path], cols or own.names[:1], src, src.name,
                                 None if piece.groups is None else [list(piece.groups)])
-    if piece.length is not None:
-        frame = frame.iloc[piece.start:piece.start + piece.length]
-    return _conform(frame.reset_index(drop=True), target, src, own, "gp.Dataset")
+    return _conform(_rows(frame, piece), target, src, own, "gp.Dataset")
 
 
 @_write_parquet.register("cudf")
@@ -204,9 +212,7 @@ def _csv_schema_cudf(src: Source, opts: dict[str, Any]) -> tuple[pa.Schema, int]
 def _read_csv_piece_cudf(piece: _Piece, opts: dict[str, Any]) -> cudf.DataFrame:
     frame = _read_csv_file(piece.source, opts)
     own = _csv_file_schema(frame, opts)
-    if piece.length is not None:
-        frame = frame.iloc[piece.start:piece.start + piece.length]
-    return _conform(frame.reset_index(drop=True), piece.target, piece.source, own, "gp.Dataset")
+    return _conform(_rows(frame, piece), piece.target, piece.source, own, "gp.Dataset")
 
 
 @_register_dask.register("cudf")
