@@ -38,6 +38,7 @@ from .io import (
     read_parquet,
     to_arrow,
     to_pandas,
+    to_polars,
     write_parquet,
 )
 from .schema import ColumnSchema, Schema
@@ -94,6 +95,7 @@ __all__ = [
     "set_backend",
     "to_arrow",
     "to_pandas",
+    "to_polars",
     "use_backend",
     "write_parquet",
     *_LAZY,

@@ -16,6 +16,22 @@ the previous directory is first renamed aside to ``.<name>.old-<random>``, then 
 renamed in, then the old one is removed. If the second rename fails the previous directory is
 renamed back. Only a crash of the process in the instant between the two renames leaves the
 previous content at ``.<name>.old-*``; loaders name it (see :func:`gpupipe.workflow.serialize.load_workflow`).
+
+Object storage (a URL: ``s3://``, ``gs://``, ``memory://``, any fsspec protocol that can write)
+has no rename, but an object appears only once its upload is complete (a single PUT, or a
+multipart upload that is completed last and aborted on failure). So:
+
+* a file is written to a local temporary and uploaded in one piece: a failed write leaves the
+  previous object, whole;
+* a directory is published by its *manifest* (``workflow.json``, ``model.json``), uploaded last,
+  in one piece. Every other file must be named by its content (its name carries the first 16
+  hex digits of its sha256; checked), so uploading them never touches a file the previous
+  manifest lists. A failed save leaves the previous manifest and everything it lists, plus at
+  most some unreferenced new files, which the next successful save removes. Files the new
+  manifest does not list are deleted after it is published (a loader that read the previous
+  manifest just before may then miss its files: retry the load).
+
+``http(s)://`` URLs are read-only here (HTTP has no atomic publish).
 """
 
 from __future__ import annotations
@@ -26,11 +42,11 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-__all__ = ["atomic_write_dir", "atomic_write_file", "fsync", "replace_dir", "sha256_file"]
+__all__ = ["atomic_write_dir", "atomic_write_file", "fsync", "replace_dir", "sha256_bytes", "sha256_file"]
 
 T = TypeVar("T")
 
@@ -42,6 +58,11 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def fsync(path: str | Path) -> None:
@@ -61,20 +82,24 @@ def _fsync_tree(root: Path) -> None:
         fsync(here)
 
 
-def atomic_write_file(path: str | os.PathLike[str], write: Callable[[str], object]) -> Path:
+def atomic_write_file(path: str | os.PathLike[str], write: Callable[[str], object], *,
+                      storage_options: Mapping[str, Any] | None = None) -> Path | str:
     """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``.
 
     Parameters
     ----------
-    path : path
-        The file to create or replace; its parent directory is created if missing.
+    path : path or URL
+        The file to create or replace; its parent directory is created if missing. A URL is
+        written to a local temporary file, then uploaded in one piece (module docstring).
     write : callable
         Writes the whole content to the path it is given (a ``str``).
+    storage_options : dict, optional
+        fsspec options for a URL.
 
     Returns
     -------
     pathlib.Path
-        ``path``.
+        ``path`` (for a URL, the URL as a ``str``).
 
     Examples
     --------
@@ -84,6 +109,8 @@ def atomic_write_file(path: str | os.PathLike[str], write: Callable[[str], objec
     >>> open(p).read(), sorted(os.listdir(os.path.dirname(p)))
     ('hello', ['a.txt'])
     """
+    if _is_url(path):
+        return _upload_file(str(path), write, storage_options)
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
@@ -100,13 +127,18 @@ def atomic_write_file(path: str | os.PathLike[str], write: Callable[[str], objec
     return dest
 
 
-def atomic_write_dir(path: str | os.PathLike[str], write: Callable[[Path], T]) -> T:
+def atomic_write_dir(path: str | os.PathLike[str], write: Callable[[Path], T], *, manifest: str | None = None,
+                     storage_options: Mapping[str, Any] | None = None) -> T:
     """Call ``write(tmp)`` on an empty temporary directory beside ``path``, then swap it in for ``path``.
 
     Everything ``write`` left in the directory is fsynced, then :func:`replace_dir` puts it in
     place. If ``write``, an fsync or the swap fails, the temporary directory is removed and the
     previous ``path`` (if any) is left as it was. Deciding whether ``path`` may be replaced at all
     (does it hold a previous save, or someone's data?) is the caller's business, before calling.
+
+    For a URL, ``write`` fills a local temporary directory, which is then published by its
+    ``manifest`` file (module docstring): every other file's name must carry the first 16 hex
+    digits of its sha256.
 
     Returns
     -------
@@ -121,6 +153,10 @@ def atomic_write_dir(path: str | os.PathLike[str], write: Callable[[Path], T]) -
     >>> os.listdir(d), os.listdir(os.path.dirname(d))
     (['b.txt'], ['save'])
     """
+    if _is_url(path):
+        if manifest is None:
+            raise ValueError("atomic_write_dir: a URL target needs the name of the manifest file, published last")
+        return _publish_dir(str(path), write, manifest, storage_options)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -157,3 +193,82 @@ def replace_dir(new: str | os.PathLike[str], target: str | os.PathLike[str]) -> 
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------- object storage
+def _is_url(path: object) -> bool:
+    from .io._sources import is_url
+
+    return is_url(path)
+
+
+def _writable(url: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]:
+    from .io._sources import filesystem
+
+    if url.split("://", 1)[0].lower() in ("http", "https"):
+        msg = (f"cannot write to {url}: http(s) URLs are read-only in gpupipe (HTTP has no atomic publish); "
+               "write to a local path, s3://, gs:// or memory:// and serve that")
+        raise ValueError(msg)
+    fs, root = filesystem(url, storage_options)
+    return fs, root.rstrip("/")
+
+
+def _upload_file(url: str, write: Callable[[str], object], storage_options: Mapping[str, Any] | None) -> str:
+    """Write the whole file locally, then upload it as one object (never a partial object)."""
+    from .io._sources import remote_errors
+
+    fs, rpath = _writable(url, storage_options)
+    with tempfile.TemporaryDirectory(prefix="gpupipe-upload-") as d:
+        tmp = os.path.join(d, rpath.rsplit("/", 1)[-1] or "file")
+        with remote_errors(url, "write"):
+            if fs.isdir(rpath):
+                raise IsADirectoryError(21, "is a directory (a prefix with objects under it); give a file name", url)
+        write(tmp)
+        with remote_errors(url, "write"):
+            fs.put_file(tmp, rpath)
+    return url
+
+
+def _listing(fs: Any, root: str) -> list[str]:
+    """Paths of the objects under ``root``, relative to it."""
+    if not fs.exists(root):
+        return []
+    return sorted(p[len(root) + 1:] for p in fs.find(root) if p.startswith(root + "/"))
+
+
+def remote_listing(url: str, storage_options: Mapping[str, Any] | None = None) -> list[str]:
+    """The objects under a writable URL prefix, relative to it (an empty list when there are none)."""
+    from .io._sources import remote_errors
+
+    fs, root = _writable(url, storage_options)
+    with remote_errors(url):
+        return _listing(fs, root)
+
+
+def _publish_dir(url: str, write: Callable[[Path], T], manifest: str,
+                 storage_options: Mapping[str, Any] | None) -> T:
+    from .io._sources import remote_errors
+
+    fs, root = _writable(url, storage_options)
+    with tempfile.TemporaryDirectory(prefix="gpupipe-publish-") as d:
+        tmp = Path(d)
+        result = write(tmp)
+        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+        if manifest not in files:
+            raise ValueError(f"atomic_write_dir: the writer left no manifest {manifest!r} to publish {url} with")
+        for rel in files:
+            if rel != manifest and sha256_file(tmp / rel)[:16] not in rel:
+                msg = (f"atomic_write_dir: {rel!r} is not named by its content (the first 16 hex digits of its "
+                       f"sha256); on object storage it could overwrite a file the previous {manifest} lists")
+                raise ValueError(msg)
+        with remote_errors(url, "write"):
+            before = _listing(fs, root)
+            for rel in files:
+                if rel != manifest and rel not in before:  # a file of that name holds these very bytes already
+                    fs.put_file(str(tmp / rel), f"{root}/{rel}")
+            fs.put_file(str(tmp / manifest), f"{root}/{manifest}")  # the save is published here, at once
+    stale = [f"{root}/{rel}" for rel in before if rel not in files]
+    if stale:
+        with contextlib.suppress(Exception):  # unreferenced files: harmless, removed by the next save
+            fs.rm(stale)
+    return result

@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-HEAVY = ("cudf", "cupy", "torch", "dask", "distributed", "pandas", "sklearn", "cuml")
+HEAVY = ("cudf", "cupy", "torch", "dask", "distributed", "pandas", "sklearn", "cuml", "polars", "fsspec", "s3fs")
 
 
 def test_import_gpupipe_imports_no_gpu_torch_or_dask_library():

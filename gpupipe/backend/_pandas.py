@@ -151,8 +151,22 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     and every partition of a dataset reads to the same dtypes), NumPy floats with NaN, ``str`` text."""
     table = F.canonical_arrow(table)
     if not plain_pandas_metadata(table.schema):
-        return table.to_pandas(types_mapper=_pandas_types_mapper(), split_blocks=True, self_destruct=False)
-    return frame_from_columns(columns_to_pandas(table), table.num_rows)
+        frame = table.to_pandas(types_mapper=_pandas_types_mapper(), split_blocks=True, self_destruct=False)
+    else:
+        frame = frame_from_columns(columns_to_pandas(table), table.num_rows)
+    return _text_categories(frame, table.schema)
+
+
+def _text_categories(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
+    """Arrow gives a dictionary column of text with no value at all ``object`` categories, which go back to
+    Arrow as a dictionary of nulls: give them pandas' ``str`` dtype, as non-empty ones have."""
+    for f in schema:
+        t = f.type
+        if pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
+            col = frame[f.name]
+            if len(col.cat.categories) == 0 and col.cat.categories.dtype == object:
+                frame[f.name] = col.cat.set_categories(pd.Index([], dtype="str"))
+    return frame
 
 
 @F.from_arrow.register("pandas")

@@ -1,8 +1,8 @@
-"""Input and output: parquet, CSV and Arrow files; Arrow and pandas interop."""
+"""Input and output: parquet, CSV and Arrow files, local or in object storage; Arrow, pandas and Polars interop."""
 
 from __future__ import annotations
 
-from .convert import from_arrow, from_pandas, to_arrow, to_backend, to_pandas
+from .convert import from_arrow, from_pandas, to_arrow, to_backend, to_pandas, to_polars
 from .dataset import Dataset
 from .files import read_arrow, read_csv, read_parquet, write_parquet
 
@@ -16,5 +16,6 @@ __all__ = [
     "to_arrow",
     "to_backend",
     "to_pandas",
+    "to_polars",
     "write_parquet",
 ]

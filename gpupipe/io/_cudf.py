@@ -2,8 +2,14 @@
 
 Readers give the frames the pandas readers give, column for column (see
 :mod:`gpupipe.backend.frame`): the same NA tokens for CSV, all-missing CSV columns as float64,
-Arrow's canonical types. Out-of-memory errors become :class:`~gpupipe.errors.OutOfMemoryError`
-with advice; other failures a :class:`~gpupipe.errors.DataError` naming the file.
+Arrow's canonical types, the same unified schema across files (:mod:`gpupipe.io._unify`) and the
+same hive partition columns. libcudf refuses files whose schemas differ (``All sources must have
+the same schema``) and silently drops requested columns a file lacks
+(``ignore_missing_columns=True``), so schemas are read from the footers first (on the host) and
+checked: files that already have the unified schema are read in one cuDF call, others one by one
+and conformed on the device. URLs go through cuDF's own remote IO (``storage_options``).
+Out-of-memory errors become :class:`~gpupipe.errors.OutOfMemoryError` with advice; other
+failures a :class:`~gpupipe.errors.DataError` naming the file.
 
 What each backend verifies on read: the pandas backend checks parquet page CRC checksums
 (``write_parquet`` writes them on both backends' pandas path). libcudf's parquet reader computes
@@ -14,79 +20,135 @@ damaged data page can decode to other values. Both backends check the footer and
 
 from __future__ import annotations
 
-from pathlib import Path
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..errors import oom_advice
-from .dataset import _Piece, _read_parquet_piece, _register_dask
-from .files import _CSV_NULL_VALUES, _check_columns, _read_csv, _read_failed, _read_parquet, _write_parquet
+from ..errors import DataError, oom_advice
+from ._sources import Source, remote_errors
+from ._unify import file_columns
+from .dataset import _csv_schema, _Piece, _read_csv_piece, _read_parquet_piece, _register_dask
+from .files import (
+    _CSV_NULL_VALUES,
+    _read_csv,
+    _read_failed,
+    _read_parquet,
+    _write_parquet,
+    csv_target,
+    parquet_target,
+)
 
 if TYPE_CHECKING:
     import cudf
+    import pyarrow as pa
+
+
+@contextlib.contextmanager
+def _reading(kind: str, where: str, src: Source | None) -> Iterator[None]:
+    # oom_advice outside the try: an OutOfMemoryError (a RuntimeError) must not be re-read as a damaged file
+    with oom_advice(f"reading {where} with cuDF", "read"), \
+            (remote_errors(src.name) if src is not None and src.remote else contextlib.nullcontext()):
+        try:
+            yield
+        except (MemoryError, FileNotFoundError, PermissionError, ConnectionError):
+            raise
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise _read_failed(kind, where, exc) from exc
+
+
+def _options(src: Source) -> dict[str, Any] | None:
+    return dict(src.storage_options or {}) if src.remote else None
+
+
+# ---------------------------------------------------------------------------- conforming to one schema
+def _dtype(t: pa.DataType) -> Any:
+    """The cuDF dtype of an Arrow type (as an empty column of it has)."""
+    import cudf
+    import pyarrow as pa
+
+    empty: cudf.Series = cudf.Series.from_arrow(pa.array([], type=t))
+    return empty.dtype
+
+
+def _conform(frame: cudf.DataFrame, target: pa.Schema, src: Source, own: pa.Schema, reader: str) -> cudf.DataFrame:
+    """``frame`` (read from ``src``, whose own schema is ``own``) with exactly ``target``'s columns and
+    dtypes: a column the file lacks or holds null-typed becomes nulls, others are cast (a widening the
+    unified schema allows), hive partition columns hold the directory's text."""
+    import cudf
+    import pyarrow as pa
+
+    from ..backend._cudf import column
+
+    n = len(frame)
+    hive = dict(src.hive)
+    out: dict[str, cudf.Series] = {}
+    for f in target:
+        if f.name in hive:
+            value = hive[f.name]
+            one: cudf.Series = cudf.Series.from_arrow(pa.array([value], type=f.type))
+            repeated: cudf.Series = one.repeat(n).reset_index(drop=True)
+            out[f.name] = repeated
+        elif f.name in frame.columns and f.name in own.names and not pa.types.is_null(own.field(f.name).type):
+            s = column(frame, f.name)
+            want = _dtype(f.type)
+            if s.dtype != want:
+                try:
+                    s = s.astype(want)
+                except (TypeError, ValueError, OverflowError) as exc:
+                    msg = (f"{reader}: column {f.name!r} of {src.name} ({s.dtype}) does not fit the type {f.type} the "
+                           f"other files give it: {exc}")
+                    raise DataError(msg) from exc
+            aligned: cudf.Series = s.reset_index(drop=True)
+            out[f.name] = aligned
+        else:
+            out[f.name] = cudf.Series.from_arrow(pa.nulls(n, f.type))
+    return cudf.DataFrame(out)
+
+
+def _rows(frame: cudf.DataFrame, piece: _Piece) -> cudf.DataFrame:
+    """The piece's rows of a file (all of them when it covers the whole file), indexed 0..n-1."""
+    if piece.length is None:
+        return frame
+    part: cudf.DataFrame = frame[piece.start:piece.start + piece.length]  # a slice selects rows
+    return part.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- parquet
+def _read_parquet_files(paths: list[str], columns: list[str], src: Source, where: str,
+                        row_groups: list[list[int]] | None = None) -> cudf.DataFrame:
+    import cudf
+
+    with _reading("parquet", where, src):
+        frame = cudf.read_parquet(paths, columns=columns, row_groups=row_groups, storage_options=_options(src))
+    return frame.reset_index(drop=True)
 
 
 @_read_parquet.register("cudf")
-def _read_parquet_cudf(paths: list[Path], columns: list[str] | None) -> cudf.DataFrame:
-    import cudf
-    import pyarrow.parquet as pq
-
-    for p in paths:
-        if p.is_file():
-            try:
-                _check_columns(pq.read_schema(p).names, columns, p)
-            except OSError as exc:  # pyarrow raises ArrowInvalid (an OSError/ValueError) on a bad footer
-                raise _read_failed("parquet", p, exc) from exc
-    where = paths[0] if len(paths) == 1 else f"{len(paths)} parquet files from {paths[0]}"
-    # oom_advice outside the try: an OutOfMemoryError (a RuntimeError) must not be re-read as a damaged file
-    with oom_advice(f"reading {where} with cuDF", "read"):
-        try:
-            return cudf.read_parquet([str(p) for p in paths], columns=columns)
-        except MemoryError:
-            raise
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise _read_failed("parquet", where, exc) from exc
-
-
-@_read_csv.register("cudf")
-def _read_csv_cudf(paths: list[Path], opts: dict[str, Any]) -> cudf.DataFrame:
+def _read_parquet_cudf(sources: list[Source], columns: list[str] | None) -> cudf.DataFrame:
     import cudf
 
-    # the pyarrow path's NA tokens exactly, and no others (cuDF's defaults add more)
-    na = [*_CSV_NULL_VALUES, *list(opts["na_values"] or [])]
-    kw: dict[str, Any] = {"sep": opts["sep"], "skiprows": opts["skip_rows"], "na_values": na,
-                          "keep_default_na": False, "na_filter": True}
-    if opts["columns"] is not None:
-        kw["usecols"] = opts["columns"]
-    if opts["dtype"]:
-        kw["dtype"] = opts["dtype"]
-    if opts["names"] is not None:
-        kw["names"] = opts["names"]
-        kw["header"] = 0 if opts["header"] else None
-    elif not opts["header"]:
-        kw["header"] = None
+    target, schemas = parquet_target(sources, columns)
+    where = sources[0].name if len(sources) == 1 else f"{len(sources)} parquet files from {sources[0].name}"
+    same = all(n in s.names and s.field(n).type == target.field(n).type for s in schemas for n in target.names)
+    if same and not any(s.hive for s in sources) and len({s.remote for s in sources}) == 1:
+        # every file already has the unified schema: one libcudf read over all of them
+        return _read_parquet_files([s.path for s in sources], list(target.names), sources[0], where)
     frames = []
-    for p in paths:
-        with oom_advice(f"reading {p} with cuDF", "read"):
-            try:
-                frame = cudf.read_csv(str(p), **kw)
-            except MemoryError:
-                raise
-            except (OSError, RuntimeError, ValueError) as exc:
-                raise _read_failed("CSV", p, exc) from exc
-        frames.append(_all_missing_as_float(frame, set(opts["dtype"])))
+    for src, own in zip(sources, schemas, strict=True):
+        cols = [c for c in file_columns(target, src) if c in own.names]
+        # no column of this file is wanted: read one anyway, for the number of rows
+        frame = _read_parquet_files([src.path], cols or own.names[:1], src, src.name)
+        frames.append(_conform(frame, target, src, own, "read_parquet"))
     return frames[0] if len(frames) == 1 else cudf.concat(frames, ignore_index=True)
 
 
-def _all_missing_as_float(frame: cudf.DataFrame, typed: set[str]) -> cudf.DataFrame:
-    """A column with no value at all has no type to infer: pyarrow says null (read as float64), cuDF picks
-    one of its own. Both backends make it float64."""
-    from ..backend._cudf import column
-
-    for name in frame.columns:
-        s = column(frame, name)
-        if name not in typed and (len(s) == 0 or int(s.null_count) == len(s)):
-            frame[name] = s.astype("float64")
-    return frame
+@_read_parquet_piece.register("cudf")
+def _read_parquet_piece_cudf(piece: _Piece) -> cudf.DataFrame:
+    src, own, target = piece.source, piece.own, piece.target
+    cols = [c for c in file_columns(target, src) if c in own.names]
+    frame = _read_parquet_files([src.path], cols or own.names[:1], src, src.name,
+                                None if piece.groups is None else [list(piece.groups)])
+    return _conform(_rows(frame, piece), target, src, own, "gp.Dataset")
 
 
 @_write_parquet.register("cudf")
@@ -94,24 +156,66 @@ def _write_parquet_cudf(frame: cudf.DataFrame, path: str, compression: str) -> N
     frame.to_parquet(path, compression=compression, index=False)
 
 
-@_read_parquet_piece.register("cudf")
-def _read_parquet_piece_cudf(piece: _Piece) -> cudf.DataFrame:
+# ---------------------------------------------------------------------------- csv
+def _read_csv_file(src: Source, opts: dict[str, Any]) -> cudf.DataFrame:
     import cudf
 
-    cols = None if piece.columns is None else list(piece.columns)
-    with oom_advice(f"reading {piece.path} with cuDF", "read"):
-        try:
-            frame = cudf.read_parquet(piece.path, columns=cols,
-                                      row_groups=None if piece.groups is None else [list(piece.groups)])
-        except MemoryError:
-            raise
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise _read_failed("parquet", piece.path, exc) from exc
-    if piece.length is not None:
-        frame = frame.iloc[piece.start:piece.start + piece.length]
-    return frame.reset_index(drop=True)
+    # the pyarrow path's NA tokens exactly, and no others (cuDF's defaults add more)
+    na = [*_CSV_NULL_VALUES, *list(opts["na_values"] or [])]
+    kw: dict[str, Any] = {"sep": opts["sep"], "skiprows": opts["skip_rows"], "na_values": na,
+                          "keep_default_na": False, "na_filter": True}
+    if opts["dtype"]:
+        kw["dtype"] = opts["dtype"]
+    if opts["names"] is not None:
+        kw["names"] = opts["names"]
+        kw["header"] = 0 if opts["header"] else None
+    elif not opts["header"]:
+        kw["header"] = None
+    with _reading("CSV", src.name, src):
+        return cudf.read_csv(src.path, storage_options=_options(src), **kw)
+
+
+def _csv_file_schema(frame: cudf.DataFrame, opts: dict[str, Any]) -> pa.Schema:
+    """The file's Arrow schema, a column with no value at all (which libcudf reads as int8) null-typed,
+    as pyarrow's parser types it: its type comes from the other files, or is float64."""
+    import pyarrow as pa
+
+    from ..backend._cudf import column
+
+    schema = frame.head(0).to_arrow(preserve_index=False).schema
+    fields = []
+    for f in schema:
+        s = column(frame, f.name)
+        empty = f.name not in opts["dtype"] and (len(s) == 0 or int(s.null_count) == len(s))
+        fields.append(pa.field(f.name, pa.null()) if empty else f)
+    return pa.schema(fields)
+
+
+@_read_csv.register("cudf")
+def _read_csv_cudf(sources: list[Source], opts: dict[str, Any]) -> cudf.DataFrame:
+    import cudf
+
+    frames = [_read_csv_file(s, opts) for s in sources]
+    schemas = [_csv_file_schema(f, opts) for f in frames]
+    target = csv_target(sources, schemas, opts)
+    parts = [_conform(f, target, s, own, "read_csv") for f, s, own in zip(frames, sources, schemas, strict=True)]
+    return parts[0] if len(parts) == 1 else cudf.concat(parts, ignore_index=True)
+
+
+@_csv_schema.register("cudf")
+def _csv_schema_cudf(src: Source, opts: dict[str, Any]) -> tuple[pa.Schema, int]:
+    frame = _read_csv_file(src, opts)
+    return _csv_file_schema(frame, opts), len(frame)
+
+
+@_read_csv_piece.register("cudf")
+def _read_csv_piece_cudf(piece: _Piece, opts: dict[str, Any]) -> cudf.DataFrame:
+    frame = _read_csv_file(piece.source, opts)
+    own = _csv_file_schema(frame, opts)
+    return _conform(_rows(frame, piece), piece.target, piece.source, own, "gp.Dataset")
 
 
 @_register_dask.register("cudf")
 def _register_dask_cudf() -> None:
     import dask_cudf  # noqa: F401  (registers cuDF partitions with dask.dataframe)
+

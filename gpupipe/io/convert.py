@@ -1,12 +1,19 @@
-"""Conversions between Arrow, pandas and the active backend's frames.
+"""Conversions between Arrow, pandas, Polars and the active backend's frames.
 
 Nulls and dtypes survive every round trip: an integer column with nulls is a nullable integer
-column in pandas (``Int64``), an ``int64`` column with nulls in Arrow and in cuDF, never a float.
-Conversions return their input unchanged when it is already of the target type (no copy).
+column in pandas (``Int64``), an ``int64`` column with nulls in Arrow, cuDF and Polars, never a
+float. Conversions return their input unchanged when it is already of the target type (no copy).
+
+Polars is never imported by gpupipe: a Polars frame is recognised through ``sys.modules`` (if
+Polars was never imported, nothing can be a Polars frame), converted once through Arrow (Polars
+exports its buffers without copying), and on the pandas backend a numeric column without nulls
+stays a NumPy view of Polars' own buffer; other columns (nulls, text, booleans, several chunks)
+are converted once, and ``gp.audit.transfers()`` names each such copy.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ..backend import frame as F
@@ -16,7 +23,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["arrow_to_pandas", "check_column_names", "from_arrow", "from_pandas", "to_arrow", "to_backend", "to_pandas"]
+__all__ = ["arrow_to_pandas", "as_frame", "check_column_names", "from_arrow", "from_pandas", "from_polars", "is_polars",
+           "to_arrow", "to_backend", "to_pandas", "to_polars"]
 
 
 def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -29,6 +37,8 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
 def _as_arrow_table(obj: Any) -> pa.Table:
     import pyarrow as pa
 
+    if is_polars(obj):
+        return _polars_table(obj)
     if isinstance(obj, pa.Table):
         return obj
     if isinstance(obj, pa.RecordBatch):
@@ -49,8 +59,10 @@ def from_arrow(obj: Any) -> Any:
 
     Parameters
     ----------
-    obj : pyarrow.Table, pyarrow.RecordBatch or any ``__arrow_c_stream__`` exporter
-        polars and DuckDB results, pandas frames and others export this protocol.
+    obj : pyarrow.Table, pyarrow.RecordBatch, Polars DataFrame or LazyFrame, or any ``__arrow_c_stream__`` exporter
+        DuckDB results, pandas frames and others export this protocol. A Polars LazyFrame is
+        collected once; a Polars frame's null-free numeric columns stay views of its buffers
+        on the pandas backend (see :func:`from_polars`).
 
     Examples
     --------
@@ -60,6 +72,8 @@ def from_arrow(obj: Any) -> Any:
     >>> str(df["a"].dtype)
     'Int64'
     """
+    if is_polars(obj):
+        return from_polars(obj, "from_arrow")
     table = _as_arrow_table(obj)
     check_column_names(table.column_names, "from_arrow")
     return F.from_arrow.impl(get_backend().name)(table)
@@ -148,3 +162,117 @@ def check_column_names(names: Any, where: str) -> None:
                "e.g. df.columns = [str(c) for c in df.columns] (or flatten a MultiIndex: ['_'.join(map(str, c)) for c "
                "in df.columns])")
         raise SchemaError(msg)
+
+
+# ---------------------------------------------------------------------------------- Polars
+def is_polars(obj: Any) -> bool:
+    """Whether ``obj`` is a Polars DataFrame or LazyFrame (without importing Polars)."""
+    pl = sys.modules.get("polars")
+    return pl is not None and isinstance(obj, (pl.DataFrame, pl.LazyFrame))
+
+
+def _polars_table(obj: Any) -> pa.Table:
+    """A Polars frame as an Arrow table sharing its buffers; a LazyFrame is collected here, once."""
+    pl = sys.modules["polars"]
+    if isinstance(obj, pl.LazyFrame):
+        obj = obj.collect()
+    level = getattr(pl, "CompatLevel", None)
+    # the oldest Arrow layout: large_string rather than string views, which pandas and cuDF take as they are
+    return obj.to_arrow(compat_level=level.oldest()) if level is not None else obj.to_arrow()
+
+
+def _zero_copy(column: Any) -> bool:
+    import pyarrow as pa
+
+    t = column.type
+    return ((pa.types.is_integer(t) or pa.types.is_float32(t) or pa.types.is_float64(t))
+            and column.num_chunks == 1 and column.null_count == 0)
+
+
+def _why_copied(column: Any) -> str:
+    import pyarrow as pa
+
+    t = column.type
+    if column.null_count:
+        return f"Polars {t} with {column.null_count} null(s) → nullable pandas column"
+    if column.num_chunks > 1:
+        return f"Polars {t} in {column.num_chunks} chunks → one pandas column (rechunk the Polars frame to avoid it)"
+    if pa.types.is_boolean(t):
+        return "Polars bits → pandas bytes (booleans)"
+    return f"Polars {t} → pandas"
+
+
+def _record_copies(table: pa.Table, copies: dict[str, str]) -> None:
+    """Name the copies in any open ``gp.audit.transfers()`` block (if the audit was never imported, none is open)."""
+    audit = sys.modules.get("gpupipe.tensors.audit")
+    if audit is None or not copies or not audit._recording():
+        return
+    kind = "host" if get_backend().name == "pandas" else "upload"
+    for name, why in copies.items():
+        audit.record_event(kind, int(table.column(name).nbytes), name, why)
+
+
+def from_polars(obj: Any, where: str = "from_polars") -> Any:
+    """A Polars DataFrame (or LazyFrame, collected once) as a frame of the active backend.
+
+    On pandas, each integer/float column without nulls, in one chunk, is a NumPy view of the Polars
+    buffer (zero-copy; read-only); other columns are converted once through Arrow, to the canonical
+    dtypes (:mod:`gpupipe.backend.frame`), and each such copy is named in an open
+    ``gp.audit.transfers()`` block. On cuDF the table is uploaded once.
+
+    Examples
+    --------
+    >>> import polars as pl, gpupipe as gp
+    >>> with gp.use_backend("pandas"):
+    ...     df = gp.from_arrow(pl.DataFrame({"a": [1, None], "x": [0.5, 1.5]}))
+    >>> [str(t) for t in df.dtypes]
+    ['Int64', 'float64']
+    """
+    table = _polars_table(obj)
+    check_column_names(table.column_names, where)
+    backend = get_backend().name
+    if backend != "pandas":
+        _record_copies(table, {n: f"Polars (host) → {backend}" for n in table.column_names})
+        return F.from_arrow.impl(backend)(table)
+    from ..backend._pandas import frame_from_columns
+
+    views = {f.name: table.column(i).chunk(0).to_numpy(zero_copy_only=True)
+             for i, f in enumerate(table.schema) if _zero_copy(table.column(i))}
+    rest = [i for i, f in enumerate(table.schema) if f.name not in views]
+    copies = {table.schema.field(i).name: _why_copied(table.column(i)) for i in rest}
+    _record_copies(table, copies)
+    columns: dict[str, Any] = dict(views)
+    if rest:
+        converted = arrow_to_pandas(table.select(rest))
+        columns.update({name: converted[name].array for name in copies})
+    return frame_from_columns({name: columns[name] for name in table.column_names}, table.num_rows)
+
+
+def as_frame(obj: Any, where: str) -> Any:
+    """``obj`` itself, or a Polars frame converted once (:func:`from_polars`): the entry of the
+    functions that take frames (``Workflow.fit/transform``, ``to_tensors``, ``Loader``, ``Dataset``)."""
+    return from_polars(obj, where) if is_polars(obj) else obj
+
+
+def to_polars(frame: Any) -> Any:
+    """A frame of either backend as a Polars DataFrame, through Arrow: nulls stay nulls, integers stay
+    integers, text is ``String``, categories are ``Categorical``, NaN (missing in gpupipe) is null.
+
+    Raises
+    ------
+    ImportError
+        Polars is not installed (``pip install polars``).
+
+    Examples
+    --------
+    >>> import pandas as pd, gpupipe as gp
+    >>> gp.to_polars(pd.DataFrame({"a": pd.array([1, None], dtype="Int64")}))["a"].to_list()
+    [1, None]
+    """
+    if is_polars(frame):
+        return frame.collect() if isinstance(frame, sys.modules["polars"].LazyFrame) else frame
+    try:
+        import polars as pl
+    except ImportError as exc:
+        raise ImportError("gp.to_polars needs Polars: pip install polars") from exc
+    return pl.from_arrow(to_arrow(frame), rechunk=False)

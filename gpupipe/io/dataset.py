@@ -1,9 +1,13 @@
 """``gp.Dataset``: data larger than memory as Dask partitions of pandas or cuDF frames.
 
-A Dataset is lazy: building one reads only file footers (parquet) or the first file (CSV, for
-its dtypes); partitions are read when computed. Partitions are read with gpupipe's own readers,
-so a partition has exactly the dtypes :func:`gpupipe.read_parquet` gives (nullable ``Int64`` on
-pandas, pandas' ``str`` for text) and a Dataset fit equals the in-memory fit.
+A Dataset is lazy: building one reads only file footers (parquet) or parses each CSV file once
+(for its column types and row count); partitions are read when computed. Paths are expanded
+exactly as :func:`gpupipe.read_parquet` expands them (files, directories, globs, lists, URLs,
+hive partition directories as string columns), the files' schemas are unified once (the
+union of their columns, types widened: :mod:`gpupipe.io._unify`), and every partition is read
+with gpupipe's own readers and conformed to that schema, so a partition has exactly the dtypes
+:func:`gpupipe.read_parquet` of all the files gives (nullable ``Int64`` on pandas, pandas' ``str``
+for text) and a Dataset fit equals the in-memory fit.
 
 Computation uses the active Dask client when there is one (``distributed.Client``, or
 ``gp.distributed.cluster()``), else Dask's default local scheduler.
@@ -11,36 +15,42 @@ Computation uses the active Dask client when there is one (``distributed.Client`
 
 from __future__ import annotations
 
-import glob
 import os
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backend import Dispatch, backend_of, get_backend
 from ..errors import DataError, SchemaError
+from ._sources import Source, check_storage_options, expand, fmt_of, is_url
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["Dataset"]
 
 PathLike = str | os.PathLike
-_PARQUET = (".parquet", ".parq", ".pq")
-_CSV = (".csv", ".tsv", ".csv.gz", ".csv.bz2", ".csv.zst")
-_GLOB_CHARS = ("*", "?", "[")
 
 
 @dataclass(frozen=True)
 class _Piece:
-    """One partition of a file: all of it, or ``length`` rows from ``start`` (row groups ``groups``)."""
+    """One partition of a file: all of it, or ``length`` rows from ``start`` (row groups ``groups``),
+    read as the Dataset's unified schema ``target``; ``own`` is the file's own schema (parquet)."""
 
     backend: str
-    path: str
+    source: Source
     fmt: str
-    columns: tuple[str, ...] | None
+    target: pa.Schema
+    own: pa.Schema | None = None
     groups: tuple[int, ...] | None = None
     start: int = 0  # first row, counted from the first row of `groups` (or of the file)
     length: int | None = None
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        return (self.backend, self.source.path, self.source.hive, self.fmt, str(self.target), self.groups,
+                self.start, self.length)
 
 
 class Dataset:
@@ -48,15 +58,20 @@ class Dataset:
 
     Parameters
     ----------
-    source : path, glob, directory, list of paths, DataFrame, dask DataFrame or Dataset
+    source : path, glob, directory, URL, list of them, DataFrame, dask DataFrame or Dataset
         Parquet or CSV files (a directory is searched recursively for them, skipping names that
-        start with ``.`` or ``_``), or an in-memory frame of either backend.
+        start with ``.`` or ``_``; hive directories ``key=value`` give string columns; the files'
+        schemas are unified as :func:`gpupipe.read_parquet` does), or an in-memory frame of
+        either backend.
     partition_rows : int, optional
         Rows per partition. Without it: one partition per file (per frame). Partitions never span
         files. A parquet partition reads only the row groups it covers; a CSV file is parsed once
-        when the Dataset is built (to count its rows) and once per partition.
+        when the Dataset is built (for its column types and rows) and once per partition.
     columns : list of str, optional
         Read only these columns from files.
+    storage_options : dict, optional
+        fsspec options for URLs (``s3://``, ``gs://``, ``http(s)://``, ``memory://``), as for
+        :func:`gpupipe.read_parquet`.
 
     Examples
     --------
@@ -68,12 +83,15 @@ class Dataset:
     """
 
     def __init__(self, source: Any, partition_rows: int | None = None, *,
-                 columns: Sequence[str] | None = None) -> None:
+                 columns: Sequence[str] | None = None, storage_options: Mapping[str, Any] | None = None) -> None:
         if partition_rows is not None and (isinstance(partition_rows, bool) or not isinstance(partition_rows, int)
                                            or partition_rows < 1):
             msg = f"partition_rows must be a positive integer or None, got {partition_rows!r}"
             raise ValueError(msg)
         self.partition_rows = partition_rows
+        from .convert import as_frame
+
+        source = as_frame(source, "gp.Dataset")  # a Polars frame, converted once
         if isinstance(source, Dataset):
             self._ddf, self.backend = source._ddf, source.backend
         elif hasattr(source, "__dask_graph__") and hasattr(source, "npartitions"):
@@ -87,8 +105,10 @@ class Dataset:
             self._ddf = _from_frame(F.normalize(source), partition_rows)
         elif isinstance(source, (str, os.PathLike)) or (
                 isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, os.PathLike)) for p in source)):
+            check_storage_options(source, storage_options, "gp.Dataset")
             self.backend = get_backend().name
-            self._ddf = _from_paths(source, partition_rows, None if columns is None else list(columns), self.backend)
+            self._ddf = _from_paths(source, partition_rows, None if columns is None else list(columns), self.backend,
+                                    storage_options)
         else:
             msg = (f"gp.Dataset takes paths (file, glob, directory or list), a pandas/cuDF DataFrame, a dask "
                    f"DataFrame or a Dataset; got {type(source).__module__}.{type(source).__qualname__}")
@@ -171,33 +191,70 @@ class Dataset:
         out._ddf, out.backend, out.partition_rows = ddf, self.backend, self.partition_rows
         return out
 
-    def to_parquet(self, directory: PathLike) -> Path:
+    def to_parquet(self, directory: PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Path | str:
         """Write each partition to ``directory/part-00000.parquet``, ``part-00001.parquet``, ...
 
-        Each file is written atomically (temporary file, then rename). Part files left from an
-        earlier, longer write to the same directory are removed after the new ones are complete.
+        Each file is written atomically (temporary file, then rename; on object storage, one
+        upload of the complete file, which the store publishes only when it is complete). Part
+        files left from an earlier, longer write to the same directory are removed after the new
+        ones are complete. The directory as a whole is not swapped atomically: a write that fails
+        midway leaves whole part files, some new and some from before.
+
+        Parameters
+        ----------
+        directory : path or URL
+            Created if missing (``s3://bucket/prefix/``, ``memory://...``: the prefix).
+        storage_options : dict, optional
+            fsspec options for a URL.
 
         Returns
         -------
-        pathlib.Path
-            ``directory``.
+        pathlib.Path or str
+            ``directory`` (the URL, for a URL).
         """
         import dask
 
+        check_storage_options(directory, storage_options, "Dataset.to_parquet")
+        n = self.num_partitions
+        if is_url(directory):
+            from ._sources import filesystem, remote_errors
+
+            url = str(directory).rstrip("/")
+            fs, root = filesystem(url, storage_options)
+            with remote_errors(url, "write"):
+                if fs.isfile(root):
+                    raise FileExistsError(17, "exists and is not a directory; give Dataset.to_parquet a prefix", url)
+            tasks = [dask.delayed(_write_part, pure=False)(part, f"{url}/part-{i:05d}.parquet", storage_options)
+                     for i, part in enumerate(self._ddf.to_delayed())]
+            dask.compute(*tasks)
+            with remote_errors(url, "write"):
+                stale = [p for p in (fs.glob(f"{root}/part-*.parquet") if fs.exists(root) else [])
+                         if (k := _part_number(p)) is not None and k >= n]
+                if stale:
+                    fs.rm(stale)
+            return url
         out = Path(directory)
         if out.exists() and not out.is_dir():
             msg = f"{out} exists and is not a directory; give Dataset.to_parquet a directory"
             raise FileExistsError(msg)
         out.mkdir(parents=True, exist_ok=True)
-        n = self.num_partitions
         tasks = [dask.delayed(_write_part, pure=False)(part, str(out / f"part-{i:05d}.parquet"))
                  for i, part in enumerate(self._ddf.to_delayed())]
         dask.compute(*tasks)
         for old in out.glob("part-*.parquet"):
-            stem = old.name[len("part-"):-len(".parquet")]
-            if stem.isdigit() and int(stem) >= n:
+            number = _part_number(old.name)
+            if number is not None and number >= n:
                 old.unlink()
         return out
+
+
+def _part_number(name: str) -> int | None:
+    """``7`` for ``.../part-00007.parquet``, None for other names."""
+    stem = name.rsplit("/", 1)[-1]
+    if not (stem.startswith("part-") and stem.endswith(".parquet")):
+        return None
+    digits = stem[len("part-"):-len(".parquet")]
+    return int(digits) if digits.isdigit() else None
 
 
 # ---------------------------------------------------------------------- building
@@ -256,127 +313,66 @@ def _from_frame(frame: Any, partition_rows: int | None) -> Any:
         return dd.from_map(_slice_frame, parts, meta=frame.iloc[:0].reset_index(drop=True), enforce_metadata=False)
 
 
-def _expand(source: PathLike | Sequence[PathLike]) -> list[Path]:
-    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    files: list[Path] = []
-    for item in items:
-        text = os.fspath(item)
-        if any(ch in text for ch in _GLOB_CHARS):
-            matched = sorted(glob.glob(text, recursive=True))
-            if not matched:
-                raise FileNotFoundError(2, "no file matches the pattern; check the path", text)
-            files.extend(Path(m) for m in matched if Path(m).is_file())
-        else:
-            p = Path(text)
-            if p.is_dir():
-                found = sorted(f for f in p.rglob("*") if f.is_file() and _fmt(f)
-                               and not any(part.startswith((".", "_")) for part in f.relative_to(p).parts))
-                if not found:
-                    msg = f"directory {p} holds no parquet or CSV files ({', '.join(_PARQUET + _CSV)})"
-                    raise DataError(msg)
-                files.extend(found)
-            elif p.is_file():
-                files.append(p)
-            else:
-                raise FileNotFoundError(2, "no such file or directory; check the path", text)
-    if not files:
-        raise FileNotFoundError(2, "no files found", str(source))
-    return files
-
-
-def _fmt(path: Path) -> str | None:
-    name = path.name.lower()
-    if name.endswith(_PARQUET):
-        return "parquet"
-    if name.endswith(_CSV):
-        return "csv"
-    return None
-
-
-def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | None, backend: str) -> Any:
+def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | None, backend: str,
+                storage_options: Mapping[str, Any] | None) -> Any:
     import dask.dataframe as dd
 
-    files = _expand(source)
-    fmts = {f: _fmt(f) for f in files}
-    unknown = [str(f) for f, k in fmts.items() if k is None]
+    sources = expand(source, formats=("parquet", "csv"), reader="gp.Dataset", storage_options=storage_options)
+    fmts = {s.path: fmt_of(s.path.rsplit("/", 1)[-1]) for s in sources}
+    unknown = [p for p, k in fmts.items() if k is None]
     if unknown:
-        msg = f"cannot tell the format of {unknown[:5]}; name files *.parquet or *.csv"
+        msg = f"gp.Dataset: cannot tell the format of {unknown[:5]}; name files *.parquet or *.csv"
         raise DataError(msg)
     if len(set(fmts.values())) > 1:
-        msg = f"the files mix parquet and CSV ({[str(f) for f in files[:5]]}...); give one format per Dataset"
+        msg = (f"gp.Dataset: the files mix parquet and CSV ({[s.name for s in sources[:5]]}...); give one format per "
+               "Dataset")
         raise DataError(msg)
-    fmt = next(iter(fmts.values()))
-    cols = tuple(columns) if columns is not None else None
-    if fmt == "parquet":
-        pieces, meta = _parquet_pieces(files, partition_rows, cols, backend)
+    if next(iter(fmts.values())) == "parquet":
+        pieces, meta = _parquet_pieces(sources, partition_rows, columns, backend)
     else:
-        pieces, meta = _csv_pieces(files, partition_rows, cols, backend)
+        pieces, meta = _csv_pieces(sources, partition_rows, columns, backend)
     _register_backend(backend)
     with _no_string_conversion():
         return dd.from_map(_read_piece, pieces, meta=meta, enforce_metadata=False)
 
 
-def _parquet_pieces(files: list[Path], partition_rows: int | None, columns: tuple[str, ...] | None,
+def _parquet_pieces(sources: list[Source], partition_rows: int | None, columns: list[str] | None,
                     backend: str) -> tuple[list[_Piece], Any]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from ._unify import unify
+    from .files import parquet_footer
 
-    from .files import _read_failed
-
+    footers = [parquet_footer(s) for s in sources]
+    target = unify([(s, schema) for s, (schema, _) in zip(sources, footers, strict=True)], columns=columns,
+                   reader="gp.Dataset")
     pieces: list[_Piece] = []
-    first_schema = None
-    for f in files:
-        try:
-            md = pq.ParquetFile(f).metadata
-            schema = md.schema.to_arrow_schema()
-        except (pa.ArrowException, OSError) as exc:
-            raise _read_failed("parquet", f, exc) from exc
-        if columns is not None:
-            missing = [c for c in columns if c not in schema.names]
-            if missing:
-                raise SchemaError(f"{f} has no column(s) {missing}; it has {schema.names}")
-            schema = pa.schema([schema.field(c) for c in columns])
-        if first_schema is None:
-            first_schema = schema
-        elif schema.names != first_schema.names:
-            msg = (f"{f} has columns {schema.names} but {files[0]} has {first_schema.names}; a Dataset needs the "
-                   "same columns in every file (pass columns= to read the common ones)")
-            raise DataError(msg)
-        sizes = [md.row_group(g).num_rows for g in range(md.num_row_groups)]
+    for src, (own, sizes) in zip(sources, footers, strict=True):
         if partition_rows is None or sum(sizes) <= partition_rows:
-            pieces.append(_Piece(backend, str(f), "parquet", columns))
+            pieces.append(_Piece(backend, src, "parquet", target, own))
             continue
         starts = [sum(sizes[:g]) for g in range(len(sizes))]
         total = sum(sizes)
         for a in range(0, total, partition_rows):
             b = min(a + partition_rows, total)
             groups = [g for g in range(len(sizes)) if starts[g] < b and starts[g] + sizes[g] > a]
-            pieces.append(_Piece(backend, str(f), "parquet", columns, tuple(groups), a - starts[groups[0]], b - a))
-    assert first_schema is not None
-    return pieces, _meta_from_arrow(first_schema.remove_metadata().empty_table(), backend)
+            pieces.append(_Piece(backend, src, "parquet", target, own, tuple(groups), a - starts[groups[0]], b - a))
+    return pieces, _meta_from_arrow(target.empty_table(), backend)
 
 
-def _csv_pieces(files: list[Path], partition_rows: int | None, columns: tuple[str, ...] | None,
+def _csv_pieces(sources: list[Source], partition_rows: int | None, columns: list[str] | None,
                 backend: str) -> tuple[list[_Piece], Any]:
-    from .files import _read_csv
+    from .files import csv_options, csv_target
 
-    first = _read_csv.impl(backend)([files[0]], _csv_opts(columns))
-    meta = first.iloc[:0]
+    opts = csv_options()
+    shapes = [_csv_schema.impl(backend)(s, opts) for s in sources]
+    target = csv_target(sources, [schema for schema, _ in shapes], csv_options(columns=columns))
     pieces: list[_Piece] = []
-    for f in files:
+    for src, (_, rows) in zip(sources, shapes, strict=True):
         if partition_rows is None:
-            pieces.append(_Piece(backend, str(f), "csv", columns))
+            pieces.append(_Piece(backend, src, "csv", target))
             continue
-        rows = len(first) if f == files[0] else len(_read_csv.impl(backend)([f], _csv_opts(columns)))
         for a in range(0, max(rows, 1), partition_rows):
-            pieces.append(_Piece(backend, str(f), "csv", columns, None, a, min(partition_rows, rows - a)))
-    return pieces, meta
-
-
-def _csv_opts(columns: tuple[str, ...] | None) -> dict[str, Any]:
-    # the defaults of gpupipe.read_csv
-    return {"columns": None if columns is None else list(columns), "dtype": {}, "sep": ",", "na_values": None,
-            "header": True, "names": None, "skip_rows": 0}
+            pieces.append(_Piece(backend, src, "csv", target, None, None, a, min(partition_rows, rows - a)))
+    return pieces, _meta_from_arrow(target.empty_table(), backend)
 
 
 def _meta_from_arrow(table: Any, backend: str) -> Any:
@@ -388,41 +384,57 @@ def _meta_from_arrow(table: Any, backend: str) -> Any:
 # ---------------------------------------------------------------------- reading (runs in tasks)
 def _read_piece(piece: _Piece) -> Any:
     if piece.fmt == "csv":
-        from .files import _read_csv
+        from .files import csv_options
 
-        frame = _read_csv.impl(piece.backend)([Path(piece.path)], _csv_opts(piece.columns))
-        if piece.length is not None:
-            frame = frame.iloc[piece.start:piece.start + piece.length]
-        return frame.reset_index(drop=True)
+        return _read_csv_piece.impl(piece.backend)(piece, csv_options())
     return _read_parquet_piece.impl(piece.backend)(piece)
 
 
-_read_parquet_piece = Dispatch("read_parquet_piece", "Read one partition (a _Piece) of a parquet file.")
+_csv_schema = Dispatch("csv_schema", "(Source, csv options) -> (the file's Arrow schema, all-empty columns null-typed; "
+                                     "its row count): one parse of a CSV file on the named backend.")
+_csv_schema.register_lazy("cudf", "gpupipe.io._cudf")
+_read_csv_piece = Dispatch("read_csv_piece", "Read one partition (a _Piece) of a CSV file, as the Dataset's schema.")
+_read_csv_piece.register_lazy("cudf", "gpupipe.io._cudf")
+_read_parquet_piece = Dispatch("read_parquet_piece", "Read one partition (a _Piece) of a parquet file, as the "
+                                                     "Dataset's schema.")
 _read_parquet_piece.register_lazy("cudf", "gpupipe.io._cudf")
+
+
+@_csv_schema.register("pandas")
+def _csv_schema_pandas(src: Source, opts: dict[str, Any]) -> tuple[pa.Schema, int]:
+    from .files import read_csv_arrow
+
+    table = read_csv_arrow(src, opts, select=False)
+    return table.schema, table.num_rows
+
+
+@_read_csv_piece.register("pandas")
+def _read_csv_piece_pandas(piece: _Piece, opts: dict[str, Any]) -> Any:
+    from ._unify import conform_table
+    from .convert import arrow_to_pandas
+    from .files import read_csv_arrow
+
+    table = read_csv_arrow(piece.source, opts, select=False)
+    if piece.length is not None:
+        table = table.slice(piece.start, piece.length)
+    return arrow_to_pandas(conform_table(table, piece.target, piece.source, "gp.Dataset"))
 
 
 @_read_parquet_piece.register("pandas")
 def _read_parquet_piece_pandas(piece: _Piece) -> Any:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from .convert import arrow_to_pandas
-    from .files import _read_failed
+    from .files import read_parquet_conformed
 
-    cols = None if piece.columns is None else list(piece.columns)
-    try:
-        pf = pq.ParquetFile(piece.path, page_checksum_verification=True)
-        table = pf.read(columns=cols) if piece.groups is None else pf.read_row_groups(list(piece.groups), columns=cols)
-    except (pa.ArrowException, OSError) as exc:
-        raise _read_failed("parquet", piece.path, exc) from exc
+    assert piece.own is not None
+    # Partitions get a plain 0..n-1 index: the target schema carries no pandas metadata.
+    table = read_parquet_conformed(piece.source, piece.target, piece.own, piece.groups)
     if piece.length is not None:
         table = table.slice(piece.start, piece.length)
-    # Drop pandas index metadata: partitions get a plain 0..n-1 index.
-    return arrow_to_pandas(table.replace_schema_metadata(None))
+    return arrow_to_pandas(table)
 
 
-def _write_part(part: Any, path: str) -> str:
+def _write_part(part: Any, path: str, storage_options: Mapping[str, Any] | None = None) -> str:
     from .files import write_parquet
 
-    write_parquet(part.reset_index(drop=True), path)
+    write_parquet(part.reset_index(drop=True), path, storage_options=storage_options)
     return path

@@ -1,8 +1,12 @@
 """Reading and writing files on the active backend.
 
+Every reader takes the same path forms (a file, a directory, a glob, a list of them, local or a
+URL: :mod:`gpupipe.io._sources`), adds hive partition columns (``key=value`` directories) as
+strings, and gives files whose schemas differ one unified schema (:mod:`gpupipe.io._unify`).
+
 Readers raise ``FileNotFoundError`` for a missing path and :class:`~gpupipe.errors.DataError`
 naming the file for a truncated or malformed one. Writers are atomic: the file appears whole
-under its name or not at all.
+under its name or not at all (on object storage too: one upload of the complete file).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._files import atomic_write_file
 from ..backend import Dispatch, get_backend
-from ..errors import DataError
+from ..errors import DataError, SchemaError
+from ._sources import Source, check_storage_options, expand, remote_errors
+from ._unify import conform_table, file_columns, unify
 from .convert import arrow_to_pandas, check_column_names, to_arrow
 
 if TYPE_CHECKING:
@@ -26,24 +32,10 @@ __all__ = ["read_arrow", "read_csv", "read_parquet", "write_parquet"]
 PathLike = str | os.PathLike
 
 
-def _existing(path: PathLike | Sequence[PathLike]) -> list[Path]:
-    paths = [Path(path)] if isinstance(path, (str, os.PathLike)) else [Path(p) for p in path]
-    if not paths:
-        raise DataError("no path given: pass a file, a directory or a non-empty list of files")
-    for p in paths:
-        if not p.exists():
-            raise FileNotFoundError(errno.ENOENT, "no such file or directory; check the path", str(p))
-        # A directory without data files would read as a frame with no rows and no columns.
-        if p.is_dir() and not any(f.is_file() and not f.name.startswith((".", "_")) for f in p.rglob("*")):
-            msg = f"directory {p} holds no data files (names starting with '.' or '_' are skipped); check the path"
-            raise DataError(msg)
-    return paths
-
-
-def _named(frame: Any, paths: Sequence[Path]) -> Any:
+def _named(frame: Any, sources: Sequence[Source]) -> Any:
     """``frame`` once its column names are checked unique (a file may repeat a name; a frame must not)."""
-
-    check_column_names(frame.columns, str(paths[0]) if len(paths) == 1 else f"{len(paths)} files from {paths[0]}")
+    where = sources[0].name if len(sources) == 1 else f"{len(sources)} files from {sources[0].name}"
+    check_column_names(frame.columns, where)
     return frame
 
 
@@ -54,15 +46,44 @@ def _read_failed(kind: str, path: Any, exc: BaseException) -> DataError:
     return DataError(msg)
 
 
+def _reading(kind: str, src: Source) -> Any:
+    """Context for reading ``src``: storage errors named by URL, then damaged content as a DataError."""
+    import contextlib
+
+    import pyarrow as pa
+
+    @contextlib.contextmanager
+    def guard() -> Any:
+        with remote_errors(src.name) if src.remote else contextlib.nullcontext():
+            try:
+                yield
+            except (FileNotFoundError, PermissionError, ConnectionError):
+                raise
+            except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+                raise _read_failed(kind, src.name, exc) from exc
+    return guard()
+
+
 # ---------------------------------------------------------------------------- parquet
-def read_parquet(path: PathLike | Sequence[PathLike], columns: Sequence[str] | None = None) -> Any:
-    """Read a parquet file, directory of parquet files, or list of files into a frame.
+def read_parquet(path: PathLike | Sequence[PathLike], columns: Sequence[str] | None = None, *,
+                 storage_options: Mapping[str, Any] | None = None) -> Any:
+    """Read a parquet file, a directory or glob of parquet files, or a list of them, into a frame.
 
     Parameters
     ----------
-    path : path or list of paths
+    path : path, glob, URL or list of them
+        A directory is read recursively (names starting with ``.`` or ``_`` are skipped), with
+        its hive partition directories (``year=2013/``) as string columns. Files whose schemas
+        differ are read with one unified schema: the union of their columns (nulls where a file
+        lacks one), types widened (int32 and int64 give int64, a null-typed column takes the other
+        files' type); types no single type holds are a :class:`~gpupipe.errors.DataError` naming
+        the column and both files. URLs (``s3://``, ``gs://``, ``http(s)://``, ``memory://``) go
+        through fsspec.
     columns : list of str, optional
-        Read only these columns. A name not in the file raises :class:`~gpupipe.errors.SchemaError`.
+        Read only these columns. A name in no file raises :class:`~gpupipe.errors.SchemaError`.
+    storage_options : dict, optional
+        fsspec options for URLs (``{"anon": True}``, ``{"key": ..., "secret": ...,
+        "client_kwargs": {"endpoint_url": ...}}``).
 
     Examples
     --------
@@ -73,39 +94,76 @@ def read_parquet(path: PathLike | Sequence[PathLike], columns: Sequence[str] | N
     ...     gp.read_parquet(p)["a"].tolist()
     [1, <NA>]
     """
-    paths = _existing(path)
-    return _named(_read_parquet.impl(get_backend().name)(paths, None if columns is None else list(columns)), paths)
+    check_storage_options(path, storage_options, "read_parquet")
+    sources = expand(path, formats=("parquet",), reader="read_parquet", storage_options=storage_options)
+    cols = None if columns is None else list(columns)
+    return _named(_read_parquet.impl(get_backend().name)(sources, cols), sources)
 
 
-def _check_columns(available: Sequence[str], wanted: Sequence[str] | None, path: Any) -> None:
-    if wanted is None:
-        return
-    missing = [c for c in wanted if c not in set(available)]
-    if missing:
-        from ..errors import SchemaError
-
-        msg = f"{path} has no column(s) {missing}; it has {list(available)}"
-        raise SchemaError(msg)
-
-
-def _read_parquet_arrow(paths: list[Path], columns: list[str] | None) -> pa.Table:
-    import pyarrow as pa
+def parquet_footer(src: Source) -> tuple[pa.Schema, list[int]]:
+    """The Arrow schema of one parquet file and its row groups' sizes, read from its footer (pandas'
+    stored index columns ``__index_level_N__`` left out: partitions and frames get a 0..n-1 index)."""
     import pyarrow.parquet as pq
 
-    tables = []
-    for p in paths:
+    with _reading("parquet", src):
+        f = src.open() if src.remote else src.path
         try:
-            if p.is_file():
-                names = pq.read_schema(p).names
-                check_column_names(names, str(p))  # else Arrow fails later with "Multiple matches for FieldRef"
-                _check_columns(names, columns, p)
-            tables.append(pq.read_table(p, columns=columns, page_checksum_verification=True))
-        except (pa.ArrowException, OSError) as exc:
-            raise _read_failed("parquet", p, exc) from exc
-    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+            md = pq.ParquetFile(f).metadata
+            schema = md.schema.to_arrow_schema()
+        finally:
+            if src.remote:
+                f.close()
+    check_column_names(schema.names, src.name)  # else Arrow fails later with "Multiple matches for FieldRef"
+    index = [i for i, n in enumerate(schema.names) if n.startswith("__index_level_") and n.endswith("__")]
+    for i in reversed(index):
+        schema = schema.remove(i)
+    return schema.remove_metadata(), [md.row_group(g).num_rows for g in range(md.num_row_groups)]
 
 
-_read_parquet = Dispatch("read_parquet", "Read parquet files into a frame of the named backend.")
+def parquet_schema(src: Source) -> pa.Schema:
+    """The Arrow schema of one parquet file (:func:`parquet_footer`)."""
+    return parquet_footer(src)[0]
+
+
+def parquet_target(sources: Sequence[Source], columns: Sequence[str] | None,
+                   reader: str = "read_parquet") -> tuple[pa.Schema, list[pa.Schema]]:
+    """The unified schema of ``sources`` (and each file's own schema)."""
+    schemas = [parquet_schema(s) for s in sources]
+    return unify(list(zip(sources, schemas, strict=True)), columns=columns, reader=reader), schemas
+
+
+def read_parquet_arrow(src: Source, columns: Sequence[str] | None, groups: Sequence[int] | None = None) -> pa.Table:
+    """One parquet file (or some of its row groups) as an Arrow table, page checksums verified."""
+    import pyarrow.parquet as pq
+
+    cols = None if columns is None else list(columns)
+    with _reading("parquet", src):
+        f = src.open() if src.remote else src.path
+        try:
+            pf = pq.ParquetFile(f, page_checksum_verification=True)
+            names = pf.schema_arrow.names
+            check_column_names(names, src.name)
+            missing = [c for c in cols or () if c not in names]
+            if missing:
+                raise SchemaError(f"{src.name} has no column(s) {missing}; it has {names}")
+            table = (pf.read(columns=cols) if groups is None
+                     else pf.read_row_groups(list(groups), columns=cols))
+        finally:
+            if src.remote:
+                f.close()
+    return table
+
+
+def read_parquet_conformed(src: Source, target: pa.Schema, own: pa.Schema,
+                           groups: Sequence[int] | None = None) -> pa.Table:
+    """One file (whose own schema is ``own``) read as ``target``: its columns, types and partition values."""
+    cols = [c for c in file_columns(target, src) if c in own.names]
+    # no column of this file is wanted: read one anyway, for the number of rows
+    table = read_parquet_arrow(src, cols or own.names[:1], groups)
+    return conform_table(table.replace_schema_metadata(None).select(cols), target, src)
+
+
+_read_parquet = Dispatch("read_parquet", "Read parquet files (a list of Source) into a frame of the named backend.")
 _read_parquet.register_lazy("cudf", "gpupipe.io._cudf")
 
 
@@ -114,17 +172,28 @@ _read_parquet.register_lazy("cudf", "gpupipe.io._cudf")
 _COLUMN_GROUP = max(2, os.cpu_count() or 1)
 
 
+def _single(sources: Sequence[Source]) -> bool:
+    """One file and nothing to add to it: read as it is."""
+    return len(sources) == 1 and not sources[0].hive
+
+
 @_read_parquet.register("pandas")
-def _read_parquet_pandas(paths: list[Path], columns: list[str] | None) -> Any:
-    if len(paths) == 1 and paths[0].is_file():
-        frame = _read_parquet_file_pandas(paths[0], columns)
-        if frame is not None:
-            return frame
-    return arrow_to_pandas(_read_parquet_arrow(paths, columns))
+def _read_parquet_pandas(sources: list[Source], columns: list[str] | None) -> Any:
+    import pyarrow as pa
+
+    if _single(sources):
+        if not sources[0].remote:
+            frame = _read_parquet_file_pandas(sources[0], columns)
+            if frame is not None:
+                return frame
+        return arrow_to_pandas(read_parquet_arrow(sources[0], columns))  # keeps an index pandas stored
+    target, schemas = parquet_target(sources, columns)
+    tables = [read_parquet_conformed(s, target, own) for s, own in zip(sources, schemas, strict=True)]
+    return arrow_to_pandas(tables[0] if len(tables) == 1 else pa.concat_tables(tables))
 
 
-def _read_parquet_file_pandas(path: Path, columns: list[str] | None) -> Any:
-    """One file, read a few columns at a time and converted as it goes: the peak is the pandas frame
+def _read_parquet_file_pandas(src: Source, columns: list[str] | None) -> Any:
+    """One local file, read a few columns at a time and converted as it goes: the peak is the pandas frame
     plus one group of Arrow columns, not both copies of the table (2.0 → 1.4 GB and half the CPU
     time on 5M Criteo rows). None when the file's pandas metadata needs ``Table.to_pandas``."""
     import pyarrow as pa
@@ -132,10 +201,13 @@ def _read_parquet_file_pandas(path: Path, columns: list[str] | None) -> Any:
 
     from ..backend._pandas import columns_to_pandas, frame_from_columns, plain_pandas_metadata
 
-    try:
-        file = pq.ParquetFile(path, page_checksum_verification=True)
+    with _reading("parquet", src):
+        file = pq.ParquetFile(src.path, page_checksum_verification=True)
         schema = file.schema_arrow
-        _check_columns(schema.names, columns, path)
+        check_column_names(schema.names, src.name)
+        missing = [c for c in columns or () if c not in schema.names]
+        if missing:
+            raise SchemaError(f"{src.name} has no column(s) {missing}; it has {schema.names}")
         names = list(schema.names) if columns is None else list(columns)
         if not names or len(set(names)) != len(names) or not plain_pandas_metadata(schema):
             return None
@@ -145,8 +217,6 @@ def _read_parquet_file_pandas(path: Path, columns: list[str] | None) -> Any:
             out.update(columns_to_pandas(group))
             del group
         rows = file.metadata.num_rows
-    except (pa.ArrowException, OSError) as exc:
-        raise _read_failed("parquet", path, exc) from exc
     # Arrow's allocator keeps the freed decode buffers (~0.3 GB for 5M Criteo rows) for reuse that
     # will not come: hand them back, or they stay in the process's peak for the rest of the run.
     pa.default_memory_pool().release_unused()
@@ -161,20 +231,26 @@ def write_parquet_table(table: pa.Table, path: PathLike, *, compression: str = "
                                                               write_page_checksum=True))
 
 
-def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy") -> Path:
+def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy",
+                  storage_options: Mapping[str, Any] | None = None) -> Path | str:
     """Write a frame of either backend to one parquet file, atomically.
 
     The data goes to a temporary file in the same directory, which is renamed over ``path``
-    once complete: a crash mid-write leaves any previous file intact. Data pages carry CRC
-    checksums (pandas backend), which gpupipe's readers verify: a corrupted page is a
-    :class:`~gpupipe.errors.DataError`, not different values.
+    once complete: a crash mid-write leaves any previous file intact. To a URL (``s3://``,
+    ``gs://``, ``memory://``) the file is written locally first and then uploaded as one
+    object, which the store publishes only once the upload is complete: a failed write leaves
+    the previous object as it was. Data pages carry CRC checksums (pandas backend), which
+    gpupipe's readers verify: a corrupted page is a :class:`~gpupipe.errors.DataError`, not
+    different values.
 
     Returns
     -------
-    pathlib.Path
-        The written path.
+    pathlib.Path or str
+        The written path (the URL, for a URL).
     """
-    return atomic_write_file(path, lambda tmp: _write_parquet(frame, tmp, compression))
+    check_storage_options(path, storage_options, "write_parquet")
+    return atomic_write_file(path, lambda tmp: _write_parquet(frame, tmp, compression),
+                             storage_options=storage_options)
 
 
 _write_parquet = Dispatch("write_parquet", "Write a frame to one parquet file (the caller makes it atomic).")
@@ -204,12 +280,16 @@ def read_csv(
     header: bool = True,
     names: Sequence[str] | None = None,
     skip_rows: int = 0,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Any:
     """Read one or more CSV files into a frame, with a multithreaded parser on both backends.
 
     Parameters
     ----------
-    path : path or list of paths
+    path : path, glob, directory, URL or list of them
+        As for :func:`read_parquet`: several files are read with one unified schema (a column
+        empty in one file takes the type the other files give it), and hive directories give
+        string columns.
     columns : list of str, optional
         Keep only these columns.
     dtype : mapping of column name to dtype, optional
@@ -224,12 +304,35 @@ def read_csv(
         Column names, when ``header`` is False (or to override it).
     skip_rows : int
         Lines to skip before the header.
+    storage_options : dict, optional
+        fsspec options for URLs (see :func:`read_parquet`).
     """
-    paths = _existing(path)
-    opts = {"columns": None if columns is None else list(columns), "dtype": dict(dtype or {}), "sep": sep,
+    check_storage_options(path, storage_options, "read_csv")
+    sources = expand(path, formats=("csv",), reader="read_csv", storage_options=storage_options)
+    return _named(_read_csv.impl(get_backend().name)(sources, csv_options(columns=columns, dtype=dtype, sep=sep,
+                                                                          na_values=na_values, header=header,
+                                                                          names=names, skip_rows=skip_rows)),
+                  sources)
+
+
+def csv_options(*, columns: Sequence[str] | None = None, dtype: Mapping[str, Any] | None = None, sep: str = ",",
+                na_values: Sequence[str] | None = None, header: bool = True, names: Sequence[str] | None = None,
+                skip_rows: int = 0) -> dict[str, Any]:
+    """The parsing options both backends' CSV readers take (``read_csv``'s defaults)."""
+    return {"columns": None if columns is None else list(columns), "dtype": dict(dtype or {}), "sep": sep,
             "na_values": None if na_values is None else list(na_values), "header": header,
             "names": None if names is None else list(names), "skip_rows": int(skip_rows)}
-    return _named(_read_csv.impl(get_backend().name)(paths, opts), paths)
+
+
+def csv_target(sources: Sequence[Source], schemas: Sequence[pa.Schema], opts: Mapping[str, Any]) -> pa.Schema:
+    """The unified schema of CSV files (each file's schema as parsed, all-empty columns null-typed)."""
+    target = unify(list(zip(sources, schemas, strict=True)), columns=opts["columns"], reader="read_csv")
+    unknown = [c for c in opts["dtype"] if c not in target.names]
+    if unknown:
+        where = sources[0].name if len(sources) == 1 else f"{len(sources)} files from {sources[0].name}"
+        msg = f"read_csv: dtype names column(s) {unknown} that {where} does not have (it has {target.names}); fix the names"
+        raise SchemaError(msg)
+    return target
 
 
 def _arrow_type(dtype: Any, name: str = "") -> Any:
@@ -243,15 +346,15 @@ def _arrow_type(dtype: Any, name: str = "") -> Any:
     try:
         return pa.from_numpy_dtype(np.dtype(str(dtype).lower()))
     except TypeError as exc:
-        from ..errors import SchemaError
-
         msg = (f"read_csv: dtype {dtype!r} given for column {name!r} is not a dtype; use a NumPy/Arrow name such as "
                "'int64', 'float32', 'bool' or 'str'")
         raise SchemaError(msg) from exc
 
 
-def _read_csv_arrow(paths: list[Path], opts: dict[str, Any]) -> pa.Table:
-    import pyarrow as pa
+def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True) -> pa.Table:
+    """One CSV file as an Arrow table, with gpupipe's NA tokens (a column with no value is null-typed).
+    ``select=False`` reads every column (``opts["columns"]`` is then applied by the caller, so that a
+    column some files lack is not an error)."""
     import pyarrow.csv as pcsv
 
     read = pcsv.ReadOptions(
@@ -265,39 +368,54 @@ def _read_csv_arrow(paths: list[Path], opts: dict[str, Any]) -> pa.Table:
     null_values = [*_CSV_NULL_VALUES, *list(opts["na_values"] or [])]
     convert = pcsv.ConvertOptions(
         column_types={k: _arrow_type(v, k) for k, v in opts["dtype"].items()},
-        include_columns=opts["columns"],
+        include_columns=opts["columns"] if select else None,
         null_values=null_values,
         strings_can_be_null=True,
     )
     parse = pcsv.ParseOptions(delimiter=opts["sep"])
-    tables = []
-    for p in paths:
+    with _reading("CSV", src):
+        f = src.open(compression="infer") if src.remote else src.path
         try:
-            table = pcsv.read_csv(p, read_options=read, parse_options=parse, convert_options=convert)
-            table.schema.names  # noqa: B018  Arrow checks values are UTF-8, not header names: decode them here
-            tables.append(table)
+            table = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=convert)
         except KeyError as exc:  # include_columns names a column the file lacks
-            from ..errors import SchemaError
+            raise SchemaError(f"{src.name}: {exc.args[0]}; check columns=") from exc
+        finally:
+            if src.remote:
+                f.close()
+        table.schema.names  # noqa: B018  Arrow checks values are UTF-8, not header names: decode them here
+    check_column_names(table.column_names, src.name)
+    return table
 
-            raise SchemaError(f"{p}: {exc.args[0]}") from exc
-        except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
-            raise _read_failed("CSV", p, exc) from exc
-    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+
+def read_csv_tables(sources: Sequence[Source], opts: Mapping[str, Any]) -> pa.Table:
+    """CSV files as one Arrow table with their unified schema."""
+    import pyarrow as pa
+
+    if _single(sources):
+        table = read_csv_arrow(sources[0], opts)
+        csv_target(sources, [table.schema], opts)  # names a dtype= column the file lacks
+        return table
+    tables = [read_csv_arrow(s, opts, select=False) for s in sources]
+    target = csv_target(sources, [t.schema for t in tables], opts)
+    return pa.concat_tables([conform_table(t, target, s, "read_csv") for s, t in zip(sources, tables, strict=True)])
 
 
-_read_csv = Dispatch("read_csv", "Read CSV files into a frame of the named backend.")
+_read_csv = Dispatch("read_csv", "Read CSV files (a list of Source) into a frame of the named backend.")
 _read_csv.register_lazy("cudf", "gpupipe.io._cudf")
 
 
 @_read_csv.register("pandas")
-def _read_csv_pandas(paths: list[Path], opts: dict[str, Any]) -> Any:
-    return arrow_to_pandas(_read_csv_arrow(paths, opts))
+def _read_csv_pandas(sources: list[Source], opts: dict[str, Any]) -> Any:
+    return arrow_to_pandas(read_csv_tables(sources, opts))
 
 
 # ---------------------------------------------------------------------------- arrow ipc / feather
 def read_arrow(path: PathLike) -> Any:
     """Read an Arrow IPC file (Feather v2), an IPC stream, or a Feather v1 file into a frame."""
-    (p,) = _existing(path)
+    p = Path(path)
+    if not p.is_file():
+        why = "is a directory; read_arrow reads one file" if p.is_dir() else "no such file; check the path"
+        raise FileNotFoundError(errno.ENOENT, why, str(p))
     import pyarrow as pa
     import pyarrow.feather as feather
 
@@ -311,4 +429,4 @@ def read_arrow(path: PathLike) -> Any:
             raise _read_failed("Arrow IPC/Feather", p, exc) from exc
     from ..backend import frame as F
 
-    return _named(F.from_arrow.impl(get_backend().name)(table), [p])
+    return _named(F.from_arrow.impl(get_backend().name)(table), [Source(str(p))])

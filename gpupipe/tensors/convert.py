@@ -181,8 +181,10 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
 
     Parameters
     ----------
-    frame : pandas.DataFrame, cudf.DataFrame or TensorTable
-        Usually the output of ``wf.transform``. Columns not in the schema are ignored.
+    frame : pandas.DataFrame, cudf.DataFrame, Polars DataFrame or TensorTable
+        Usually the output of ``wf.transform``. Columns not in the schema are ignored. A Polars
+        frame is converted once: its null-free numeric columns stay views of Polars' buffers on
+        the CPU, and ``gp.audit.transfers()`` names any column that was copied.
     schema : Schema, Workflow or None
         Roles of the columns (``wf.output_schema``). ``None`` infers one with
         :meth:`gpupipe.Schema.infer` (floats → ``cont``, integers → ``cat``), with ``label``
@@ -223,6 +225,12 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
 
     if isinstance(frame, TensorTable):
         return frame if device is None else frame.to(device)
+    from ..io.convert import as_frame, is_polars
+
+    if is_polars(frame) and schema is not None:  # convert only the columns the schema uses
+        have = set(frame.collect_schema().names())
+        frame = frame.select([n for n in resolve_schema(None, schema).names if n in have])
+    frame = as_frame(frame, "to_tensors")  # a Polars frame, converted once (zero-copy where Arrow allows)
     if hasattr(frame, "iter_partitions"):
         msg = ("to_tensors takes one in-memory frame; for a gp.Dataset use gp.Loader(dataset, ...), which streams "
                "its partitions, or ds.to_frame() first")

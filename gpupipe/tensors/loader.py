@@ -185,7 +185,7 @@ class Loader:
 
     Parameters
     ----------
-    data : pandas/cuDF DataFrame, gp.Dataset or TensorTable
+    data : pandas/cuDF/Polars DataFrame, gp.Dataset or TensorTable
         A frame goes through :func:`gpupipe.to_tensors` (zero-copy where it can). A dataset
         (anything with ``iter_partitions()`` and ``num_partitions``) is streamed partition by
         partition, the next one prepared in a background thread.

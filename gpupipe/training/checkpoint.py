@@ -16,19 +16,27 @@ failed save, or a failed swap, leaves the previous checkpoint whole under its na
 the instant between the swap's two renames leaves it at a hidden ``.NAME.old-*`` sibling). Loading checks the hash before it
 reads the weights; anything tampered, truncated, unknown or of a newer format raises
 :class:`~gpupipe.errors.WorkflowFormatError` naming the file.
+
+A checkpoint may live at a URL (``s3://``, ``gs://``, ``memory://``; ``http(s)://`` to load), with
+fsspec ``storage_options``. Object storage has no rename, so there the weights are written as
+``model.<first 16 hex digits of their sha256>.pt`` (new weights, a new name) and ``model.json``,
+which names them, is uploaded last in one piece: a failed save leaves the previous checkpoint
+loadable; the previous weights are deleted once the new ``model.json`` is published.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .._files import atomic_write_dir, sha256_file
+from .._files import atomic_write_dir, sha256_bytes, sha256_file
 from .._version import __version__
 from ..errors import WorkflowFormatError
 
@@ -37,9 +45,12 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "checkpoint_info", "load_checkpoint", "sa
 FORMAT = "gpupipe.checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS, META = "model.pt", "model.json"
+# model.pt (a local checkpoint) or model.<16 hex digits of its sha256>.pt (object storage)
+_WEIGHTS_NAME = re.compile(r"^model(?:\.[0-9a-f]{16})?\.pt$")
 
 
-def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra: Mapping[str, Any] | None = None) -> Path:
+def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra: Mapping[str, Any] | None = None, *,
+                    storage_options: Mapping[str, Any] | None = None) -> Path | str:
     """Save ``model`` as ``directory/model.pt`` (state_dict) + ``directory/model.json``, atomically.
 
     Parameters
@@ -51,10 +62,12 @@ def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra:
         previous checkpoint (anything else raises, rather than being deleted).
     extra : mapping, optional
         JSON-able data stored alongside (epoch, metrics, ...); read back with :func:`checkpoint_info`.
+    storage_options : dict, optional
+        fsspec options when ``directory`` is a URL (module docstring).
 
     Returns
     -------
-    Path of the checkpoint directory.
+    Path of the checkpoint directory (the URL, for a URL).
 
     Examples
     --------
@@ -94,7 +107,20 @@ def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra:
         raise WorkflowFormatError(msg) from None
     del meta_probe
 
-    if target.exists():
+    from ..io._sources import check_storage_options, is_url
+
+    check_storage_options(directory, storage_options, "save_checkpoint")
+    remote = is_url(directory)
+    if remote:
+        from .._files import remote_listing
+
+        url = str(directory).rstrip("/")
+        others = [p for p in remote_listing(url, storage_options) if p != META and not _WEIGHTS_NAME.match(p)]
+        if others:
+            msg = (f"{url} holds objects that are not a checkpoint's ({others[:5]}); a save replaces the whole "
+                   f"prefix, so choose an empty or new one")
+            raise WorkflowFormatError(msg)
+    elif target.exists():
         if not target.is_dir():
             raise WorkflowFormatError(f"{target} exists and is not a directory; choose a directory for the checkpoint")
         others = sorted(p.name for p in target.iterdir() if p.name not in (WEIGHTS, META))
@@ -107,14 +133,44 @@ def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra:
         weights = tmp / WEIGHTS
         with open(weights, "wb") as f:
             torch.save(model.state_dict(), f)
-        meta["files"] = {WEIGHTS: {"sha256": sha256_file(weights), "bytes": weights.stat().st_size}}
+        digest = sha256_file(weights)
+        name = WEIGHTS
+        if remote:  # named by content: never overwrites the weights the previous model.json lists
+            name = f"model.{digest[:16]}.pt"
+            os.replace(weights, tmp / name)
+        meta["files"] = {name: {"sha256": digest, "bytes": (tmp / name).stat().st_size}}
         (tmp / META).write_bytes(json.dumps(meta, indent=2, sort_keys=True).encode())
 
-    atomic_write_dir(target, write)
-    return target
+    atomic_write_dir(url if remote else target, write, manifest=META, storage_options=storage_options)
+    return url if remote else target
 
 
-def checkpoint_info(directory: str | os.PathLike) -> dict[str, Any]:
+class _Files:
+    """A checkpoint's files: in a local directory, or under a URL prefix (read through fsspec)."""
+
+    def __init__(self, directory: str | os.PathLike, storage_options: Mapping[str, Any] | None) -> None:
+        from ..io._sources import check_storage_options, is_url
+
+        check_storage_options(directory, storage_options, "load_checkpoint")
+        self.url = str(directory).rstrip("/") if is_url(directory) else None
+        self.root = Path(directory)
+        self.storage_options = storage_options
+
+    def where(self, name: str) -> str:
+        return f"{self.url}/{name}" if self.url is not None else str(self.root / name)
+
+    def read(self, name: str) -> bytes:
+        """The file's bytes; FileNotFoundError naming it when it is missing."""
+        if self.url is None:
+            return (self.root / name).read_bytes()
+        from ..io._sources import filesystem, remote_errors
+
+        fs, path = filesystem(self.where(name), self.storage_options)
+        with remote_errors(self.where(name)):
+            return bytes(fs.cat_file(path))
+
+
+def checkpoint_info(directory: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The checked contents of ``model.json`` (class, config, schema, extra, versions, file hashes).
 
     Raises
@@ -124,14 +180,22 @@ def checkpoint_info(directory: str | os.PathLike) -> dict[str, Any]:
     WorkflowFormatError
         If ``model.json`` is missing, not JSON, not a gpupipe checkpoint or of a newer format.
     """
-    root = Path(directory)
-    if not root.is_dir():
+    return _info(_Files(directory, storage_options))
+
+
+def _info(files: _Files) -> dict[str, Any]:
+    root = files.url or files.root
+    if files.url is None and not files.root.is_dir():
         raise FileNotFoundError(2, "no such checkpoint directory; check the path", str(root))
-    path = root / META
-    if not path.is_file():
-        raise WorkflowFormatError(f"{path} is missing: {root} is not a gpupipe checkpoint (save one with save_checkpoint)")
+    path = files.where(META)
     try:
-        meta = json.loads(path.read_text())
+        raw = files.read(META)
+    except FileNotFoundError:
+        if files.url is not None:
+            raise
+        raise WorkflowFormatError(f"{path} is missing: {root} is not a gpupipe checkpoint (save one with save_checkpoint)") from None
+    try:
+        meta = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         msg = f"{path} is not valid JSON ({exc}); the checkpoint is truncated or was edited, save it again"
         raise WorkflowFormatError(msg) from None
@@ -145,10 +209,14 @@ def checkpoint_info(directory: str | os.PathLike) -> dict[str, Any]:
     for key in ("model_class", "config", "files"):
         if key not in meta:
             raise WorkflowFormatError(f"{path} lacks the key {key!r}; the checkpoint is damaged, save it again")
+    files_ = meta["files"]
+    if not (isinstance(files_, dict) and len(files_) == 1 and all(_WEIGHTS_NAME.match(str(k)) for k in files_)):
+        raise WorkflowFormatError(f"{path} must list exactly one weights file ({WEIGHTS}); the checkpoint is damaged")
     return meta
 
 
-def load_checkpoint(directory: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> torch.nn.Module:
+def load_checkpoint(directory: str | os.PathLike, map_location: str | torch.device | None = "cpu", *,
+                    storage_options: Mapping[str, Any] | None = None) -> torch.nn.Module:
     """Rebuild a model saved by :func:`save_checkpoint`; it comes back in eval mode.
 
     Parameters
@@ -156,6 +224,8 @@ def load_checkpoint(directory: str | os.PathLike, map_location: str | torch.devi
     directory : path
     map_location : device, default "cpu"
         Where the weights are loaded, so a model saved on a GPU loads on a CPU-only machine.
+    storage_options : dict, optional
+        fsspec options when ``directory`` is a URL (``s3://``, ``gs://``, ``http(s)://``, ``memory://``).
 
     Returns
     -------
@@ -170,25 +240,33 @@ def load_checkpoint(directory: str | os.PathLike, map_location: str | torch.devi
     from ..models import MODEL_CLASSES
     from ..schema import Schema
 
-    root = Path(directory)
-    meta = checkpoint_info(root)
-    meta_path, weights = root / META, root / WEIGHTS
+    files = _Files(directory, storage_options)
+    meta = _info(files)
+    name = next(iter(meta["files"]))
+    meta_path, weights = files.where(META), files.where(name)
     cls = MODEL_CLASSES.get(str(meta["model_class"]))
     if cls is None:
         msg = (f"{meta_path} names the model class {meta['model_class']!r}, which is not registered here "
                f"(known: {sorted(MODEL_CLASSES)}); import the module that defines it (decorated with "
                f"gpupipe.models.register_model) before loading")
         raise WorkflowFormatError(msg)
-    if not weights.is_file():
+    # a local file is hashed and loaded from disk; a remote one is fetched once, then hashed and loaded
+    source: Any = files.root / name
+    if files.url is None and not source.is_file():
         raise WorkflowFormatError(f"{weights} is missing; the checkpoint is incomplete, save it again")
-    expected = (meta["files"] or {}).get(WEIGHTS, {}).get("sha256")
-    actual = sha256_file(weights)
+    if files.url is not None:
+        try:
+            source = io.BytesIO(files.read(name))
+        except FileNotFoundError:
+            raise WorkflowFormatError(f"{weights} is missing; the checkpoint is incomplete, save it again") from None
+    expected = (meta["files"][name] or {}).get("sha256")
+    actual = sha256_file(source) if files.url is None else sha256_bytes(source.getvalue())
     if expected != actual:
         msg = (f"{weights} does not match the sha256 recorded in {meta_path} (expected {expected}, got {actual}): "
                f"the file was modified, truncated or replaced; restore it or save the checkpoint again")
         raise WorkflowFormatError(msg)
     try:
-        state = torch.load(weights, map_location=map_location, weights_only=True)
+        state = torch.load(source, map_location=map_location, weights_only=True)
     except Exception as exc:  # any unpickling failure means the file is not what we wrote
         msg = f"{weights} could not be read as a state_dict ({type(exc).__name__}: {exc}); save the checkpoint again"
         raise WorkflowFormatError(msg) from None

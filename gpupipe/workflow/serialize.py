@@ -14,6 +14,13 @@ first, put back if the swap fails, and removed last). A crash leaves either the 
 new one under the name; in the instant between the two renames the old save sits at
 ``.<name>.old-<id>`` beside it, and :func:`load_workflow` names it.
 
+On object storage (``s3://``, ``gs://``, ``memory://``; ``http(s)://`` loads only) there is no
+rename: each artifact is written under ``artifacts/<first 16 hex digits of its sha256>/`` (a new
+name for new content, so the previous save's files are never overwritten) and ``workflow.json`` is
+uploaded last, in one piece; it is what publishes the save. A failed save leaves the previous
+``workflow.json`` and every artifact it lists; the files of the previous save that the new one
+no longer lists are deleted once it is published.
+
 This module only encodes and decodes: what it writes is :meth:`Workflow.to_spec()
 <gpupipe.workflow.Workflow.to_spec>` (plain data and frames), and what it reads is handed to
 :meth:`Workflow.from_spec <gpupipe.workflow.Workflow.from_spec>`, which builds the ops and the workflow.
@@ -36,10 +43,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._files import atomic_write_dir, sha256_file
+from .._files import atomic_write_dir, sha256_bytes, sha256_file
 from .._version import __version__
 from ..errors import WorkflowFormatError
 
@@ -121,8 +129,8 @@ def _safe(name: str) -> str:
 
 
 # ---------------------------------------------------------------------- saving
-def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
-    """Write a fitted workflow to ``directory`` (see the module docstring). Returns the directory.
+def save_workflow(wf: Any, directory: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Path | str:
+    """Write a fitted workflow to ``directory`` (a path or a URL; see the module docstring). Returns it.
 
     What is written is :meth:`Workflow.to_spec() <gpupipe.workflow.Workflow.to_spec>`, encoded.
 
@@ -136,16 +144,29 @@ def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
     """
     import pyarrow.parquet as pq
 
+    from ..io._sources import check_storage_options, is_url
     from ..io.convert import to_arrow
 
     spec = wf.to_spec()  # NotFittedError, or an unsaveable op, before anything is written
-    target = Path(directory)
-    if target.exists() and not target.is_dir():
-        raise FileExistsError(17, "exists and is not a directory; choose a directory for the workflow", str(target))
-    if target.is_dir() and any(target.iterdir()) and not (target / _JSON).exists():
-        msg = (f"{target} exists, is not empty and holds no {_JSON}; refusing to replace what is not a saved "
-               "workflow. Choose another directory or empty it")
-        raise WorkflowFormatError(msg)
+    check_storage_options(directory, storage_options, "Workflow.save")
+    remote = is_url(directory)
+    if remote:
+        from .._files import remote_listing
+
+        target: Path | str = str(directory).rstrip("/")
+        present = remote_listing(str(target), storage_options)
+        if present and _JSON not in present:
+            msg = (f"{target} holds objects ({present[:3]}...) and no {_JSON}; refusing to replace what is not a "
+                   "saved workflow. Choose another prefix or empty it")
+            raise WorkflowFormatError(msg)
+    else:
+        target = Path(directory)
+        if target.exists() and not target.is_dir():
+            raise FileExistsError(17, "exists and is not a directory; choose a directory for the workflow", str(target))
+        if target.is_dir() and any(target.iterdir()) and not (target / _JSON).exists():
+            msg = (f"{target} exists, is not empty and holds no {_JSON}; refusing to replace what is not a saved "
+                   "workflow. Choose another directory or empty it")
+            raise WorkflowFormatError(msg)
 
     # Encode everything first: an unsaveable value must fail before any file is written.
     nodes = []
@@ -178,7 +199,12 @@ def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
         for name, frame in frames.items():
             rel = f"{_ARTIFACTS}/{name}.parquet"
             pq.write_table(to_arrow(frame), tmp / rel)
-            hashes[rel] = sha256_file(tmp / rel)
+            digest = sha256_file(tmp / rel)
+            if remote:  # named by content: never overwrites a file the previous save lists
+                rel = f"{_ARTIFACTS}/{digest[:16]}/{name}.parquet"
+                (tmp / rel).parent.mkdir(exist_ok=True)
+                os.replace(tmp / _ARTIFACTS / f"{name}.parquet", tmp / rel)
+            hashes[rel] = digest
         doc = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -192,7 +218,7 @@ def save_workflow(wf: Any, directory: str | os.PathLike) -> Path:
         with open(tmp / _JSON, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1, allow_nan=True)
 
-    atomic_write_dir(target, write)
+    atomic_write_dir(target, write, manifest=_JSON, storage_options=storage_options)
     return target
 
 
@@ -202,8 +228,9 @@ def _describe(kind: str, params: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------- loading
-def load_workflow(directory: str | os.PathLike) -> Any:
-    """Load a workflow saved by :func:`save_workflow`, verifying it (see the module docstring).
+def load_workflow(directory: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Any:
+    """Load a workflow saved by :func:`save_workflow` from a directory or a URL, verifying it (see the
+    module docstring).
 
     The files are decoded into a spec, from which :meth:`Workflow.from_spec
     <gpupipe.workflow.Workflow.from_spec>` builds the workflow.
@@ -215,21 +242,26 @@ def load_workflow(directory: str | os.PathLike) -> Any:
     WorkflowFormatError
         If the save is truncated, tampered with, of a newer format, or names an unknown op.
     """
-    d = Path(directory)
-    jf = d / _JSON
-    if not jf.is_file():
+    from ..io._sources import check_storage_options, is_url
+
+    check_storage_options(directory, storage_options, "Workflow.load")
+    store = _Store(str(directory), storage_options) if is_url(directory) else _Store(Path(directory))
+    jf = store.where(_JSON)
+    if not store.is_file(_JSON):
         hint = ""
-        olds = sorted(d.parent.glob(f".{d.name}.old-*")) if d.parent.exists() else []
-        if olds:
-            hint = f"; a save was interrupted and the previous one is at {olds[-1]}: rename it to {d}"
-        raise FileNotFoundError(2, f"no saved workflow ({_JSON} missing){hint}", str(jf))
+        d = store.root
+        if isinstance(d, Path):
+            olds = sorted(d.parent.glob(f".{d.name}.old-*")) if d.parent.exists() else []
+            if olds:
+                hint = f"; a save was interrupted and the previous one is at {olds[-1]}: rename it to {d}"
+        raise FileNotFoundError(2, f"no saved workflow ({_JSON} missing){hint}", jf)
     try:
-        doc = json.loads(jf.read_bytes().decode("utf-8"))
+        doc = json.loads(store.read(_JSON).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         msg = f"{jf} is not valid JSON ({exc}); the file is truncated or corrupted. Save the workflow again"
         raise WorkflowFormatError(msg) from None
     try:
-        spec = _spec_from_doc(doc, d, jf)
+        spec = _spec_from_doc(doc, store, jf)
         from .workflow import Workflow
 
         try:
@@ -243,7 +275,51 @@ def load_workflow(directory: str | os.PathLike) -> Any:
         raise WorkflowFormatError(msg) from None
 
 
-def _spec_from_doc(doc: Any, d: Path, jf: Path) -> dict[str, Any]:
+class _Store:
+    """The files of a save: a local directory, or a URL prefix read through fsspec."""
+
+    def __init__(self, root: Path | str, storage_options: Mapping[str, Any] | None = None) -> None:
+        self.root = root
+        self.storage_options = storage_options
+
+    def where(self, rel: str) -> str:
+        return str(self.root / rel) if isinstance(self.root, Path) else f"{str(self.root).rstrip('/')}/{rel}"
+
+    def is_file(self, rel: str) -> bool:
+        if isinstance(self.root, Path):
+            return (self.root / rel).is_file()
+        from ..io._sources import filesystem, remote_errors
+
+        fs, path = filesystem(self.where(rel), self.storage_options)
+        with remote_errors(self.where(rel)):
+            try:
+                return bool(fs.isfile(path))
+            except FileNotFoundError:
+                return False
+
+    def read(self, rel: str) -> bytes:
+        if isinstance(self.root, Path):
+            return (self.root / rel).read_bytes()
+        from ..io._sources import filesystem, remote_errors
+
+        fs, path = filesystem(self.where(rel), self.storage_options)
+        with remote_errors(self.where(rel)):
+            return bytes(fs.cat_file(path))
+
+    def inside(self, rel: str) -> bool:
+        """Whether ``rel`` names a file inside the save (no escape through ``..`` or a symlink)."""
+        if isinstance(self.root, Path):
+            root = (self.root / _ARTIFACTS).resolve()
+            path = (self.root / rel).resolve()
+            return path.parent == root or path.parent.parent == root
+        return True  # object keys are names, not paths: the pattern check is the whole check
+
+
+# artifacts/<name>.parquet (a local save) or artifacts/<16 hex digits of its sha256>/<name>.parquet (object storage)
+_ARTIFACT = re.compile(rf"^{_ARTIFACTS}/(?:[0-9a-f]{{16}}/)?([^/]+)\.parquet$")
+
+
+def _spec_from_doc(doc: Any, store: _Store, jf: str) -> dict[str, Any]:
     """Check ``workflow.json``'s header, verify and read every artifact, and decode the ops into a spec."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -261,23 +337,26 @@ def _spec_from_doc(doc: Any, d: Path, jf: Path) -> dict[str, Any]:
         raise WorkflowFormatError(msg)
 
     # Verify every artifact before reading any.
-    root = (d / _ARTIFACTS).resolve()
     hashes = doc["artifacts"]
     if not isinstance(hashes, dict):
         raise WorkflowFormatError(f"{jf}: 'artifacts' must map file names to sha256 digests")
     artifacts: dict[str, Any] = {}
     for rel, digest in hashes.items():
-        path = (d / rel).resolve()
-        if path.parent != root or not path.name.endswith(".parquet"):
-            raise WorkflowFormatError(f"{jf} lists artifact {rel!r}, which is not a parquet file inside {root}")
-        if not path.is_file():
-            raise WorkflowFormatError(f"artifact {path} listed in {jf} is missing; the save is incomplete")
-        if sha256_file(path) != digest:
+        m = _ARTIFACT.match(rel) if isinstance(rel, str) else None
+        if m is None or not store.inside(rel):
+            raise WorkflowFormatError(f"{jf} lists artifact {rel!r}, which is not a parquet file inside "
+                                      f"{store.where(_ARTIFACTS)}")
+        path = store.where(rel)
+        try:
+            data = store.read(rel)
+        except FileNotFoundError:
+            raise WorkflowFormatError(f"artifact {path} listed in {jf} is missing; the save is incomplete") from None
+        if sha256_bytes(data) != digest:
             msg = (f"artifact {path} does not match the sha256 recorded in {jf}; it was modified or damaged. "
                    "Refusing to load; save the workflow again")
             raise WorkflowFormatError(msg)
         try:
-            artifacts[path.name[: -len(".parquet")]] = arrow_to_pandas(pq.read_table(path))
+            artifacts[m.group(1)] = arrow_to_pandas(pq.read_table(pa.BufferReader(data)))
         except (pa.ArrowException, OSError) as exc:
             raise WorkflowFormatError(f"artifact {path} could not be read as parquet: {exc}") from None
 

@@ -113,11 +113,13 @@ class Workflow:
 
     def _check_frame(self, data: Any, stage: str) -> Any:
         from ..backend import backend_of
+        from ..io.convert import as_frame
 
+        data = as_frame(data, f"Workflow.{stage}")
         try:
             backend_of(data)
         except TypeError:
-            msg = (f"Workflow.{stage} expects a pandas or cuDF DataFrame or a gp.Dataset, got "
+            msg = (f"Workflow.{stage} expects a pandas, cuDF or Polars DataFrame or a gp.Dataset, got "
                    f"{type(data).__module__}.{type(data).__qualname__}; convert it with gp.from_pandas/gp.from_arrow")
             raise DataError(msg) from None
         if not hasattr(data, "columns"):
@@ -367,18 +369,21 @@ class Workflow:
                 raise WorkflowFormatError(msg)
         return wf
 
-    def save(self, directory: Any) -> Any:
-        """Save as ``directory/workflow.json`` + ``directory/artifacts/*.parquet``, atomically. See :mod:`gpupipe.workflow.serialize`."""
+    def save(self, directory: Any, *, storage_options: Any = None) -> Any:
+        """Save as ``directory/workflow.json`` + ``directory/artifacts/*.parquet``, atomically; ``directory``
+        may be a URL (``s3://``, ``gs://``, ``memory://``) with fsspec ``storage_options``. See
+        :mod:`gpupipe.workflow.serialize`."""
         from .serialize import save_workflow
 
-        return save_workflow(self, directory)
+        return save_workflow(self, directory, storage_options=storage_options)
 
     @classmethod
-    def load(cls, directory: Any) -> Workflow:
-        """Load a saved workflow, verifying every artifact's sha256. See :mod:`gpupipe.workflow.serialize`."""
+    def load(cls, directory: Any, *, storage_options: Any = None) -> Workflow:
+        """Load a saved workflow (a directory or a URL, ``http(s)://`` included), verifying every artifact's
+        sha256. See :mod:`gpupipe.workflow.serialize`."""
         from .serialize import load_workflow
 
-        return load_workflow(directory)
+        return load_workflow(directory, storage_options=storage_options)
 
     def _transform_tracking_rows(self, frame: Any) -> tuple[Any, Any]:
         """``transform(frame)`` of an in-memory frame, and the positions (host int64) of the input rows its output

@@ -75,8 +75,9 @@ def test_bad_sources(tmp_path) -> None:
         gp.Dataset(tmp_path / "empty")
     gp.write_parquet(_frame(10), tmp_path / "a.parquet")
     gp.write_parquet(_frame(10)[["x"]], tmp_path / "b.parquet")
-    with pytest.raises(DataError, match="same columns"):
-        gp.Dataset([tmp_path / "a.parquet", tmp_path / "b.parquet"])
+    gp.write_parquet(pd.DataFrame({"x": ["text"]}), tmp_path / "c.parquet")
+    with pytest.raises(DataError, match=r"'x' is .* in .*a\.parquet but \w*string in .*c\.parquet"):
+        gp.Dataset([tmp_path / "a.parquet", tmp_path / "c.parquet"])
     with pytest.raises(SchemaError, match="zz"):
         gp.Dataset(tmp_path / "a.parquet", columns=["zz"])
     (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")

@@ -1,0 +1,148 @@
+"""Polars in and out: from_arrow, the frame-taking entry points, to_polars; nulls and dtypes survive."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gpupipe as gp
+from gpupipe import ops
+
+pl = pytest.importorskip("polars")
+
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+# Polars dtype -> (value strategy, the dtype it comes back as from gpupipe: gpupipe's canonical types)
+_INTS = {pl.Int8: 8, pl.Int16: 16, pl.Int32: 32, pl.Int64: 64}
+_UINTS = {pl.UInt8: 8, pl.UInt16: 16, pl.UInt32: 32, pl.UInt64: 64}
+
+
+def _kinds() -> dict[str, tuple[st.SearchStrategy, object, object]]:
+    kinds: dict[str, tuple[st.SearchStrategy, object, object]] = {}
+    for t, bits in _INTS.items():
+        kinds[str(t)] = (st.integers(-(2 ** (bits - 1)), 2 ** (bits - 1) - 1), t, t)
+    for t, bits in _UINTS.items():
+        kinds[str(t)] = (st.integers(0, 2**bits - 1), t, t)
+    kinds["Float64"] = (st.floats(allow_nan=False, allow_infinity=True), pl.Float64, pl.Float64)
+    kinds["Float32"] = (st.floats(width=32, allow_nan=False), pl.Float32, pl.Float32)
+    kinds["Boolean"] = (st.booleans(), pl.Boolean, pl.Boolean)
+    kinds["String"] = (st.text(max_size=5), pl.String, pl.String)
+    kinds["Categorical"] = (st.sampled_from(["a", "b", "c"]), pl.Categorical, pl.Categorical)
+    when = st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2200, 1, 1))
+    kinds["Datetime(us)"] = (when, pl.Datetime("us"), pl.Datetime("us"))
+    kinds["Datetime(ns, UTC)"] = (when, pl.Datetime("ns", "UTC"), pl.Datetime("ns", "UTC"))
+    # DATE is a timestamp in gpupipe (the documented dtype rule), so it comes back as Datetime("ms")
+    kinds["Date"] = (st.dates(min_value=dt.date(1900, 1, 1)), pl.Date, pl.Datetime("ms"))
+    return kinds
+
+
+KINDS = _kinds()
+
+
+@st.composite
+def polars_frames(draw) -> tuple[object, dict[str, object]]:
+    names = draw(st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=5, unique=True))
+    n = draw(st.integers(0, 6))
+    cols, back = {}, {}
+    for i, kind in enumerate(names):
+        values, dtype, returned = KINDS[kind]
+        vals = draw(st.lists(st.none() | values, min_size=n, max_size=n))
+        name = f"c{i} {kind}"
+        cols[name] = pl.Series(name, vals, dtype=dtype)
+        back[name] = returned
+    return pl.DataFrame(cols), back
+
+
+def _same(a: object, b: object) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or a == b
+    return a == b
+
+
+def _assert_polars_equal(got, want, back) -> None:
+    assert got.columns == want.columns
+    for name in want.columns:
+        assert got.schema[name] == back[name], f"{name}: {got.schema[name]} != {back[name]}"
+        g, w = got[name].to_list(), want[name].cast(back[name]).to_list()
+        assert all(_same(a, b) for a, b in zip(g, w, strict=True)), f"{name}: {g} != {w}"
+
+
+@SETTINGS
+@given(frame=polars_frames(), lazy=st.booleans())
+def test_polars_round_trips_keep_nulls_and_dtypes(backend, frame, lazy):
+    df, back = frame
+    got = gp.from_arrow(df.lazy() if lazy else df)
+    _assert_polars_equal(gp.to_polars(got), df, back)
+    # and again through parquet and Arrow
+    _assert_polars_equal(gp.to_polars(gp.from_arrow(gp.to_arrow(got))), df, back)
+
+
+@SETTINGS
+@given(frame=polars_frames())
+def test_polars_frames_read_like_their_arrow_tables(backend, frame):
+    df, _ = frame
+    direct = gp.to_pandas(gp.from_arrow(df))
+    via_arrow = gp.to_pandas(gp.from_arrow(df.to_arrow()))
+    assert list(direct.columns) == list(via_arrow.columns)
+    for c in direct.columns:
+        assert [None if pd.isna(v) else v for v in direct[c].tolist()] == \
+               [None if pd.isna(v) else v for v in via_arrow[c].tolist()], c
+
+
+def test_float_nan_and_null_are_both_missing(backend):
+    df = pl.DataFrame({"x": pl.Series([1.0, float("nan"), None], dtype=pl.Float64)})
+    back = gp.to_polars(gp.from_arrow(df))["x"]
+    assert back[0] == 1.0 and all(v is None or math.isnan(v) for v in back.to_list()[1:])
+
+
+def test_numeric_columns_without_nulls_are_views_of_polars_memory():
+    df = pl.DataFrame({"x": np.arange(5, dtype="float32"), "k": np.arange(5), "n": [1, None, 3, 4, 5]})
+    with gp.use_backend("pandas"):
+        frame = gp.from_arrow(df)
+        assert np.shares_memory(frame["x"].to_numpy(), df["x"].to_numpy())
+        assert np.shares_memory(frame["k"].to_numpy(), df["k"].to_numpy())
+        assert str(frame["n"].dtype) == "Int64"
+        schema = gp.Schema([gp.ColumnSchema("x", "cont", "float32"), gp.ColumnSchema("n", "cont", "float32")])
+        with gp.audit.transfers(cuda=False) as report:
+            tt = gp.to_tensors(df, schema=schema)
+        assert report.shared == ["x"]
+        assert "n" in report.copied
+        assert [e.name for e in report.events if e.kind == "host" and "Polars" in e.reason] == ["n"]
+        assert tt["x"].data_ptr() == df["x"].to_numpy().ctypes.data
+
+
+def test_workflow_loader_and_dataset_take_polars_frames(backend):
+    rng = np.random.default_rng(0)
+    df = pl.DataFrame({"x": rng.normal(size=50), "c": rng.choice(["a", "b", None], 50).tolist(),
+                       "y": (rng.random(50) < 0.5).astype("float32")})
+    make = lambda: gp.Workflow(["x"] >> ops.Normalize(), ["c"] >> ops.Categorify(), label="y")  # noqa: E731
+    pandas_df = df.to_pandas()
+    want = gp.to_pandas(make().fit_transform(gp.from_pandas(pandas_df)))
+    wf = make().fit(df)
+    got = gp.to_pandas(wf.transform(df))
+    pd.testing.assert_frame_equal(got, want)
+    lazy = make().fit(gp.Dataset(df, partition_rows=7))
+    pd.testing.assert_frame_equal(gp.to_pandas(lazy.transform(df)), want)
+    out = gp.to_polars(wf.transform(df))
+    loader = gp.Loader(out, batch_size=16, shuffle=False, schema=wf.output_schema)
+    batches = list(loader)
+    assert sum(len(b.label) for b in batches) == 50
+    assert gp.to_tensors(out, schema=wf.output_schema)["x"].shape == (50,)
+
+
+def test_importing_gpupipe_does_not_import_polars():
+    import subprocess
+    import sys
+
+    code = "import sys, gpupipe as gp; gp.read_parquet; print('polars' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
