@@ -43,6 +43,7 @@ __all__ = [
     "is_integer",
     "name_list",
     "number",
+    "output_dir",
     "path",
     "seed",
     "string",
@@ -232,6 +233,26 @@ def path(value: Any, name: str, where: str, *, none_ok: bool = False) -> str | o
     if not isinstance(value, (str, os.PathLike)) or (isinstance(value, str) and not value):
         fail(where, name, value, "a path (str or pathlib.Path)" + (" or None" if none_ok else ""),
              "decode bytes first (path.decode())" if isinstance(value, bytes) else "")
+    return value
+
+
+def output_dir(value: Any, name: str, where: str, *, none_ok: bool = False) -> str | os.PathLike | None:
+    """A directory gpupipe will create (or write into): a path that is not an existing file and whose
+    nearest existing parent is a directory this process may write to. Checked before any work, so a
+    long run does not end in a FileExistsError."""
+    value = path(value, name, where, none_ok=none_ok)
+    if value is None:
+        return None
+    p = os.path.abspath(os.fspath(value))
+    if os.path.exists(p) and not os.path.isdir(p):
+        fail(where, name, value, "a directory (existing or to be created)", f"{p} is a file")
+    parent = p
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        fail(where, name, value, "a directory (existing or to be created)", f"{parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        fail(where, name, value, "a directory this process can write to", f"{parent} is not writable")
     return value
 
 
