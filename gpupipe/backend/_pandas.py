@@ -128,15 +128,35 @@ def columns_to_pandas(table: pa.Table) -> dict[str, Any]:
     table = F.canonical_arrow(table)
     mapper = _pandas_types_mapper()
     ints = {i for i, field in enumerate(table.schema) if pa.types.is_integer(field.type)}
-    others = [i for i in range(table.num_columns) if i not in ints]
+    nans = {i for i, field in enumerate(table.schema) if pa.types.is_floating(field.type) and _has_nan(table.column(i))}
+    others = [i for i in range(table.num_columns) if i not in ints and i not in nans]
     rest = None
     if others:
         rest = table.select(others).to_pandas(types_mapper=mapper, split_blocks=True, self_destruct=True)
     out: dict[str, Any] = {}
     for i, name in enumerate(table.column_names):
-        out[name] = _masked_from_chunks(table.column(i), mapper(table.schema.field(i).type)) if i in ints \
-            else rest[name]
+        if i in ints:
+            out[name] = _masked_from_chunks(table.column(i), mapper(table.schema.field(i).type))
+        elif i in nans:
+            out[name] = _float_keeping_nan(table.column(i))
+        else:
+            out[name] = rest[name]
     return out
+
+
+def _has_nan(column: pa.ChunkedArray) -> bool:
+    import pyarrow.compute as pc
+
+    return column.null_count < len(column) and bool(pc.any(pc.is_nan(column)).as_py())
+
+
+def _float_keeping_nan(column: pa.ChunkedArray) -> Any:
+    """A float column holding NaN *values*: a nullable ``Float32``/``Float64`` array, so that NaN stays apart from
+    null (as in Arrow and cuDF) and a round trip gives both back. NumPy floats would merge them: NaN is their
+    only missing marker. (Ops still treat both as missing: :func:`canonical_series` turns it into NumPy floats.)"""
+    data = column.to_numpy()  # nulls become NaN here; the mask below keeps them apart
+    mask = column.is_null().to_numpy()
+    return pd.arrays.FloatingArray(np.ascontiguousarray(data), np.asarray(mask, dtype=bool), copy=False)
 
 
 def frame_from_columns(columns: dict[str, Any], rows: int) -> pd.DataFrame:
@@ -148,7 +168,8 @@ def frame_from_columns(columns: dict[str, Any], rows: int) -> pd.DataFrame:
 
 def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow table → canonical pandas frame: nullable ints/bools (also without nulls, so that every file
-    and every partition of a dataset reads to the same dtypes), NumPy floats with NaN, ``str`` text."""
+    and every partition of a dataset reads to the same dtypes), NumPy floats with NaN (nullable
+    ``Float64`` for a column holding NaN *values*, which keeps them apart from nulls), ``str`` text."""
     table = F.canonical_arrow(table)
     if not plain_pandas_metadata(table.schema):
         return table.to_pandas(types_mapper=_pandas_types_mapper(), split_blocks=True, self_destruct=False)
