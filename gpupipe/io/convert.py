@@ -88,18 +88,30 @@ def to_arrow(frame: Any) -> pa.Table:
     SchemaError
         The frame has duplicate or non-string column names (Arrow would silently turn ``0`` into ``"0"``).
     """
-    if hasattr(frame, "columns"):
+    if _is_frame(frame):
         check_column_names(frame.columns, "to_arrow")
     elif hasattr(frame, "to_frame") and getattr(frame, "ndim", None) == 1:  # a Series: its name is the column's
         if frame.name is None:
             raise SchemaError("to_arrow: the series has no name, and Arrow would call its column '0'; name it "
                               "(series.rename('x')) or pass series.to_frame('x')")
         check_column_names([frame.name], "to_arrow")
+    else:
+        from ..errors import ParameterError
+
+        msg = (f"to_arrow: frame must be a pandas or cuDF DataFrame (or Series), got "
+               f"{type(frame).__module__}.{type(frame).__qualname__}")
+        raise ParameterError(msg)
     try:
         return F.to_arrow(frame)
     except Exception as exc:
         _unconvertible(frame, exc, "to_arrow")
         raise
+
+
+def _is_frame(obj: Any) -> bool:
+    """A pandas or cuDF DataFrame (not a Series, array, Arrow table or gp.Dataset)."""
+    return (hasattr(obj, "columns") and getattr(obj, "ndim", None) == 2 and not hasattr(obj, "iter_partitions")
+            and not type(obj).__module__.startswith("pyarrow"))
 
 
 def _unconvertible(frame: Any, exc: Exception, where: str) -> None:
@@ -145,13 +157,14 @@ def from_pandas(df: pd.DataFrame) -> Any:
         The frame has duplicate or non-string column names (see :func:`check_column_names`), or a
         column whose values have no single dtype (an object column mixing ``1`` and ``"1"``).
     """
-    if type(df).__module__.startswith("pyarrow"):
+    if not _is_frame(df):
         from ..errors import ParameterError
 
-        msg = f"from_pandas: df must be a pandas DataFrame, got {type(df).__module__}.{type(df).__qualname__}; use gp.from_arrow"
+        hint = ("; use gp.from_arrow for Arrow data" if type(df).__module__.startswith("pyarrow") else
+                "; a Series is one column: series.to_frame()" if getattr(df, "ndim", None) == 1 else "")
+        msg = f"from_pandas: df must be a pandas DataFrame, got {type(df).__module__}.{type(df).__qualname__}{hint}"
         raise ParameterError(msg)
-    if hasattr(df, "columns"):
-        check_column_names(df.columns, "from_pandas")
+    check_column_names(df.columns, "from_pandas")
     return F.to_backend(F.normalize(df), get_backend().name)
 
 
