@@ -106,8 +106,8 @@ class FillMissing(Op):
                 indicators[c + INDICATOR_SUFFIX] = F.missing(s).astype("float32")
             if self._to_float(s.dtype):
                 data[c] = _fill_array(F.float_values(s), float(self.fill_value))
-            else:
-                data[c] = F.fill_missing(s, self.fill_value)
+            else:  # a boolean column takes 0/1 as False/True (checked by _check_fits)
+                data[c] = F.fill_missing(s, bool(self.fill_value) if kind == "bool" else self.fill_value)
         data.update(indicators)
         return F.build_frame(frame, data)
 
