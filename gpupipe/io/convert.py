@@ -178,8 +178,10 @@ def to_backend(frame: Any, backend: str) -> Any:
     from ..backend import BACKENDS
 
     if backend not in BACKENDS:
-        msg = f"unknown backend {backend!r}; choose one of {list(BACKENDS)}"
-        raise ValueError(msg)
+        from ..errors import ParameterError
+
+        msg = f"to_backend: unknown backend {backend!r}; choose one of {list(BACKENDS)}"
+        raise ParameterError(msg)
     return F.to_backend(frame, backend)
 
 

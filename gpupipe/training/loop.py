@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from ..errors import DataError, SchemaError, oom_advice
+from ..errors import DataError, ParameterError, SchemaError, oom_advice
 from .metrics import HIGHER_IS_BETTER, compute_metrics
 
 __all__ = ["EarlyStopping", "TrainResult", "evaluate", "predict", "train"]
@@ -456,7 +456,7 @@ def train(
         _check_model_fits(model, val, "validation")
     stopper = _early_stopping(early_stopping, task)
     if stopper is not None and val is None:
-        raise ValueError("early_stopping needs validation data: pass val=<loader>")
+        raise ParameterError("gp.train: early_stopping needs validation data: pass val=<loader>")
     monitor = stopper.metric if stopper is not None else ("auc" if task == "binary" else "rmse")
     higher = HIGHER_IS_BETTER[monitor]
 
@@ -560,13 +560,14 @@ def _early_stopping(spec: EarlyStopping | int | bool | None, task: str) -> Early
     elif isinstance(spec, Mapping):
         stopper = EarlyStopping(**spec)
     else:
-        raise TypeError(f"early_stopping must be an EarlyStopping, an int patience or None, got {type(spec).__name__}")
+        raise ParameterError(f"early_stopping must be an EarlyStopping, an int patience or None, got {type(spec).__name__}")
     if stopper.metric is None:
         stopper = EarlyStopping(metric="auc" if task == "binary" else "rmse", patience=stopper.patience,
                                 min_delta=stopper.min_delta, restore_best=stopper.restore_best)
     allowed = ("auc", "logloss", "accuracy") if task == "binary" else ("rmse", "mae")
     if stopper.metric not in allowed:
-        raise ValueError(f"early stopping metric {stopper.metric!r} is not reported for a {task} task; use one of {list(allowed)}")
+        raise ParameterError(f"early stopping metric {stopper.metric!r} is not reported for a {task} task; use one of "
+                             f"{list(allowed)}")
     return stopper
 
 
