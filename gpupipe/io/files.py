@@ -315,7 +315,11 @@ def _check_csv_dtype(dtype: Any, columns: list[str] | None) -> dict[str, Any] | 
             from ..errors import SchemaError
 
             raise SchemaError(f"read_csv: dtype names column(s) {outside}, which are not among columns={columns}")
-    return {k: _PYTHON_TYPES.get(v, v) if isinstance(v, type) else v for k, v in dtype.items()}
+    import pyarrow as pa
+
+    # Python types by their names; "category" as a dictionary column (read as a pandas categorical)
+    return {k: _PYTHON_TYPES.get(v, v) if isinstance(v, type) else
+            pa.dictionary(pa.int32(), pa.string()) if v == "category" else v for k, v in dtype.items()}
 
 
 def _arrow_type(dtype: Any, name: str = "") -> Any:
