@@ -168,7 +168,14 @@ class Baseline:
                    f"convert it (gp.to_pandas / gp.from_pandas) or fit on the same backend")
             raise SchemaError(msg)
         _check_columns(frame, self.schema, need_label=False)
-        x = _design(F.normalize(frame, self.schema.names), self.schema, self.onehot)
+        frame = F.normalize(frame, self.schema.names)
+        text = {c: str(frame[c].dtype) for c in [*self.schema.cont, *self.schema.cat]
+                if F.value_kind(frame[c]) not in F.NUMERIC_KINDS}
+        if text:
+            msg = (f"column(s) {text} are not numeric, but the schema makes them features; pass the Workflow's output "
+                   "(wf.transform(data)), where they are encoded (ops.Categorify for text)")
+            raise SchemaError(msg)
+        x = _design(frame, self.schema, self.onehot)
         return estimator_input.impl(self.backend)(self.kind, x)
 
     def predict(self, frame: Any) -> Any:
