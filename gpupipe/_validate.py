@@ -56,6 +56,8 @@ MAX_SEED = 2**63 - 1
 def given(value: Any) -> str:
     """How a message shows a received value: its repr (shortened) and its type."""
     text = repr(value)
+    if "\n" in text:  # a frame, a table, an array: its type says enough
+        return f"a {type(value).__module__}.{type(value).__qualname__}"
     if len(text) > 80:
         text = text[:77] + "..."
     return f"{text} ({type(value).__name__})"
@@ -174,14 +176,14 @@ def string(value: Any, name: str, where: str, *, none_ok: bool = False, empty_ok
 
 
 def name_list(value: Any, name: str, where: str, *, none_ok: bool = False, empty_ok: bool = False,
-              unique: bool = True, what: str = "column names") -> list[str] | None:
+              unique: bool = True, what: str = "column names (str)") -> list[str] | None:
     """``value`` as a list of ``str``: a list, tuple, pandas Index or NumPy array of names.
 
     A bare string is refused (iterating it would give its letters), with the one-element list to pass.
     """
     if value is None and none_ok:
         return None
-    accepted = f"a list of {what} (str)" + (" or None" if none_ok else "")
+    accepted = f"a list of {what}" + (" or None" if none_ok else "")
     if isinstance(value, str):
         fail(where, name, value, accepted, f"a bare string is not a list; pass [{value!r}]")
     if isinstance(value, (bytes, Mapping)) or not isinstance(value, Iterable) or not _listlike(value):
