@@ -42,7 +42,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _arg_error(option: str, value: object, accepted: str, hint: str = "") -> int:
     """Print the CLI's one error line naming the option, and return exit status 2."""
-    print(f"gpupipe: error: {option} {value!r}: {accepted}" + (f" ({hint})" if hint else ""), file=sys.stderr)
+    print(f"gpupipe: error: {option} {accepted}, got {value!r}" + (f" ({hint})" if hint else ""), file=sys.stderr)
     return 2
 
 
@@ -82,8 +82,8 @@ def _check_run_args(args: argparse.Namespace) -> int:
         import torch
 
         if not torch.cuda.is_available():
-            return _arg_error("--backend", "hybrid", "needs a CUDA device (pandas prep, CUDA training), and none is "
-                              "usable here", "use --backend pandas or auto")
+            return _arg_error("--backend", "hybrid", "must be a backend this machine can run: hybrid (pandas prep, CUDA "
+                              "training) needs a CUDA device and none is usable here", "use --backend pandas or auto")
     return 0
 
 
