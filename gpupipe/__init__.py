@@ -27,6 +27,7 @@ from .errors import (
     GpupipeError,
     NotFittedError,
     OutOfMemoryError,
+    ParameterError,
     SchemaError,
     WorkflowFormatError,
 )
@@ -78,6 +79,7 @@ __all__ = [
     "GpupipeError",
     "NotFittedError",
     "OutOfMemoryError",
+    "ParameterError",
     "Schema",
     "SchemaError",
     "WorkflowFormatError",

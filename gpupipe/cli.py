@@ -40,18 +40,68 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _arg_error(option: str, value: object, accepted: str, hint: str = "") -> int:
+    """Print the CLI's one error line naming the option, and return exit status 2."""
+    print(f"gpupipe: error: {option} {accepted}, got {value!r}" + (f" ({hint})" if hint else ""), file=sys.stderr)
+    return 2
+
+
+def _check_common_args(args: argparse.Namespace) -> int:
+    """0 when --epochs, --seed and --out are usable, else 2 after one error line (checked before any work)."""
+    from . import _validate as V
+    from .errors import ParameterError
+
+    if args.epochs < 1:
+        return _arg_error("--epochs", args.epochs, "must be at least 1")
+    if not 0 <= args.seed <= V.MAX_SEED:
+        return _arg_error("--seed", args.seed, "must be an integer in [0, 2**63)")
+    if args.out is not None:
+        try:
+            V.output_dir(args.out, "--out", "gpupipe")
+        except ParameterError as exc:
+            return _arg_error("--out", args.out, "must be a directory this process can create or write into",
+                              str(exc).split("; ", 1)[-1])
+    return 0
+
+
+#: baselines the ready pipelines (binary tasks) can fit, and the word that skips it
+_RUN_BASELINES = ("logistic", "random_forest", "none")
+
+
+def _check_run_args(args: argparse.Namespace) -> int:
+    """0 when every `gpupipe run` option is usable here, else 2 after one error line; nothing is read first."""
+    code = _check_common_args(args)
+    if code:
+        return code
+    if args.rows is not None and args.rows <= 0:
+        return _arg_error("--rows", args.rows, "must be positive")
+    if args.baseline.lower() not in _RUN_BASELINES:
+        return _arg_error("--baseline", args.baseline, f"must be one of {', '.join(_RUN_BASELINES)}",
+                          "'none' skips the baseline" if not args.baseline.strip() else "")
+    if args.backend == "hybrid":
+        import torch
+
+        if not torch.cuda.is_available():
+            return _arg_error("--backend", "hybrid", "must be a backend this machine can run: hybrid (pandas prep, CUDA "
+                              "training) needs a CUDA device and none is usable here", "use --backend pandas or auto")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from pipelines import bench_runners
 
     from .bench import run_bench, to_markdown
 
+    code = _check_common_args(args)
+    if code:
+        return code
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     try:
         res = run_bench(args.pipeline, rows=args.rows or [None], backends=backends, repeats=args.repeats,
                         warmup=args.warmup, out=args.out, progress=not args.no_progress, epochs=args.epochs,
                         seed=args.seed, runners=bench_runners(args.pipeline))
     except ValueError as exc:  # bad --backends/--rows/--repeats: say what was wrong, no traceback
-        print(f"gpupipe bench: error: {exc}", file=sys.stderr)
+        print(f"gpupipe: error: {exc}", file=sys.stderr)
         return 2
     print(to_markdown(res))
     print("Files:")
@@ -73,12 +123,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from pipelines import PIPELINES
 
-    if args.epochs < 1:
-        print("gpupipe: error: --epochs must be at least 1", file=sys.stderr)
-        return 2
-    if args.rows is not None and args.rows <= 0:
-        print("gpupipe: error: --rows must be positive", file=sys.stderr)
-        return 2
+    code = _check_run_args(args)
+    if code:
+        return code
     module = importlib.import_module(PIPELINES[args.pipeline])
     baseline = None if args.baseline.lower() == "none" else args.baseline
     res = module.run(backend=args.backend, epochs=args.epochs, rows=args.rows, seed=args.seed,

@@ -17,6 +17,7 @@ __all__ = [
     "GpupipeError",
     "NotFittedError",
     "OutOfMemoryError",
+    "ParameterError",
     "SchemaError",
     "WorkflowFormatError",
 ]
@@ -24,6 +25,15 @@ __all__ = [
 
 class GpupipeError(Exception):
     """Base class of every error gpupipe raises on purpose."""
+
+
+class ParameterError(GpupipeError, ValueError, TypeError):
+    """A parameter of a public function or op has a wrong type or value.
+
+    The message names the function or op, the parameter, what was given and what is accepted.
+    Raised before any work starts (ops: when the Workflow is built, and again at fit/transform).
+    It derives from ``ValueError`` and ``TypeError``, so code catching either keeps working.
+    """
 
 
 class BackendUnavailableError(GpupipeError, RuntimeError):

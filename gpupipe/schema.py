@@ -179,24 +179,60 @@ class Schema:
 
     @classmethod
     def infer(cls, frame: Any, *, label: str | None = None, cat: Iterable[str] = ()) -> Schema:
-        """Guess a schema from a frame: floats are ``cont``, listed/integer columns ``cat``.
+        """Guess a schema from a frame: floats and bools are ``cont``, listed/integer columns ``cat``.
 
         Integer columns become categorical with cardinality ``max + 1``; use a Workflow to get
         real statistics. Meant for quick experiments on already-encoded frames.
+
+        Raises
+        ------
+        SchemaError
+            ``label`` or a ``cat`` name is not a column of the frame (a typo would otherwise make the
+            real label a feature); a column is neither numeric nor listed; an id column holds values
+            beyond the int64 range (uint64 above 2**63 - 1), which no embedding can take.
         """
-        cat = set(cat)
+        from . import _validate as V
+        from .backend import frame as F
+
+        V.string(label, "label", "Schema.infer", none_ok=True)
+        cat = set(V.name_list(cat, "cat", "Schema.infer", empty_ok=True) or [])
+        names = [str(c) for c in frame.columns]
+        missing = [c for c in ([label] if label is not None else []) + sorted(cat) if c not in names]
+        if missing:
+            shown = names if len(names) <= 30 else [*names[:30], "..."]
+            what = "label" if label in missing else "cat"
+            msg = (f"{what} {missing[0]!r} is not a column of the frame; it has {shown}. Pass the name of an "
+                   "existing column (an unknown label would silently make the real label a feature)")
+            raise SchemaError(msg)
         cols = []
         for name in frame.columns:
-            dtype = str(frame[name].dtype).lower()
+            dtype = frame[name].dtype
+            kind = F.kind(dtype)
             if name == label:
-                cols.append(ColumnSchema(str(name), "label", dtype))
-            elif name in cat or dtype.startswith(("int", "uint")):
-                top = frame[name].max()
-                cols.append(ColumnSchema(str(name), "cat", dtype, int(top) + 1 if top == top else 1))
-            elif dtype.startswith(("float", "bool")):
-                cols.append(ColumnSchema(str(name), "cont", dtype))
+                cols.append(ColumnSchema(str(name), "label", str(dtype).lower()))
+            elif name in cat or kind == "int":
+                cols.append(ColumnSchema(str(name), "cat", str(dtype).lower(), _id_cardinality(frame[name], name)))
+            elif kind in ("float", "bool"):
+                cols.append(ColumnSchema(str(name), "cont", str(dtype).lower()))
             else:
-                msg = (f"column {name!r} has dtype {dtype}, which is neither numeric nor listed as cat; "
+                msg = (f"column {name!r} has dtype {str(dtype).lower()}, which is neither numeric nor listed as cat; "
                        "encode it with a Workflow (e.g. ops.Categorify) first")
                 raise SchemaError(msg)
         return cls(cols)
+
+
+def _id_cardinality(series: Any, name: str) -> int:
+    """``max + 1`` of an id column (1 when it has no values); SchemaError beyond what int64 ids can hold."""
+    top = series.max()
+    if top is None or type(top).__name__ == "NAType" or (isinstance(top, float) and top != top):
+        return 1  # no value at all: only the null id
+    try:
+        top = int(top)
+    except (TypeError, ValueError) as exc:
+        msg = f"column {name!r} (dtype {series.dtype}) is listed as cat but holds non-integer values such as {top!r}"
+        raise SchemaError(msg) from exc
+    if top >= 2**63 - 1:
+        msg = (f"column {name!r} holds ids up to {top}, beyond the int64 range embeddings index with; encode it with "
+               "ops.Categorify (which maps any values to ids 0..n)")
+        raise SchemaError(msg)
+    return top + 1

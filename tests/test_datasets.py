@@ -72,7 +72,7 @@ def test_criteo_label_is_learnable():
 
 
 def test_criteo_rows_must_be_positive():
-    with pytest.raises(ValueError, match="rows must be positive"):
+    with pytest.raises(ValueError, match="rows must be an integer >= 1"):
         gp.datasets.criteo(0)
 
 

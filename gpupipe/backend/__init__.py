@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, ParameterError
 from ._detect import BackendStatus, nvml_devices, probe, probe_all, synchronize
 from .dispatch import Dispatch, backend_of, is_cudf, is_pandas
 
@@ -81,7 +81,7 @@ def _check_choice(name: str, source: str) -> str:
     key = str(name).strip().lower()
     if key not in _CHOICES:
         msg = f"{source} {name!r} is not a backend; choose one of {list(_CHOICES)}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     return key
 
 

@@ -106,7 +106,9 @@ def _canonical(series: cudf.Series) -> cudf.Series:
 def _from_arrow_cudf(table: pa.Table) -> cudf.DataFrame:
     import cudf
 
-    return cudf.DataFrame.from_arrow(F.canonical_arrow(table))
+    # DATE and DECIMAL kept exact, as on pandas (cuDF holds them as datetime64 and decimal columns);
+    # normalize makes them timestamps and float64 where ops and tensors take data
+    return cudf.DataFrame.from_arrow(F.canonical_arrow(table, keep_exact=True))
 
 
 @F.to_arrow.register("cudf")

@@ -58,7 +58,8 @@ def int_parts(series: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
 
 # ============================================================================== boundary
 def _pandas_types_mapper() -> Any:
-    """Arrow → pandas dtypes: integers/bools nullable (nulls never turn ints into floats), nested Arrow-backed."""
+    """Arrow → pandas dtypes: integers/bools nullable (nulls never turn ints into floats); nested, decimal
+    and date columns Arrow-backed."""
     table = {
         pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
         pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
@@ -69,7 +70,8 @@ def _pandas_types_mapper() -> Any:
         found = table.get(t)
         if found is not None:
             return found
-        return pd.ArrowDtype(t) if pa.types.is_nested(t) else None
+        exact = pa.types.is_nested(t) or pa.types.is_decimal(t) or pa.types.is_date(t)
+        return pd.ArrowDtype(t) if exact else None
 
     return mapper
 
@@ -125,18 +127,42 @@ def columns_to_pandas(table: pa.Table) -> dict[str, Any]:
     :func:`plain_pandas_metadata`), in order. Integer columns become nullable pandas arrays directly; the
     other columns go through ``Table.to_pandas``. Pass a table nothing else holds to let it be released
     column by column."""
-    table = F.canonical_arrow(table)
+    table = F.canonical_arrow(table, keep_exact=True)
     mapper = _pandas_types_mapper()
     ints = {i for i, field in enumerate(table.schema) if pa.types.is_integer(field.type)}
-    others = [i for i in range(table.num_columns) if i not in ints]
+    nans = {i for i, field in enumerate(table.schema) if pa.types.is_floating(field.type) and _has_nan(table.column(i))}
+    others = [i for i in range(table.num_columns) if i not in ints and i not in nans]
     rest = None
     if others:
-        rest = table.select(others).to_pandas(types_mapper=mapper, split_blocks=True, self_destruct=True)
+        # Without the pandas metadata: callers checked it asks for nothing but a plain index (plain_pandas_metadata),
+        # and its per-column dtype names are read for every column it lists, also those not selected here, which
+        # fails on names pandas cannot parse back ('list<item: int64>[pyarrow]'). The Arrow types carry the rest.
+        rest = table.select(others).replace_schema_metadata(None).to_pandas(
+            types_mapper=mapper, split_blocks=True, self_destruct=True)
     out: dict[str, Any] = {}
     for i, name in enumerate(table.column_names):
-        out[name] = _masked_from_chunks(table.column(i), mapper(table.schema.field(i).type)) if i in ints \
-            else rest[name]
+        if i in ints:
+            out[name] = _masked_from_chunks(table.column(i), mapper(table.schema.field(i).type))
+        elif i in nans:
+            out[name] = _float_keeping_nan(table.column(i))
+        else:
+            out[name] = rest[name]
     return out
+
+
+def _has_nan(column: pa.ChunkedArray) -> bool:
+    import pyarrow.compute as pc
+
+    return column.null_count < len(column) and bool(pc.any(pc.is_nan(column)).as_py())
+
+
+def _float_keeping_nan(column: pa.ChunkedArray) -> Any:
+    """A float column holding NaN *values*: a nullable ``Float32``/``Float64`` array, so that NaN stays apart from
+    null (as in Arrow and cuDF) and a round trip gives both back. NumPy floats would merge them: NaN is their
+    only missing marker. (Ops still treat both as missing: :func:`canonical_series` turns it into NumPy floats.)"""
+    data = column.to_numpy()  # nulls become NaN here; the mask below keeps them apart
+    mask = column.is_null().to_numpy()
+    return pd.arrays.FloatingArray(np.ascontiguousarray(data), np.asarray(mask, dtype=bool), copy=False)
 
 
 def frame_from_columns(columns: dict[str, Any], rows: int) -> pd.DataFrame:
@@ -148,8 +174,10 @@ def frame_from_columns(columns: dict[str, Any], rows: int) -> pd.DataFrame:
 
 def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow table → canonical pandas frame: nullable ints/bools (also without nulls, so that every file
-    and every partition of a dataset reads to the same dtypes), NumPy floats with NaN, ``str`` text."""
-    table = F.canonical_arrow(table)
+    and every partition of a dataset reads to the same dtypes), NumPy floats with NaN (nullable
+    ``Float64`` for a column holding NaN *values*, which keeps them apart from nulls), ``str`` text,
+    exact Arrow-backed decimals and dates (:func:`canonical_series` makes them float64 and datetime64 for the ops)."""
+    table = F.canonical_arrow(table, keep_exact=True)
     if not plain_pandas_metadata(table.schema):
         frame = table.to_pandas(types_mapper=_pandas_types_mapper(), split_blocks=True, self_destruct=False)
     else:

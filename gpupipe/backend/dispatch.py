@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, ParameterError
 
 __all__ = ["GENERICS", "Dispatch", "backend_of", "is_cudf", "is_pandas"]
 
@@ -59,8 +59,8 @@ def backend_of(obj: Any) -> str:
 
     Raises
     ------
-    TypeError
-        If ``obj`` is neither; the message names its type.
+    ParameterError
+        If ``obj`` is neither (a ``TypeError`` too); the message names its type.
     """
     if is_pandas(obj):
         return "pandas"
@@ -68,7 +68,7 @@ def backend_of(obj: Any) -> str:
         return "cudf"
     msg = (f"expected a pandas or cuDF DataFrame/Series (or a NumPy/CuPy array), got {type(obj).__module__}."
            f"{type(obj).__qualname__}; convert it with gp.from_pandas or gp.from_arrow first")
-    raise TypeError(msg)
+    raise ParameterError(msg)
 
 
 class Dispatch:

@@ -30,8 +30,9 @@ On the way in: Arrow-backed pandas columns (``double[pyarrow]``...) and cuDF's p
 dtypes (``Int64``, ``boolean``, ``Float64`` kept by ``cudf.from_pandas``) become the column of the
 table above; nullable floats become NumPy floats with NaN; object columns holding Python ints,
 floats, bools or strings become ints (``Int64``, or ``UInt64`` above 2**63), floats, bools or
-``str``; DATE columns become ``datetime64[ms]``; DECIMAL columns become float64; float16 becomes
-float32. An object column mixing kinds (``1`` and ``"1"``) is refused with a
+``str``; DATE columns become ``datetime64[ms]``; DECIMAL columns become float64 (the pandas readers
+and ``from_arrow`` keep both Arrow-backed until then, so that round trips give them back exactly);
+float16 becomes float32. An object column mixing kinds (``1`` and ``"1"``) is refused with a
 :class:`~gpupipe.errors.SchemaError` naming it, since any single dtype would merge distinct values.
 
 "Missing" means null, or NaN in a float column, on both backends (cuDF keeps the two apart;
@@ -250,15 +251,20 @@ normalize = _generic(
 )
 
 
-def canonical_arrow(table: pa.Table) -> pa.Table:
+def canonical_arrow(table: pa.Table, *, keep_exact: bool = False) -> pa.Table:
     """The Arrow side of the dtype rule: DATE → timestamp[ms], DECIMAL → float64, float16 → float32,
-    the null type → float64, string views → strings. Returns ``table`` itself when nothing changes."""
+    the null type → float64, string views → strings. Returns ``table`` itself when nothing changes.
+
+    ``keep_exact`` leaves DATE and DECIMAL columns as they are: the pandas readers and ``from_arrow`` keep
+    them Arrow-backed, so a read/write round trip gives back every digit and a DATE stays a DATE;
+    :func:`normalize` (where ops and tensors take data) makes them timestamp[ms] and float64."""
     import pyarrow as pa
 
     fields = []
     changed = False
     for f in table.schema:
-        t = _canonical_arrow_type(f.type)
+        exact = keep_exact and (pa.types.is_decimal(f.type) or pa.types.is_date(f.type))
+        t = f.type if exact else _canonical_arrow_type(f.type)
         changed = changed or t != f.type
         fields.append(f.with_type(t))
     if not changed:

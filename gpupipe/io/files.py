@@ -94,10 +94,27 @@ def read_parquet(path: PathLike | Sequence[PathLike], columns: Sequence[str] | N
     ...     gp.read_parquet(p)["a"].tolist()
     [1, <NA>]
     """
+    from .. import _validate as V
+
+    _check_path_arg(path, "read_parquet")
+    columns = V.name_list(columns, "columns", "read_parquet", none_ok=True)
     check_storage_options(path, storage_options, "read_parquet")
     sources = expand(path, formats=("parquet",), reader="read_parquet", storage_options=storage_options)
     cols = None if columns is None else list(columns)
     return _named(_read_parquet.impl(get_backend().name)(sources, cols), sources)
+
+
+def _check_path_arg(path: Any, where: str) -> None:
+    """ParameterError naming ``path`` unless it is a path (or URL) or a list of them (bytes are refused: pass text)."""
+    from .. import _validate as V
+
+    if isinstance(path, (list, tuple)):
+        for p in path:
+            if not isinstance(p, (str, os.PathLike)):
+                V.fail(where, "path", path, "a path (str or pathlib.Path) or a list of paths",
+                       f"{p!r} ({type(p).__name__}) is not a path")
+        return
+    V.path(path, "path", where)
 
 
 def parquet_footer(src: Source) -> tuple[pa.Schema, list[int]]:
@@ -248,9 +265,27 @@ def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy",
     pathlib.Path or str
         The written path (the URL, for a URL).
     """
+    from .. import _validate as V
+
+    if not (hasattr(frame, "columns") or getattr(frame, "ndim", None) == 1) or type(frame).__module__.startswith("pyarrow"):
+        hint = "for a pyarrow Table use gp.from_arrow(table) first" if type(frame).__module__.startswith("pyarrow") else ""
+        V.fail("write_parquet", "frame", frame, "a pandas or cuDF DataFrame", hint)
+    V.path(path, "path", "write_parquet")
+    if os.path.isdir(path):
+        V.fail("write_parquet", "path", path, "a file path (write_parquet writes one file)",
+               f"{os.fspath(path)} is a directory: name a file in it, or use gp.Dataset(frame).to_parquet(directory)")
+    if isinstance(compression, str):
+        compression = compression.lower()
+    compression = V.choice(compression, _COMPRESSIONS, "compression", "write_parquet", none_ok=True,
+                           none_means="no compression")
+    compression = None if compression == "none" else compression
     check_storage_options(path, storage_options, "write_parquet")
     return atomic_write_file(path, lambda tmp: _write_parquet(frame, tmp, compression),
                              storage_options=storage_options)
+
+
+#: the parquet codecs both backends' writers take
+_COMPRESSIONS = ("snappy", "gzip", "zstd", "lz4", "brotli", "none")
 
 
 _write_parquet = Dispatch("write_parquet", "Write a frame to one parquet file (the caller makes it atomic).")
@@ -307,12 +342,59 @@ def read_csv(
     storage_options : dict, optional
         fsspec options for URLs (see :func:`read_parquet`).
     """
-    check_storage_options(path, storage_options, "read_csv")
-    sources = expand(path, formats=("csv",), reader="read_csv", storage_options=storage_options)
-    return _named(_read_csv.impl(get_backend().name)(sources, csv_options(columns=columns, dtype=dtype, sep=sep,
-                                                                          na_values=na_values, header=header,
-                                                                          names=names, skip_rows=skip_rows)),
-                  sources)
+    from .. import _validate as V
+
+    where = "read_csv"
+    _check_path_arg(path, where)
+    columns = V.name_list(columns, "columns", where, none_ok=True)
+    names = V.name_list(names, "names", where, none_ok=True)
+    na_values = V.name_list(na_values, "na_values", where, none_ok=True, empty_ok=True, unique=False,
+                            what="strings read as null")
+    header = V.flag(header, "header", where)
+    skip_rows = V.integer(skip_rows, "skip_rows", where, min_value=0)
+    if not isinstance(sep, str) or len(sep) != 1 or sep in "\r\n\"":
+        V.fail(where, "sep", sep, "one character (Arrow's CSV parser splits on a single character), e.g. ',', '\\t', "
+               "';' or '|'", "a tab is '\\t' in Python source (one character), not a backslash and a t"
+               if sep == "\\t" else "")
+    dtype = _check_csv_dtype(dtype, columns)
+    check_storage_options(path, storage_options, where)
+    sources = expand(path, formats=("csv",), reader=where, storage_options=storage_options)
+    opts = csv_options(columns=columns, dtype=dtype, sep=sep, na_values=na_values, header=header, names=names,
+                       skip_rows=skip_rows)
+    try:
+        frame = _read_csv.impl(get_backend().name)(sources, opts)
+    except DataError as exc:
+        if names is not None and "Expected" in str(exc) and "columns" in str(exc):
+            V.fail(where, "names", names, "one name per column of the file", str(exc).split(". The file")[0])
+        raise
+    return _named(frame, sources)
+
+
+_PYTHON_TYPES = {str: "str", int: "int64", float: "float64", bool: "bool"}
+
+
+def _check_csv_dtype(dtype: Any, columns: list[str] | None) -> dict[str, Any] | None:
+    """``dtype`` as a dict of column -> dtype (Python types become their names); ParameterError naming ``dtype``
+    unless it is a mapping of names, SchemaError for a name outside ``columns``."""
+    from .. import _validate as V
+
+    if dtype is None:
+        return None
+    if not isinstance(dtype, Mapping) or not all(isinstance(k, str) for k in dtype):
+        V.fail("read_csv", "dtype", dtype, "a dict of column name -> dtype, e.g. {'zip': 'str', 'n': 'int32'}",
+               "one dtype for every column is not supported: name the columns" if not isinstance(dtype, Mapping)
+               else "")
+    if columns is not None:
+        outside = [c for c in dtype if c not in columns]
+        if outside:
+            from ..errors import SchemaError
+
+            raise SchemaError(f"read_csv: dtype names column(s) {outside}, which are not among columns={columns}")
+    import pyarrow as pa
+
+    # Python types by their names; "category" as a dictionary column (read as a pandas categorical)
+    return {k: _PYTHON_TYPES.get(v, v) if isinstance(v, type) else
+            pa.dictionary(pa.int32(), pa.string()) if v == "category" else v for k, v in dtype.items()}
 
 
 def csv_options(*, columns: Sequence[str] | None = None, dtype: Mapping[str, Any] | None = None, sep: str = ",",
@@ -412,6 +494,9 @@ def _read_csv_pandas(sources: list[Source], opts: dict[str, Any]) -> Any:
 # ---------------------------------------------------------------------------- arrow ipc / feather
 def read_arrow(path: PathLike) -> Any:
     """Read an Arrow IPC file (Feather v2), an IPC stream, or a Feather v1 file into a frame."""
+    from .. import _validate as V
+
+    V.path(path, "path", "read_arrow")
     p = Path(path)
     if not p.is_file():
         why = "is a directory; read_arrow reads one file" if p.is_dir() else "no such file; check the path"

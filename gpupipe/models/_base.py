@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ..errors import SchemaError
+from ..errors import ParameterError, SchemaError
 
 if TYPE_CHECKING:
     from ..schema import Schema
@@ -51,10 +51,46 @@ def embedding_dim_rule(cardinality: int, max_dim: int = 64) -> int:
     return max(1, min(int(max_dim), round(1.6 * float(cardinality) ** 0.56)))
 
 
+def check_model_params(where: str, cardinalities: Any, n_cont: Any, hidden: Any, task: Any, dropout: Any,
+                       batchnorm: Any, embedding_dim: Any, cat_names: Any, cont_names: Any) -> None:
+    """ParameterError naming the model and the parameter, for the parameters every tabular model shares."""
+    from .. import _validate as V
+
+    _int_list(cardinalities, "cardinalities", where, 1, empty_ok=True)
+    V.integer(n_cont, "n_cont", where, min_value=0)
+    _int_list(hidden, "hidden", where, 1, empty_ok=True, what="layer widths")
+    V.choice(task, TASKS, "task", where)
+    V.number(dropout, "dropout", where, min_value=0)
+    if float(dropout) >= 1:
+        V.fail(where, "dropout", dropout, "a probability in [0, 1)")
+    V.flag(batchnorm, "batchnorm", where)
+    if embedding_dim is not None and not V.is_integer(embedding_dim):
+        _int_list(embedding_dim, "embedding_dim", where, 1, empty_ok=True, what="widths",
+                  accepted="None (the rule), a positive integer, or one positive integer per categorical column")
+    elif embedding_dim is not None:
+        V.integer(embedding_dim, "embedding_dim", where, min_value=1)
+    V.name_list(cat_names, "cat_names", where, none_ok=True, empty_ok=True)
+    V.name_list(cont_names, "cont_names", where, none_ok=True, empty_ok=True)
+
+
+def _int_list(value: Any, name: str, where: str, min_value: int, *, empty_ok: bool = False, what: str = "integers",
+              accepted: str = "") -> list[int]:
+    from .. import _validate as V
+
+    accepted = accepted or f"a list of {what} (integers >= {min_value})"
+    items = V.sequence_of(value)
+    if items is None or (not items and not empty_ok):
+        V.fail(where, name, value, accepted)
+    for v in items:  # type: ignore[union-attr]
+        if not V.is_integer(v) or int(v) < min_value:
+            V.fail(where, name, value, accepted, f"{v!r} is not an integer >= {min_value}")
+    return [int(v) for v in items]  # type: ignore[union-attr]
+
+
 def check_task(task: str) -> str:
     if task not in TASKS:
         msg = f"task {task!r} is not supported; choose one of {list(TASKS)}"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     return task
 
 
@@ -82,13 +118,13 @@ def resolve_embedding_dims(
         return [embedding_dim_rule(c) for c in cardinalities]
     if isinstance(embedding_dim, int):
         if embedding_dim < 1:
-            raise ValueError(f"embedding_dim must be a positive int, got {embedding_dim}")
+            raise ParameterError(f"embedding_dim must be a positive int, got {embedding_dim}")
         return [int(embedding_dim)] * len(cardinalities)
     dims = [int(d) for d in embedding_dim]
     if len(dims) != len(cardinalities) or any(d < 1 for d in dims):
         msg = (f"embedding_dim lists {len(dims)} widths {dims} for {len(cardinalities)} categorical "
                f"columns {list(cat_names)}; give one positive width per column, an int, or None for the rule")
-        raise ValueError(msg)
+        raise ParameterError(msg)
     return dims
 
 
@@ -147,7 +183,7 @@ class TabularModel(nn.Module):
         if len(self.cat_names) != len(self.cardinalities) or len(self.cont_names) != self.n_cont:
             msg = (f"{type(self).__name__}: {len(self.cat_names)} cat_names for {len(self.cardinalities)} "
                    f"cardinalities, {len(self.cont_names)} cont_names for n_cont={self.n_cont}; they must match")
-            raise ValueError(msg)
+            raise ParameterError(msg)
 
     @property
     def config(self) -> dict[str, Any]:

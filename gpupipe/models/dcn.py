@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ._base import TabularModel, base_config, mlp, register_model
+from ._base import TabularModel, base_config, check_model_params, mlp, register_model
 
 if TYPE_CHECKING:
     from ..schema import Schema
@@ -76,10 +76,13 @@ class DCNv2(TabularModel):
         cat_names: Sequence[str] | None = None,
         cont_names: Sequence[str] | None = None,
     ) -> None:
-        if structure not in ("stacked", "parallel"):
-            raise ValueError(f"structure {structure!r} is not supported; choose 'stacked' or 'parallel'")
-        if int(cross_layers) < 0:
-            raise ValueError(f"cross_layers must be >= 0, got {cross_layers}")
+        from .. import _validate as V
+
+        check_model_params("DCNv2", cardinalities, n_cont, hidden, task, dropout, batchnorm, embedding_dim,
+                           cat_names, cont_names)
+        V.choice(structure, ("stacked", "parallel"), "structure", "DCNv2")
+        V.integer(cross_layers, "cross_layers", "DCNv2", min_value=0)
+        V.integer(low_rank, "low_rank", "DCNv2", min_value=1, none_ok=True, none_means="a full-rank matrix")
         config: dict[str, Any] = {
             **base_config(cardinalities, n_cont, hidden, task, dropout, batchnorm, embedding_dim, cat_names,
                           cont_names),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from ._base import TabularModel, base_config, mlp, register_model
+from ._base import TabularModel, base_config, check_model_params, mlp, register_model
 
 if TYPE_CHECKING:
     from ..schema import Schema
@@ -67,6 +67,8 @@ class TabularMLP(TabularModel):
         cat_names: Sequence[str] | None = None,
         cont_names: Sequence[str] | None = None,
     ) -> None:
+        check_model_params("TabularMLP", cardinalities, n_cont, hidden, task, dropout, batchnorm, embedding_dim,
+                           cat_names, cont_names)
         config = base_config(cardinalities, n_cont, hidden, task, dropout, batchnorm, embedding_dim, cat_names,
                              cont_names)
         super().__init__(config)

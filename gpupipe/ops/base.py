@@ -26,9 +26,9 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
-from ..errors import NotFittedError, SchemaError
+from ..errors import NotFittedError, ParameterError, SchemaError
 
 __all__ = ["REGISTRY", "ColumnInfo", "Op", "StatOp", "register_op"]
 
@@ -55,8 +55,24 @@ class ColumnInfo:
     cardinality: int | None = None
 
 
-class Op:
+class _OpClass(type):
+    """The type of op classes: ``["x"] >> ops.Normalize`` (the class, not an instance) names the fix
+    instead of Python's bare "unsupported operand type(s)"."""
+
+    def _class_given(cls, other: Any = None) -> NoReturn:
+        msg = (f"`>> {cls.__name__}` got the op class {cls.__name__}, not an op; pass an instance: "
+               f"`>> ops.{cls.__name__}()` (with its parameters, if any)")
+        raise ParameterError(msg)
+
+    __rrshift__ = _class_given
+    __rshift__ = _class_given
+
+
+class Op(metaclass=_OpClass):
     """Base class of all ops. Subclasses override what they need; see the module docstring."""
+
+    # NumPy must not broadcast `np.array(["a"]) >> op` element-wise: it defers to __rrshift__.
+    __array_ufunc__ = None
 
     #: True for ops whose statistics need a ``fit`` (StatOps, and stateful ops like JoinExternal).
     stateful: ClassVar[bool] = False
@@ -78,6 +94,19 @@ class Op:
         from .node import Node
 
         return Node.coerce(other) >> self
+
+    def __rshift__(self, other: Any) -> Any:
+        name = type(self).__name__
+        nxt = getattr(other, "__name__", None) or type(other).__name__
+        msg = (f"`{name}() >> {nxt}`: a chain starts with a column selection; write "
+               f"`[\"col\", ...] >> ops.{name}() >> ...` (ops are applied to the columns selected first)")
+        raise ParameterError(msg)
+
+    def _check_params(self) -> None:
+        """Check the constructor parameters: :class:`~gpupipe.errors.ParameterError` naming the op and the
+        parameter. Called when a Workflow is built and at the start of ``fit`` and ``transform`` (``__init__``
+        only stores, as scikit-learn's contract asks). May store a parameter back in its plain form
+        (``np.int64(2)`` → ``2``) so that it saves as JSON. The default checks nothing."""
 
     # -- scikit-learn style parameters ---------------------------------------------------
     @classmethod
@@ -120,6 +149,7 @@ class Op:
 
     def fit(self, data: Any, columns: Sequence[str]) -> Op:
         """Fit statistics on ``data`` (a frame or a ``gp.Dataset``). Stateless ops just return self."""
+        self._check_params()
         return self
 
     def fit_transform(self, frame: Any, columns: Sequence[str]) -> Any:
@@ -142,6 +172,7 @@ class Op:
 
         Row-dropping ops override this and return the filtered frame.
         """
+        self._check_params()
         self.check_fitted()
         out = self.transform(frame, columns)
         result = frame.copy(deep=False)
@@ -197,6 +228,7 @@ class StatOp(Op):
         raise NotImplementedError
 
     def fit(self, data: Any, columns: Sequence[str]) -> StatOp:
+        self._check_params()
         columns = list(columns)
         partials = map_partitions(data, lambda part: self.partial_fit(part, columns))
         self.finalize(self.combine(partials), columns)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -43,6 +42,20 @@ class Bucketize(Op):
     def __init__(self, boundaries: Sequence[float] | Mapping[str, Sequence[float]]) -> None:
         self.boundaries = boundaries
 
+    def _check_params(self) -> None:
+        b = self.boundaries
+        if isinstance(b, Mapping):
+            bad = [k for k in b if not isinstance(k, str)]
+            if bad or not b:
+                from .. import _validate as V
+
+                V.fail("Bucketize", "boundaries", b, "a list of numbers, or a dict of column name -> list of numbers",
+                       f"{bad[0]!r} is not a column name" if bad else "the dict is empty")
+            for k, v in b.items():
+                _check_bounds(v, f"boundaries[{k!r}]")
+        else:
+            _check_bounds(b, "boundaries")
+
     def _bounds(self, column: str) -> list[float]:
         b = self.boundaries
         if isinstance(b, Mapping):
@@ -50,16 +63,8 @@ class Bucketize(Op):
                 msg = (f"Bucketize: no boundaries for column {column!r}; boundaries are given for {sorted(b)}. "
                        "Add an entry for it, or pass one list shared by every column")
                 raise SchemaError(msg)
-            b = b[column]
-        try:
-            values = [float(v) for v in b]
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"Bucketize: boundaries for {column!r} must be numbers, got {b!r:.80}") from exc
-        if not values or any(not math.isfinite(v) for v in values) or any(
-                x >= y for x, y in itertools.pairwise(values)):
-            msg = f"Bucketize: boundaries for {column!r} must be finite and strictly increasing, got {values!r:.80}"
-            raise ValueError(msg)
-        return values
+            return _check_bounds(b[column], f"boundaries[{column!r}]")
+        return _check_bounds(b, "boundaries")
 
     def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
         return {c: ColumnInfo("int64", "cat", len(self._bounds(c)) + 2) for c in columns}
@@ -67,9 +72,12 @@ class Bucketize(Op):
     def get_params(self) -> dict[str, Any]:
         b = self.boundaries
         # plain floats, so the parameters are JSON-able even when given as NumPy arrays
-        if isinstance(b, Mapping):
-            return {"boundaries": {k: [float(x) for x in v] for k, v in b.items()}}
-        return {"boundaries": [float(x) for x in b]}
+        try:
+            if isinstance(b, Mapping):
+                return {"boundaries": {k: [float(x) for x in v] for k, v in b.items()}}
+            return {"boundaries": [float(x) for x in b]}
+        except (TypeError, ValueError):  # not boundaries at all: shown as given (repr), refused by _check_params
+            return {"boundaries": b}
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self._require(frame, columns, "Bucketize")
@@ -84,3 +92,19 @@ class Bucketize(Op):
             ids[nulls | xp.isnan(values)] = len(bounds) + 1
             out[c] = ids
         return F.build_frame(frame, out)
+
+
+def _check_bounds(b: Any, name: str) -> list[float]:
+    """Boundaries as floats: a non-empty list (tuple, array) of finite, strictly increasing real numbers."""
+    from .. import _validate as V
+
+    accepted = "a non-empty list of finite, strictly increasing numbers"
+    values = V.sequence_of(b)
+    if values is None:
+        V.fail("Bucketize", name, b, accepted)
+    floats = [V.number(v, f"each of {name}", "Bucketize") for v in values]
+    if not floats:
+        V.fail("Bucketize", name, b, accepted)
+    if any(x >= y for x, y in itertools.pairwise(floats)):
+        V.fail("Bucketize", name, b, accepted, "sort them and drop repeats")
+    return floats  # type: ignore[return-value]

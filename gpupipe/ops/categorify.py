@@ -75,12 +75,12 @@ class Categorify(StatOp):
 
     # -- parameters ------------------------------------------------------------------------
     def _check_params(self) -> None:
-        if not isinstance(self.num_oov_buckets, int) or self.num_oov_buckets < 1:
-            raise ValueError(f"Categorify: num_oov_buckets must be an integer >= 1, got {self.num_oov_buckets!r}")
-        if not isinstance(self.freq_threshold, int) or self.freq_threshold < 0:
-            raise ValueError(f"Categorify: freq_threshold must be an integer >= 0, got {self.freq_threshold!r}")
-        if self.max_size is not None and (not isinstance(self.max_size, int) or self.max_size < 0):
-            raise ValueError(f"Categorify: max_size must be None or an integer >= 0, got {self.max_size!r}")
+        from .. import _validate as V
+
+        self.num_oov_buckets = V.integer(self.num_oov_buckets, "num_oov_buckets", "Categorify", min_value=1)
+        self.freq_threshold = V.integer(self.freq_threshold, "freq_threshold", "Categorify", min_value=0)
+        self.max_size = V.integer(self.max_size, "max_size", "Categorify", min_value=0, none_ok=True,
+                                  none_means="no limit")
 
     @property
     def _first_vocab_id(self) -> int:

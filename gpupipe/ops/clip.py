@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,20 +42,26 @@ class Clip(Op):
         self.upper = upper
 
     def _check_params(self) -> None:
+        from .. import _validate as V
+        from ..errors import ParameterError
+
         for name in ("lower", "upper"):
             v = getattr(self, name)
-            if v is not None and (not isinstance(v, numbers.Real) or isinstance(v, bool) or math.isnan(float(v))):
-                msg = f"Clip({name}={v!r}): the bound must be a number or None"
-                raise ValueError(msg)
+            if V.is_integer(v):
+                setattr(self, name, int(v))  # exact, however large (2**70 clips nothing in an int64 column)
+            else:
+                setattr(self, name, V.number(v, name, "Clip", finite=False, none_ok=True))
         if self.lower is None and self.upper is None:
-            raise ValueError("Clip() needs lower=, upper= or both")
+            raise ParameterError("Clip: give lower=, upper= or both (a number each); got neither")
         if self.lower is not None and float(self.lower) == math.inf:
-            raise ValueError(f"Clip(lower={self.lower!r}): nothing is above an infinite lower bound")
+            raise ParameterError(f"Clip: lower must be below infinity (nothing is above an infinite lower bound), "
+                                 f"got {self.lower!r}")
         if self.upper is not None and float(self.upper) == -math.inf:
-            raise ValueError(f"Clip(upper={self.upper!r}): nothing is below an infinite upper bound")
+            raise ParameterError(f"Clip: upper must be above -infinity (nothing is below an infinite upper bound), "
+                                 f"got {self.upper!r}")
         if self.lower is not None and self.upper is not None and self.lower > self.upper:
-            msg = f"Clip(lower={self.lower!r}, upper={self.upper!r}): lower is above upper"
-            raise ValueError(msg)
+            msg = f"Clip: lower must not be above upper, got lower={self.lower!r}, upper={self.upper!r}"
+            raise ParameterError(msg)
 
     def _to_float(self, dtype: Any) -> bool:
         """Integer columns become float64 when a bound is fractional, or lies beyond the dtype's range on the

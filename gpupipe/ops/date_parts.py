@@ -42,13 +42,17 @@ class DateParts(Op):
     def __init__(self, parts: Sequence[str] = ("year", "month", "day", "dow", "hour")) -> None:
         self.parts = parts
 
+    def _check_params(self) -> None:
+        self._parts()
+
     def _parts(self) -> list[str]:
-        parts = [self.parts] if isinstance(self.parts, str) else list(self.parts)
-        unknown = [p for p in parts if p not in PARTS]
-        if unknown or not parts:
-            msg = f"DateParts(parts={self.parts!r}): unknown or no parts {unknown}; choose from {list(PARTS)}"
-            raise ValueError(msg)
-        return parts
+        from .. import _validate as V
+
+        parts = V.name_list(self.parts, "parts", "DateParts", what=f"date parts ({', '.join(PARTS)})")
+        unknown = [p for p in parts if p not in PARTS]  # type: ignore[union-attr]
+        if unknown:
+            V.fail("DateParts", "parts", self.parts, f"a list of parts from {list(PARTS)}", f"{unknown} are not parts")
+        return parts  # type: ignore[return-value]
 
     def output_columns(self, columns: Sequence[str]) -> list[str]:
         return [f"{c}_{p}" for c in columns for p in self._parts()]

@@ -48,6 +48,11 @@ class FillMedian(StatOp):
     def __init__(self, add_indicator: bool = False) -> None:
         self.add_indicator = add_indicator
 
+    def _check_params(self) -> None:
+        from .. import _validate as V
+
+        self.add_indicator = V.flag(self.add_indicator, "add_indicator", "FillMedian")
+
     def output_columns(self, columns: Sequence[str]) -> list[str]:
         cols = list(columns)
         return cols + [c + INDICATOR_SUFFIX for c in cols] if self.add_indicator else cols

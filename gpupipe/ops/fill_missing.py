@@ -51,14 +51,20 @@ class FillMissing(Op):
         return not self.add_indicator  # indicators are extra columns
 
     def _check_params(self) -> None:
+        from .. import _validate as V
+
         v = self.fill_value
-        if isinstance(v, numbers.Real) and not isinstance(v, bool):
-            if not math.isfinite(float(v)):
-                msg = f"FillMissing(fill_value={v!r}) would leave the column missing or infinite; give a finite number"
-                raise ValueError(msg)
-        elif not isinstance(v, str):
-            msg = f"FillMissing(fill_value=...) takes a number or a string, got {type(v).__name__} {v!r:.40}"
-            raise ValueError(msg)
+        if not isinstance(v, str):
+            accepted = "a finite number (numeric columns) or a string (text columns)"
+            if V.is_integer(v):
+                v = int(v)
+            elif isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(float(v)):
+                v = float(v)
+            else:
+                hint = "NaN/inf would leave the column missing or infinite" if isinstance(v, float) else ""
+                V.fail("FillMissing", "fill_value", v, accepted, hint)
+        self.fill_value = v
+        self.add_indicator = V.flag(self.add_indicator, "add_indicator", "FillMissing")
 
     def _to_float(self, dtype: Any) -> bool:
         v = self.fill_value
@@ -100,8 +106,8 @@ class FillMissing(Op):
                 indicators[c + INDICATOR_SUFFIX] = F.missing(s).astype("float32")
             if self._to_float(s.dtype):
                 data[c] = _fill_array(F.float_values(s), float(self.fill_value))
-            else:
-                data[c] = F.fill_missing(s, self.fill_value)
+            else:  # a boolean column takes 0/1 as False/True (checked by _check_fits)
+                data[c] = F.fill_missing(s, bool(self.fill_value) if kind == "bool" else self.fill_value)
         data.update(indicators)
         return F.build_frame(frame, data)
 

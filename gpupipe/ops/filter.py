@@ -43,10 +43,13 @@ class Filter(Op):
     def __init__(self, predicate: Callable[[Any], Any]) -> None:
         self.predicate = predicate
 
+    def _check_params(self) -> None:
+        from .. import _validate as V
+
+        V.callable_param(self.predicate, "predicate", "Filter", "frame -> boolean mask, one value per row")
+
     def transform_frame(self, frame: Any, columns: Sequence[str]) -> Any:
-        if not callable(self.predicate):
-            msg = f"Filter(predicate=...) needs a callable frame -> boolean mask, got {type(self.predicate).__name__}"
-            raise TypeError(msg)
+        self._check_params()
         self._require(frame, columns, "Filter")
         try:
             mask = self.predicate(frame)

@@ -46,8 +46,10 @@ class HashBucket(Op):
         self.num_buckets = num_buckets
 
     def _check_params(self) -> None:
-        if isinstance(self.num_buckets, bool) or not isinstance(self.num_buckets, int) or self.num_buckets < 1:
-            raise ValueError(f"HashBucket: num_buckets must be an integer >= 1, got {self.num_buckets!r}")
+        from .. import _validate as V
+
+        # the hash is 32 bits: more buckets than 2**32 - 1 could never be reached
+        self.num_buckets = V.integer(self.num_buckets, "num_buckets", "HashBucket", min_value=1, max_value=2**32 - 1)
 
     def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
         self._check_params()

@@ -26,8 +26,8 @@ class JoinExternal(Op):
 
     Parameters
     ----------
-    frame : pandas or cuDF DataFrame
-        The external table.
+    frame : pandas or cuDF DataFrame, or pyarrow.Table
+        The external table (a pyarrow Table is converted to a frame of the active backend).
     on : str or list of str
         Key column(s), present in both the data and ``frame``.
     how : {"left"}
@@ -88,13 +88,28 @@ class JoinExternal(Op):
     def required_columns(self, columns: Sequence[str]) -> list[str]:
         return [k for k in self._on if k not in columns]
 
-    def _validate(self) -> None:
+    def _check_params(self) -> None:
+        from .. import _validate as V
+
+        frame = self.frame
+        if type(frame).__module__.startswith("pyarrow") and hasattr(frame, "column_names"):
+            from ..io.convert import from_arrow
+
+            frame = self.frame = from_arrow(frame)  # a pyarrow Table/RecordBatch: a frame of the active backend
+        if not (hasattr(frame, "columns") and hasattr(frame, "duplicated") and getattr(frame, "ndim", 2) == 2):
+            V.fail("JoinExternal", "frame", frame, "a pandas or cuDF DataFrame (or a pyarrow Table)",
+                   "read a file first (gp.read_parquet(path))" if isinstance(frame, (str, bytes)) else "")
+        if not isinstance(self.on, str):
+            V.name_list(self.on, "on", "JoinExternal", what="key column names")
+        elif not self.on:
+            V.fail("JoinExternal", "on", self.on, "a key column name or a list of them")
         if self.how != "left":
-            msg = (f"JoinExternal(how={self.how!r}): only how='left' is supported (a feature op keeps every row); "
-                   "filter rows with ops.Filter or ops.Dropna afterwards")
-            raise ValueError(msg)
-        if not hasattr(self.frame, "columns"):
-            raise TypeError(f"JoinExternal: frame must be a pandas or cuDF DataFrame, got {type(self.frame).__name__}")
+            V.fail("JoinExternal", "how", self.how, "'left'", "only how='left' is supported (a feature op keeps every "
+                   "row); filter rows with ops.Filter or ops.Dropna afterwards")
+        V.name_list(self.columns, "columns", "JoinExternal", none_ok=True)
+
+    def _validate(self) -> None:
+        self._check_params()
         self._require(self.frame, self._on, "JoinExternal (external frame keys)")
         self._require(self.frame, self._added(), "JoinExternal (external frame columns)")
         dup = self.frame.duplicated(subset=self._on, keep=False)

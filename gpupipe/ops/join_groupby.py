@@ -71,11 +71,24 @@ class JoinGroupby(StatOp):
         return [[k] if isinstance(k, str) else list(k) for k in self.keys]
 
     def _check_params(self) -> None:
-        if isinstance(self.cont_cols, str) or not list(self.cont_cols):
-            raise ValueError(f"JoinGroupby: cont_cols must be a non-empty list of column names, got {self.cont_cols!r}")
-        bad = [s for s in self.stats if s not in STATS]
-        if isinstance(self.stats, str) or bad or not list(self.stats):
-            raise ValueError(f"JoinGroupby: unknown statistic(s) {bad or self.stats!r}; choose from {list(STATS)}")
+        from .. import _validate as V
+
+        self.cont_cols = V.name_list(self.cont_cols, "cont_cols", "JoinGroupby")
+        stats = V.name_list(self.stats, "stats", "JoinGroupby", what=f"statistics ({', '.join(STATS)})")
+        unknown = [x for x in stats if x not in STATS]  # type: ignore[union-attr]
+        if unknown:
+            V.fail("JoinGroupby", "stats", self.stats, f"a list of statistics from {list(STATS)}",
+                   f"{unknown} are not statistics (names are lower case)")
+        if self.keys is not None:
+            keys = V.sequence_of(self.keys)
+            ok = keys is not None and keys and all(
+                isinstance(k, str) or (V.sequence_of(k) and all(isinstance(x, str) for x in k)) for k in keys)
+            if not ok:
+                V.fail("JoinGroupby", "keys", self.keys, "None or a non-empty list of column names or lists of names")
+        fill = self.fill_value
+        if not (isinstance(fill, float) and fill != fill):  # NaN (unseen keys stay missing) is a valid choice
+            fill = V.number(fill, "fill_value", "JoinGroupby", finite=False)
+        self.fill_value = fill
 
     def output_columns(self, columns: Sequence[str]) -> list[str]:
         return [f"{'_'.join(g)}_{c}_{s}" for g in self._groups(columns) for c in self.cont_cols for s in self.stats]

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from ..backend import frame as F
-from ..errors import DataError, GpupipeError
+from ..errors import DataError, GpupipeError, SchemaError
 from .base import ColumnInfo, Op
 
 __all__ = ["LambdaOp"]
@@ -20,10 +20,17 @@ class LambdaOp(Op):
     fn : callable
         Receives one column (pandas or cuDF Series) and returns its replacement.
     dtype : str, optional
-        The dtype ``fn`` returns, when it differs from the input's (it feeds the output schema).
+        The dtype ``fn`` returns, when its kind differs from the input's: a NumPy number dtype
+        (``"float32"``, ``"int64"``, ``"bool"``), ``"str"`` or ``"datetime64[ns]"``. The output is cast
+        to it. Without it, ``fn`` must return values of its input's kind (numbers for numbers).
 
     Notes
     -----
+    The output is checked, never coerced: text, timestamps, complex numbers or timedeltas from a
+    numeric column are a :class:`~gpupipe.errors.SchemaError` naming the column unless declared
+    with ``dtype=`` (and encodable); a series returned with its rows reordered (another index, as
+    ``sort_values`` gives), a frame, or too few values are a :class:`~gpupipe.errors.DataError`.
+
     A LambdaOp runs but cannot be saved: gpupipe never pickles, and a Python function has no
     other faithful form. Saving a workflow holding one raises
     :class:`~gpupipe.errors.WorkflowFormatError`; replace it with a built-in op, or recreate the
@@ -43,14 +50,42 @@ class LambdaOp(Op):
         self.fn = fn
         self.dtype = dtype
 
-    def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
+    def _check_params(self) -> None:
+        from .. import _validate as V
+
+        V.callable_param(self.fn, "fn", "LambdaOp", "it receives one column as a Series and returns its replacement")
+        self._dtype_name()
+
+    def _dtype_name(self) -> str | None:
+        """The declared output dtype's name (None: the input's kind), or ParameterError naming ``dtype``."""
         if self.dtype is None:
+            return None
+        import numpy as np
+
+        from .. import _validate as V
+
+        accepted = "None or a dtype a later op or a model takes: a NumPy number dtype ('float32', 'int64', 'bool'), 'str' "\
+                   "or 'datetime64[ns]'"
+        if self.dtype in ("str", "string", str):
+            return "str"
+        if isinstance(self.dtype, bool) or not isinstance(self.dtype, (str, type, np.dtype)):
+            V.fail("LambdaOp", "dtype", self.dtype, accepted)
+        try:
+            dt = np.dtype(self.dtype)
+        except TypeError:
+            V.fail("LambdaOp", "dtype", self.dtype, accepted, "it is not a dtype NumPy knows")
+        if dt.kind not in "biufM":
+            V.fail("LambdaOp", "dtype", self.dtype, accepted)
+        return dt.name
+
+    def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
+        name = self._dtype_name()
+        if name is None:
             return {c: info[c] for c in columns}
-        return {c: ColumnInfo(str(self.dtype)) for c in columns}
+        return {c: ColumnInfo(name) for c in columns}
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
-        if not callable(self.fn):
-            raise TypeError(f"LambdaOp(fn=...) needs a callable, got {type(self.fn).__name__}")
+        self._check_params()
         self._require(frame, columns, "LambdaOp")
         data = {}
         for c in columns:
@@ -62,11 +97,50 @@ class LambdaOp(Op):
                 msg = (f"LambdaOp: fn raised {type(exc).__name__}: {exc} on column {c!r} (dtype {frame[c].dtype}); "
                        "fix the function (it receives one column as a Series)")
                 raise DataError(msg) from exc
-            if not hasattr(out, "__len__") or len(out) != len(frame):
-                msg = (f"LambdaOp: fn returned {type(out).__name__} for column {c!r}; it must return a series or "
-                       f"array with one value per row ({len(frame)})")
-                raise DataError(msg)
-            if hasattr(out, "index"):
-                out = out.values if hasattr(out, "values") else out  # align by position, not by label
-            data[c] = out
-        return F.build_frame(frame, data)
+            data[c] = self._aligned(out, frame[c], c, len(frame))
+        out_frame = F.normalize(F.build_frame(frame, data))  # object columns of numbers become numbers
+        return F.build_frame(frame, {c: self._checked_output(out_frame[c], frame[c], c) for c in columns})
+
+    @staticmethod
+    def _aligned(out: Any, series: Any, column: str, n: int) -> Any:
+        """``out`` as values in the input's row order: one value per row, 1-D, and a series' index must be
+        the input's (its rows are never moved by label, nor silently taken by position when reordered)."""
+        if not hasattr(out, "__len__") or isinstance(out, (str, bytes)) or len(out) != n:
+            msg = (f"LambdaOp: fn returned {type(out).__name__} for column {column!r}; it must return a series or "
+                   f"array with one value per row ({n})")
+            raise DataError(msg)
+        if getattr(out, "ndim", 1) != 1:
+            msg = (f"LambdaOp: fn returned a {getattr(out, 'ndim', '?')}-dimensional {type(out).__name__} for column "
+                   f"{column!r}; it must return one value per row (a Series or 1-D array), not a frame")
+            raise DataError(msg)
+        index = getattr(out, "index", None)
+        if not hasattr(index, "equals"):  # arrays have no index (a list's .index is a method)
+            index = None
+        if index is not None and not index.equals(series.index):
+            msg = (f"LambdaOp: fn returned a series for column {column!r} whose index is not its input's (rows "
+                   "reordered, e.g. by sort_values, or relabelled); gpupipe neither moves rows by label nor takes "
+                   "reordered values by position. Return the values in the input's row order (e.g. "
+                   "result.reindex(s.index), or an array)")
+            raise DataError(msg)
+        return out.values if index is not None else out
+
+    def _checked_output(self, out: Any, series: Any, column: str) -> Any:
+        """The output column in its declared dtype, or of the input's kind (numeric stays numeric)."""
+        declared = self._dtype_name()
+        want = F.value_kind(series) if declared is None else F.kind(declared)
+        got = F.value_kind(out)
+        numeric = set(F.NUMERIC_KINDS)
+        if not (got == want or (got in numeric and want in numeric)):
+            what = f"declared dtype={self.dtype!r}" if declared is not None else f"its input's kind ({want})"
+            msg = (f"LambdaOp: fn returned dtype {out.dtype} ({got} values) for column {column!r}, which does not match "
+                   f"{what}. Return {want} values, or declare what fn returns with LambdaOp(fn, dtype=...) (e.g. "
+                   "dtype='str' and encode it with ops.Categorify after it; complex numbers and timedeltas are never "
+                   "accepted)")
+            raise SchemaError(msg)
+        if declared is None or str(out.dtype) == declared:
+            return out
+        try:
+            return out.astype(declared)
+        except (TypeError, ValueError, OverflowError) as exc:
+            msg = f"LambdaOp: fn's output for column {column!r} ({out.dtype}) cannot be cast to dtype={self.dtype!r}: {exc}"
+            raise DataError(msg) from exc

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import SchemaError
+from ..errors import ParameterError, SchemaError
 
 __all__ = ["Node"]
 
@@ -29,7 +29,7 @@ class Node:
     Parameters
     ----------
     selection : str or list of str
-        Input column names.
+        Input column names (a list, tuple, pandas Index or NumPy array of ``str``).
     ops : sequence of Op, optional
         The chain, first applied first.
 
@@ -58,19 +58,20 @@ class Node:
         from .base import Op
 
         if isinstance(op, type) and issubclass(op, Op):
-            msg = f"`>> {op.__name__}` got the op class; pass an instance such as `>> {op.__name__}()`"
-            raise TypeError(msg)
+            msg = (f"`>> {op.__name__}` got the op class {op.__name__}, not an op; pass an instance: "
+                   f"`>> ops.{op.__name__}()` (with its parameters, if any)")
+            raise ParameterError(msg)
         if not isinstance(op, Op):
             msg = (f"`>>` expects a gpupipe op (for example ops.Normalize()), got {type(op).__name__} "
                    f"{op!r:.60}")
-            raise TypeError(msg)
+            raise ParameterError(msg)
         return Node(self.selection, (*self.ops, op))
 
     def __rrshift__(self, other: Any) -> Node:
         # `["a"] >> node` would silently drop the node's own selection; say so instead.
         msg = (f"cannot apply a Node to {other!r:.60}: a Node already selects {self.selection}; "
                "chain ops onto it with `node >> op`")
-        raise TypeError(msg)
+        raise ParameterError(msg)
 
     def steps(self) -> list[tuple[Any, list[str]]]:
         """``(op, input column names)`` for each op of the chain, in order."""
@@ -98,14 +99,16 @@ class Node:
 
 
 def _check_selection(selection: Any) -> list[str]:
+    from .._validate import sequence_of
+
     if isinstance(selection, str):
         names = [selection]
-    elif isinstance(selection, (list, tuple)):
-        names = list(selection)
+    elif (listed := sequence_of(selection)) is not None:  # list, tuple, pandas Index, 1-D NumPy array
+        names = [str(n) if isinstance(n, str) else n for n in listed]  # np.str_ -> str
     else:
-        msg = (f"a column selection must be a column name or a list of names, got {type(selection).__name__} "
-               f"{selection!r:.60}")
-        raise TypeError(msg)
+        msg = (f"a column selection must be a column name or a list of names (a list, tuple, pandas Index or "
+               f"NumPy array of str), got {type(selection).__name__} {selection!r:.60}")
+        raise ParameterError(msg)
     if not names:
         raise SchemaError("a column selection is empty; name at least one column")
     bad = [n for n in names if not isinstance(n, str)]

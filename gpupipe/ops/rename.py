@@ -37,14 +37,23 @@ class Rename(Op):
         self.postfix = postfix
         self.prefix = prefix
 
+    def _check_params(self) -> None:
+        from .. import _validate as V
+        from ..errors import ParameterError
+
+        m = self.mapping
+        if m is not None and (not isinstance(m, Mapping) or not all(isinstance(k, str) and isinstance(v, str)
+                                                                     for k, v in m.items())):
+            V.fail("Rename", "mapping", m, "a dict of old name -> new name (str -> str) or None",
+                   "a function is not accepted: list the names" if callable(m) else "")
+        V.string(self.postfix, "postfix", "Rename", none_ok=True)
+        V.string(self.prefix, "prefix", "Rename", none_ok=True)
+        if not m and not self.postfix and not self.prefix:
+            raise ParameterError("Rename() needs mapping= (a dict), postfix= or prefix= (strings); got none of them")
+
     def output_columns(self, columns: Sequence[str]) -> list[str]:
+        self._check_params()
         mapping = dict(self.mapping or {})
-        if not mapping and not self.postfix and not self.prefix:
-            raise ValueError("Rename() needs mapping=, postfix= or prefix=")
-        bad = [v for v in [*mapping.values(), self.prefix, self.postfix] if v is not None and not isinstance(v, str)]
-        if bad:
-            msg = f"Rename: new names, prefix and postfix must be strings, got {bad!r:.80}"
-            raise ValueError(msg)
         unknown = [k for k in mapping if k not in columns]
         if unknown:
             msg = f"Rename: mapping names {unknown}, which are not in its selection {list(columns)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -43,7 +44,7 @@ class TargetEncoding(StatOp):
     kfold : int, default 5
         Number of folds for ``fit_transform``'s out-of-fold encodings (>= 1).
     smoothing : float, default 20
-        Weight of the prior, in rows (>= 0).
+        Weight of the prior, in rows (>= 0; ``inf`` encodes every category to the prior).
     seed : int, default 0
         Seed of the fold assignment.
 
@@ -80,10 +81,13 @@ class TargetEncoding(StatOp):
         return [self.target]
 
     def _check_params(self) -> None:
-        if isinstance(self.kfold, bool) or not isinstance(self.kfold, int) or self.kfold < 1:
-            raise ValueError(f"TargetEncoding: kfold must be an integer >= 1, got {self.kfold!r}")
-        if not float(self.smoothing) >= 0:
-            raise ValueError(f"TargetEncoding: smoothing must be a number >= 0, got {self.smoothing!r}")
+        from .. import _validate as V
+
+        V.string(self.target, "target", "TargetEncoding", empty_ok=False)
+        self.kfold = V.integer(self.kfold, "kfold", "TargetEncoding", min_value=1)
+        # smoothing=inf is the formula's limit: every category encodes to the prior
+        self.smoothing = V.number(self.smoothing, "smoothing", "TargetEncoding", min_value=0, finite=False)
+        self.seed = V.seed(self.seed, "TargetEncoding")
 
     def _check(self, frame: Any, columns: Sequence[str]) -> None:
         self._check_params()
@@ -186,6 +190,8 @@ class TargetEncoding(StatOp):
 
     def _smooth(self, xp: Any, s: Any, n: Any, prior: Any) -> Any:
         sm = float(self.smoothing)
+        if math.isinf(sm):  # the limit of the formula: all weight on the prior
+            return (xp.zeros_like(n) + prior).astype(xp.float32)
         denom = n + sm
         # a category with no rows and smoothing 0 has no information: use the prior
         enc = xp.where(denom > 0, (s + sm * prior) / xp.where(denom > 0, denom, 1.0), prior)

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..backend import Dispatch
-from ..errors import DataError, SchemaError, oom_advice
+from ..errors import DataError, ParameterError, SchemaError, oom_advice
 from ..schema import Schema
 from . import audit
 
@@ -116,10 +116,10 @@ class TensorTable:
 
         Host tensors are uploaded from pinned memory with non-blocking copies.
         """
-        import torch
+        from .. import _validate as V
 
-        dev = torch.device(device)
-        if _same_device(self.device, dev):
+        dev = V.device(device, "TensorTable.to")
+        if dev is None or _same_device(self.device, dev):
             return self
         cols = {}
         for name, t in self.columns.items():
@@ -163,16 +163,22 @@ def resolve_schema(frame: Any, schema: Any = None, label: str | None = None) -> 
     ``cont``, integers ``cat``; ``label`` names the label column). Pass ``wf.output_schema`` to
     get the Workflow's roles and cardinalities.
     """
+    check_schema_param(schema, "schema", "to_tensors")
     if schema is None:
         return Schema.infer(frame, label=label)
     if isinstance(schema, Schema):
         return schema
-    inner = getattr(schema, "output_schema", None)
-    if isinstance(inner, Schema):
-        return inner
-    msg = (f"schema must be a gpupipe.Schema (e.g. wf.output_schema), a fitted Workflow, or None to infer it; "
-           f"got {type(schema).__module__}.{type(schema).__qualname__}")
-    raise TypeError(msg)
+    return schema.output_schema  # a Workflow: NotFittedError when it is not fitted
+
+
+def check_schema_param(schema: Any, name: str, where: str) -> None:
+    """ParameterError unless ``schema`` is None, a Schema or a Workflow (anything with ``output_schema``)."""
+    from .. import _validate as V
+
+    if schema is None or isinstance(schema, Schema) or hasattr(type(schema), "output_schema"):
+        return
+    V.fail(where, name, schema, "a gpupipe.Schema (e.g. wf.output_schema), a fitted Workflow, or None to infer it",
+           "a dict becomes a Schema with gp.Schema.from_dict(d)" if isinstance(schema, Mapping) else "")
 
 
 def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str | None = None,
@@ -207,8 +213,15 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
 
     Raises
     ------
+    ParameterError
+        An argument of the wrong type or value (``device="gpu"``, ``label=1``, ``schema="x"``).
+    BackendUnavailableError
+        ``device`` is a CUDA device and none is usable here (checked before any work).
+    NotFittedError
+        ``schema`` is a Workflow that is not fitted.
     SchemaError
-        A schema column is missing from the frame, or a ``cont``/``cat`` column is not numeric.
+        A schema column is missing from the frame, ``label`` is not a column (schema inferred),
+        or a ``cont``/``cat`` column is not numeric.
     DataError
         The label has NaN/inf or nulls, a categorical column has nulls or ids outside
         ``[0, cardinality)``.
@@ -221,10 +234,14 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
     >>> tt["x"].shape, tt.copies
     (torch.Size([4]), {})
     """
-    import torch
+    from .. import _validate as V
 
+    dev = V.device(device, "to_tensors")  # before any work: no pinned allocation for a device that is not there
+    V.string(label, "label", "to_tensors", none_ok=True)
+    V.flag(validate, "validate", "to_tensors")
+    check_schema_param(schema, "schema", "to_tensors")
     if isinstance(frame, TensorTable):
-        return frame if device is None else frame.to(device)
+        return frame if dev is None else frame.to(dev)
     from ..io.convert import as_frame, is_polars
 
     if is_polars(frame) and schema is not None:  # convert only the columns the schema uses
@@ -234,7 +251,7 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
     if hasattr(frame, "iter_partitions"):
         msg = ("to_tensors takes one in-memory frame; for a gp.Dataset use gp.Loader(dataset, ...), which streams "
                "its partitions, or ds.to_frame() first")
-        raise TypeError(msg)
+        raise ParameterError(msg)
     if not hasattr(frame, "columns"):
         msg = (f"to_tensors expects a pandas or cuDF DataFrame (e.g. wf.transform's output) or a TensorTable, got "
                f"{type(frame).__module__}.{type(frame).__qualname__}")
@@ -248,7 +265,6 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
         msg = (f"columns {missing} of the schema are not in the frame (it has {list(frame.columns)}); "
                "pass the frame produced by the workflow that made this schema")
         raise SchemaError(msg)
-    dev = None if device is None else torch.device(device)
     with oom_advice(f"turning {len(frame):,} rows x {len(schema.names)} columns into tensors on "
                     f"{dev or 'the frame device'}", "tensors"):
         cols, copies = _to_tensors(frame, schema, dev, validate)

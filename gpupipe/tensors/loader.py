@@ -174,6 +174,22 @@ def epoch_indices(n: int, *, epoch: int, seed: int, shuffle: bool, rank: int = 0
     return indices
 
 
+def _check_data(data: Any) -> None:
+    """ParameterError naming what was given when ``data`` is not a frame, a dataset or a TensorTable."""
+    if isinstance(data, TensorTable) or hasattr(data, "iter_partitions"):
+        return
+    if hasattr(data, "columns") and getattr(data, "ndim", 2) == 2 and not hasattr(data, "column_names"):
+        return  # a pandas/cuDF DataFrame (to_tensors checks the rest)
+    from .. import _validate as V
+
+    hint = ""
+    if type(data).__module__.startswith("pyarrow"):
+        hint = "convert Arrow data with gp.from_arrow(...) first"
+    elif hasattr(data, "to_frame") and getattr(data, "ndim", None) == 1:
+        hint = "a Series is one column: series.to_frame(), with the label beside it"
+    V.fail("gp.Loader", "data", data, "a pandas or cuDF DataFrame, a gp.Dataset or a TensorTable", hint)
+
+
 def _part_seed(seed: int, epoch: int, part: int) -> int:
     import numpy as np
 
@@ -225,8 +241,14 @@ class Loader:
 
     Raises
     ------
-    ValueError
-        ``batch_size`` is not a positive integer, or ``rank``/``world_size`` are inconsistent.
+    ParameterError
+        An argument of the wrong type or value, checked before any work: ``batch_size`` not a
+        positive integer, ``shuffle="no"`` (flags are bools), ``rank`` outside ``[0, world_size)``,
+        ``device="gpu"``...; also data that is not a frame, dataset or TensorTable.
+    BackendUnavailableError
+        ``device`` is a CUDA device and none is usable here.
+    SchemaError
+        ``label`` (schema inferred) is not a column of the data.
     DataError
         The data has no rows.
 
@@ -248,27 +270,31 @@ class Loader:
                  world_size: int = 1, *, label: str | None = None, workers: int | None = None) -> None:
         import torch
 
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            msg = f"batch_size must be a positive integer, got {batch_size!r}"
-            raise ValueError(msg)
-        if not (isinstance(world_size, int) and world_size >= 1):
-            msg = f"world_size must be a positive integer, got {world_size!r}"
-            raise ValueError(msg)
-        if not (isinstance(rank, int) and 0 <= rank < world_size):
-            msg = f"rank must be in [0, world_size={world_size}), got {rank!r}"
-            raise ValueError(msg)
+        from .. import _validate as V
+        from .convert import check_schema_param
+
+        where = "gp.Loader"
+        batch_size = V.integer(batch_size, "batch_size", where, min_value=1)
+        shuffle = V.flag(shuffle, "shuffle", where)
+        seed = V.seed(seed, where)
+        drop_last = V.flag(drop_last, "drop_last", where)
+        world_size = V.integer(world_size, "world_size", where, min_value=1)
+        rank = V.integer(rank, "rank", where, min_value=0, max_value=world_size - 1)
+        workers = V.integer(workers, "workers", where, min_value=0, none_ok=True,
+                            none_means="min(2, cpu_count); 0 gathers in the calling thread")
+        device = V.device(device, where)  # before any work: no pinned allocation for a missing device
+        label = V.string(label, "label", where, none_ok=True)
+        check_schema_param(schema, "schema", where)
+        _check_data(data)
         self.batch_size = batch_size
-        self.shuffle = bool(shuffle)
-        self.seed = int(seed)
-        self.drop_last = bool(drop_last)
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last
         self.rank = rank
         self.world_size = world_size
         self.epoch = 0
         if workers is None:
             workers = min(2, os.cpu_count() or 1)
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-            msg = f"workers must be a non-negative integer (0 gathers in the calling thread), got {workers!r}"
-            raise ValueError(msg)
         self.workers = workers
         self._dataset = None
         self._staged: _Staged | None = None

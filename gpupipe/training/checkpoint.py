@@ -79,8 +79,12 @@ def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra:
     >>> type(gp.load_checkpoint(d)).__name__
     'TabularMLP'
     """
+    from .. import _validate as V
     from ..models import MODEL_CLASSES
 
+    V.output_dir(directory, "directory", "save_checkpoint")
+    if extra is not None and not (isinstance(extra, Mapping) and all(isinstance(k, str) for k in extra)):
+        V.fail("save_checkpoint", "extra", extra, "None or a dict of str keys to JSON values (numbers, strings, lists)")
     target = Path(directory)
     cls_name = type(model).__name__
     config = getattr(model, "config", None)
@@ -237,9 +241,12 @@ def load_checkpoint(directory: str | os.PathLike, map_location: str | torch.devi
         Naming ``model.json`` or ``model.pt`` when either is missing, tampered with, truncated,
         of a newer format, or names a model class this process does not know.
     """
+    from .. import _validate as V
     from ..models import MODEL_CLASSES
     from ..schema import Schema
 
+    V.path(directory, "directory", "load_checkpoint")
+    map_location = V.device(map_location, "load_checkpoint", "map_location")
     files = _Files(directory, storage_options)
     meta = _info(files)
     name = next(iter(meta["files"]))

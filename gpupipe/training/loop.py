@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import os
 import time
 import warnings
@@ -20,7 +21,7 @@ from typing import Any
 
 import torch
 
-from ..errors import DataError, SchemaError, oom_advice
+from ..errors import DataError, ParameterError, SchemaError, oom_advice
 from .metrics import HIGHER_IS_BETTER, compute_metrics
 
 __all__ = ["EarlyStopping", "TrainResult", "evaluate", "predict", "train"]
@@ -50,11 +51,13 @@ class EarlyStopping:
     restore_best: bool = True
 
     def __post_init__(self) -> None:
-        if self.patience < 0:
-            raise ValueError(f"patience must be >= 0, got {self.patience}")
-        if self.metric is not None and self.metric not in HIGHER_IS_BETTER:
-            msg = f"early stopping metric {self.metric!r} is unknown; choose one of {sorted(HIGHER_IS_BETTER)}"
-            raise ValueError(msg)
+        from .. import _validate as V
+
+        self.patience = V.integer(self.patience, "patience", "EarlyStopping", min_value=0)
+        V.choice(self.metric, sorted(HIGHER_IS_BETTER), "metric", "EarlyStopping", none_ok=True,
+                 none_means="auc for binary tasks, rmse for regression")
+        self.min_delta = V.number(self.min_delta, "min_delta", "EarlyStopping", min_value=0)
+        self.restore_best = V.flag(self.restore_best, "restore_best", "EarlyStopping")
 
 
 @dataclass
@@ -260,6 +263,49 @@ def _scores(out: torch.Tensor, task: str) -> torch.Tensor:
     return torch.sigmoid(out) if task == "binary" else out
 
 
+def _check_model_arg(model: Any, where: str) -> None:
+    """ParameterError unless ``model`` is a torch module whose forward takes ``(cont, cat)``."""
+    import inspect
+
+    from .. import _validate as V
+
+    accepted = "a torch.nn.Module whose forward takes (cont, cat), e.g. gp.models.TabularMLP.from_schema(schema)"
+    if not isinstance(model, torch.nn.Module):
+        hint = "load a saved model with gp.load_checkpoint(directory)" if isinstance(model, (str, os.PathLike)) else ""
+        V.fail(where, "model", model, accepted, hint)
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) < 2 and not any(p.kind is p.VAR_POSITIONAL for p in params):
+        V.fail(where, "model", model, accepted, f"{type(model).__name__}.forward takes {len(positional)} input(s)")
+
+
+def _check_loader_arg(loader: Any, name: str, where: str, *, none_ok: bool = False) -> None:
+    """ParameterError naming what was given unless ``loader`` is a gp.Loader or an iterable of batches
+    (objects with ``.cont``, ``.cat`` and ``.label``): a frame, an array, a dict or None is refused with the fix."""
+    import numbers
+
+    from .. import _validate as V
+    from ..tensors.loader import Loader
+
+    if isinstance(loader, Loader) or (loader is None and none_ok):
+        return
+    accepted = "a gp.Loader (or an iterable of batches with .cont, .cat and .label)"
+    hint = ""
+    if hasattr(loader, "columns") or hasattr(loader, "iter_partitions") or type(loader).__name__ == "TensorTable":
+        hint = "wrap it: gp.Loader(data, schema=wf.output_schema)"
+    elif type(loader).__module__.startswith("pyarrow"):
+        hint = "convert it with gp.from_arrow(...), then wrap it: gp.Loader(frame, schema=...)"
+    bad = (loader is None or hint or isinstance(loader, (str, bytes, numbers.Number, Mapping))
+           or hasattr(loader, "dtype") or not hasattr(loader, "__iter__"))
+    if not bad and isinstance(loader, (list, tuple)):
+        bad = not loader or not all(hasattr(b, "cont") and hasattr(b, "cat") for b in loader)
+    if bad:
+        V.fail(where, name, loader, accepted, hint)
+
+
 # ----------------------------------------------------------------------------- public API
 def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None = None,
             amp: bool | None = False) -> torch.Tensor:
@@ -277,6 +323,12 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
     >>> gp.predict(model, batches).shape
     torch.Size([3])
     """
+    from .. import _validate as V
+
+    _check_model_arg(model, "gp.predict")
+    _check_loader_arg(loader, "loader", "gp.predict")
+    V.choice(task, ["binary", "regression"], "task", "gp.predict", none_ok=True, none_means="the model's task")
+    V.flag(amp, "amp", "gp.predict", none_ok=True, none_means="on for CUDA, off on the CPU")
     _check_loader(loader, "prediction", need_label=False)
     _check_model_fits(model, loader, "prediction")
     device = _device_of(loader)
@@ -300,6 +352,12 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None 
     >>> sorted(gp.evaluate(model, batches))
     ['mae', 'rmse']
     """
+    from .. import _validate as V
+
+    _check_model_arg(model, "gp.evaluate")
+    _check_loader_arg(loader, "loader", "gp.evaluate")
+    V.choice(task, ["binary", "regression"], "task", "gp.evaluate", none_ok=True, none_means="the model's task")
+    V.flag(amp, "amp", "gp.evaluate", none_ok=True, none_means="on for CUDA, off on the CPU")
     _check_loader(loader, "evaluation", need_label=True)
     device = _device_of(loader)
     model.to(device)
@@ -394,10 +452,23 @@ def train(
     (2, ['accuracy', 'auc', 'logloss'])
     """
     started = time.perf_counter()
-    if int(epochs) < 1:
-        raise ValueError(f"epochs must be >= 1, got {epochs}")
-    if optimizer not in _OPTIMIZERS:
-        raise ValueError(f"optimizer {optimizer!r} is not supported; choose one of {sorted(_OPTIMIZERS)}")
+    from .. import _validate as V
+
+    where = "gp.train"
+    _check_model_arg(model, where)
+    _check_loader_arg(loader, "loader", where)
+    _check_loader_arg(val, "val", where, none_ok=True)
+    epochs = V.integer(epochs, "epochs", where, min_value=1)
+    lr = V.number(lr, "lr", where, min_value=0, min_open=True)
+    optimizer = V.choice(optimizer, sorted(_OPTIMIZERS), "optimizer", where)
+    weight_decay = V.number(weight_decay, "weight_decay", where, min_value=0)
+    seed = V.seed(seed, where)
+    _check_early_stopping_arg(early_stopping, where)
+    V.output_dir(checkpoint, "checkpoint", where, none_ok=True)
+    V.path(log_dir, "log_dir", where, none_ok=True)
+    progress = V.flag(progress, "progress", where)
+    amp = V.flag(amp, "amp", where, none_ok=True, none_means="on for CUDA, off on the CPU")
+    task = V.choice(task, ["binary", "regression"], "task", where, none_ok=True, none_means="the model's task")
     _check_loader(loader, "training", need_label=True)
     if val is not None:
         _check_loader(val, "validation", need_label=True)
@@ -407,7 +478,7 @@ def train(
         _check_model_fits(model, val, "validation")
     stopper = _early_stopping(early_stopping, task)
     if stopper is not None and val is None:
-        raise ValueError("early_stopping needs validation data: pass val=<loader>")
+        raise ParameterError("gp.train: early_stopping needs validation data: pass val=<loader>")
     monitor = stopper.metric if stopper is not None else ("auc" if task == "binary" else "rmse")
     higher = HIGHER_IS_BETTER[monitor]
 
@@ -482,25 +553,43 @@ def train(
     return result
 
 
+def _check_early_stopping_arg(spec: Any, where: str) -> None:
+    from .. import _validate as V
+
+    accepted = "None, True/False, a patience (integer >= 0) or an EarlyStopping(...)"
+    if spec is None or isinstance(spec, (bool, EarlyStopping)):
+        return
+    if isinstance(spec, Mapping):
+        try:
+            EarlyStopping(**spec)
+        except (TypeError, ValueError) as exc:
+            V.fail(where, "early_stopping", spec, accepted, str(exc))
+        return
+    if not V.is_integer(spec) or int(spec) < 0:
+        hint = "name the metric with EarlyStopping(metric=...)" if isinstance(spec, str) else ""
+        V.fail(where, "early_stopping", spec, accepted, hint)
+
+
 def _early_stopping(spec: EarlyStopping | int | bool | None, task: str) -> EarlyStopping | None:
     if spec is None or spec is False:
         return None
     if spec is True:
         stopper = EarlyStopping()
-    elif isinstance(spec, int):
-        stopper = EarlyStopping(patience=spec)
+    elif isinstance(spec, numbers.Integral):
+        stopper = EarlyStopping(patience=int(spec))
     elif isinstance(spec, EarlyStopping):
         stopper = spec
     elif isinstance(spec, Mapping):
         stopper = EarlyStopping(**spec)
     else:
-        raise TypeError(f"early_stopping must be an EarlyStopping, an int patience or None, got {type(spec).__name__}")
+        raise ParameterError(f"early_stopping must be an EarlyStopping, an int patience or None, got {type(spec).__name__}")
     if stopper.metric is None:
         stopper = EarlyStopping(metric="auc" if task == "binary" else "rmse", patience=stopper.patience,
                                 min_delta=stopper.min_delta, restore_best=stopper.restore_best)
     allowed = ("auc", "logloss", "accuracy") if task == "binary" else ("rmse", "mae")
     if stopper.metric not in allowed:
-        raise ValueError(f"early stopping metric {stopper.metric!r} is not reported for a {task} task; use one of {list(allowed)}")
+        raise ParameterError(f"early stopping metric {stopper.metric!r} is not reported for a {task} task; use one of "
+                             f"{list(allowed)}")
     return stopper
 
 

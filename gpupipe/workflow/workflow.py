@@ -34,7 +34,7 @@ from functools import partial
 from typing import Any
 
 from ..backend import frame as F
-from ..errors import DataError, NotFittedError, SchemaError, WorkflowFormatError
+from ..errors import DataError, NotFittedError, ParameterError, SchemaError, WorkflowFormatError
 from ..ops.base import Op
 from ..ops.categorify import OOV_MARKER
 from ..ops.node import Node
@@ -73,10 +73,13 @@ class Workflow:
 
     def __init__(self, *nodes: Any, label: str | None = None) -> None:
         if not nodes:
-            raise ValueError('a Workflow needs at least one node, e.g. gp.Workflow(["a", "b"] >> ops.Normalize())')
+            raise ParameterError('a Workflow needs at least one node, e.g. gp.Workflow(["a", "b"] >> ops.Normalize())')
         if len(nodes) == 1 and isinstance(nodes[0], (list, tuple)) and nodes[0] and isinstance(nodes[0][0], Node):
             nodes = tuple(nodes[0])  # Workflow([node1, node2]) reads as Workflow(node1, node2)
         self.nodes: list[Node] = [Node.coerce(n) for n in nodes]
+        for node in self.nodes:  # a bad op parameter fails here, when the workflow is built, not mid-fit
+            for op in node.ops:
+                op._check_params()
         if label is not None and not isinstance(label, str):
             msg = f"label must be a column name (str), got {type(label).__name__} {label!r:.40}"
             raise SchemaError(msg)

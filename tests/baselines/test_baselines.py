@@ -91,7 +91,7 @@ def test_random_forest_infers_regression_from_the_label():
 
 def test_bad_input_is_a_clear_error():
     df, s = _frame(n=200), _schema()
-    with pytest.raises(ValueError, match="choose one of"):
+    with pytest.raises(ValueError, match="kind must be one of"):
         gp.baselines.fit(df, s, kind="xgboost")
     with pytest.raises(ValueError, match="regression"):
         gp.baselines.fit(df, s, kind="logistic", task="regression")
