@@ -38,8 +38,8 @@ def _kinds() -> dict[str, tuple[st.SearchStrategy, object, object]]:
     when = st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2200, 1, 1))
     kinds["Datetime(us)"] = (when, pl.Datetime("us"), pl.Datetime("us"))
     kinds["Datetime(ns, UTC)"] = (when, pl.Datetime("ns", "UTC"), pl.Datetime("ns", "UTC"))
-    # DATE is a timestamp in gpupipe (the documented dtype rule), so it comes back as Datetime("ms")
-    kinds["Date"] = (st.dates(min_value=dt.date(1900, 1, 1)), pl.Date, pl.Datetime("ms"))
+    # frames keep a DATE exact (Arrow-backed on pandas); it becomes a timestamp only where ops take it
+    kinds["Date"] = (st.dates(min_value=dt.date(1900, 1, 1)), pl.Date, pl.Date)
     return kinds
 
 

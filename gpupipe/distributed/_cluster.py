@@ -17,10 +17,10 @@ __all__ = ["cluster"]
 _KINDS = ("auto", "cuda", "cpu")
 
 
-def _check_count(name: str, value: object) -> None:
+def _check_count(name: str, value: int | None) -> None:
     from .._validate import is_integer
 
-    if value is not None and (not is_integer(value) or value < 1):
+    if value is not None and (not is_integer(value) or int(value) < 1):
         msg = f"{name} must be a positive integer or None, got {value!r}"
         raise ParameterError(msg)
 

@@ -145,35 +145,41 @@ def _check_loader(loader: Any, what: str, need_label: bool) -> None:
         raise DataError(msg)
 
 
-def _check_model_fits(model: Any, loader: Any, what: str) -> None:
-    """SchemaError, before any batch, when the loader's columns are not the ones the model was built for.
+def _check_model_fits(model: Any, loader: Any, what: str) -> Any:
+    """The loader, checked against the columns the model was built for before any batch (SchemaError if they differ).
 
     A model reads batches by position: ``batch.cat[:, k]`` feeds its k-th embedding table. So a model
     that knows its columns by name (built with ``from_schema``) is matched with the loader's schema by
-    name: the same continuous and categorical columns, in the same order, and categorical ids that fit
-    its tables (a column from the same kind of encoder with another cardinality holds another vocabulary,
-    so its ids mean other values). A model built without names is held to the cardinalities, by position.
-    Comparing schemas proves every batch fits without reading any; an id past a table would otherwise be
-    an IndexError on the CPU and a device-side assert (which kills the CUDA context) on a GPU.
+    name: the same continuous and categorical columns (in another order, the batches are rearranged into
+    the model's: the loader returned wraps them), and categorical ids that fit its tables (a column from
+    the same kind of encoder with another cardinality holds another vocabulary, so its ids mean other
+    values). A model built without names is held to the cardinalities, by position. Comparing schemas
+    proves every batch fits without reading any; an id past a table would otherwise be an IndexError on
+    the CPU and a device-side assert (which kills the CUDA context) on a GPU.
     """
     schema = getattr(loader, "schema", None)
     inner = _unwrapped(model)
     cards = getattr(inner, "cardinalities", None)
     if schema is None or cards is None or not hasattr(schema, "cardinalities"):
-        return
-    advice = ("build the loader with the model's schema (gp.Loader(frame, schema=model.schema)), or the model "
-              "from the loader's (TabularMLP.from_schema(wf.output_schema))")
-    if getattr(inner, "named", False):
-        for role, mine, theirs in (("categorical", list(inner.cat_names), list(schema.cat)),
-                                   ("continuous", list(inner.cont_names), list(schema.cont))):
-            if mine != theirs:
-                how = ("in another order" if sorted(mine) == sorted(theirs)
-                       else f"missing {[c for c in mine if c not in theirs]}, extra {[c for c in theirs if c not in mine]}")
-                msg = (f"the {what} loader stacks {role} columns {theirs}, but the model was built for {mine} "
-                       f"({how}); a model reads batches by position, so it would read one column as another. {advice}")
+        return loader
+    advice = ("build the loader from the same Workflow's output (gp.Loader(frame, schema=model.schema)), or the "
+              "model from the loader's schema (TabularMLP.from_schema(wf.output_schema))")
+    named = getattr(inner, "named", False)
+    order: dict[str, list[int] | None] = {"cont": None, "cat": None}
+    if named:
+        for role, mine, theirs in (("cat", list(inner.cat_names), list(schema.cat)),
+                                   ("cont", list(inner.cont_names), list(schema.cont))):
+            if mine == theirs:
+                continue
+            if sorted(mine) != sorted(theirs) or len(set(mine)) != len(mine):
+                what_role = "categorical" if role == "cat" else "continuous"
+                msg = (f"the {what} loader has {what_role} columns {theirs}, but the model was built for {mine} "
+                       f"(missing {[c for c in mine if c not in theirs]}, extra {[c for c in theirs if c not in mine]}); "
+                       f"{advice}")
                 raise SchemaError(msg)
+            order[role] = [theirs.index(c) for c in mine]  # the same columns in another order: rearranged
     have = schema.cardinalities
-    wanted = list(inner.cat_names) if getattr(inner, "named", False) else list(schema.cat)
+    wanted = list(inner.cat_names) if named else list(schema.cat)
     model_schema = getattr(inner, "schema", None)
     bad = {}
     for c, m in zip(wanted, cards, strict=False):
@@ -190,6 +196,34 @@ def _check_model_fits(model: Any, loader: Any, what: str) -> None:
         msg = (f"the {what} loader's categorical columns do not fit the model's embeddings ({detail}): more ids "
                f"than a table has, or another vocabulary of the same encoder. {advice}")
         raise SchemaError(msg)
+    if order["cont"] is None and order["cat"] is None:
+        return loader
+    return _InModelOrder(loader, order["cont"], order["cat"])
+
+
+class _InModelOrder:
+    """A loader whose batches hold the model's columns in the model's order (one column gather per batch)."""
+
+    def __init__(self, loader: Any, cont: list[int] | None, cat: list[int] | None) -> None:
+        self._loader, self._cont, self._cat = loader, cont, cat
+
+    def __len__(self) -> int:
+        return len(self._loader)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+    def __iter__(self) -> Any:
+        from ..tensors.loader import Batch
+
+        cont_idx = cat_idx = None
+        for batch in self._loader:
+            if cont_idx is None:
+                dev = batch.cont.device
+                cont_idx = None if self._cont is None else torch.tensor(self._cont, device=dev)
+                cat_idx = None if self._cat is None else torch.tensor(self._cat, device=dev)
+            yield Batch(batch.cont if cont_idx is None else batch.cont.index_select(1, cont_idx),
+                        batch.cat if cat_idx is None else batch.cat.index_select(1, cat_idx), batch.label)
 
 
 def _bad_binary_labels(label: torch.Tensor) -> torch.Tensor:
@@ -330,7 +364,7 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
     V.choice(task, ["binary", "regression"], "task", "gp.predict", none_ok=True, none_means="the model's task")
     V.flag(amp, "amp", "gp.predict", none_ok=True, none_means="on for CUDA, off on the CPU")
     _check_loader(loader, "prediction", need_label=False)
-    _check_model_fits(model, loader, "prediction")
+    loader = _check_model_fits(model, loader, "prediction")
     device = _device_of(loader)
     model.to(device)
     out, _ = _outputs(model, loader, device, amp, with_labels=False, what="prediction")
@@ -362,7 +396,7 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None 
     device = _device_of(loader)
     model.to(device)
     task = _task_of(model, task)
-    _check_model_fits(model, loader, "evaluation")
+    loader = _check_model_fits(model, loader, "evaluation")
     out, label = _outputs(model, loader, device, amp, with_labels=True, what="evaluation")
     if task == "binary" and bool(_bad_binary_labels(label)):
         raise _binary_label_error("evaluation")
@@ -473,9 +507,9 @@ def train(
     if val is not None:
         _check_loader(val, "validation", need_label=True)
     task = _task_of(model, task)
-    _check_model_fits(model, loader, "training")
+    loader = _check_model_fits(model, loader, "training")
     if val is not None:
-        _check_model_fits(model, val, "validation")
+        val = _check_model_fits(model, val, "validation")
     stopper = _early_stopping(early_stopping, task)
     if stopper is not None and val is None:
         raise ParameterError("gp.train: early_stopping needs validation data: pass val=<loader>")

@@ -278,8 +278,7 @@ _PARTS = ("year", "month", "day", "dow", "hour", "minute")
 
 
 def _pandas_part(s: pd.Series, part: str) -> pd.Series:
-    return {"year": s.dt.year, "month": s.dt.month, "day": s.dt.day, "dow": s.dt.dayofweek, "hour": s.dt.hour,
-            "minute": s.dt.minute}[part]
+    return getattr(s.dt, {"dow": "day_of_week"}.get(part, part))
 
 
 @cfg(40)
