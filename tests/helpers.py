@@ -29,3 +29,15 @@ def fail_rename(monkeypatch: Any, at: int) -> list[tuple[str, str]]:
 
     monkeypatch.setattr(os, "replace", replace)
     return calls
+
+
+def mmh3_hash(data: bytes, seed: int) -> int:
+    """Unsigned MurmurHash3_x86_32 of ``data`` from the reference package ``mmh3`` (a dev dependency).
+
+    Imported here, when a test needs it, so that a machine without mmh3 (the GPU machine) skips the tests
+    that compare against it, with the reason, and still collects and runs the rest of their modules.
+    """
+    import pytest
+
+    mmh3 = pytest.importorskip("mmh3", reason="the reference MurmurHash3 package mmh3 is not installed")
+    return int(mmh3.hash(data, seed, signed=False))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 
-import mmh3
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from helpers import mmh3_hash
 
 import gpupipe as gp
 from gpupipe.backend import frame as F
@@ -244,7 +244,7 @@ def test_hash_values_match_mmh3_over_canonical_bytes(backend, column):
             data = np.float64(0.0 if v == 0 else v).tobytes()
         else:
             data = np.int64(int(v)).tobytes()
-        assert h == mmh3.hash(data, 42, signed=False), (column, v)
+        assert h == mmh3_hash(data, 42), (column, v)
 
 
 # ------------------------------------------------------------------------------ element-wise

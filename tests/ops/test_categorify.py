@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-import mmh3
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import mmh3_hash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stat_helpers import Partitioned, save_load
@@ -37,7 +37,7 @@ def oracle_ids(fit_values, values, freq_threshold=0, max_size=None, num_oov=1):
 
 def _mmh3(v):
     data = v.encode() if isinstance(v, str) else np.int64(v).tobytes()
-    return mmh3.hash(data, 0, signed=False)
+    return mmh3_hash(data, 0)
 
 
 def _ids(frame, col):
