@@ -16,6 +16,15 @@ def assert_frame_equal(left: Any, right: Any, **kw: Any) -> None:
     pdt.assert_frame_equal(gp.to_pandas(left), gp.to_pandas(right), **kw)
 
 
+def via_arrow(frame: Any) -> Any:
+    """Either backend's frame as the pandas frame Arrow gives: what ``gp.to_pandas`` gives for a cuDF frame
+    (nullable ``Int64`` for every integer column), so results of the two backends compare dtype for dtype.
+    (``gp.to_pandas`` returns a pandas frame as it is, where an op's integer output is NumPy ``int64``.)"""
+    from gpupipe.io.convert import arrow_to_pandas
+
+    return arrow_to_pandas(gp.to_arrow(frame))
+
+
 def fail_rename(monkeypatch: Any, at: int) -> list[tuple[str, str]]:
     """Make the ``at``-th ``os.replace`` (1-based) fail as a broken disk would; the others run. Returns the calls."""
     real = os.replace

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import require_cudf, require_package
+from helpers import require_cudf, require_package, via_arrow
 
 import gpupipe as gp
 from pipelines import criteo_ctr, flights_delay
@@ -59,8 +59,8 @@ def _prepared(pipeline: str, backend: str) -> tuple[pd.DataFrame, pd.DataFrame, 
         else:
             (train, val), ext = criteo_ctr.load(CRITEO_ROWS, seed=0), {}
             wf = criteo_ctr.workflow()
-        out_train = gp.to_pandas(wf.fit_transform(train))
-        out_val = gp.to_pandas(wf.transform(val))
+        out_train = via_arrow(wf.fit_transform(train))  # both backends' frames as Arrow gives them: same dtypes
+        out_val = via_arrow(wf.transform(val))
         inputs = [gp.to_pandas(train), *(gp.to_pandas(t) for t in ext.values())]
         distinct = int(sum(f[c].nunique(dropna=True) for f in inputs for c in f.columns))
         return out_train, out_val, wf.output_schema, distinct
