@@ -1,27 +1,35 @@
 #!/usr/bin/env python
-"""GPU check: run the ``gpu``-marked tests and a short GPU benchmark, write the results to OUTDIR.
+"""GPU check: run the ``gpu``-marked tests and short GPU benchmarks, write the results to OUTDIR.
 
 Meant for a GPU machine without network and without gpupipe installed: run it from a plain
-copy of the repository with the machine's own torch/CuPy::
+copy of the repository with the machine's own torch/CuPy (and whatever docs/gpu-results/PLAN.md
+carried there, installed with ``--target`` and put on ``PYTHONPATH``)::
 
     PYTHONPATH=. python3 scripts/gpu_check.py OUTDIR      # or: bash scripts/gpu_check.sh OUTDIR
 
-It uses only what is there (tests needing cuDF or Dask skip), never installs anything, finishes in
-well under 5 minutes, and always writes ``OUTDIR/gpu_results.json`` and ``OUTDIR/gpu_results.md``
-(each stage records its result or its error; a missing GPU is recorded, not raised). Stages:
+It uses only what is there (tests needing an absent package skip, with the reason), never installs
+anything, keeps to a time budget (``--budget``, default 420 s; a stage that would not fit in what is
+left is recorded as skipped, not started), and always writes ``OUTDIR/gpu_results.json`` and
+``OUTDIR/gpu_results.md`` (each stage records its result or its error, after every stage; a missing
+GPU is recorded, not raised). Stages, in order of what they prove:
 
-1. environment: Python, torch, CUDA, CuPy, the card's name and memory;
-2. ``pytest -m gpu`` (junit XML ``pytest-gpu.xml`` and log ``pytest-gpu.log`` in OUTDIR);
-3. zero-copy: a CuPy array → ``torch.from_dlpack`` shares its device pointer;
-4. hybrid audit: a pandas frame → ``to_tensors(device="cuda")`` makes exactly one host → device
+1. environment: Python, torch, CUDA, CuPy, cuDF, the card's name and memory, the backends' status,
+   and what was carried (``/tmp/gpupipe-carry/status.json`` from scripts/gpu_carry.sh);
+2. zero-copy: a CuPy array → ``torch.from_dlpack`` shares its device pointer;
+3. hybrid audit: a pandas frame → ``to_tensors(device="cuda")`` makes exactly one host → device
    copy per column (CUDA profiler), and a Loader epoch on the GPU copies nothing device → host;
-5. loader throughput on CUDA against the device-to-device copy rate measured in the same run
+4. ``pytest -m gpu`` (junit XML ``pytest-gpu.xml`` and log ``pytest-gpu.log`` in OUTDIR): with cuDF,
+   every frame generic and op against pandas and the pipelines end to end (tests/pipelines/test_pipelines_gpu.py);
+5. cuDF workflow (only where the cudf backend is usable): the Criteo workflow (read parquet, fit,
+   transform) on cuDF and on pandas, alternating, medians, the speedup, and the outputs compared;
+6. loader throughput on CUDA against the device-to-device copy rate measured in the same run
    (target: the Loader reaches >= 25% of a contiguous copy of the same batches).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -75,6 +83,9 @@ def stage_environment(out: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     info["gpupipe"] = gp.__version__
     info["backends"] = {s.name: {"available": s.available, "reason": s.reason} for s in gp.backend_status()}
+    info["pythonpath"] = os.environ.get("PYTHONPATH", "")
+    carry = Path(os.environ.get("GPUPIPE_CARRY_DIR", "/tmp/gpupipe-carry")) / "status.json"
+    info["carried"] = json.loads(carry.read_text()) if carry.exists() else "nothing carried (no status.json)"
     return info
 
 
@@ -83,19 +94,60 @@ def stage_pytest(out: Path, args: argparse.Namespace) -> dict[str, Any]:
         return {"skipped": "--no-tests"}
     xml, log = out / "pytest-gpu.xml", out / "pytest-gpu.log"
     cmd = [sys.executable, "-m", "pytest", "-m", "gpu", "-p", "no:cacheprovider", "--continue-on-collection-errors",
-           f"--junitxml={xml}", "-q", "-rs", "tests"]
+           f"--junitxml={xml}", "-v", "-rs", "--durations=15"]
+    if importlib.util.find_spec("pytest_timeout") is not None:  # one stuck test must not take the whole budget
+        cmd.append(f"--timeout={args.per_test_timeout}")
+    cmd += [p for p in TEST_ORDER if (ROOT / p).exists()]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     t0 = time.perf_counter()
+    limit = max(30, min(args.test_timeout, int(_left(args)) - args.reserve))
     try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=args.test_timeout)
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=limit)
         rc, text = proc.returncode, proc.stdout + proc.stderr
     except subprocess.TimeoutExpired as exc:
-        rc, text = "timeout", f"{exc.stdout or ''}{exc.stderr or ''}\n[timed out after {args.test_timeout} s]"
-        text = text if isinstance(text, str) else str(text)
+        out_text = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        err_text = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        rc, text = "timeout", f"{out_text}{err_text}\n[timed out after {limit} s]"
     log.write_text(text)
     summary = _junit_summary(xml)
+    if "tests" not in summary:  # killed before the XML was written: count the -v lines of the log
+        summary.update(_log_summary(text))
     return {"returncode": rc, "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(cmd[1:]),
-            **summary, "tail": text.strip().splitlines()[-3:]}
+            **summary, "skip_reasons": _skip_reasons(text), "tail": text.strip().splitlines()[-3:]}
+
+
+def _log_summary(text: str) -> dict[str, Any]:
+    """Outcome counts from ``pytest -v`` lines (``path::test PASSED``), for a run cut short."""
+    import re
+
+    counts = {"PASSED": 0, "FAILED": 0, "ERROR": 0, "SKIPPED": 0, "XFAIL": 0, "XPASS": 0}
+    failed = []
+    for line in text.splitlines():
+        m = re.match(r"^(\S+::\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)", line)
+        if m:
+            counts[m.group(2)] += 1
+            if m.group(2) in ("FAILED", "ERROR"):
+                failed.append(m.group(1))
+    done = sum(counts.values())
+    return {"tests": done, "passed": counts["PASSED"] + counts["XFAIL"], "failures": counts["FAILED"] + counts["XPASS"],
+            "errors": counts["ERROR"], "skipped": counts["SKIPPED"], "failed": failed[:20], "cut_short": True}
+
+
+def _skip_reasons(text: str) -> dict[str, int]:
+    """``-rs`` summary: each distinct skip reason and how many tests it skipped."""
+    import re
+
+    reasons: dict[str, int] = {}
+    for line in text.splitlines():
+        m = re.match(r"^SKIPPED \[(\d+)\] [^:]+(?::\d+)?: (.*)$", line)
+        if m:
+            reasons[m.group(2)] = reasons.get(m.group(2), 0) + int(m.group(1))
+    return dict(sorted(reasons.items(), key=lambda kv: -kv[1])[:15])
+
+
+#: what pytest -m gpu runs first, in case the budget cuts it short (pytest collects a path given twice once)
+TEST_ORDER = ["tests/tensors", "tests/reliability/test_oom.py", "tests/pipelines/test_pipelines_gpu.py", "tests/backend",
+              "tests/test_io.py", "tests/ops", "tests/baselines", "tests"]
 
 
 def _junit_summary(xml: Path) -> dict[str, Any]:
@@ -157,6 +209,79 @@ def stage_hybrid_audit(out: Path, args: argparse.Namespace) -> dict[str, Any]:
     result["one_upload_per_column"] = up.method == "profiler" and up.h2d_count == len(schema)
     result["no_d2h_in_epoch"] = epoch.method == "profiler" and epoch.d2h_count == 0
     return result
+
+
+def _cudf_reason() -> str | None:
+    """None where the cudf backend is usable here, else why not."""
+    import gpupipe as gp
+
+    status = {s.name: s for s in gp.backend_status()}["cudf"]
+    return None if status.available else status.reason
+
+
+def stage_cudf_workflow(out: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """The Criteo workflow (read parquet → fit → transform) on cuDF and on pandas: alternating runs,
+    medians, the speedup, and whether both backends give the same output (ids exactly, floats 1e-5)."""
+    reason = _cudf_reason()
+    if reason is not None:
+        return {"skipped": f"cudf backend unavailable: {reason}"}
+    import statistics
+    import tempfile
+
+    import numpy as np
+
+    import gpupipe as gp
+    from gpupipe.datasets.synthetic import criteo_arrow
+    from gpupipe.io.files import write_parquet_table
+    from pipelines import criteo_ctr
+
+    rows = args.criteo_rows
+    path = Path(tempfile.mkdtemp(prefix="gpupipe-criteo-")) / "criteo.parquet"
+    t0 = time.perf_counter()
+    write_parquet_table(criteo_arrow(rows, seed=0), path)
+    made_s = time.perf_counter() - t0
+
+    def once(backend: str) -> tuple[dict[str, float], Any]:
+        with gp.use_backend(backend):
+            s0 = time.perf_counter()
+            frame = gp.read_parquet(path)
+            _sync(backend)
+            s1 = time.perf_counter()
+            result = criteo_ctr.workflow().fit_transform(frame)
+            _sync(backend)
+            s2 = time.perf_counter()
+        return {"read": s1 - s0, "fit_transform": s2 - s1, "total": s2 - s0}, result
+
+    times: dict[str, list[dict[str, float]]] = {"cudf": [], "pandas": []}
+    outputs: dict[str, Any] = {}
+    for backend in ("cudf", "pandas"):  # warm-up: kernels compiled and loaded, pools grown
+        _, outputs[backend] = once(backend)
+    for _ in range(args.criteo_repeats):
+        for backend in ("cudf", "pandas"):
+            if _left(args) < args.reserve:
+                break
+            times[backend].append(once(backend)[0])
+    gpu, cpu = gp.to_pandas(outputs["cudf"]), outputs["pandas"]
+    ids = [c for c in cpu.columns if c.startswith("C")]
+    same_ids = all(np.array_equal(gpu[c].to_numpy(), cpu[c].to_numpy()) for c in ids)
+    same_floats = all(np.allclose(gpu[c].to_numpy(dtype="float64"), cpu[c].to_numpy(dtype="float64"),
+                                  rtol=1e-5, atol=1e-6, equal_nan=True) for c in cpu.columns if c not in ids)
+    med = {b: {k: round(statistics.median(t[k] for t in v), 3) for k in ("read", "fit_transform", "total")}
+           for b, v in times.items() if v}
+    result: dict[str, Any] = {"rows": rows, "repeats": min(len(v) for v in times.values()), "data_seconds": round(made_s, 1),
+                              "parquet_mb": round(path.stat().st_size / 1e6, 1), "median_seconds": med,
+                              "outputs_match": {"ids_exact": same_ids, "floats_1e-5": same_floats}}
+    if "cudf" in med and "pandas" in med:
+        result["speedup_total"] = round(med["pandas"]["total"] / med["cudf"]["total"], 1)
+    path.unlink(missing_ok=True)
+    return result
+
+
+def _sync(backend: str) -> None:
+    if backend == "cudf":
+        import cupy
+
+        cupy.cuda.runtime.deviceSynchronize()
 
 
 def stage_loader_bench(out: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -251,11 +376,23 @@ def _bench_module() -> Any:
 
 STAGES: dict[str, Callable[[Path, argparse.Namespace], dict[str, Any]]] = {
     "environment": stage_environment,
-    "pytest_gpu": stage_pytest,
     "zero_copy": stage_zero_copy,
     "hybrid_audit": stage_hybrid_audit,
+    "pytest_gpu": stage_pytest,
+    "cudf_workflow": stage_cudf_workflow,
     "loader_bench": stage_loader_bench,
 }
+
+#: seconds a stage needs at least (on an H200, measured or estimated) to be worth starting
+STAGE_MIN_SECONDS = {"environment": 5, "zero_copy": 5, "hybrid_audit": 15, "pytest_gpu": 60, "cudf_workflow": 40,
+                     "loader_bench": 40}
+
+_STARTED = time.perf_counter()
+
+
+def _left(args: argparse.Namespace) -> float:
+    """Seconds left of the run's budget."""
+    return args.budget - (time.perf_counter() - _STARTED)
 
 
 # -- report ----------------------------------------------------------------------------------------
@@ -273,6 +410,19 @@ def summary_markdown(results: dict[str, Any]) -> str:
                      f"{t['skipped']} skipped ({t.get('seconds')} s)" + (f"; failed: {t['failed']}" if t["failed"] else ""))
     else:
         lines.append(f"- `pytest -m gpu`: {t}")
+    if isinstance(t.get("skip_reasons"), dict) and t["skip_reasons"]:
+        lines.append("  - skipped, by reason: " + "; ".join(f"{n} x {r}" for r, n in t["skip_reasons"].items()))
+    carried = env.get("carried")
+    if carried:
+        lines.append(f"- carried: {carried if isinstance(carried, str) else carried.get('summary', carried)}")
+    w = results.get("cudf_workflow", {})
+    if "median_seconds" in w and "cudf" in w["median_seconds"]:
+        m = w["median_seconds"]
+        lines.append(f"- Criteo workflow, {w['rows']:,} rows (read parquet + fit + transform), median of {w['repeats']}: "
+                     f"cuDF {m['cudf']['total']} s (read {m['cudf']['read']}), pandas {m.get('pandas', {}).get('total')} s "
+                     f"(read {m.get('pandas', {}).get('read')}); speedup {w.get('speedup_total')}x; same output: {w['outputs_match']}")
+    else:
+        lines.append(f"- cuDF workflow: {w}")
     z = results.get("zero_copy", {})
     lines.append(f"- CuPy → torch zero-copy: {z.get('cupy_to_torch_same_pointer', z)}")
     h = results.get("hybrid_audit", {})
@@ -315,18 +465,29 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="gpupipe GPU check")
     p.add_argument("outdir", type=Path)
     p.add_argument("--no-tests", action="store_true", help="skip pytest -m gpu")
-    p.add_argument("--test-timeout", type=int, default=150)
+    p.add_argument("--test-timeout", type=int, default=270, help="most seconds for pytest -m gpu")
+    p.add_argument("--budget", type=float, default=420, help="seconds for the whole check (stages that do not fit are skipped)")
+    p.add_argument("--reserve", type=float, default=45, help="seconds kept back for the stages after pytest")
+    p.add_argument("--per-test-timeout", type=int, default=120, help="pytest-timeout's limit per test, where installed")
+    p.add_argument("--criteo-rows", type=int, default=1_000_000)
+    p.add_argument("--criteo-repeats", type=int, default=3)
     p.add_argument("--bench-rows", type=int, default=10_000_000)
     p.add_argument("--hybrid-rows", type=int, default=1_000_000)
     p.add_argument("--batches", type=lambda s: [int(v) for v in s.split(",")], default=[4096, 65536, 262144])
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args(argv)
+    global _STARTED
+    _STARTED = time.perf_counter()
     out = args.outdir
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "stages": list(STAGES)}
     for name, stage in STAGES.items():
         s0 = time.perf_counter()
+        if _left(args) < STAGE_MIN_SECONDS.get(name, 10):
+            results[name] = {"skipped": f"time budget: {_left(args):.0f} s left of {args.budget:.0f} s"}
+            _write(out, results)
+            continue
         try:
             results[name] = stage(out, args)
         except Exception as exc:  # record and go on: a later stage may still work

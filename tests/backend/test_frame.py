@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 
-import mmh3
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from helpers import mmh3_hash
 
 import gpupipe as gp
 from gpupipe.backend import frame as F
@@ -24,6 +24,17 @@ from gpupipe.schema import ColumnSchema, Schema
 def on(backend: str, pdf: pd.DataFrame):
     """``pdf`` as a canonical frame of ``backend``."""
     return F.to_backend(F.normalize(pdf), backend)
+
+
+def on_keeping_nan(backend: str, pdf: pd.DataFrame):
+    """``pdf`` on ``backend`` with float NaN kept as NaN. Through Arrow (``on``) a NaN becomes a null on cuDF;
+    NaN values proper arise there from computations (an op's float output, 0/0), and cuDF treats them
+    differently from nulls (groupby aggregations count them, ``null_count`` does not)."""
+    if backend == "pandas":
+        return F.normalize(pdf)
+    import cudf
+
+    return F.normalize(cudf.from_pandas(pdf, nan_as_null=False))
 
 
 def host(x):
@@ -125,7 +136,16 @@ def test_arrow_round_trip_keeps_values_nulls_and_kinds(backend):
     back = F.to_pandas(frame)
     pd.testing.assert_frame_equal(back, pdf, check_dtype=False)
     assert {c: F.kind(back[c]) for c in back} == {c: F.kind(pdf[c]) for c in pdf}
-    assert "__index_level_0__" not in F.to_arrow(frame.iloc[2:]).column_names
+    # no index column of any name (cuDF's to_arrow() would add "__index_level_0__", or "index" for a
+    # non-range index, without preserve_index=False)
+    assert F.to_arrow(frame.iloc[2:]).column_names == list(pdf.columns)
+
+
+def test_to_pandas_keeps_integers_with_nulls_integers(backend):
+    pdf = F.normalize(sample())
+    back = F.to_pandas(on(backend, pdf))
+    assert str(back["i"].dtype) == "Int64" and back["i"].tolist() == [3, pd.NA, 1, 3, 7, -2]  # never float64
+    assert str(back["b"].dtype) == "boolean" and back["b"].isna().tolist() == pdf["b"].isna().tolist()
 
 
 # ------------------------------------------------------------------------------ arrays
@@ -169,6 +189,19 @@ def test_build_frame_keeps_rows_index_and_nan(backend):
     assert np.isnan(back["x"][0]) and back["i"].tolist() == [3, pd.NA, 1, 3, 7, -2]
     if backend == "cudf":
         assert out["x"].null_count == 0  # NaN kept as NaN, not turned into null
+
+
+def test_build_frame_on_a_duplicate_index_places_values_by_position(backend):
+    frame = on(backend, sample())
+    concat = pd.concat if backend == "pandas" else __import__("cudf").concat
+    like = concat([frame, frame])  # index 0..5, 0..5: every label twice
+    xp = gp.backend.array_namespace(like)
+    out = F.build_frame(like, {"x": xp.arange(12, dtype=xp.float64), "i": like["i"], "s": like["s"]})
+    back = F.to_pandas(out)
+    assert len(out) == 12 and list(back.columns) == ["x", "i", "s"]
+    assert back["x"].tolist() == list(range(12))  # by position, not aligned on labels
+    assert back["i"].tolist() == [3, pd.NA, 1, 3, 7, -2] * 2
+    assert out.index.to_numpy().tolist() == [*range(6)] * 2  # like's labels, kept as they are
 
 
 def test_map_columns_runs_fn_per_column_in_order(backend):
@@ -264,7 +297,7 @@ def test_hash_values_match_mmh3_over_canonical_bytes(backend, column):
             data = np.float64(0.0 if v == 0 else v).tobytes()
         else:
             data = np.int64(int(v)).tobytes()
-        assert h == mmh3.hash(data, 42, signed=False), (column, v)
+        assert h == mmh3_hash(data, 42), (column, v)
 
 
 # ------------------------------------------------------------------------------ element-wise
@@ -274,6 +307,15 @@ def test_fill_missing_makes_nullable_ints_plain(backend):
     assert out["i"].tolist() == [3, 0, 1, 3, 7, -2] and F.kind(out["i"]) == "int"
     got = host(F.float_values(F.fill_missing(on(backend, pdf)["f"], -1.0)))
     np.testing.assert_array_equal(got, [1.5, -1.0, -0.0, 0.0, 2.5, -1.0])
+
+
+@pytest.mark.parametrize(("column", "fill", "dtype"), [("i", 0, "int64"), ("i32", 0, "int32"), ("b", False, "bool")])
+def test_fill_missing_gives_the_numpy_dtype_not_the_nullable_one(backend, column, fill, dtype):
+    pdf = sample()
+    out = F.fill_missing(on(backend, pdf)[column], fill)
+    assert str(out.dtype) == dtype  # not Int32/Int64/boolean, on either backend (what output_info promises)
+    want = pdf[column].fillna(fill).astype(dtype)
+    np.testing.assert_array_equal(F.to_host(out.to_numpy()), want.to_numpy())
 
 
 @pytest.mark.parametrize(("lower", "upper"), [(0, None), (None, 5), (-1e30, 1e30), (None, math.inf),
@@ -354,6 +396,32 @@ def test_group_moments_skip_nan_like_pandas(backend):
     np.testing.assert_array_equal(got["v__min"], g.min())
     np.testing.assert_array_equal(got["v__max"], g.max())
     np.testing.assert_allclose(got["v__m2"], (g.var(ddof=0) * g.count()).fillna(0.0))
+
+
+def test_group_moments_skip_true_nan_values_like_pandas(backend):
+    # NaN values proper (not nulls): cuDF's groupby count/sum/var count them outside pandas-compatible mode
+    pdf = pd.DataFrame({"k": pd.array(["a", "a", "b", "b", "b", "c"], dtype="str"),
+                        "v": [1.0, np.nan, 2.0, np.nan, 4.0, np.nan]})
+    frame = on_keeping_nan(backend, pdf)
+    if backend == "cudf":
+        assert frame["v"].null_count == 0 and int(frame["v"].isna().sum()) == 3  # NaN, not null
+    got = F.group_moments(frame, ["k"], ["v"]).set_index("k").sort_index()
+    g = pdf.groupby("k")["v"]
+    assert got["v__n"].tolist() == [1.0, 2.0, 0.0]
+    assert got["v__sum"].tolist() == [1.0, 6.0, 0.0]
+    np.testing.assert_array_equal(got["v__min"], g.min())
+    np.testing.assert_array_equal(got["v__max"], g.max())
+    np.testing.assert_allclose(got["v__m2"], (g.var(ddof=0) * g.count()).fillna(0.0))
+
+
+def test_float_values_missing_and_fill_treat_nan_like_null(backend):
+    pdf = pd.DataFrame({"v": [1.0, np.nan, -0.0, np.nan]})
+    frame = on_keeping_nan(backend, pdf)
+    np.testing.assert_array_equal(host(F.float_values(frame["v"])), [1.0, np.nan, -0.0, np.nan])
+    assert host(F.missing(frame["v"])).tolist() == [False, True, False, True]
+    np.testing.assert_array_equal(host(F.float_values(F.fill_missing(frame["v"], 9.0))), [1.0, 9.0, -0.0, 9.0])
+    values, counts = F.float_value_counts(frame["v"])
+    assert values.tolist() == [0.0, 1.0] and counts.tolist() == [1, 1]
 
 
 def test_sum_counts_of_partitions_with_uint64_values():

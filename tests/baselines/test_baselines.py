@@ -135,3 +135,75 @@ def test_cuml_baselines_score_like_sklearn(kind):
     got, want = gpu.score(cudf.from_pandas(test)), cpu.score(test)
     for key in want:  # different solvers (and quantile splits in cuML's forest): close, not equal
         assert got[key] == pytest.approx(want[key], rel=0.05, abs=0.02)
+
+
+class _Recorder:
+    """Stands in for the estimator: records what fit is given."""
+
+    def __init__(self) -> None:
+        self.x = self.y = None
+
+    def fit(self, x, y):
+        self.x, self.y = x, y
+        return self
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["logistic", "ridge", "linear"])
+def test_cudf_linear_baselines_get_the_one_hot_matrix_sparse(kind, monkeypatch):
+    """On cuDF the linear kinds get a CuPy CSR matrix (int32 indices, nothing densified), the same matrix as
+    scikit-learn gets on pandas. Needs cuDF and CuPy only: the estimator is replaced by a recorder."""
+    from helpers import require_cudf
+
+    require_cudf()
+    import cupyx.scipy.sparse
+
+    import gpupipe.baselines as baselines
+
+    task = "binary" if kind == "logistic" else "regression"
+    df = _frame(n=500, task=task)
+    seen = {}
+    for backend in ("pandas", "cudf"):
+        recorder = _Recorder()
+
+        class _Make:
+            @staticmethod
+            def impl(name, _r=recorder):
+                return lambda *a, **k: _r
+
+        monkeypatch.setattr(baselines, "make_estimator", _Make)
+        with gp.use_backend(backend):
+            gp.baselines.fit(gp.from_pandas(df), _schema(), kind=kind)
+        seen[backend] = recorder.x
+    gpu, cpu = seen["cudf"], seen["pandas"]
+    assert isinstance(gpu, cupyx.scipy.sparse.csr_matrix), type(gpu)
+    assert gpu.indices.dtype == np.int32 and gpu.indptr.dtype == np.int32
+    width = 2 + sum(CARDS.values())
+    assert gpu.shape == cpu.shape == (500, width) and gpu.nnz == cpu.nnz == 500 * 4  # 2 values + 2 ones per row
+    np.testing.assert_allclose(gpu.get().toarray(), cpu.toarray(), rtol=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["logistic", "ridge"])
+def test_cuml_linear_models_are_fitted_on_the_sparse_matrix(kind, monkeypatch):
+    from helpers import require_cudf
+
+    require_cudf()
+    cuml = pytest.importorskip("cuml")
+    import cupyx.scipy.sparse
+
+    cls = cuml.linear_model.LogisticRegression if kind == "logistic" else cuml.linear_model.Ridge
+    real_fit = cls.fit
+    inputs = []
+
+    def recording_fit(self, x, y, *args, **kwargs):
+        inputs.append(x)
+        return real_fit(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "fit", recording_fit)
+    task = "binary" if kind == "logistic" else "regression"
+    with gp.use_backend("cudf"):
+        base = gp.baselines.fit(gp.from_pandas(_frame(task=task)), _schema(), kind=kind)
+        score = base.score(gp.from_pandas(_frame(seed=1, task=task)))
+    assert len(inputs) == 1 and isinstance(inputs[0], cupyx.scipy.sparse.csr_matrix), [type(x) for x in inputs]
+    assert all(np.isfinite(v) for v in score.values())

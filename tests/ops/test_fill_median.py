@@ -58,3 +58,30 @@ def test_partitioned_fit_is_exact(seed: int, rows: int, parts: int) -> None:
 def test_text_column_refused() -> None:
     with pytest.raises(SchemaError, match="'s'"):
         ops.FillMedian().fit(pd.DataFrame({"s": ["a", None]}), ["s"])
+
+
+@pytest.mark.gpu
+def test_fit_on_cudf_copies_only_the_distinct_value_table_to_the_host() -> None:
+    """The median is counted on the device: what comes back is one (value, count) pair per distinct value,
+    not the column (the CUDA profiler counts every device → host byte)."""
+    from helpers import require_cudf
+
+    require_cudf()
+    n, distinct_f, distinct_i = 2_000_000, 500, 50
+    rng = np.random.default_rng(0)
+    f = rng.integers(0, distinct_f, n).astype("float64")
+    f[rng.random(n) < 0.1] = np.nan
+    i = pd.array(rng.integers(0, distinct_i, n), dtype="Int64")
+    i[rng.random(n) < 0.1] = pd.NA
+    pdf = pd.DataFrame({"f": f, "i": i})
+    with gp.use_backend("cudf"):
+        frame = gp.from_pandas(pdf)
+        ops.FillMedian().fit(frame, ["f", "i"])  # warm-up: kernels loaded, memory pools grown
+        with gp.audit.transfers() as report:
+            op = ops.FillMedian().fit(frame, ["f", "i"])
+    assert report.method == "profiler", report.profiler_error
+    table_bytes = 16 * (distinct_f + distinct_i)  # float64 values + int64 counts
+    assert report.d2h_bytes <= table_bytes + 4096, str(report)  # + a few scalar reads (sizes of masked results)
+    assert report.d2h_bytes < 8 * n / 1000  # a thousandth of one column
+    assert report.h2d_bytes <= 4096, str(report)  # fill scalars only
+    assert op.medians_ == ops.FillMedian().fit(pdf, ["f", "i"]).medians_

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import assert_frame_equal
+from helpers import assert_frame_equal, close_structures, require_cudf, via_arrow
 
 import gpupipe as gp
 from gpupipe import ops
@@ -244,3 +244,45 @@ def test_fitted_state_is_derived_never_set() -> None:
                     and isinstance(node.args[1], ast.Constant) and node.args[1].value == "fitted_":
                 setters.append(f"{path.relative_to(root)}:{node.lineno}")
     assert setters == []
+
+
+# ------------------------------------------------------------------------------ cuDF against pandas
+def _input_on(backend: str, nan_as: str) -> Any:
+    """_frame() on ``backend``. ``nan_as="null"``: through Arrow, as gp.from_pandas and every reader give it
+    (a float NaN becomes a null on cuDF). ``nan_as="nan"``: NaN kept as NaN on cuDF, as cuDF's own float
+    results hold them (an op's output, 0/0), which its groupby and null counts treat differently."""
+    if backend == "pandas" or nan_as == "null":
+        with gp.use_backend(backend):
+            return gp.from_pandas(_frame())
+    import cudf
+
+    from gpupipe.backend import frame as F
+
+    return F.normalize(cudf.from_pandas(_frame(), nan_as_null=False))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("nan_as", ["null", "nan"])
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_op_on_cudf_gives_what_it_gives_on_pandas(name: str, nan_as: str) -> None:
+    """Every op fitted and applied on cuDF gives the pandas backend's statistics and output: the same values,
+    dtypes (both through Arrow, as gp.to_pandas gives a cuDF frame) and columns. Floats within 1e-6 relative: the
+    GPU sums in another order, and float32 outputs round the float64 statistics."""
+    require_cudf()
+    example = _example(name)
+    outputs, states = {}, {}
+    for backend in ("pandas", "cudf"):
+        with gp.use_backend(backend):
+            frame = _input_on(backend, nan_as)
+            op = OPS[name](**example.params).fit(frame, example.columns)
+            got = op.transform_frame(frame, example.columns)
+            assert gp.backend.backend_of(got) == backend
+            outputs[backend] = via_arrow(got)
+            state, artifacts = op.to_state()
+            states[backend] = (json.loads(json.dumps(state)),
+                               {k: via_arrow(v) for k, v in artifacts.items()})
+    pd.testing.assert_frame_equal(outputs["cudf"], outputs["pandas"], check_exact=False, rtol=1e-6, atol=1e-9)
+    assert close_structures(states["cudf"][0], states["pandas"][0], rtol=1e-9), (states["cudf"][0], states["pandas"][0])
+    assert states["cudf"][1].keys() == states["pandas"][1].keys()
+    for key, art in states["pandas"][1].items():
+        pd.testing.assert_frame_equal(states["cudf"][1][key], art, check_exact=False, rtol=1e-9, atol=1e-12)

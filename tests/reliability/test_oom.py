@@ -131,3 +131,39 @@ def test_a_real_device_out_of_memory_in_hybrid_upload_carries_advice():
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0)
         torch.cuda.empty_cache()
+
+
+@pytest.fixture
+def rmm_limited():
+    """RMM's current device resource capped at 1 MiB for the test (cuDF allocates through it), then restored:
+    allocations beyond the cap fail with the MemoryError a full device gives (std::bad_alloc: out_of_memory)."""
+    from helpers import require_cudf
+
+    require_cudf()
+    import rmm.mr
+
+    previous = rmm.mr.get_current_device_resource()
+    rmm.mr.set_current_device_resource(rmm.mr.LimitingResourceAdaptor(previous, allocation_limit=1 << 20))
+    try:
+        yield
+    finally:
+        rmm.mr.set_current_device_resource(previous)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("reader", ["read_parquet", "read_csv"])
+def test_a_real_rmm_out_of_memory_in_a_cudf_read_is_out_of_memory_not_a_damaged_file(reader, tmp_path, request):
+    n = 1 << 20  # 8 MiB per float64 column: far over the 1 MiB cap
+    df = pd.DataFrame({"x": np.arange(n, dtype="float64"), "z": np.ones(n)})
+    path = tmp_path / ("big.parquet" if reader == "read_parquet" else "big.csv")
+    with gp.use_backend("pandas"):
+        if reader == "read_parquet":
+            gp.write_parquet(df, path)
+        else:
+            df.to_csv(path, index=False)
+    request.getfixturevalue("rmm_limited")
+    with gp.use_backend("cudf"), pytest.raises(OutOfMemoryError) as info:
+        getattr(gp, reader)(path)
+    assert not isinstance(info.value, gp.DataError)  # not "the file may be truncated"
+    assert "big." in str(info.value) and "partition_rows" in str(info.value)
+    assert isinstance(info.value.__cause__, MemoryError)  # what RMM raised, kept as the cause

@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import require_cudf
 
 import gpupipe as gp
+from gpupipe import ops
+from gpupipe.errors import DataError, SchemaError
 from gpupipe.schema import ColumnSchema, Schema
 
 pytestmark = pytest.mark.gpu
@@ -96,3 +99,98 @@ def test_table_to_cuda_and_shards_on_cuda():
         for b in gp.Loader(tt, batch_size=100, rank=r, world_size=2, shuffle=True):
             ids.extend(b.cont[:, 1].long().cpu().tolist())
     assert sorted(ids) == list(range(1000))
+
+
+def test_cudf_float_column_with_nan_is_shared_not_copied_like_pandas():
+    """A workflow's float output holds NaN where a value was missing; on cuDF it stays NaN (not null), so the
+    tensor is a view of the column, as on pandas."""
+    require_cudf()
+    import cupy
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=5000)
+    x[::7] = np.nan
+    pdf = pd.DataFrame({"x": x, "c": rng.integers(0, 9, 5000), "y": (rng.random(5000) < 0.5).astype("float32")})
+    tables = {}
+    for backend in ("pandas", "cudf"):
+        with gp.use_backend(backend):
+            wf = gp.Workflow(["x"] >> ops.Normalize(), ["c"] >> ops.Categorify(), label="y")
+            out = wf.fit_transform(gp.from_pandas(pdf))
+            with gp.audit.transfers() as report:
+                tt = gp.to_tensors(out, schema=wf.output_schema)
+            assert tt.copies == {}, (backend, tt.copies)
+            assert "x" in report.shared and "x" not in report.copied
+            if backend == "cudf":
+                assert out["x"].null_count == 0 and int(out["x"].isna().sum()) == len(x[::7])
+                assert tt["x"].data_ptr() == cupy.asarray(out["x"]).data.ptr and tt["x"].is_cuda
+                assert report.h2d_bytes == 0
+            tables[backend] = {k: tt[k].cpu() for k in wf.output_schema.names}
+    for k, t in tables["pandas"].items():
+        torch.testing.assert_close(tables["cudf"][k], t, rtol=1e-6, atol=1e-7, equal_nan=True)
+
+
+@pytest.mark.parametrize("values", [[1.0, 2.5, 3.0], [1.0, None, 3.0]], ids=["fraction", "missing"])
+def test_cudf_float_cat_column_that_is_not_whole_numbers_is_refused_like_pandas(values):
+    require_cudf()
+    pdf = pd.DataFrame({"c": values, "y": [0.0, 1.0, 0.0]})
+    schema = Schema([ColumnSchema("c", "cat", "int64", 10), ColumnSchema("y", "label", "float32")])
+    messages = {}
+    for backend in ("pandas", "cudf"):
+        with gp.use_backend(backend), pytest.raises(SchemaError, match="'c' is float with non-integer") as info:
+            gp.to_tensors(gp.from_pandas(pdf), schema=schema)
+        messages[backend] = str(info.value)
+    assert messages["cudf"] == messages["pandas"]  # the same error, naming the same values
+
+
+def test_cudf_float_cat_column_of_whole_numbers_gives_pandas_ids():
+    require_cudf()
+    pdf = pd.DataFrame({"c": [1.0, 7.0, 3.0], "y": [0.0, 1.0, 0.0]})
+    schema = Schema([ColumnSchema("c", "cat", "int64", 10), ColumnSchema("y", "label", "float32")])
+    got = {}
+    for backend in ("pandas", "cudf"):
+        with gp.use_backend(backend):
+            tt = gp.to_tensors(gp.from_pandas(pdf), schema=schema)
+        assert tt.copies["c"] == "float64 → int64", tt.copies
+        got[backend] = tt["c"].cpu().tolist()
+    assert got["cudf"] == got["pandas"] == [1, 7, 3]
+
+
+def test_cudf_raw_integer_columns_with_nulls_become_nan_like_pandas():
+    """A raw frame (no workflow): an int column with nulls given the cont role converts once, nulls → NaN."""
+    require_cudf()
+    pdf = pd.DataFrame({"n": pd.array([4, None, 6, None], dtype="Int64"), "b": pd.array([True, None, False, True],
+                       dtype="boolean"), "y": [1.0, 0.0, 1.0, 0.0]})
+    schema = Schema([ColumnSchema("n", "cont", "float32"), ColumnSchema("b", "cont", "float32"),
+                     ColumnSchema("y", "label", "float32")])
+    got = {}
+    for backend in ("pandas", "cudf"):
+        with gp.use_backend(backend):
+            tt = gp.to_tensors(gp.from_pandas(pdf), schema=schema)
+        assert set(tt.copies) >= {"n", "b"} and "2 nulls" in tt.copies["n"], tt.copies
+        got[backend] = {k: tt[k].cpu() for k in schema.names}
+    for k, t in got["pandas"].items():
+        torch.testing.assert_close(got["cudf"][k], t, equal_nan=True)
+    assert torch.isnan(got["cudf"]["n"][1]) and got["cudf"]["n"][2] == 6
+
+
+def test_hybrid_validation_reads_nothing_back_and_validate_false_skips_it():
+    df = _frame()
+    gp.to_tensors(df, schema=SCHEMA, device="cuda")  # warm-up: CUDA context, pinned allocator
+    torch.cuda.synchronize()
+    with gp.audit.transfers() as report:
+        gp.to_tensors(df, schema=SCHEMA, device="cuda", validate=True)
+    assert report.method == "profiler", report.profiler_error
+    assert report.d2h_count == 0 and report.d2h_bytes == 0  # the checks ran on the host, before the upload
+    bad = df.copy()
+    bad.loc[5, "y"] = np.nan
+    with pytest.raises(DataError, match="label column 'y' has 1 NaN"):
+        gp.to_tensors(bad, schema=SCHEMA, device="cuda")
+    wide = df.copy()
+    wide.loc[7, "c"] = 500  # the schema's cardinality is 100
+    with pytest.raises(DataError, match=r"'c' has ids in \[0, 500\]"):
+        gp.to_tensors(wide, schema=SCHEMA, device="cuda")
+    # validate=False: no check at all, the values arrive as they are
+    with gp.audit.transfers() as unchecked:
+        tt = gp.to_tensors(bad.assign(c=wide["c"]), schema=SCHEMA, device="cuda", validate=False)
+    assert unchecked.d2h_bytes == 0 and unchecked.h2d_count == len(SCHEMA)
+    assert bool(torch.isnan(tt["y"][5])) and int(tt["c"][7]) == 500
