@@ -208,7 +208,9 @@ def _writable(url: str, storage_options: Mapping[str, Any] | None) -> tuple[Any,
     if url.split("://", 1)[0].lower() in ("http", "https"):
         msg = (f"cannot write to {url}: http(s) URLs are read-only in gpupipe (HTTP has no atomic publish); "
                "write to a local path, s3://, gs:// or memory:// and serve that")
-        raise ValueError(msg)
+        from .errors import ParameterError
+
+        raise ParameterError(msg)
     fs, root = filesystem(url, storage_options)
     return fs, root.rstrip("/")
 

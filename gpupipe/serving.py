@@ -24,7 +24,7 @@ from typing import Any
 
 from .backend import backend_of
 from .backend import frame as F
-from .errors import SchemaError
+from .errors import ParameterError, SchemaError
 
 __all__ = ["PREDICTION", "batch_predict", "check_model_matches"]
 
@@ -42,7 +42,7 @@ def _output_format(path: str | os.PathLike) -> str:
     if name.endswith(".csv"):
         return "csv"
     msg = f"cannot tell the output format of {os.fspath(path)!r}; name it *.parquet or *.csv (or *.csv.gz)"
-    raise ValueError(msg)
+    raise ParameterError(msg)
 
 
 def _features(schema: Any) -> tuple[list[str], list[str], dict[str, int]]:
@@ -94,7 +94,7 @@ def _as_workflow(workflow: Any) -> Any:
     if isinstance(workflow, (str, os.PathLike)):
         return Workflow.load(workflow)
     msg = f"workflow must be a gp.Workflow or the directory of a saved one, got {type(workflow).__name__}"
-    raise TypeError(msg)
+    raise ParameterError(msg)
 
 
 def _as_model(model: Any) -> Any:
@@ -106,7 +106,7 @@ def _as_model(model: Any) -> Any:
 
     if not isinstance(model, torch.nn.Module):
         msg = f"model must be a torch.nn.Module or the directory of a gpupipe checkpoint, got {type(model).__name__}"
-        raise TypeError(msg)
+        raise ParameterError(msg)
     return model
 
 
@@ -129,7 +129,7 @@ def _as_data(data: Any, partition_rows: int | None) -> tuple[Any, Any]:
             return from_arrow(data), None
         msg = (f"data must be a path, glob, directory or list of files, a pandas/cuDF frame or a gp.Dataset; got "
                f"{type(data).__module__}.{type(data).__qualname__}")
-        raise TypeError(msg) from None
+        raise ParameterError(msg) from None
     if partition_rows is not None:
         return None, Dataset(data, partition_rows=partition_rows)
     return data, None
@@ -294,7 +294,7 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
     import time
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
     fmt = _output_format(out) if out is not None else None
     wf = _as_workflow(workflow)
     model = _as_model(model)

@@ -46,7 +46,7 @@ import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SchemaError
+from ..errors import ParameterError, SchemaError
 from ._murmur3 import murmur3_int64
 from .dispatch import Dispatch
 
@@ -464,7 +464,7 @@ def clip_bound(bound: Any, dtype: Any, side: str) -> Any:
         if (value > 0) == (side == "upper"):
             return None
         msg = f"Clip({side}={bound!r}) leaves no value to keep"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     if dtype.kind in "iu":
         if value != int(value):
             return UNFIT

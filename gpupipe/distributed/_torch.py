@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import BackendUnavailableError, GpupipeError
+from ..errors import BackendUnavailableError, GpupipeError, ParameterError
 
 __all__ = ["share_rmm_pool_with_torch", "world"]
 
@@ -18,7 +18,7 @@ def _env_int(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         msg = f"environment variable {name}={value!r} is not an integer; torchrun sets it to one (unset it otherwise)"
-        raise ValueError(msg) from None
+        raise ParameterError(msg) from None
 
 
 def world() -> tuple[int, int]:
@@ -43,7 +43,7 @@ def world() -> tuple[int, int]:
     rank, size = _env_int("RANK", 0), _env_int("WORLD_SIZE", 1)
     if size < 1 or not 0 <= rank < size:
         msg = f"RANK={rank} and WORLD_SIZE={size} are inconsistent; need 0 <= RANK < WORLD_SIZE"
-        raise ValueError(msg)
+        raise ParameterError(msg)
     return rank, size
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 
 __all__ = ["FORMATS", "Source", "expand", "filesystem", "fmt_of", "is_url", "local_path", "remote_errors"]
 
@@ -109,12 +109,12 @@ def check_storage_options(path: Any, storage_options: Mapping[str, Any] | None, 
     if not isinstance(storage_options, Mapping):
         msg = (f"{where}: storage_options must be a dict of fsspec options (e.g. {{'anon': True}}), got "
                f"{type(storage_options).__name__}")
-        raise TypeError(msg)
+        raise ParameterError(msg)
     items = [path] if isinstance(path, (str, os.PathLike)) else list(path or [])
     if items and not any(is_url(p) for p in items):
         msg = (f"{where}: storage_options={dict(storage_options)!r:.100} given, but {os.fspath(items[0])!r} is a local "
                "path; storage_options apply to URLs (s3://, gs://, http(s)://, memory://) only")
-        raise ValueError(msg)
+        raise ParameterError(msg)
 
 
 def filesystem(url: str, storage_options: Mapping[str, Any] | None = None) -> tuple[Any, str]:

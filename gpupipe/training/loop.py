@@ -124,7 +124,7 @@ def _is_main_process() -> bool:
 def _task_of(model: Any, task: str | None) -> str:
     task = task or getattr(_unwrapped(model), "task", None) or "binary"
     if task not in ("binary", "regression"):
-        raise ValueError(f"task {task!r} is not supported; choose 'binary' or 'regression'")
+        raise ParameterError(f"task {task!r} is not supported; choose 'binary' or 'regression'")
     return task
 
 

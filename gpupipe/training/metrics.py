@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from ..errors import DataError
+from ..errors import DataError, ParameterError
 
 __all__ = ["BINARY_METRICS", "REGRESSION_METRICS", "accuracy", "as_tensor", "compute_metrics", "log_loss", "mae",
            "rmse", "roc_auc"]
@@ -117,7 +117,7 @@ def metric_tensors(pred: Any, label: Any, task: str) -> dict[str, torch.Tensor]:
     if task == "regression":
         return {"rmse": rmse(pred, label), "mae": mae(pred, label)}
     msg = f"task {task!r} has no metrics; choose 'binary' or 'regression'"
-    raise ValueError(msg)
+    raise ParameterError(msg)
 
 
 def compute_metrics(pred: Any, label: Any, task: str) -> dict[str, float]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..backend import frame as F
-from ..errors import SchemaError
+from ..errors import ParameterError, SchemaError
 from ..ops.base import Op
 from ..ops.node import Node
 
@@ -96,7 +96,7 @@ def plan(nodes: Sequence[Node], label: str | None) -> Plan:
             if id(op) in seen:
                 msg = (f"the same {op!r} instance is used in node {seen[id(op)]} and node {i}; its statistics "
                        f"would be overwritten. Create one op per use")
-                raise ValueError(msg)
+                raise ParameterError(msg)
             seen[id(op)] = i
     added: dict[str, int] = {}  # a name an op added (not among its inputs) -> the node that added it
     owner: dict[str, int] = {}  # output name -> node that outputs it
