@@ -9,8 +9,10 @@ is installed (CI installs them all), an import error inside it is still an error
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -59,29 +61,31 @@ def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectRep
     return None
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item):
-    """A fixture that fails for want of an absent optional package skips its test, with the reason."""
+@contextlib.contextmanager
+def _skip_if_absent() -> Iterator[None]:
+    """An error caused by an absent optional package inside the block skips the test, with the reason."""
     try:
-        return (yield)
+        yield
     except Exception as exc:
         missing = absent_optional_package(exc)
         if missing is None:
             raise
         pytest.skip(_absent_reason(missing))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    """A fixture that fails for want of an absent optional package skips its test, with the reason."""
+    with _skip_if_absent():
+        return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     """A test that fails on importing an absent optional package at run time (gp.Dataset needs Dask; the
     error may be wrapped, as BackendUnavailableError from the ImportError) is skipped with the reason."""
-    try:
+    with _skip_if_absent():
         return (yield)
-    except Exception as exc:
-        missing = absent_optional_package(exc)
-        if missing is None:
-            raise
-        pytest.skip(_absent_reason(missing))
 
 
 # Probe once: a GPU backend that is installed but unusable is skipped with its reason.

@@ -342,7 +342,6 @@ def _column_moments_cudf(series: cudf.Series, column: str, op: str) -> tuple[int
 
 @F.group_moments.register("cudf")
 def _group_moments_cudf(frame: cudf.DataFrame, keys: list[str], conts: list[str]) -> pd.DataFrame:
-    import pandas as pd
 
     sub: cudf.DataFrame = frame[[*keys, *conts]].copy(deep=False)
     for k in keys:
@@ -354,17 +353,7 @@ def _group_moments_cudf(frame: cudf.DataFrame, keys: list[str], conts: list[str]
     g: DataFrameGroupBy = sub.groupby(keys, dropna=True, sort=False)
     agg: pd.DataFrame = g[conts].agg(["count", "sum", "min", "max"]).to_pandas()
     var: pd.DataFrame = g[conts].var(ddof=0).to_pandas()
-    out = agg.index.to_frame(index=False)
-    for k in keys:
-        out[k] = F.canonical_values(out[k])
-    for c in conts:
-        n = agg[(c, "count")].to_numpy(dtype="float64")
-        out[f"{c}__n"] = n
-        out[f"{c}__sum"] = agg[(c, "sum")].to_numpy(dtype="float64", na_value=0.0)
-        out[f"{c}__m2"] = var[c].reindex(agg.index).to_numpy(dtype="float64", na_value=0.0) * n
-        out[f"{c}__min"] = agg[(c, "min")].to_numpy(dtype="float64", na_value=float("nan"))
-        out[f"{c}__max"] = agg[(c, "max")].to_numpy(dtype="float64", na_value=float("nan"))
-    return pd.DataFrame(out)
+    return F.group_moments_table(agg, var, keys, conts)
 
 
 # ============================================================================== rows and joins

@@ -546,6 +546,24 @@ def combine_moments(partials: Iterable[Mapping[str, tuple[int, float, float, flo
     return out
 
 
+def group_moments_table(agg: Any, var: Any, keys: Sequence[str], conts: Sequence[str]) -> Any:
+    """:func:`group_moments`' pandas frame from a groupby's ``agg(["count", "sum", "min", "max"])`` and
+    ``var(ddof=0)`` results (pandas frames indexed by the keys), whichever backend grouped."""
+    import pandas as pd
+
+    out = agg.index.to_frame(index=False)
+    for k in keys:
+        out[k] = canonical_values(out[k])
+    for c in conts:
+        n = agg[(c, "count")].to_numpy(dtype="float64")
+        out[f"{c}__n"] = n
+        out[f"{c}__sum"] = agg[(c, "sum")].to_numpy(dtype="float64", na_value=0.0)
+        out[f"{c}__m2"] = var[c].reindex(agg.index).to_numpy(dtype="float64", na_value=0.0) * n
+        out[f"{c}__min"] = agg[(c, "min")].to_numpy(dtype="float64", na_value=float("nan"))
+        out[f"{c}__max"] = agg[(c, "max")].to_numpy(dtype="float64", na_value=float("nan"))
+    return pd.DataFrame(out)
+
+
 group_moments = _generic(
     "group_moments",
     "pandas frame: the distinct non-missing keys (canonical), then per value column ``<c>__n``, ``__sum``, "
