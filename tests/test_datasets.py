@@ -96,3 +96,36 @@ def test_flights_parquet_cache_is_written_reused_and_repaired(tmp_path, monkeypa
         assert pq.read_table(cached).equals(first)
     finally:
         fl._arrow_table.cache_clear()
+
+
+def test_flights_parquet_is_the_copy_the_loaders_read(tmp_path, monkeypatch):
+    import importlib
+
+    import pyarrow.parquet as pq
+
+    from gpupipe.io.files import write_parquet_table
+
+    fl = importlib.import_module("gpupipe.datasets.flights")
+    monkeypatch.setenv("GPUPIPE_CACHE_DIR", str(tmp_path / "cache"))
+    fl._arrow_table.cache_clear()
+    try:
+        path = gp.datasets.flights_parquet("airlines")  # written on first use
+        assert path.parent == tmp_path / "cache" / "nycflights13" and path.exists()
+        assert pq.read_table(path).equals(fl._arrow_table("airlines"))
+        path.write_bytes(b"PAR1 damaged")
+        assert gp.datasets.flights_parquet("airlines") == path and pq.read_table(path).equals(fl._arrow_table("airlines"))
+
+        def read_only(table, target):  # a cache directory that cannot be written
+            if str(target).startswith(str(tmp_path / "cache")):
+                raise PermissionError(13, "read-only", str(target))
+            write_parquet_table(table, target)
+
+        monkeypatch.setattr(fl, "_write_copy", read_only)
+        monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path / "tmp"))
+        path.unlink()
+        other = gp.datasets.flights_parquet("airlines")
+        assert other.is_relative_to(tmp_path / "tmp") and pq.read_table(other).num_rows == 16
+    finally:
+        fl._arrow_table.cache_clear()
+    with pytest.raises(gp.ParameterError, match="unknown nycflights13 table"):
+        gp.datasets.flights_parquet("boats")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .flights import flights, flights_joined, flights_scaled
+from .flights import SCALED_JITTER, flights, flights_joined, flights_parquet, flights_scaled
 from .synthetic import criteo
 
-__all__ = ["criteo", "flights", "flights_joined", "flights_scaled"]
+__all__ = ["SCALED_JITTER", "criteo", "flights", "flights_joined", "flights_parquet", "flights_scaled"]

