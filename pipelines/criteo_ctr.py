@@ -25,11 +25,13 @@ from gpupipe import ops
 
 from ._runner import Spec, run_pipeline
 
-__all__ = ["COUNTS", "IDS", "load", "run", "workflow"]
+__all__ = ["COUNTS", "DEFAULT_ROWS", "IDS", "load", "run", "spec", "workflow"]
 
 COUNTS = tuple(f"I{i}" for i in range(1, 14))
 IDS = tuple(f"C{i}" for i in range(1, 27))
 VAL_FRACTION = 0.1
+#: rows of the synthetic log when ``run`` is not given ``rows``
+DEFAULT_ROWS = 500_000
 
 
 def workflow(freq_threshold: int = 10) -> gp.Workflow:
@@ -67,8 +69,16 @@ def run(backend: str = "auto", epochs: int = 1, rows: int | None = None, seed: i
     -------
     PipelineResult
     """
-    n = 500_000 if rows is None else int(rows)
-    spec = Spec(
+    return run_pipeline(spec(rows, seed, baseline=baseline, freq_threshold=freq_threshold,
+                             embedding_dim=embedding_dim, batch_size=batch_size, lr=lr),
+                        backend=backend, device=device, epochs=epochs, seed=seed, progress=progress, out=out)
+
+
+def spec(rows: int | None = None, seed: int = 0, *, baseline: str | None = "logistic", freq_threshold: int = 10,
+         embedding_dim: int = 16, batch_size: int = 4096, lr: float = 2e-3) -> Spec:
+    """What :func:`run` runs: data, workflow, model and training settings (parameters as :func:`run`'s)."""
+    n = DEFAULT_ROWS if rows is None else int(rows)
+    return Spec(
         name="criteo-ctr",
         load=lambda: load(n, seed),
         workflow=lambda: workflow(freq_threshold),
@@ -79,5 +89,3 @@ def run(backend: str = "auto", epochs: int = 1, rows: int | None = None, seed: i
         baseline=baseline,
         baseline_params={"max_iter": 200},
     )
-    return run_pipeline(spec, backend=backend, device=device, epochs=epochs, seed=seed, progress=progress,
-                        out=out)

@@ -35,7 +35,7 @@ from gpupipe import ops
 from ._runner import Spec, run_pipeline
 from ._split import split_flights
 
-__all__ = ["LABEL", "run", "workflow"]
+__all__ = ["LABEL", "load", "run", "spec", "workflow"]
 
 LABEL = "delayed"
 WEATHER = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
@@ -120,13 +120,26 @@ def run(backend: str = "auto", epochs: int = 1, rows: int | None = None, seed: i
     -------
     PipelineResult
     """
+    return run_pipeline(spec(rows, seed, baseline=baseline, hidden=hidden, embedding_dim=embedding_dim,
+                             batch_size=batch_size, lr=lr),
+                        backend=backend, device=device, epochs=epochs, seed=seed, progress=progress, out=out)
+
+
+def spec(rows: int | None = None, seed: int = 0, *, baseline: str | None = "logistic",
+         hidden: tuple[int, ...] = (128, 64), embedding_dim: int | None = 16, batch_size: int = 2048,
+         lr: float = 3e-3) -> Spec:
+    """What :func:`run` runs: data, workflow, model and training settings (parameters as :func:`run`'s).
+
+    ``gpupipe bench``'s ``polars`` entry takes the model and training settings from here, so that it
+    trains exactly what this pipeline trains.
+    """
     state: dict[str, Any] = {}
 
     def _load() -> tuple[Any, Any]:
         train, val, state["externals"] = load(rows, seed)
         return train, val
 
-    spec = Spec(
+    return Spec(
         name="flights-delay",
         load=_load,
         workflow=lambda: workflow(state["externals"], seed=seed),
@@ -136,5 +149,3 @@ def run(backend: str = "auto", epochs: int = 1, rows: int | None = None, seed: i
         lr=lr,
         baseline=baseline,
     )
-    return run_pipeline(spec, backend=backend, device=device, epochs=epochs, seed=seed, progress=progress,
-                        out=out)
