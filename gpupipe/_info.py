@@ -14,7 +14,8 @@ import sys
 __all__ = ["collect_info"]
 
 _KEY_PACKAGES = ("gpupipe", "numpy", "pandas", "pyarrow", "torch", "dask", "distributed", "scikit-learn",
-                 "cudf-cu13", "cuml-cu13", "dask-cudf-cu13", "dask-cuda", "cupy-cuda13x", "nvidia-ml-py")
+                 "polars", "cudf-cu13", "cuml-cu13", "dask-cudf-cu13", "dask-cuda", "cupy-cuda13x", "cudf-polars-cu13",
+                 "nvidia-ml-py")
 
 
 def _version(dist: str) -> str:

@@ -206,14 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write result.json, workflow, model and training.png here")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
-    p = sub.add_parser("bench", help="time a pipeline stage by stage on cudf, hybrid, pandas and naive",
+    p = sub.add_parser("bench", help="time a pipeline stage by stage on cudf, hybrid, polars-gpu, pandas, polars and naive",
                        description="Warm-up, then repeated runs per backend and size; writes results.json, "
-                                   "results.md and PNG charts. Backends that cannot run here are reported with the reason.")
+                                   "results.md and PNG charts. Backends that cannot run here are reported with the reason. "
+                                   "polars and polars-gpu prepare the data with Polars (CPU engine; cudf-polars' GPU "
+                                   "engine) and are checked equal to gpupipe's output before they are timed.")
     p.add_argument("--pipeline", default="flights-delay", choices=["flights-delay", "criteo-ctr"])
     p.add_argument("--rows", type=int, nargs="+", default=None, metavar="N",
                    help="dataset sizes (several draw a scaling curve); default: the pipeline's full data")
-    p.add_argument("--backends", default="cudf,hybrid,pandas,naive",
-                   help="comma-separated subset of cudf,hybrid,pandas,naive (default: all)")
+    p.add_argument("--backends", default="cudf,hybrid,polars-gpu,pandas,polars,naive",
+                   help="comma-separated subset of cudf,hybrid,polars-gpu,pandas,polars,naive (default: all)")
     p.add_argument("--repeats", type=int, default=3, help="timed runs per case (default 3)")
     p.add_argument("--warmup", type=int, default=1, help="untimed runs before them (default 1)")
     p.add_argument("--epochs", type=int, default=1)

@@ -5,7 +5,7 @@ Examples
 >>> from pipelines import bench_runners
 >>> runners = bench_runners("criteo-ctr")
 >>> sorted(runners), runners["naive"].reason
-(['cudf', 'hybrid', 'naive', 'pandas'], 'no naive reference exists for criteo-ctr (only for flights-delay)')
+(['cudf', 'hybrid', 'naive', 'pandas', 'polars', 'polars-gpu'], 'no naive reference exists for criteo-ctr (only for flights-delay)')
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ def bench_runners(pipeline: str) -> dict[str, gp.bench.Runner | gp.bench.Unavail
     """One runner per backend of :data:`gpupipe.bench.BACKENDS` for the ready pipeline named ``pipeline``.
 
     ``cudf`` runs the pipeline on cuDF, ``hybrid`` on pandas with CUDA training, ``pandas`` on the
-    CPU, and ``naive`` runs :mod:`pipelines.naive` (flights-delay only). Where the pipeline cannot
+    CPU, ``polars`` and ``polars-gpu`` prepare the data with Polars (CPU engine; cudf-polars' GPU
+    engine with CUDA training) and train as the pipeline does (:class:`pipelines._polars_bench.PolarsRunner`,
+    whose ``verify`` checks the Polars output equal to the Workflow's before the harness times it),
+    and ``naive`` runs :mod:`pipelines.naive` (flights-delay only). Where the pipeline cannot
     run on a backend the entry is a :class:`gpupipe.bench.Unavailable` saying why (no naive
     reference, or the pipeline module does not import); whether the machine can run the backend
     is :func:`~gpupipe.bench.run_bench`'s check.
@@ -42,10 +45,13 @@ def bench_runners(pipeline: str) -> dict[str, gp.bench.Runner | gp.bench.Unavail
         module = importlib.import_module(name)
     except ImportError as exc:
         why = gp.bench.Unavailable(f"{name} cannot be imported ({type(exc).__name__}: {exc})")
-        runners = {"cudf": why, "hybrid": why, "pandas": why}
+        runners = {"cudf": why, "hybrid": why, "pandas": why, "polars": why, "polars-gpu": why}
     else:
+        from ._polars_bench import PolarsRunner
+
         runners = {"cudf": _pipeline_runner(module, "cudf", None), "hybrid": _pipeline_runner(module, "pandas", "cuda"),
-                   "pandas": _pipeline_runner(module, "pandas", "cpu")}
+                   "pandas": _pipeline_runner(module, "pandas", "cpu"), "polars": PolarsRunner(pipeline, "cpu"),
+                   "polars-gpu": PolarsRunner(pipeline, "gpu")}
     if pipeline == "flights-delay":
         runners["naive"] = _naive
     else:

@@ -26,6 +26,7 @@ OPTIONAL_PACKAGES = {
     "s3fs": "the dev extra", "boto3": "the dev extra", "botocore": "the dev extra", "nbformat": "the dev extra",
     "nbclient": "the dev extra", "ipykernel": "the dev extra", "cudf": "the gpu extra", "cuml": "the gpu extra",
     "rmm": "the gpu extra", "dask_cudf": "the gpu extra", "dask_cuda": "the gpu extra", "cupy": "the gpu extra",
+    "cudf_polars": "the gpu extra",
 }
 
 

@@ -15,8 +15,12 @@ Method (the fairness rules are spelled out in ``docs/benchmarks.md``):
 
 The harness knows machines, not pipelines: the caller hands it one runner per backend
 (``gpupipe bench`` takes them from ``pipelines.bench_runners``). It checks the machine side of each
-backend itself (cuDF usable, a CUDA device for ``hybrid``); a runner given as :class:`Unavailable`
-says why the pipeline side cannot run.
+backend itself (cuDF usable, a CUDA device for ``hybrid``, Polars for ``polars``, cudf-polars and a
+CUDA device for ``polars-gpu``); a runner given as :class:`Unavailable` says why the pipeline side
+cannot run. A runner with a ``verify(rows, seed)`` method has it called once per rows value before
+its warm-up, untimed (the ``polars`` entries check their output against gpupipe's there): an
+exception makes the entry an ``error`` with nothing timed, and what it returns is recorded under
+``verified``.
 
 Examples
 --------
@@ -46,7 +50,7 @@ from typing import Any
 __all__ = ["BACKENDS", "Runner", "Unavailable", "backend_availability", "load_results", "run_bench", "summarize"]
 
 #: Backends ``gpupipe bench`` knows, in report order.
-BACKENDS = ("cudf", "hybrid", "pandas", "naive")
+BACKENDS = ("cudf", "hybrid", "polars-gpu", "pandas", "polars", "naive")
 
 #: A runner runs one pipeline once: ``runner(rows, seed, epochs) -> PipelineResult``.
 Runner = Callable[[int | None, int, int], Any]
@@ -79,10 +83,49 @@ def _cuda_reason() -> tuple[bool, str]:
     return False, f"no CUDA device: {why} (torch {torch.__version__})"
 
 
-def backend_availability(backend: str) -> tuple[bool, str]:
-    """Whether this machine can run ``backend`` (cuDF usable; a CUDA device for ``hybrid``), and why either way.
+def _polars_reason() -> tuple[bool, str]:
+    import importlib.util
 
-    Backends gpupipe does not know (custom runners) are taken as available.
+    if importlib.util.find_spec("polars") is None:
+        return False, "Polars is not installed (pip install polars, or gpupipe's dev or polars extra)"
+    import importlib.metadata
+
+    return True, f"Polars {importlib.metadata.version('polars')} is installed"
+
+
+def _polars_gpu_reason() -> tuple[bool, str]:
+    """Polars, cudf-polars (its GPU engine) and a CUDA device for the training; every missing piece is named."""
+    import importlib.util
+
+    ok, polars_why = _polars_reason()
+    missing = [] if ok else [polars_why]
+    has_engine = importlib.util.find_spec("cudf_polars") is not None
+    if not has_engine:
+        missing.append("cudf-polars is not installed (pip install 'gpupipe[gpu]' on a CUDA 13 machine)")
+    cuda_ok, cuda_why = _cuda_reason()
+    if not cuda_ok:
+        missing.append(cuda_why)
+    if missing:
+        return False, "; ".join(missing)
+    try:  # only where a device is there: loading libcudf without one is pointless and can be slow
+        import cudf_polars  # noqa: F401
+    except Exception as exc:  # a broken install: say what failed
+        return False, f"cudf-polars cannot be imported ({type(exc).__name__}: {exc})"
+    import importlib.metadata
+
+    try:
+        version = importlib.metadata.version("cudf-polars-cu13")
+    except importlib.metadata.PackageNotFoundError:
+        version = "?"
+    return True, f"cudf-polars {version}; {cuda_why}"
+
+
+def backend_availability(backend: str) -> tuple[bool, str]:
+    """Whether this machine can run ``backend``, and why either way.
+
+    cuDF usable for ``cudf``; pandas for ``pandas``, ``naive`` and (with a CUDA device) ``hybrid``;
+    Polars for ``polars``; Polars, cudf-polars and a CUDA device for ``polars-gpu``. Backends gpupipe
+    does not know (custom runners) are taken as available.
 
     Examples
     --------
@@ -92,9 +135,13 @@ def backend_availability(backend: str) -> tuple[bool, str]:
     """
     from gpupipe.backend import backend_status
 
-    status = {s.name: s for s in backend_status()}
     if backend not in BACKENDS:
         return True, "custom runner"
+    if backend == "polars":
+        return _polars_reason()
+    if backend == "polars-gpu":
+        return _polars_gpu_reason()
+    status = {s.name: s for s in backend_status()}
     frames = backend if backend in status else "pandas"  # hybrid and naive prepare frames with pandas
     if not status[frames].available:
         return False, status[frames].reason
@@ -229,8 +276,9 @@ def run_bench(pipeline: str, rows: Sequence[int | None] = (None,), backends: Seq
     rows : sequence of int or None
         Dataset sizes; ``None`` means the pipeline's full default data.
     backends : sequence of str
-        Any of ``cudf`` (GPU end to end), ``hybrid`` (pandas prep, CUDA training), ``pandas`` (CPU)
-        and ``naive`` (the pandas + scikit-learn + DataLoader script, flights only).
+        Any of ``cudf`` (GPU end to end), ``hybrid`` (pandas prep, CUDA training), ``polars-gpu``
+        (Polars prep on cudf-polars' GPU engine, CUDA training), ``pandas`` (CPU), ``polars`` (Polars
+        prep, CPU) and ``naive`` (the pandas + scikit-learn + DataLoader script, flights only).
     repeats, warmup : int
         Timed runs per case (medians and spread over these) and untimed runs before them.
     out : path, optional
@@ -243,7 +291,10 @@ def run_bench(pipeline: str, rows: Sequence[int | None] = (None,), backends: Seq
         ``backend -> runner(rows, seed, epochs) -> PipelineResult``, or ``backend ->``
         :class:`Unavailable` (why the pipeline cannot run there). ``gpupipe bench`` passes
         ``pipelines.bench_runners(pipeline)``. A known backend without a runner is reported
-        unavailable; backends named here that gpupipe does not know are taken as available.
+        unavailable; backends named here that gpupipe does not know are taken as available. A
+        runner's ``verify(rows, seed)`` method, if it has one, runs once per rows value before its
+        warm-up, untimed; if it raises, the entry is an ``error`` and nothing is timed; what it
+        returns is kept under the entry's ``verified``.
     charts : bool
         Also draw the PNG charts when ``out`` is given.
 
@@ -251,7 +302,8 @@ def run_bench(pipeline: str, rows: Sequence[int | None] = (None,), backends: Seq
     -------
     dict
         What ``results.json`` holds: ``machine``, ``settings``, ``runs`` (one per backend and rows,
-        with ``status`` ``ok``/``unavailable``/``error`` and ``reason``), ``speedups``, ``files``.
+        with ``status`` ``ok``/``unavailable``/``error``, ``reason`` and, for a verified runner,
+        ``verified``), ``speedups``, ``files``.
 
     Examples
     --------
@@ -305,6 +357,9 @@ def run_bench(pipeline: str, rows: Sequence[int | None] = (None,), backends: Seq
                     continue
                 bar.set_description(f"bench {pipeline} {b} rows={r if r is not None else 'full'}")
                 try:
+                    verify = getattr(runner, "verify", None)
+                    if callable(verify):  # untimed, before the warm-up: a mismatch is an error, never a timing
+                        entry["verified"] = verify(r, int(seed))
                     entry.update(_one_case(runner, r, int(seed), int(epochs), int(repeats), int(warmup),
                                            lambda: bar.update(1)))
                 except Exception as exc:  # one failing backend must not lose the others' results

@@ -24,7 +24,8 @@ from .result import STAGES
 
 __all__ = ["plot_scaling", "plot_speedups", "plot_stages", "to_markdown", "write_report"]
 
-_COLORS = {"cudf": "#76b900", "hybrid": "#1f77b4", "pandas": "#ff7f0e", "naive": "#7f7f7f"}
+_COLORS = {"cudf": "#76b900", "hybrid": "#1f77b4", "polars-gpu": "#17becf", "pandas": "#ff7f0e", "polars": "#9467bd",
+           "naive": "#7f7f7f"}
 
 
 def _stages(result: dict[str, Any]) -> list[str]:
@@ -81,6 +82,11 @@ def to_markdown(result: dict[str, Any]) -> str:
                          *("-" if v is None else f"{v:.2f}x" for v in sp)]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+        checked = [r for r in result["runs"] if r["rows"] == key and (r.get("verified") or {}).get("summary")]
+        for r in checked:
+            lines.append(f"- {r['backend']}: {r['verified']['summary']}")
+        if checked:
+            lines.append("")
     return "\n".join(lines)
 
 

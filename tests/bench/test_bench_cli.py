@@ -18,6 +18,14 @@ def test_bench_help_lists_every_option():
     for opt in ("--pipeline", "--rows", "--backends", "--repeats", "--warmup", "--out"):
         assert opt in out
     assert "flights-delay" in out and "criteo-ctr" in out
+    for backend in ("cudf", "hybrid", "polars-gpu", "pandas", "polars", "naive"):
+        assert backend in out
+    # the default runs every backend, polars included
+    from gpupipe.bench import BACKENDS
+    from gpupipe.cli import build_parser
+
+    default = build_parser().parse_args(["bench"]).backends
+    assert default.split(",") == list(BACKENDS) and "polars" in default.split(",")
 
 
 def test_bench_unknown_backend_is_a_clean_error(capsys, tmp_path):
