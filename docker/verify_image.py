@@ -39,6 +39,7 @@ CONDA_NAMES: dict[str, tuple[str, ...]] = {
     "cuml-cu13": ("cuml",),
     "dask-cudf-cu13": ("dask-cudf",),
     "cupy-cuda13x": ("cupy",),
+    "cudf-polars-cu13": ("cudf-polars",),
     "nvidia-ml-py": ("pynvml",),
 }
 

@@ -327,7 +327,8 @@ def gpu_extra() -> list[str]:
 
 # What a RAPIDS 26.10 CUDA 13 conda image holds, under conda names.
 _RAPIDS_IMAGE = {"cudf": "26.10.2", "cuml": "26.10.0", "dask-cudf": "26.10.2", "dask-cuda": "26.10.0",
-                 "cupy": "14.0.1", "pynvml": "13.0.1", "nvidia-ml-py": "13.580.82", "pandas": "3.0.2"}
+                 "cupy": "14.0.1", "cudf-polars": "26.10.2", "pynvml": "13.0.1", "nvidia-ml-py": "13.580.82",
+                 "pandas": "3.0.2"}
 
 
 def test_verify_accepts_an_image_that_has_the_gpu_extra_under_conda_names(verify, gpu_extra):
