@@ -22,7 +22,7 @@ from typing import Any
 
 from .result import STAGES
 
-__all__ = ["plot_scaling", "plot_speedups", "plot_stages", "to_markdown", "write_report"]
+__all__ = ["plain_log_axis", "plot_scaling", "plot_speedups", "plot_stages", "to_markdown", "write_report"]
 
 _COLORS = {"cudf": "#76b900", "hybrid": "#1f77b4", "polars-gpu": "#17becf", "pandas": "#ff7f0e", "polars": "#9467bd",
            "naive": "#7f7f7f"}
@@ -94,6 +94,42 @@ def _ok_runs(result: dict[str, Any], rows: Any) -> list[dict[str, Any]]:
     return [r for r in result["runs"] if r["rows"] == rows and r["status"] == "ok"]
 
 
+def _plain(x: float) -> str:
+    """A tick value as a plain number: ``40``, ``0.5``, ``2.5``, ``100,000`` (never ``4x10^1``)."""
+    import numpy as np
+
+    if x == 0 or not np.isfinite(x):
+        return "0" if x == 0 else ""
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return np.format_float_positional(x, precision=3, fractional=False, trim="-")
+
+
+def plain_log_axis(axis: Any) -> None:
+    """Give a log-scale axis plain-number tick labels with sensible minor ticks.
+
+    Major ticks stay at the powers of ten, labelled ``1``, ``10``, ``100,000`` (a
+    :class:`~matplotlib.ticker.FuncFormatter`); minor ticks at 2..9 times them. Which minor ticks are
+    labelled depends on the span the axis shows when drawn: 2, 3 and 5 times a power of ten within one
+    decade, 2 and 5 within two, none beyond (the powers of ten are enough then).
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    def minor(x: float, pos: int | None = None) -> str:
+        import math
+
+        lo, hi = sorted(axis.get_view_interval())
+        decades = math.log10(hi / lo) if lo > 0 and hi > 0 else math.inf
+        mantissa = round(x / 10 ** math.floor(math.log10(x) + 1e-9)) if x > 0 else 0
+        shown = (2, 3, 5) if decades <= 1 else (2, 5) if decades <= 2 else ()
+        return _plain(x) if mantissa in shown else ""
+
+    axis.set_major_locator(LogLocator(base=10))
+    axis.set_major_formatter(FuncFormatter(lambda x, pos=None: _plain(x)))
+    axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(2, 10))))
+    axis.set_minor_formatter(FuncFormatter(minor))
+
+
 def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
@@ -132,6 +168,10 @@ def plot_stages(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
 
 def plot_speedups(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Grouped bars of end-to-end speedup (median vs median) against pandas and against naive."""
+    return _save(_speedups_figure(result), path)
+
+
+def _speedups_figure(result: dict[str, Any]) -> Any:
     import numpy as np
 
     sp = result.get("speedups", [])
@@ -152,16 +192,21 @@ def plot_speedups(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
         shown = [s["total"] for s in sp if s["rows"] == key and s["total"] > 0]
         if shown and max(shown) / min(shown) > 20:  # GPU-vs-naive ratios span decades
             ax.set_yscale("log")
+            plain_log_axis(ax.yaxis)
         ax.set_xticks(x, backends)
         ax.set_title(_rows_label(key), fontsize=9)
         ax.set_ylabel("end-to-end speedup (x)")
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{result['pipeline']}: speedup from medians of the same run", fontsize=10)
-    return _save(fig, path)
+    return fig
 
 
 def plot_scaling(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """End-to-end median seconds against rows on log-log axes, one line per backend (min-max bars)."""
+    return _save(_scaling_figure(result), path)
+
+
+def _scaling_figure(result: dict[str, Any]) -> Any:
     fig = _figure(6.5, 4.5)
     ax = fig.subplots()
     for b in dict.fromkeys(r["backend"] for r in result["runs"]):
@@ -175,13 +220,15 @@ def plot_scaling(result: dict[str, Any], path: str | os.PathLike[str]) -> Path:
         ax.errorbar(xs, med, yerr=err, marker="o", capsize=3, label=b, color=_COLORS.get(b))
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain_log_axis(ax.xaxis)
+    plain_log_axis(ax.yaxis)
     ax.set_xlabel("rows")
     ax.set_ylabel("end-to-end seconds (median)")
     ax.set_title(f"{result['pipeline']}: scaling with rows", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:

@@ -208,3 +208,51 @@ def test_a_known_backend_without_a_runner_is_reported_unavailable(monkeypatch):
     by = {r["backend"]: r for r in res["runs"]}
     assert by["cudf"]["status"] == "unavailable" and "no runner was given for backend 'cudf'" in by["cudf"]["reason"]
     assert by["pandas"]["status"] == "ok"
+
+
+def _log_charts():
+    """A result whose scaling chart spans 100k..10M rows and 2..300 s, and whose speedups span 1x..40x (log)."""
+    def run(b, rows, med):
+        return {"backend": b, "rows": rows, "n_rows": rows, "status": "ok",
+                "stats": {"total": {"median": med, "min": 0.9 * med, "max": 1.1 * med}}}
+
+    runs = [run("pandas", 100_000, 2.45), run("pandas", 1_000_000, 11.2), run("pandas", 10_000_000, 120.0),
+            run("naive", 100_000, 3.15), run("naive", 1_000_000, 33.1), run("naive", 10_000_000, 290.0)]
+    speedups = [{"rows": 100_000, "backend": b, "vs": ref, "total": x}
+                for b, ref, x in (("cudf", "pandas", 31.0), ("cudf", "naive", 40.0), ("pandas", "pandas", 1.0),
+                                  ("pandas", "naive", 1.3))]
+    return {"pipeline": "toy", "runs": runs, "speedups": speedups}
+
+
+def _tick_labels(fig, axis):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()  # tick labels are decided at draw time, from the axis' view limits
+    lo, hi = sorted(axis.get_view_interval())
+    ticks = [*axis.get_majorticklocs(), *axis.get_minorticklocs()]
+    labels = [t.get_text() for t in axis.get_ticklabels(which="both")]
+    return [(loc, lab) for loc, lab in zip(ticks, labels, strict=True) if lo <= loc <= hi]
+
+
+def test_log_axes_label_ticks_with_plain_numbers():
+    import re
+
+    from gpupipe.bench.report import _scaling_figure, _speedups_figure
+
+    scaling = _scaling_figure(_log_charts())
+    (ax,) = scaling.axes
+    speed = _speedups_figure(_log_charts())
+    assert speed.axes[0].get_yscale() == "log"
+    plain = re.compile(r"^\d{1,3}(,\d{3})*(\.\d+)?$")
+    shown = {}
+    for name, axis in (("rows", ax.xaxis), ("seconds", ax.yaxis), ("speedup", speed.axes[0].yaxis)):
+        ticks = _tick_labels(axis.figure, axis)
+        labelled = [(loc, lab) for loc, lab in ticks if lab]
+        assert labelled, name
+        for loc, lab in labelled:
+            assert plain.match(lab), (name, lab)  # no 10^5, no 4x10^1, no 1e+05
+            assert float(lab.replace(",", "")) == pytest.approx(loc, rel=1e-9), (name, lab)
+        shown[name] = [lab for _, lab in labelled]
+    assert {"100,000", "1,000,000", "10,000,000"} <= set(shown["rows"])
+    assert {"10", "100"} <= set(shown["seconds"])
+    assert {"1", "10"} <= set(shown["speedup"]) and ("2" in shown["speedup"] or "5" in shown["speedup"])
