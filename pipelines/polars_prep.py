@@ -2,10 +2,11 @@
 
 ``gpupipe bench``'s ``polars`` entry (and ``polars-gpu``, the same queries collected with
 ``engine="gpu"``) times this code where the other entries run a gpupipe Workflow. It reads the same
-data, applies the same split and computes the same features with Polars expressions, lazily: each
-stage is one plan per frame (the fitted statistics one :func:`polars.collect_all` call), collected
-with the engine given. Its output is checked equal to the gpupipe Workflow's before anything is
-timed (:func:`pipelines._bench.verify_polars`).
+data, applies the same split and computes the same features with Polars expressions on lazy frames,
+collected with the engine given: the split frames in ``read``; in ``fit`` the joined training frame
+(read by both the statistics and the transform), every statistic in one :func:`polars.collect_all`
+call, then the training features; in ``transform`` the validation features. Its output is checked
+equal to the gpupipe Workflow's before anything is timed (:func:`pipelines._polars_bench.verify`).
 
 What each gpupipe op becomes:
 
@@ -293,7 +294,7 @@ def _flights(rows: int | None, seed: int, engine: Any, timer: Any) -> Prepared:
     part_names = {f"time_hour_{p}": parts[p] for p in _DATE_PARTS}
 
     with _stage(timer, "fit"):
-        lf = joined(train)
+        lf = joined(train).collect(engine=engine).lazy()  # joined once: the statistics and the transform read it
         filled = {c: pl.col(c).cast(pl.Float64).fill_null(pl.col(c).cast(pl.Float64).median()) for c in numeric}
         stat_exprs = [pl.col(c).cast(pl.Float64).median().alias(f"{c}__median") for c in numeric]
         stat_exprs += [e for c in numeric for e in _moments(filled[c], c)]
