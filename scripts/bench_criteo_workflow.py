@@ -93,7 +93,7 @@ def _run_chain(frame):
     return t1 - t0, t2 - t1, out
 
 
-def child(path: str, mode: str) -> None:
+def child(path: str, mode: str, dump: str | None = None) -> None:
     import resource
 
     import gpupipe as gp
@@ -117,6 +117,12 @@ def child(path: str, mode: str) -> None:
         "peak_rss_after_read_bytes": peak_read,
         "rows": len(out), "columns": len(out.columns), "engine": "gp.Workflow" if use_wf else "ops chained",
     }))
+    if dump:  # each output column as DIR/<name>.npy (scripts/bench_criteo_vs_polars.py compares them)
+        import numpy as np
+
+        os.makedirs(dump, exist_ok=True)
+        for c in out.columns:
+            np.save(os.path.join(dump, f"{c}.npy"), out[c].to_numpy())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,10 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=None, help="where to write the parquet file (default: a temp dir)")
     ap.add_argument("--mode", choices=["auto", "workflow", "chain"], default="auto",
                     help="gp.Workflow (auto: when it exists) or the ops chained by hand")
-    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child", default=None, metavar="PATH",
+                    help="run once on this parquet file in this process and print one JSON line")
+    ap.add_argument("--dump", default=None, metavar="DIR", help="with --child: write each output column as DIR/<name>.npy")
     args = ap.parse_args(argv)
     if args.child:
-        child(args.child, args.mode)
+        child(args.child, args.mode, args.dump)
         return 0
 
     import pyarrow.parquet as pq
