@@ -22,6 +22,7 @@ from ..errors import SchemaError
 from . import frame as F
 from ._murmur3 import murmur3_bytes, murmur3_int64
 
+
 def _numpy_small_pages() -> bool:
     """Stop NumPy from asking for transparent huge pages on its large arrays; True when it was done here.
 

@@ -22,11 +22,14 @@ from typing import Any
 import torch
 
 from ..errors import DataError, ParameterError, SchemaError, oom_advice
+from ._adam import Adam
 from .metrics import HIGHER_IS_BETTER, compute_metrics
 
 __all__ = ["EarlyStopping", "TrainResult", "evaluate", "predict", "train"]
 
-_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+#: name -> decoupled weight decay (AdamW). Both step through torch's own Adam update functions without a
+#: torch.optim.Optimizer, whose first call imports torch._dynamo (see _adam.py): the same weights, bit for bit.
+_OPTIMIZERS = {"adam": False, "adamw": True}
 
 
 @dataclass
@@ -529,7 +532,8 @@ def train(
     try:
         with torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(int(seed))
-            opt = _OPTIMIZERS[optimizer](model.parameters(), lr=lr, weight_decay=weight_decay)
+            opt = Adam(model.parameters(), lr=lr, weight_decay=weight_decay,
+                       decoupled_weight_decay=_OPTIMIZERS[optimizer])
             for epoch in range(1, int(epochs) + 1):
                 if hasattr(loader, "set_epoch"):
                     loader.set_epoch(epoch - 1)
@@ -627,7 +631,7 @@ def _early_stopping(spec: EarlyStopping | int | bool | None, task: str) -> Early
     return stopper
 
 
-def _train_epoch(model: torch.nn.Module, loader: Iterable[Any], opt: torch.optim.Optimizer, loss_fn: Any,
+def _train_epoch(model: torch.nn.Module, loader: Iterable[Any], opt: Adam, loss_fn: Any,
                  device: torch.device, amp: bool | None, progress: bool, desc: str, epoch: int,
                  binary: bool = False) -> dict[str, float]:
     model.train()
