@@ -10,6 +10,12 @@ per-row Python, no per-row ``__getitem__``, no collate. Unshuffled single-proces
 no gather at all: their batches are slices (views) of the staged matrices, so do not modify
 batches in place.
 
+On the CPU the gathers are NumPy ``take`` calls into each batch's fresh tensors: they release the
+GIL and never start an OpenMP team, so gather threads neither change nor depend on torch's
+intra-op thread count (``torch.set_num_threads`` in a worker thread sets the count of the whole
+process, and of every thread that has not used torch's pool yet). The training loop's thread
+count stays the caller's choice (``gp.train(threads=...)``).
+
 Why this layout: ``scripts/bench_loader.py`` measures the options side by side (torch's DataLoader
 over a TensorDataset, per-column gathers, ``torch.take``, row-major ``index_select`` with and
 without ``out=`` buffers, and a contiguous copy of the same bytes as the bound); the figures of
@@ -18,7 +24,7 @@ gather moves one contiguous run of 52 (cont) and 208 (cat) bytes per row instead
 4-8 byte reads, which is what makes it several times faster than per-column gathers. Each batch
 is a fresh tensor: gathering into reused ``out=`` buffers would invalidate a batch once the next
 one is gathered. Intra-op (OpenMP) threads collapse when the cores are shared with other work,
-hence the single-threaded gather workers (see ``workers``).
+hence gathers that use none, run ahead in worker threads (see ``workers``).
 
 Order and sharding
 ------------------
@@ -107,8 +113,12 @@ class _Staged:
         return int(self.cont.shape[0])
 
     def gather(self, idx: torch.Tensor) -> Batch:
-        out = Batch(self.cont.index_select(0, idx), self.cat.index_select(0, idx),
-                    None if self.label is None else self.label.index_select(0, idx))
+        if self.cont.device.type == "cpu":
+            out = Batch(_take_rows(self.cont, idx), _take_rows(self.cat, idx),
+                        None if self.label is None else _take_rows(self.label, idx))
+        else:
+            out = Batch(self.cont.index_select(0, idx), self.cat.index_select(0, idx),
+                        None if self.label is None else self.label.index_select(0, idx))
         if audit._recording():
             audit.record_gather(_batch_bytes(out))
         return out
@@ -116,6 +126,27 @@ class _Staged:
     def slice(self, start: int, stop: int) -> Batch:
         return Batch(self.cont[start:stop], self.cat[start:stop],
                      None if self.label is None else self.label[start:stop])
+
+
+_NUMPY_DTYPES: set[Any] = set()
+
+
+def _take_rows(matrix: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Rows ``idx`` of a CPU tensor in a fresh tensor, gathered by NumPy: the GIL is released and no
+    OpenMP team is started, whatever torch's thread count (``index_select`` would start one per call
+    and need one intra-op thread per gathering thread). ``idx`` holds valid row numbers (int64)."""
+    import numpy as np
+    import torch
+
+    if not _NUMPY_DTYPES:
+        _NUMPY_DTYPES.update({torch.float16, torch.float32, torch.float64, torch.int8, torch.int16, torch.int32,
+                              torch.int64, torch.uint8, torch.bool})
+    if matrix.dtype not in _NUMPY_DTYPES:  # bfloat16 and the like: NumPy has no such dtype
+        return matrix.index_select(0, idx)
+    out = torch.empty((int(idx.shape[0]), *matrix.shape[1:]), dtype=matrix.dtype)
+    # mode="clip": no bounds check (the indices come from epoch_indices) and no buffered copy of out
+    np.take(matrix.numpy(), idx.numpy(), axis=0, out=out.numpy(), mode="clip")
+    return out
 
 
 def _batch_bytes(b: Batch) -> int:
@@ -225,8 +256,8 @@ class Loader:
     label : str, optional
         Name of the label column when the schema is inferred.
     workers : int, optional
-        Threads that gather CPU batches ahead of the consumer, each with one intra-op thread
-        (default ``min(2, cpu_count)``; 0 gathers in the calling thread). Batches still come in
+        Threads that gather CPU batches ahead of the consumer, with NumPy (no OpenMP team, torch's
+        thread count untouched; default ``min(2, cpu_count)``; 0 gathers in the calling thread). Batches still come in
         order. CUDA batches are gathered by asynchronous kernels and need none.
 
     Attributes
@@ -506,17 +537,10 @@ class Loader:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _single_threaded() -> None:
-    import torch
-
-    # Per-thread setting: the caller's intra-op thread count is untouched.
-    torch.set_num_threads(1)
-
-
 def _gather_ahead(staged: _Staged, slices: Iterator[torch.Tensor], workers: int) -> Iterator[Batch]:
     """Gather batches in ``workers`` threads, a few batches ahead, yielding them in order.
 
-    Each worker gathers with one intra-op thread: parallel batches need no OpenMP barrier, which
+    The gathers (:func:`_take_rows`) use no OpenMP team: parallel batches need no barrier, which
     keeps throughput when other processes share the cores (an OpenMP team waiting on a busy core
     was measured 5-20x slower than single-threaded gathers on the loaded 2-core build machine),
     and the gathers overlap the training step that consumes the previous batch.
@@ -524,7 +548,7 @@ def _gather_ahead(staged: _Staged, slices: Iterator[torch.Tensor], workers: int)
     from collections import deque
 
     pending: deque[Future] = deque()
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gpupipe-gather", initializer=_single_threaded)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gpupipe-gather")
     try:
         for idx in slices:
             pending.append(pool.submit(staged.gather, idx))

@@ -434,6 +434,7 @@ def train(
     progress: bool = True,
     amp: bool | None = None,
     task: str | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``loader``'s batches, on the loader's device.
 
@@ -466,6 +467,12 @@ def train(
         bf16 autocast; default on for CUDA, off on CPU. Validation always runs in float32.
     task : {"binary", "regression"}, optional
         Defaults to ``model.task``. Binary trains BCE-with-logits, regression MSE.
+    threads : int, optional
+        torch intra-op threads for this call (``torch.set_num_threads``; the previous count is
+        restored after). Default: torch's current count, which nothing in gpupipe changes (torch
+        starts with one per core). On the CPU, ``threads=1`` gives the same weights on any number of
+        cores and never waits for a core another process holds; more threads pay off with large
+        batches and wide layers on an idle machine.
 
     Returns
     -------
@@ -506,6 +513,7 @@ def train(
     progress = V.flag(progress, "progress", where)
     amp = V.flag(amp, "amp", where, none_ok=True, none_means="on for CUDA, off on the CPU")
     task = V.choice(task, ["binary", "regression"], "task", where, none_ok=True, none_means="the model's task")
+    threads = V.integer(threads, "threads", where, min_value=1, none_ok=True, none_means="torch's current count")
     _check_loader(loader, "training", need_label=True)
     if val is not None:
         _check_loader(val, "validation", need_label=True)
@@ -529,6 +537,9 @@ def train(
     bad_epochs = 0
 
     fork_devices = [device] if device.type == "cuda" else []
+    threads_before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         with torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(int(seed))
@@ -585,6 +596,8 @@ def train(
                 if val is None:
                     result.best_epoch = len(result.history)
     finally:
+        if threads is not None:
+            torch.set_num_threads(threads_before)
         if writer is not None:
             writer.close()
     result.seconds = time.perf_counter() - started

@@ -284,3 +284,28 @@ def test_gather_threads_keep_the_order_and_leave_torch_threads_alone():
     assert torch.get_num_threads() == threads
     with pytest.raises(ValueError, match="workers"):
         gp.Loader(df, batch_size=64, schema=SCHEMA, workers=-1)
+
+
+def test_gather_threads_do_not_change_the_thread_count_of_the_process():
+    # torch.set_num_threads in any thread sets the count that every thread which has not used torch's
+    # pool yet picks up (the main thread of a fresh process, a thread started later): gathers must not call it.
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import threading
+import numpy as np, pandas as pd, torch, gpupipe as gp
+df = pd.DataFrame({"x": np.arange(5000, dtype="float32"), "c": np.arange(5000) % 7, "y": np.zeros(5000, "float32")})
+loader = gp.Loader(df, batch_size=64, schema=gp.Schema.infer(df, label="y"), workers=2)
+for _ in loader:
+    pass
+later = []
+t = threading.Thread(target=lambda: later.append(torch.get_num_threads()))
+t.start(); t.join()
+print(torch.get_num_threads(), later[0])
+"""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    env["OMP_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["2", "2"]

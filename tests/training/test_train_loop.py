@@ -265,3 +265,26 @@ def test_cuda_training_with_bf16_autocast_and_no_per_batch_syncs():
     with _amp_context(torch.device("cuda"), None):
         out = results[1].model.body[0](torch.randn(2, results[1].model.inputs.out_dim, device="cuda"))
     assert out.dtype == torch.bfloat16
+
+
+def test_threads_sets_torchs_count_for_the_call_only():
+    schema = make_schema()
+    cont, cat, label = learnable(512)
+    loader = StandInLoader(cont, cat, label, 128, schema=schema)
+    before = torch.get_num_threads()
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = _model(schema)
+            self.task = "binary"
+
+        def forward(self, cont, cat):
+            seen.append(torch.get_num_threads())
+            return self.inner(cont, cat)
+
+    gp.train(Spy(), loader, epochs=1, threads=1, progress=False)
+    assert set(seen) == {1} and torch.get_num_threads() == before
+    with pytest.raises(gp.ParameterError, match="threads"):
+        gp.train(_model(schema), loader, threads=0, progress=False)
