@@ -135,3 +135,52 @@ def test_normalize_blocks_match_standard_scaler_and_the_full_length_formula():
     out = op.transform(frame, ["x"])["x"].to_numpy()
     want = ((x - op.means_["x"]) / op.stds_["x"]).astype(np.float32)
     np.testing.assert_array_equal(out, want)
+
+
+def test_clip_with_nothing_to_clip_returns_the_column_itself():
+    frame = pd.DataFrame({"m": _masked([3, 9, 0, 4], [False, True, False, False]), "i": np.arange(4, dtype=np.int32)})
+    out = ops.Clip(lower=0, upper=9).transform(frame, ["m", "i"])
+    assert np.shares_memory(out["m"].array._data, frame["m"].array._data)  # no copy
+    assert np.shares_memory(out["i"].to_numpy(), frame["i"].to_numpy())
+    for c in ("m", "i"):
+        pd.testing.assert_series_equal(out[c], frame[c].clip(lower=0, upper=9), check_names=False)
+    # a value out of range only under the null mask: clipped like the others (pandas keeps it hidden)
+    under = pd.DataFrame({"m": _masked([3, -7, 1], [False, True, False])})
+    got = ops.Clip(lower=0).transform(under, ["m"])["m"]
+    pd.testing.assert_series_equal(got, under["m"].clip(lower=0), check_names=False)
+
+
+@pytest.mark.parametrize("dtype", ["Int32", "UInt8", "Int64", "int64", "int16"])
+def test_chunked_value_counts_equal_pandas_value_counts(monkeypatch, dtype):
+    monkeypatch.setattr(_stats, "_COUNT_CHUNK", 7)  # many chunks, new values appearing in later ones
+    rng = np.random.default_rng(4)
+    n = 500
+    values = rng.integers(0, 60, n)
+    values[n // 2:] += 40  # values first seen halfway
+    mask = rng.random(n) < 0.25
+    values[mask & (rng.random(n) < 0.5)] = 99  # under the mask only: never counted
+    if dtype[0].isupper():
+        s = _masked(values, mask, dtype)
+        want = pd.Series([None if m else int(v) for v, m in zip(values, mask, strict=True)], dtype="Int64")
+    else:
+        s = pd.Series(values.astype(dtype))
+        want = s.astype("int64")
+    got = _stats._value_counts_pandas(s)
+    expected = want.value_counts()
+    assert dict(zip(got["value"].tolist(), got["count"].tolist(), strict=True)) == expected.to_dict()
+    assert got["count"].dtype == np.int64
+
+
+@pytest.mark.parametrize(("label", "bad"), [
+    (pd.Series(np.array([0, 1, 1], dtype=np.int8)), 0),
+    (_masked([0, 1, 5], [False, True, False], "Int8"), 1),
+    (pd.Series(np.array([0.0, np.inf, np.nan], dtype=np.float32)), 2),
+    (pd.Series(pd.array([0.0, None, 1.0], dtype="Float64")), 1),
+])
+def test_label_check_counts_every_missing_or_infinite_value(label, bad):
+    frame = pd.DataFrame({"y": label})
+    if bad:
+        with pytest.raises(DataError, match=rf"'y' has {bad} null, NaN or infinite"):
+            _stats._check_label_pandas(frame, "y")
+    else:
+        _stats._check_label_pandas(frame, "y")
