@@ -184,3 +184,14 @@ def test_label_check_counts_every_missing_or_infinite_value(label, bad):
             _stats._check_label_pandas(frame, "y")
     else:
         _stats._check_label_pandas(frame, "y")
+
+
+def test_bulk_lookups_drop_the_hash_table_small_ones_keep_it():
+    index = _stats._make_index_pandas(np.array([5, 3, 9, 7], dtype=np.int64), np.dtype("int32"))
+    small = pd.Series(np.array([3, 4], dtype=np.int32))
+    assert _stats._lookup_pandas(small, index).tolist() == [1, -1]
+    assert index._engine.is_mapping_populated  # kept for the next small lookup
+    bulk = pd.Series(np.tile(np.array([9, 5, 1, 7], dtype=np.int32), 10))  # 10 rows per entry
+    assert _stats._lookup_pandas(bulk, index).tolist() == [2, 0, -1, 3] * 10
+    assert not index._engine.is_mapping_populated  # rebuilt on demand
+    assert _stats._lookup_pandas(small, index).tolist() == [1, -1]
