@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from ..backend import frame as F
 from ..errors import DataError
 from ..ops.base import Op, StatOp
 from ._graph import Step
@@ -171,15 +172,23 @@ def _run_by_column(working: Any, run: Sequence[Step]) -> Any:
     would see that column in the whole frame, and only one column's intermediates are alive at once
     (13 x 5M-row int32/float64 intermediates of the Criteo chain made ~0.3 GB of the peak)."""
     first, last = run[0], run[-1]
-    done = {}
-    for c in first.columns:
-        source = first.physical(c)
-        part = working[[source]]
-        if source != c:
-            part = part.rename(columns={source: c})
+    columns = list(first.columns)
+    sources = [first.physical(c) for c in columns]
+    named = dict(zip(sources, columns, strict=True))
+
+    def chain(series: Any, c: str) -> Any:
+        part = series.to_frame(c)
         for st in run:
             part = st.op.transform_frame(part, [c])
-        done[last.writes[c]] = part[c]
+        return part[c]
+
+    if len(named) == len(columns):
+        # the columns' chains are independent: the backend may run them on threads (pandas: one per core
+        # for long columns; NumPy and pandas release the GIL), results in column order as a serial loop's
+        outs = F.map_columns(working, sources, lambda series: chain(series, named[series.name]))
+    else:  # two names read one stored column: one at a time
+        outs = [chain(working[s], c) for s, c in zip(sources, columns, strict=True)]
+    done = {last.writes[c]: out for c, out in zip(columns, outs, strict=True)}
     result = working.copy(deep=False)
     for name, column in done.items():
         result[name] = column
