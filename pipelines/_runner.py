@@ -75,17 +75,18 @@ def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None
                  seed: int = 0, progress: bool = True, out: str | Path | None = None,
                  audit_cuda: bool | None = None) -> gp.bench.PipelineResult:
     """Run ``spec`` end to end and return timings, metrics, baseline metrics and the transfer audit."""
-    import torch
-
     frame_backend, device = resolve(backend, device)
     timer = gp.bench.StageTimer()
     audits: dict[str, Any] = {}
     with gp.use_backend(frame_backend) as be:
-        torch_device = torch.device(device) if device is not None else (
-            torch.device(be.device) if be.is_gpu else torch.device("cpu"))
-        cuda = torch_device.type == "cuda" if audit_cuda is None else audit_cuda
+        device_name = str(device) if device is not None else (be.device if be.is_gpu else "cpu")
+        if device_name.split(":")[0] == "cpu" and not be.is_gpu:
+            # torch (and the baseline's scikit-learn) are first needed after the workflow: a second
+            # thread imports them while this one reads and prepares the data (Arrow and pandas release the GIL)
+            _prefetch_imports(["torch", *(_BASELINE_IMPORTS if spec.baseline else ())])
+        cuda = device_name.split(":")[0] == "cuda" if audit_cuda is None else audit_cuda
         if progress:
-            print(f"[{spec.name}] backend={be.name} frames on {be.device}, training on {torch_device}",
+            print(f"[{spec.name}] backend={be.name} frames on {be.device}, training on {device_name}",
                   file=sys.stderr)
 
         with _stage(timer, audits, "read", cuda):
@@ -96,6 +97,9 @@ def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None
         with _stage(timer, audits, "transform", cuda):
             val_out = wf.transform(val_frame)
         schema = wf.output_schema
+        import torch
+
+        torch_device = torch.device(device_name)
         with _stage(timer, audits, "to_tensors", cuda):
             train_tt = gp.to_tensors(train_out, schema=schema, device=torch_device)
             val_tt = gp.to_tensors(val_out, schema=schema, device=torch_device)
@@ -138,6 +142,25 @@ def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None
             _write_outputs(res, wf, result, Path(out))
         res.extra["audit_text"] = {k: str(v) for k, v in audits.items()}
         return res
+
+
+#: what the scikit-learn baselines import (gpupipe.baselines._sklearn): prefetched on the CPU
+_BASELINE_IMPORTS = ("scipy.sparse", "sklearn.linear_model", "sklearn.ensemble")
+
+
+def _prefetch_imports(modules: list[str]) -> None:
+    """Import ``modules`` in a daemon thread; a failure is left for the main thread's own import to report."""
+    import importlib
+    import threading
+
+    def work() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the main thread's own import reports it
+                return
+
+    threading.Thread(target=work, name="gpupipe-prefetch-imports", daemon=True).start()
 
 
 def _fit_baseline(spec: Spec, train_out: Any, val_out: Any, schema: Any) -> tuple[dict[str, float], float]:

@@ -112,7 +112,10 @@ def synchronize() -> None:
     import sys
 
     torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+    # A torch that another thread is still importing has queued nothing: leave it alone (its half-built
+    # module may not have torch.cuda yet).
+    importing = getattr(getattr(torch, "__spec__", None), "_initializing", False)
+    if torch is not None and not importing and torch.cuda.is_available() and torch.cuda.is_initialized():
         torch.cuda.synchronize()
     cupy = sys.modules.get("cupy")
     if cupy is not None:

@@ -255,7 +255,7 @@ def transfers(cuda: bool | None = None) -> Iterator[TransferReport]:
     """
     global _profiler_busy
     report = TransferReport()
-    usable = _cuda_usable()
+    usable = False if cuda is False else _cuda_usable()  # cuda=False: no torch import needed
     use_cuda = usable if cuda is None else bool(cuda) and usable
     if cuda and not usable:
         report.profiler_error = "no usable CUDA device"

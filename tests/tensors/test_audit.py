@@ -94,3 +94,28 @@ def test_memcpy_events_are_read_from_a_kineto_trace(tmp_path):
     path.write_text(json.dumps(trace))
     events = _memcpy_events_from_trace(str(path))
     assert [(e.kind, e.bytes) for e in events] == [("h2d", 4000), ("d2h", 8), ("d2d", 64)]
+
+
+def test_transfers_without_cuda_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, gpupipe as gp\n"
+            "with gp.audit.transfers(cuda=False) as r:\n    pass\n"
+            "print('torch' in sys.modules, r.h2d_bytes)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "0"]
+
+
+def test_synchronize_leaves_a_torch_still_being_imported_alone(monkeypatch):
+    import importlib.machinery
+    import sys
+    import types
+
+    from gpupipe.backend import synchronize
+
+    half = types.ModuleType("torch")  # what another thread's `import torch` leaves in sys.modules midway
+    half.__spec__ = importlib.machinery.ModuleSpec("torch", None)
+    half.__spec__._initializing = True
+    monkeypatch.setitem(sys.modules, "torch", half)
+    synchronize()  # no AttributeError on the missing torch.cuda
