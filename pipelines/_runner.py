@@ -83,7 +83,7 @@ def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None
         if device_name.split(":")[0] == "cpu" and not be.is_gpu:
             # torch (and the baseline's scikit-learn) are first needed after the workflow: a second
             # thread imports them while this one reads and prepares the data (Arrow and pandas release the GIL)
-            _prefetch_imports(["torch", *(_BASELINE_IMPORTS if spec.baseline else ())])
+            _prefetch_imports(["torch", *_baseline_imports(spec.baseline)])
         cuda = device_name.split(":")[0] == "cuda" if audit_cuda is None else audit_cuda
         if progress:
             print(f"[{spec.name}] backend={be.name} frames on {be.device}, training on {device_name}",
@@ -144,8 +144,11 @@ def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None
         return res
 
 
-#: what the scikit-learn baselines import (gpupipe.baselines._sklearn): prefetched on the CPU
-_BASELINE_IMPORTS = ("scipy.sparse", "sklearn.linear_model", "sklearn.ensemble")
+def _baseline_imports(kind: str | None) -> tuple[str, ...]:
+    """What gpupipe.baselines imports to fit ``kind`` on the pandas backend (prefetched on the CPU)."""
+    if not kind:
+        return ()
+    return ("scipy.sparse", "sklearn.linear_model", *(("sklearn.ensemble",) if kind == "random_forest" else ()))
 
 
 def _prefetch_imports(modules: list[str]) -> None:

@@ -31,6 +31,10 @@ def _baseline_sparse_pandas(frame: Any) -> Any:
 
 @make_estimator.register("pandas")
 def _baseline_estimator_pandas(kind: str, task: str, params: dict[str, Any], seed: int) -> Any:
-    from sklearn import ensemble, linear_model
+    import importlib
 
+    from sklearn import linear_model
+
+    # sklearn.ensemble only for the forests: the linear baselines need not import it
+    ensemble = importlib.import_module("sklearn.ensemble") if kind == "random_forest" else None
     return build_estimator(linear_model, ensemble, DEFAULTS, kind, task, params, seed)
