@@ -80,10 +80,12 @@ def test_an_oom_staging_loader_batches_is_converted(monkeypatch):
     def hungry(*a, **kw):
         raise MemoryError("out of memory")
 
-    monkeypatch.setattr(loader_mod, "_stack", hungry)
+    monkeypatch.setattr(loader_mod, "_stack", hungry)  # matrices (sequential batches, devices)
+    monkeypatch.setattr(loader_mod, "_huge_page_array", hungry)  # CPU row records (shuffled batches)
     df = _frame()
-    with pytest.raises(OutOfMemoryError, match="staging 64 rows"):
-        gp.Loader(df, schema=_schema(df))
+    for shuffle in (True, False):
+        with pytest.raises(OutOfMemoryError, match="staging 64 rows"):
+            gp.Loader(df, schema=_schema(df), shuffle=shuffle)
 
 
 def test_an_oom_uploading_a_table_is_converted(monkeypatch):

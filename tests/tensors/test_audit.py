@@ -57,11 +57,22 @@ def test_loader_staging_and_gathers_are_counted():
         loader = gp.Loader(df, batch_size=30, schema=SCHEMA)
         batches = list(loader)
     staging = [e for e in report.events if e.kind == "staging"]
-    assert [e.name for e in staging] == ["cont [100, 2]"]  # one cat column is a view, not a copy
-    assert staging[0].bytes == 100 * 2 * 4
+    # shuffled on the CPU: one matrix of 4-byte row records (2 cont, 1 cat id as int32, the label)
+    assert [e.name for e in staging] == ["rows [100, 2+1+1]"]
+    assert staging[0].bytes == 100 * 4 * 4
     assert report.gathers == len(batches) == 4
     assert report.gather_bytes == 100 * (2 * 4 + 8 + 4)
     assert "batch gathers: 4" in str(report)
+
+
+def test_sequential_loader_stages_matrices_and_gathers_nothing():
+    df = _frame(100)
+    with gp.audit.transfers(cuda=False) as report:
+        batches = list(gp.Loader(df, batch_size=30, schema=SCHEMA, shuffle=False))
+    staging = [e for e in report.events if e.kind == "staging"]
+    assert [e.name for e in staging] == ["cont [100, 2]"]  # one cat column is a view, not a copy
+    assert staging[0].bytes == 100 * 2 * 4
+    assert report.gathers == 0 and len(batches) == 4  # batches are views
 
 
 def test_nothing_is_recorded_outside_a_block():

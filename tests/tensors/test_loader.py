@@ -309,3 +309,44 @@ print(torch.get_num_threads(), later[0])
     env["OMP_NUM_THREADS"] = "2"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.split() == ["2", "2"]
+
+
+@pytest.mark.parametrize("big", [2**31 - 1, 2**31, 2**32 + 5])
+def test_ids_beyond_int32_are_gathered_exactly(big):
+    # CPU shuffled batches come from 4-byte row records (ids as int32) when every id fits; otherwise
+    # from the int64 matrices: either way the batches hold the ids as they are.
+    schema = Schema([c if c.name != "c2" else ColumnSchema("c2", "cat", "int64", 2**33) for c in SCHEMA])
+    df = _frame(300)
+    df.loc[7, "c2"] = big
+    for frame in (_frame(300), df):
+        ref = _torch_reference(frame, 64, True, 3, False, 0, 1, 0)
+        got = list(gp.Loader(frame, batch_size=64, seed=3, schema=schema))
+        assert len(got) == len(ref)
+        for b, (cont, cat, label) in zip(got, ref, strict=True):
+            assert torch.equal(b.cont, cont) and torch.equal(b.cat, cat) and torch.equal(b.label, label)
+            assert b.cat.dtype == torch.int64 and b.cont.is_contiguous() and b.cat.is_contiguous()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_gather_errors_come_in_batch_order_and_helpers_stop(monkeypatch, workers):
+    import gpupipe.tensors.loader as loader_mod
+
+    df = _frame(1000)
+    loader = gp.Loader(df, batch_size=64, seed=5, schema=SCHEMA, workers=workers)
+    bad_first = int(loader_mod.epoch_indices(1000, epoch=0, seed=5, shuffle=True)[3 * 64])
+    real = loader_mod._Records.gather
+
+    def failing(self, idx):
+        if int(idx[0]) == bad_first:
+            raise RuntimeError("batch 3 failed")
+        return real(self, idx)
+
+    monkeypatch.setattr(loader_mod._Records, "gather", failing)
+    got = []
+    with pytest.raises(RuntimeError, match="batch 3 failed"):
+        for b in loader:
+            got.append(b)
+    assert len(got) == 3
+    for _b in itertools.islice(loader, 2):  # an abandoned epoch: its helpers are joined when it is closed
+        pass
+    assert not [t for t in threading.enumerate() if t.name.startswith("gpupipe-gather")]
