@@ -12,7 +12,10 @@
    run, the machine and the load averages to ``--json``.
 
     python scripts/bench_criteo_vs_polars.py --rows 5000000 --runs 5 --data /tmp/criteo_5m.parquet \\
-        --json docs/bench/criteo_vs_polars_5m.json
+        --json docs/bench/criteo_vs_polars_5m.json [--also main=/path/to/a/worktree/of/main]
+
+``--also NAME=DIR`` adds gpupipe run from another source tree (``PYTHONPATH=DIR``, same interpreter), e.g.
+the commit before a change, to the same alternation.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--atol", type=float, default=1e-6)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--engines", default="gpupipe,polars,polars-lazy", help="comma-separated subset")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=DIR",
+                    help="also run gpupipe from the source tree DIR (e.g. a worktree of another commit) as NAME")
     args = ap.parse_args(argv)
 
     tmp = tempfile.TemporaryDirectory()
@@ -89,13 +95,21 @@ def main(argv: list[str] | None = None) -> int:
         "polars": [py, str(HERE / "bench_criteo_polars.py"), str(data)],
         "polars-lazy": [py, str(HERE / "bench_criteo_polars.py"), str(data), "--lazy"],
     }
-    chosen = [e.strip() for e in args.engines.split(",") if e.strip()]
+    for spec in args.also:
+        name, src = spec.split("=", 1)
+        engines[name] = [f"PYTHONPATH={os.path.abspath(src)}", *engines["gpupipe"]]
+    chosen = [e.strip() for e in args.engines.split(",") if e.strip()] + [a.split("=", 1)[0] for a in args.also]
     cmds = [(e, engines[e]) for e in chosen]
 
     # outputs first: nothing is timed until every engine gives gpupipe's columns
     dumps = {e: os.path.join(tmp.name, f"out-{e}") for e in chosen}
     for e, cmd in cmds:
-        subprocess.run([*cmd, "--dump", dumps[e]], check=True, capture_output=True, text=True)
+        env = dict(os.environ)
+        while cmd and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", cmd[0]):  # VAR=VALUE words (bench_alternate's form)
+            k, v = cmd[0].split("=", 1)
+            env[k] = v
+            cmd = cmd[1:]
+        subprocess.run([*cmd, "--dump", dumps[e]], check=True, capture_output=True, text=True, env=env)
     checks = {}
     for e in chosen[1:]:
         bad, worst, msgs = compare(dumps[chosen[0]], dumps[e], args.atol)
