@@ -110,6 +110,9 @@ def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None
         train_loader.set_epoch(0)  # the timed pass above must not shift the training shuffle
         on_cpu = torch_device.type == "cpu" and not be.is_gpu
         baseline_job = _Background(_fit_baseline, spec, train_out, val_out, schema) if spec.baseline and on_cpu else None
+        if out is not None and on_cpu:
+            # the report's plot library, imported on the core the baseline frees while the model trains
+            _prefetch_imports(list(_PLOT_IMPORTS), after=baseline_job.thread if baseline_job else None)
         torch.manual_seed(seed)
         model = spec.model(schema).to(torch_device)
         with _torch_threads(CPU_TRAIN_THREADS if torch_device.type == "cpu" else None):
@@ -151,12 +154,15 @@ def _baseline_imports(kind: str | None) -> tuple[str, ...]:
     return ("scipy.sparse", "sklearn.linear_model", *(("sklearn.ensemble",) if kind == "random_forest" else ()))
 
 
-def _prefetch_imports(modules: list[str]) -> None:
-    """Import ``modules`` in a daemon thread; a failure is left for the main thread's own import to report."""
+def _prefetch_imports(modules: list[str], after: Any = None) -> None:
+    """Import ``modules`` in a daemon thread (once thread ``after`` has finished, if given); a failure is
+    left for the main thread's own import to report."""
     import importlib
     import threading
 
     def work() -> None:
+        if after is not None:
+            after.join()
         for name in modules:
             try:
                 importlib.import_module(name)
@@ -194,6 +200,11 @@ class _Background:
 
         self._thread = threading.Thread(target=work, name="gpupipe-baseline", daemon=True)
         self._thread.start()
+
+    @property
+    def thread(self) -> Any:
+        """The thread running ``fn``."""
+        return self._thread
 
     def result(self) -> Any:
         self._thread.join()
@@ -238,13 +249,16 @@ def _write_outputs(res: gp.bench.PipelineResult, wf: Any, train_result: Any, out
     _plot_history(res, out / "training.png")
 
 
+#: what :func:`_plot_history` imports (prefetched during training on the CPU)
+_PLOT_IMPORTS = ("matplotlib.figure", "matplotlib.backends.backend_agg")
+
+
 def _plot_history(res: gp.bench.PipelineResult, path: Path) -> None:
-    import matplotlib
+    # The Figure API, not pyplot: no global figure state or GUI backend selection, safe in any thread.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    axes = fig.subplots(1, 2)
     curve = res.extra.get("loss_curve") or [h.get("train_loss") for h in res.history]
     axes[0].plot(range(1, len(curve) + 1), curve, marker="o" if len(curve) < 30 else None)
     axes[0].set_xlabel("epoch" if not res.extra.get("loss_curve") else "step")
@@ -260,4 +274,3 @@ def _plot_history(res: gp.bench.PipelineResult, path: Path) -> None:
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -21,3 +21,15 @@ def test_info_json_lists_reasons():
     assert names["cudf"]["reason"]  # always says why
     assert info["cpu_threads"] >= 1
     assert info["versions"]["pyarrow"] != "not installed"
+
+
+def test_garbage_collector_tuned_only_when_the_command_owns_the_process(capsys):
+    import gc
+
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    assert main(["info"]) == 0  # called with argv, as from a user's program: their collector untouched
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (before, frozen)
+    probe = ("import gc, sys; sys.argv = ['gpupipe', 'info']; from gpupipe.cli import main; code = main(); "
+             "print(gc.get_threshold(), gc.get_freeze_count() > 0, code)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "(50000, 20, 10) True 0"
