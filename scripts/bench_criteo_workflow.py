@@ -8,11 +8,10 @@ Each repeat then runs in a fresh subprocess, which times the read, the fit and t
 reports its peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``). The median over the
 repeats is printed as a table and written as JSON with ``--out``.
 
-Measured (5M rows, 3 repeats, 2-core build machine without GPU, Python 3.11, 1-min load average
-1.1-1.3; ``docs/bench/criteo_workflow_5m.json``): median total 7.3 s (read 1.7 s, fit 2.7 s,
-transform 3.2 s), repeats 7.2-13.5 s (the first child after the data generation meets cold memory
-pages), 11.2 s CPU, peak RSS 2.60 GB. Targets: <= 12 s and <= 3 GB. Before the pandas fast paths
-the same run gave 19.5 s / 20.3 s CPU / 3.56 GB.
+Measured (5M rows, 5 repeats, 2-core build machine without GPU, Python 3.11, 1-min load average
+0.5-1.0; ``docs/bench/criteo_workflow_5m.json``): median total 4.36 s (read 1.38 s, fit 1.67 s,
+transform 1.36 s), repeats 4.19-4.67 s, 7.4 s CPU, peak RSS 2.58 GB. Targets: <= 12 s and <= 3 GB.
+Whole processes against Polars: ``scripts/bench_criteo_vs_polars.py``.
 
 Usage::
 
