@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """gpupipe against Polars on the Criteo workflow, whole processes side by side, outputs checked equal first.
 
-1. Writes ``--rows`` synthetic Criteo rows (``gp.datasets.criteo_arrow(rows, seed)``, ``pq.write_table``)
+1. Writes ``--rows`` synthetic Criteo rows (``gpupipe.datasets.synthetic.criteo_arrow(rows, seed)``, ``pq.write_table``)
    to ``--data`` unless that file exists.
 2. Runs each engine once with ``--dump`` and compares the 40 output columns (ids exactly, floats to
    ``--atol``); stops if any differs.

@@ -3,7 +3,7 @@
 Workflow (ENVIRONMENT.md's reference): ``FillMissing(0) >> Clip(lower=0) >> LogOp() >> Normalize()``
 on the counts I1..I13 and ``Categorify()`` on the ids C1..C26, label kept.
 
-The data is generated with ``gp.datasets.criteo_arrow`` and written to parquet first (untimed).
+The data is generated with ``gpupipe.datasets.synthetic.criteo_arrow`` and written to parquet first (untimed).
 Each repeat then runs in a fresh subprocess, which times the read, the fit and the transform and
 reports its peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``). The median over the
 repeats is printed as a table and written as JSON with ``--out``.
