@@ -3,8 +3,10 @@
 Each is a :class:`PolarsRunner`: the pipeline's data preparation written in Polars
 (:mod:`pipelines.polars_prep`; ``polars-gpu`` collects the same queries with cudf-polars' GPU
 engine), then the stages every other entry runs, with the pipeline's own settings
-(``<pipeline>.spec``): ``gp.to_tensors`` → ``gp.Loader`` (one timed loader-only epoch) → ``gp.train``
-→ ``gp.evaluate`` → the classic-ML baseline. Only the preparation differs, so the totals compare.
+(``<pipeline>.spec``), through the same function as the pipelines' own runs
+(:func:`pipelines._runner.model_stages`): ``gp.to_tensors`` → ``gp.Loader`` (one timed loader-only
+epoch) → ``gp.train`` → ``gp.evaluate`` → the classic-ML baseline (on the CPU fitted in a second
+thread during training). Only the preparation differs, so the totals compare.
 
 Before anything is timed, :meth:`PolarsRunner.verify` (called by the harness once per rows value)
 prepares the same rows both ways and checks the Polars frames against the gpupipe Workflow's output
@@ -29,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import gpupipe as gp
+
+from ._runner import model_stages
 
 __all__ = ["FLOAT_ATOL", "FLOAT_RTOL", "OutputMismatch", "PolarsRunner", "compare", "run", "verify"]
 
@@ -107,38 +111,23 @@ def run(pipeline: str, rows: int | None = None, seed: int = 0, epochs: int = 1, 
     with gp.use_backend("pandas"):  # the Polars frames are host memory: tensors come from them as from pandas
         prep = polars_prep.prepare(pipeline, rows, seed, engine=engine, timer=audited)
         schema = prep.schema
-        with stage("to_tensors"):
-            train_tt = gp.to_tensors(prep.train, schema=schema, device=torch_device)
-            val_tt = gp.to_tensors(prep.val, schema=schema, device=torch_device)
-        train_loader = gp.Loader(train_tt, batch_size=spec.batch_size, shuffle=True, seed=seed)
-        val_loader = gp.Loader(val_tt, batch_size=spec.val_batch_size, shuffle=False)
-        with stage("loader_epoch"):
-            rows_seen = sum(len(b) for b in train_loader)
-        train_loader.set_epoch(0)  # the timed pass above must not shift the training shuffle
-        torch.manual_seed(seed)
-        model = spec.model(schema).to(torch_device)
-        with stage("train"):
-            result = gp.train(model, train_loader, epochs=epochs, lr=spec.lr, seed=seed, progress=False)
-        with stage("evaluate"):
-            metrics = gp.evaluate(result.model, val_loader)
-        baseline: dict[str, float] = {}
-        if spec.baseline:
-            with stage("baseline"):
-                # scikit-learn, as on the pandas entry, on pandas views of the Polars columns
-                train_frame, val_frame = gp.from_arrow(prep.train), gp.from_arrow(prep.val)
-                base = gp.baselines.fit(train_frame, schema, kind=spec.baseline, **spec.baseline_params)
-                baseline = {k: float(v) for k, v in base.score(val_frame).items()}
+        # scikit-learn, as on the pandas entry, on pandas views of the Polars columns
+        stages = model_stages(spec, schema, prep.train, prep.val,
+                              lambda: (gp.from_arrow(prep.train), gp.from_arrow(prep.val)),
+                              stage=stage, device=str(torch_device), frames_on_gpu=False, seed=seed,
+                              epochs=epochs, progress=False)
     timings = dict(timer.times)
     timings["total"] = timer.total()
     return gp.bench.PipelineResult(
         pipeline=pipeline, backend="polars-gpu" if engine == "gpu" else "polars", device=str(torch_device),
-        rows={"train": prep.train.height, "val": prep.val.height, "loader_epoch": int(rows_seen)},
-        metrics={k: float(v) for k, v in metrics.items()}, baseline=baseline, timings=timings,
+        rows={"train": prep.train.height, "val": prep.val.height, "loader_epoch": stages.rows_seen},
+        metrics={k: float(v) for k, v in stages.metrics.items()}, baseline=stages.baseline, timings=timings,
         audit={k: {"h2d_bytes": int(v.h2d_bytes), "d2h_bytes": int(v.d2h_bytes), "copied": dict(v.copied)}
                for k, v in audits.items()},
-        history=[dict(h) for h in result.history],
+        history=[dict(h) for h in stages.result.history],
         extra={"engine": engine, "epochs": epochs, "seed": seed, "batch_size": spec.batch_size, "lr": spec.lr,
-               "baseline_kind": spec.baseline, "tensor_copies": {**val_tt.copies, **train_tt.copies}},
+               "baseline_kind": spec.baseline, "tensor_copies": stages.copies,
+               "baseline_fit_seconds": stages.fit_seconds, "baseline_overlapped": stages.overlapped},
     )
 
 

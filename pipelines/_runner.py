@@ -97,37 +97,12 @@ def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None
         with _stage(timer, audits, "transform", cuda):
             val_out = wf.transform(val_frame)
         schema = wf.output_schema
-        import torch
-
-        torch_device = torch.device(device_name)
-        with _stage(timer, audits, "to_tensors", cuda):
-            train_tt = gp.to_tensors(train_out, schema=schema, device=torch_device)
-            val_tt = gp.to_tensors(val_out, schema=schema, device=torch_device)
-        train_loader = gp.Loader(train_tt, batch_size=spec.batch_size, shuffle=True, seed=seed)
-        val_loader = gp.Loader(val_tt, batch_size=spec.val_batch_size, shuffle=False)
-        with _stage(timer, audits, "loader_epoch", cuda):
-            rows_seen = sum(len(b) for b in train_loader)
-        train_loader.set_epoch(0)  # the timed pass above must not shift the training shuffle
-        on_cpu = torch_device.type == "cpu" and not be.is_gpu
-        baseline_job = _Background(_fit_baseline, spec, train_out, val_out, schema) if spec.baseline and on_cpu else None
-        if out is not None and on_cpu:
-            # the report's plot library, imported on the core the baseline frees while the model trains
-            _prefetch_imports(list(_PLOT_IMPORTS), after=baseline_job.thread if baseline_job else None)
-        torch.manual_seed(seed)
-        model = spec.model(schema).to(torch_device)
-        with _torch_threads(CPU_TRAIN_THREADS if torch_device.type == "cpu" else None):
-            with _stage(timer, audits, "train", cuda):
-                result = gp.train(model, train_loader, epochs=epochs, lr=spec.lr, seed=seed, progress=progress)
-            with _stage(timer, audits, "evaluate", cuda):
-                metrics = gp.evaluate(result.model, val_loader)
-        baseline: dict[str, float] = {}
-        fit_seconds = None
-        if baseline_job is not None:
-            with _stage(timer, audits, "baseline", False):  # what is left of it after evaluation
-                baseline, fit_seconds = baseline_job.result()
-        elif spec.baseline:
-            with _stage(timer, audits, "baseline", False):
-                baseline, fit_seconds = _fit_baseline(spec, train_out, val_out, schema)
+        stages = model_stages(spec, schema, train_out, val_out, lambda: (train_out, val_out),
+                              stage=lambda name: _stage(timer, audits, name, cuda), device=device_name,
+                              frames_on_gpu=be.is_gpu, seed=seed, epochs=epochs, progress=progress,
+                              prefetch_plot=out is not None)
+        result, metrics, baseline, fit_seconds = stages.result, stages.metrics, stages.baseline, stages.fit_seconds
+        torch_device, rows_seen, baseline_job = stages.device, stages.rows_seen, stages.overlapped
         timings = dict(timer.times)
         timings["total"] = timer.total()
         res = gp.bench.PipelineResult(
@@ -139,12 +114,76 @@ def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None
             extra={"schema": schema.to_dict(), "epochs": epochs, "seed": seed, "batch_size": spec.batch_size,
                    "lr": spec.lr, "baseline_kind": spec.baseline, "loss_curve": list(result.loss_curve),
                    "train_threads": CPU_TRAIN_THREADS if torch_device.type == "cpu" else None,
-                   "baseline_fit_seconds": fit_seconds, "baseline_overlapped": baseline_job is not None},
+                   "baseline_fit_seconds": fit_seconds, "baseline_overlapped": baseline_job},
         )
         if out is not None:
             _write_outputs(res, wf, result, Path(out))
         res.extra["audit_text"] = {k: str(v) for k, v in audits.items()}
         return res
+
+
+@dataclass
+class ModelStages:
+    """What :func:`model_stages` returns."""
+
+    result: Any  #: gp.train's TrainResult
+    metrics: dict[str, Any]
+    baseline: dict[str, float]
+    fit_seconds: float | None  #: the baseline's own fit + scoring seconds
+    device: Any  #: the torch device trained on
+    rows_seen: int  #: rows of the timed loader-only epoch
+    overlapped: bool  #: whether the baseline was fitted during training
+    copies: dict[str, Any]  #: columns converted on the way to tensors (TensorTable.copies)
+
+
+def model_stages(spec: Spec, schema: Any, train_data: Any, val_data: Any, baseline_frames: Callable[[], tuple[Any, Any]],
+                 *, stage: Callable[[str], Any], device: str, frames_on_gpu: bool, seed: int, epochs: int,
+                 progress: bool, prefetch_plot: bool = False) -> ModelStages:
+    """The stages after the data preparation, the same for every way of preparing it (the Workflow on
+    pandas or cuDF, Polars in ``gpupipe bench``): ``to_tensors``, ``loader_epoch`` (one loader-only pass),
+    ``train``, ``evaluate`` and ``baseline``, each timed in ``stage(name)``.
+
+    ``train_data``/``val_data`` go to tensors; ``baseline_frames()`` gives the frames the classic-ML
+    baseline fits and scores. On the CPU the model trains with :data:`CPU_TRAIN_THREADS` torch thread(s)
+    while the baseline fits in a second thread, and ``baseline`` is the wait for it after evaluation."""
+    import torch
+
+    torch_device = torch.device(device)
+    with stage("to_tensors"):
+        train_tt = gp.to_tensors(train_data, schema=schema, device=torch_device)
+        val_tt = gp.to_tensors(val_data, schema=schema, device=torch_device)
+    train_loader = gp.Loader(train_tt, batch_size=spec.batch_size, shuffle=True, seed=seed)
+    val_loader = gp.Loader(val_tt, batch_size=spec.val_batch_size, shuffle=False)
+    with stage("loader_epoch"):
+        rows_seen = sum(len(b) for b in train_loader)
+    train_loader.set_epoch(0)  # the timed pass above must not shift the training shuffle
+    on_cpu = torch_device.type == "cpu" and not frames_on_gpu
+
+    def fit_baseline() -> tuple[dict[str, float], float]:
+        train_frame, val_frame = baseline_frames()
+        return _fit_baseline(spec, train_frame, val_frame, schema)
+
+    baseline_job = _Background(fit_baseline) if spec.baseline and on_cpu else None
+    if prefetch_plot and on_cpu:
+        # the report's plot library, imported on the core the baseline frees while the model trains
+        _prefetch_imports(list(_PLOT_IMPORTS), after=baseline_job.thread if baseline_job else None)
+    torch.manual_seed(seed)
+    model = spec.model(schema).to(torch_device)
+    with _torch_threads(CPU_TRAIN_THREADS if torch_device.type == "cpu" else None):
+        with stage("train"):
+            result = gp.train(model, train_loader, epochs=epochs, lr=spec.lr, seed=seed, progress=progress)
+        with stage("evaluate"):
+            metrics = gp.evaluate(result.model, val_loader)
+    baseline: dict[str, float] = {}
+    fit_seconds = None
+    if baseline_job is not None:
+        with stage("baseline"):  # what is left of it after evaluation
+            baseline, fit_seconds = baseline_job.result()
+    elif spec.baseline:
+        with stage("baseline"):
+            baseline, fit_seconds = fit_baseline()
+    return ModelStages(result, metrics, baseline, fit_seconds, torch_device, int(rows_seen),
+                       baseline_job is not None, {**val_tt.copies, **train_tt.copies})
 
 
 def _baseline_imports(kind: str | None) -> tuple[str, ...]:
@@ -183,18 +222,21 @@ def _fit_baseline(spec: Spec, train_out: Any, val_out: Any, schema: Any) -> tupl
 
 
 class _Background:
-    """``fn(*args)`` in a daemon thread whose BLAS and OpenMP pools are limited to one thread; ``result()``
-    waits for it and returns its value or raises its exception in the caller's thread."""
+    """``fn(*args)`` in a daemon thread whose BLAS and OpenMP pools are limited to one thread, in a copy of
+    the caller's context (so under the caller's ``gp.use_backend``); ``result()`` waits for it and returns
+    its value or raises its exception in the caller's thread."""
 
     def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        import contextvars
         import threading
 
         self._box: dict[str, Any] = {}
+        context = contextvars.copy_context()
 
         def work() -> None:
             try:
                 with _one_thread_pools():
-                    self._box["value"] = fn(*args)
+                    self._box["value"] = context.run(fn, *args)
             except BaseException as exc:  # re-raised by result()
                 self._box["error"] = exc
 

@@ -14,7 +14,7 @@ from gpupipe.backend._murmur3 import murmur3_int64 as gpupipe_murmur3  # noqa: E
 from gpupipe.bench import PipelineResult, harness  # noqa: E402
 from gpupipe.bench.harness import run_bench  # noqa: E402
 from gpupipe.cli import main  # noqa: E402
-from pipelines import _polars_bench, bench_runners, polars_prep  # noqa: E402
+from pipelines import _polars_bench, bench_runners, flights_delay, polars_prep  # noqa: E402
 
 ROWS = 20_000
 
@@ -159,3 +159,14 @@ def test_bench_cli_runs_pandas_and_polars(capsys, tmp_path):
     assert by["polars"]["metrics"]["auc"] == pytest.approx(by["pandas"]["metrics"]["auc"], abs=1e-6)
     assert set(by["polars"]["stats"]) == set(by["pandas"]["stats"])  # the same stages, so the totals compare
     assert [s for s in data["speedups"] if s["backend"] == "polars" and s["vs"] == "pandas"]
+
+
+def test_polars_entry_runs_the_pipelines_own_model_stages():
+    # to_tensors .. baseline are the pipelines' own code: on the CPU the baseline is fitted during training
+    # with one torch thread, as in the pandas entry, and gets the same model
+    res = _polars_bench.run("flights-delay", ROWS, 0)
+    ref = flights_delay.run(backend="pandas", rows=ROWS, seed=0, progress=False)
+    for r in (res, ref):
+        assert r.extra["baseline_overlapped"] is True and r.extra["baseline_fit_seconds"] > 0
+    assert res.baseline["auc"] == pytest.approx(ref.baseline["auc"], abs=1e-6)
+    assert res.metrics["auc"] == pytest.approx(ref.metrics["auc"], abs=1e-6)

@@ -97,3 +97,14 @@ def test_flights_delay_hybrid_uploads_once_and_never_reads_back():
     assert res.device.startswith("cuda")
     assert res.audit["train"]["d2h_bytes"] < 1024 and res.audit["loader_epoch"]["d2h_bytes"] == 0
     assert res.audit["to_tensors"]["h2d_bytes"] > 0
+
+
+def test_background_job_runs_under_the_callers_backend_choice():
+    # the baseline is fitted in a second thread; it must see the caller's gp.use_backend, not the default
+    from gpupipe.backend import _scoped
+    from pipelines._runner import _Background
+
+    with gp.use_backend("pandas"):
+        job = _Background(_scoped.get)
+    assert job.result() == "pandas"
+    assert _Background(_scoped.get).result() is None
