@@ -53,8 +53,9 @@ def test_the_benchmark_notebook_shows_both_charts_from_a_real_run():
     nb = _load("02_gpu_vs_pandas.ipynb")
     text = "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/markdown", ""))
                    for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"])
-    assert "pandas  ok" in text and "naive   ok" in text  # the CPU backends ran and are named
-    assert "cudf    unavailable" in text  # the absent ones say why
+    for ran in ("pandas", "polars", "naive"):  # the CPU entries ran and are named
+        assert f"{ran:<10} ok" in text, ran
+    assert f"{'cudf':<10} unavailable" in text  # the absent ones say why
     assert len(_images(nb["cells"])) == 2  # the stage chart and the speedup chart
 
 
@@ -88,7 +89,7 @@ def test_benchmark_notebook_reports_every_backend(tmp_path, monkeypatch):
     nb = _execute("02_gpu_vs_pandas.ipynb", {"GPUPIPE_NB_ROWS": "20000", "GPUPIPE_NB_REPEATS": "1",
                                              "GPUPIPE_NB_OUT": str(out)}, tmp_path, monkeypatch)
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    for backend in ("cudf", "hybrid", "pandas", "naive"):
+    for backend in ("cudf", "hybrid", "polars-gpu", "pandas", "polars", "naive"):
         assert backend in printed
     assert (out / "results.json").exists()
     assert len(_images(nb.cells)) == 2, "the notebook should show the stage and speedup charts"
