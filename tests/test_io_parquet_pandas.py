@@ -40,3 +40,26 @@ def test_read_parquet_pandas_matches_pyarrow_to_pandas(tmp_path, preserve_index)
     expected_sub = pq.read_table(path, columns=["x3", "i8", "s"]).to_pandas(types_mapper=_pandas_types_mapper())
     pd.testing.assert_frame_equal(sub, expected_sub, check_index_type=True)
     got.loc[0 if not preserve_index else 7, "i32"] = 5  # the columns are writable, as pyarrow's are
+
+
+def test_column_groups_read_ahead_give_the_same_frame_and_errors_name_the_file(tmp_path, monkeypatch):
+    # one column per group, so every group after the first is decoded in the read-ahead thread
+    from gpupipe.io import files
+
+    monkeypatch.setattr(files, "_COLUMN_GROUP", 1)
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": np.arange(40_000), "b": rng.random(40_000), "c": rng.integers(0, 9, 40_000),
+                          "d": rng.random(40_000)})
+    frame.loc[::7, "c"] = None
+    p = tmp_path / "groups.parquet"
+    with gp.use_backend("pandas"):
+        gp.write_parquet(frame, p)
+        back = gp.read_parquet(p)
+        pd.testing.assert_frame_equal(back, gp.read_parquet(p, columns=["a", "b", "c", "d"]))
+        assert back["c"].isna().sum() == frame["c"].isna().sum()
+        np.testing.assert_array_equal(back["b"].to_numpy(), frame["b"].to_numpy())
+        raw = bytearray(p.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF  # a data page of a later column: its group is decoded ahead
+        p.write_bytes(bytes(raw))
+        with pytest.raises(gp.DataError, match=r"groups\.parquet"):
+            gp.read_parquet(p)
