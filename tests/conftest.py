@@ -54,6 +54,8 @@ def pytest_make_collect_report(collector: pytest.Collector) -> pytest.CollectRep
         return None
     try:
         collector.obj  # noqa: B018  (imports the module; pytest caches it for the collection that follows)
+    except pytest.skip.Exception:
+        return None  # a module-level pytest.importorskip (a BaseException): pytest's own collection reports it
     except Exception as exc:
         missing = absent_optional_package(exc)
         if missing is None:
