@@ -129,7 +129,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         cuda = False
     if cuda:
         return
-    skip = pytest.mark.skip(reason="needs a CUDA device (none usable here): " + _STATUS["cudf"].reason)
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False here; "
+                                   f"cuDF: {_STATUS['cudf'].reason})")
     for item in items:
         if "gpu" in item.keywords and not any(m.name == "skip" for m in item.iter_markers()):
             item.add_marker(skip)
