@@ -248,20 +248,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    if argv is None:
-        _process_gc()
     try:
         return int(args.func(args) or 0)
     except GpupipeError as exc:
         print(f"gpupipe: error: {exc}", file=sys.stderr)
         return 2
+
+
+def console_main() -> int:
+    """The `gpupipe` command (its console script and `python -m gpupipe`): :func:`main` in a process of
+    its own, whose garbage collector it may tune (a program calling :func:`main` keeps its own)."""
+    _process_gc()
+    try:
+        return main()
     finally:
-        if argv is None:
-            _before_exit()
+        _before_exit()
 
 
-# The two functions below run only when main() owns the process (called without argv, as the console
-# script and `python -m gpupipe` do); a caller's own process keeps its garbage collector as it was.
+# The two functions below run only in the `gpupipe` command's own process (console_main).
 
 
 def _process_gc() -> None:
@@ -283,4 +287,4 @@ def _before_exit() -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(console_main())

@@ -29,7 +29,10 @@ def test_garbage_collector_tuned_only_when_the_command_owns_the_process(capsys):
     before, frozen = gc.get_threshold(), gc.get_freeze_count()
     assert main(["info"]) == 0  # called with argv, as from a user's program: their collector untouched
     assert (gc.get_threshold(), gc.get_freeze_count()) == (before, frozen)
-    probe = ("import gc, sys; sys.argv = ['gpupipe', 'info']; from gpupipe.cli import main; code = main(); "
+    probe = ("import gc, sys; sys.argv = ['gpupipe', 'info']; from gpupipe.cli import {fn}; code = {fn}(); "
              "print(gc.get_threshold(), gc.get_freeze_count() > 0, code)")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == "(50000, 20, 10) True 0"
+    lines = {}
+    for fn in ("main", "console_main"):  # a program calling main() with no arguments; the command itself
+        out = subprocess.run([sys.executable, "-c", probe.format(fn=fn)], capture_output=True, text=True, check=True)
+        lines[fn] = out.stdout.strip().splitlines()[-1]
+    assert lines == {"main": f"{gc.get_threshold()} False 0", "console_main": "(50000, 20, 10) True 0"}

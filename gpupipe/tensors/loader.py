@@ -225,6 +225,7 @@ def _huge_page_array(rows: int, width: int) -> Any:
     """An uninitialised float32 ``[rows, width]`` array; from 8 MiB up, in anonymous memory with
     transparent huge pages advised (where the platform has them)."""
     import contextlib
+    import errno
     import mmap
 
     import numpy as np
@@ -233,7 +234,13 @@ def _huge_page_array(rows: int, width: int) -> Any:
     advice = getattr(mmap, "MADV_HUGEPAGE", None)
     if nbytes < 8 << 20 or advice is None:
         return np.empty((rows, width), dtype=np.float32)
-    buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        buf = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    except OSError as exc:
+        if exc.errno != errno.ENOMEM:
+            raise
+        # what np.empty raises for the same request, so the caller's oom_advice names it as out of memory
+        raise MemoryError(f"cannot allocate {nbytes:,} bytes for the loader's row records") from exc
     with contextlib.suppress(OSError):  # THP unsupported here: 4 KiB pages then
         buf.madvise(advice)
     return np.frombuffer(buf, dtype=np.float32).reshape(rows, width)

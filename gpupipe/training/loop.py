@@ -468,8 +468,10 @@ def train(
     task : {"binary", "regression"}, optional
         Defaults to ``model.task``. Binary trains BCE-with-logits, regression MSE.
     threads : int, optional
-        torch intra-op threads for this call (``torch.set_num_threads``; the previous count is
-        restored after). Default: torch's current count, which nothing in gpupipe changes (torch
+        torch intra-op threads for this call (``torch.set_num_threads``, which is process-wide: torch
+        work in other threads meanwhile uses the same count; the previous count is restored after, so
+        do not run two ``train`` calls with different counts at once). Default: torch's current count,
+        which nothing in gpupipe changes (torch
         starts with one per core). On the CPU, ``threads=1`` gives the same weights on any number of
         cores and never waits for a core another process holds; more threads pay off with large
         batches and wide layers on an idle machine.

@@ -169,8 +169,9 @@ def _columnwise_run(steps: Sequence[Step], start: int, mode: str, feeds_fit: lis
 
 def _run_by_column(working: Any, run: Sequence[Step]) -> Any:
     """Apply a chain of column-wise ops a column at a time: each op sees a one-column frame, as it
-    would see that column in the whole frame, and only one column's intermediates are alive at once
-    (13 x 5M-row int32/float64 intermediates of the Criteo chain made ~0.3 GB of the peak)."""
+    would see that column in the whole frame, and only the intermediates of the columns in flight are
+    alive at once, one column per thread (13 x 5M-row int32/float64 intermediates of the Criteo chain
+    made ~0.3 GB of the peak when they were all alive)."""
     first, last = run[0], run[-1]
     columns = list(first.columns)
     sources = [first.physical(c) for c in columns]

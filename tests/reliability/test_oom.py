@@ -169,3 +169,19 @@ def test_a_real_rmm_out_of_memory_in_a_cudf_read_is_out_of_memory_not_a_damaged_
     assert not isinstance(info.value, gp.DataError)  # not "the file may be truncated"
     assert "big." in str(info.value) and "partition_rows" in str(info.value)
     assert isinstance(info.value.__cause__, MemoryError)  # what RMM raised, kept as the cause
+
+
+def test_the_records_mmap_failing_for_want_of_memory_is_a_memory_error(monkeypatch):
+    import errno
+    import mmap
+
+    import gpupipe.tensors.loader as loader_mod
+
+    def no_memory(*a, **kw):
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    monkeypatch.setattr(mmap, "mmap", no_memory)
+    with pytest.raises(MemoryError, match="row records"):
+        loader_mod._huge_page_array(1 << 20, 16)  # 64 MiB: the mmap path
+    with pytest.raises(OutOfMemoryError, match="staging"), oom_advice("staging rows for the loader", "tensors"):
+        loader_mod._huge_page_array(1 << 20, 16)

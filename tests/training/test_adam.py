@@ -74,3 +74,44 @@ print(sorted(m for m in ("torch._dynamo", "sympy") if m in sys.modules))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _old_layout(real, decoupled):
+    """torch 2.4-2.6's update function: no decoupled_weight_decay keyword (AdamW in its own function)."""
+
+    def fn(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, grad_scale, found_inf, *,
+           amsgrad, has_complex=False, beta1, beta2, lr, weight_decay, eps, maximize, capturable, differentiable):
+        real(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, grad_scale, found_inf,
+             amsgrad=amsgrad, has_complex=has_complex, beta1=beta1, beta2=beta2, lr=lr, weight_decay=weight_decay,
+             eps=eps, maximize=maximize, capturable=capturable, differentiable=differentiable,
+             decoupled_weight_decay=decoupled)
+
+    return fn
+
+
+@pytest.mark.parametrize("layout", ["torch<2.7", "unknown"])
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_other_torch_layouts_give_the_same_weights(monkeypatch, layout, name):
+    from torch.optim import adam, adamw
+
+    schema = make_schema()
+    cont, cat, label = learnable(320)
+    batches = [(cont[i:i + 64], cat[i:i + 64], label[i:i + 64]) for i in range(0, 320, 64)] * 2
+    ours, theirs = _model(schema), _model(schema)
+    theirs.load_state_dict(copy.deepcopy(ours.state_dict()))
+    torch_cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    _steps(theirs, torch_cls(theirs.parameters(), lr=3e-3, weight_decay=0.05), batches)  # before patching
+    real = adam._single_tensor_adam
+    if layout == "torch<2.7":
+        monkeypatch.setattr(adam, "_single_tensor_adam", _old_layout(real, False))
+        monkeypatch.setattr(adamw, "_single_tensor_adamw", _old_layout(real, True), raising=False)
+    else:  # functions this class does not know: it steps a torch.optim optimizer instead
+        monkeypatch.setattr(adam, "_single_tensor_adam", lambda *a, **k: None)
+        monkeypatch.delattr(adamw, "_single_tensor_adamw", raising=False)
+    opt = Adam(ours.parameters(), lr=3e-3, weight_decay=0.05, decoupled_weight_decay=name == "adamw")
+    assert (opt._fallback is None) == (layout == "torch<2.7")
+    if layout == "unknown":
+        monkeypatch.setattr(adam, "_single_tensor_adam", real)  # the real optimizer's own step needs it
+    _steps(ours, opt, batches)
+    for (k, a), (_, b) in zip(ours.state_dict().items(), theirs.state_dict().items(), strict=True):
+        assert torch.equal(a, b), k
