@@ -20,6 +20,23 @@ def _model(schema, seed=0):
     return gp.models.TabularMLP.from_schema(schema, hidden=(16, 8), task="binary")
 
 
+def _pair_and_reference(rows, name, weight_decay):
+    """(batches, our model, torch.optim's model already trained on them) from the same initial weights."""
+    schema = make_schema()
+    cont, cat, label = learnable(rows)
+    batches = [(cont[i:i + 64], cat[i:i + 64], label[i:i + 64]) for i in range(0, rows, 64)] * 2
+    ours, theirs = _model(schema), _model(schema)
+    theirs.load_state_dict(copy.deepcopy(ours.state_dict()))
+    torch_cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
+    _steps(theirs, torch_cls(theirs.parameters(), lr=3e-3, weight_decay=weight_decay), batches)
+    return batches, ours, theirs
+
+
+def _assert_same_weights(ours, theirs):
+    for (k, a), (_, b) in zip(ours.state_dict().items(), theirs.state_dict().items(), strict=True):
+        assert torch.equal(a, b), k
+
+
 def _steps(model, opt, batches):
     loss_fn = torch.nn.BCEWithLogitsLoss()
     for cont, cat, label in batches:
@@ -31,17 +48,10 @@ def _steps(model, opt, batches):
 
 @pytest.mark.parametrize(("name", "weight_decay"), [("adam", 0.0), ("adam", 0.01), ("adamw", 0.0), ("adamw", 0.05)])
 def test_weights_equal_torch_optim_bit_for_bit(name, weight_decay):
-    schema = make_schema()
-    cont, cat, label = learnable(640)
-    batches = [(cont[i:i + 64], cat[i:i + 64], label[i:i + 64]) for i in range(0, 640, 64)] * 2
-    ours, theirs = _model(schema), _model(schema)
-    theirs.load_state_dict(copy.deepcopy(ours.state_dict()))
-    torch_cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-    _steps(theirs, torch_cls(theirs.parameters(), lr=3e-3, weight_decay=weight_decay), batches)
+    batches, ours, theirs = _pair_and_reference(640, name, weight_decay)
     _steps(ours, Adam(ours.parameters(), lr=3e-3, weight_decay=weight_decay, decoupled_weight_decay=name == "adamw"),
            batches)
-    for (k, a), (_, b) in zip(ours.state_dict().items(), theirs.state_dict().items(), strict=True):
-        assert torch.equal(a, b), k
+    _assert_same_weights(ours, theirs)
 
 
 def test_gp_train_gives_torch_optims_weights():
@@ -94,13 +104,7 @@ def _old_layout(real, decoupled):
 def test_other_torch_layouts_give_the_same_weights(monkeypatch, layout, name):
     from torch.optim import adam, adamw
 
-    schema = make_schema()
-    cont, cat, label = learnable(320)
-    batches = [(cont[i:i + 64], cat[i:i + 64], label[i:i + 64]) for i in range(0, 320, 64)] * 2
-    ours, theirs = _model(schema), _model(schema)
-    theirs.load_state_dict(copy.deepcopy(ours.state_dict()))
-    torch_cls = torch.optim.AdamW if name == "adamw" else torch.optim.Adam
-    _steps(theirs, torch_cls(theirs.parameters(), lr=3e-3, weight_decay=0.05), batches)  # before patching
+    batches, ours, theirs = _pair_and_reference(320, name, 0.05)  # the reference before patching
     real = adam._single_tensor_adam
     if layout == "torch<2.7":
         monkeypatch.setattr(adam, "_single_tensor_adam", _old_layout(real, False))
@@ -113,5 +117,4 @@ def test_other_torch_layouts_give_the_same_weights(monkeypatch, layout, name):
     if layout == "unknown":
         monkeypatch.setattr(adam, "_single_tensor_adam", real)  # the real optimizer's own step needs it
     _steps(ours, opt, batches)
-    for (k, a), (_, b) in zip(ours.state_dict().items(), theirs.state_dict().items(), strict=True):
-        assert torch.equal(a, b), k
+    _assert_same_weights(ours, theirs)
