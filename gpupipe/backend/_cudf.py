@@ -23,6 +23,7 @@ cuDF facts this module is written around:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -167,6 +168,11 @@ def _numeric_arrays_cudf(series: cudf.Series, dtype: str | np.dtype | None = Non
 @F.missing.register("cudf")
 def _missing_cudf(series: cudf.Series) -> cupy.ndarray:
     return series.isna().to_cupy()  # NaN in a float column counts (core/column/numerical.py isnull)
+
+
+@F.work_scope.register("cudf")
+def _work_scope_cudf(frame: cudf.DataFrame) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()  # device memory: nothing of NumPy's to set
 
 
 @F.map_columns.register("cudf")

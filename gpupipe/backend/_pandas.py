@@ -8,10 +8,12 @@ pandas columns one by one so that both copies of a table never coexist.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,29 +25,56 @@ from . import frame as F
 from ._murmur3 import murmur3_bytes, murmur3_int64
 
 
-def _numpy_small_pages() -> bool:
-    """Stop NumPy from asking for transparent huge pages on its large arrays; True when it was done here.
+def _numpy_madvise_switch() -> Any:
+    """NumPy's ``_set_madvise_hugepage`` (sets the advice, returns the previous one), or None where this
+    NumPy has none or the user chose: ``NUMPY_MADVISE_HUGEPAGE`` set (NumPy's own knob) or
+    ``GPUPIPE_NUMPY_HUGEPAGE=1`` (keep NumPy's default)."""
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ or os.environ.get("GPUPIPE_NUMPY_HUGEPAGE", "0") == "1":
+        return None
+    core = getattr(np, "_core", None) or getattr(np, "core", None)
+    return getattr(getattr(core, "multiarray", None), "_set_madvise_hugepage", None)
+
+
+_pages_lock = threading.Lock()
+_pages_depth = 0
+_pages_before: bool | None = None
+
+
+@contextlib.contextmanager
+def numpy_small_pages() -> Iterator[None]:
+    """Inside the block, NumPy does not ask for transparent huge pages on its large arrays; the previous
+    setting is restored when the last concurrent block ends.
 
     NumPy ``madvise(MADV_HUGEPAGE)``s every array of 4 MiB or more. Where the kernel's THP ``defrag``
     is ``madvise`` (a common default), each first touch of such an array needs a free 2 MiB block,
     found by direct compaction when memory is fragmented; on a VM whose balloon hands free 2 MiB
     blocks back to the host every such block is also cold there. The pandas backend makes many
     short-lived 5-40 MB columns, so on the 2-core build VM this was most of a Criteo workflow's
-    system time (4.7 s of 8 s wall at 5M rows). Process-wide, as NumPy's own
-    ``NUMPY_MADVISE_HUGEPAGE=0``; left alone when ``NUMPY_MADVISE_HUGEPAGE`` is set (the user chose)
-    or when ``GPUPIPE_NUMPY_HUGEPAGE=1`` (keep NumPy's default).
+    system time (4.7 s of 8 s wall at 5M rows). The setting is NumPy's, process-wide, so it is held
+    only while gpupipe works (readers, Workflow passes): NumPy work elsewhere in the process keeps
+    huge pages outside those calls. Nothing is changed when :func:`_numpy_madvise_switch` says so.
     """
-    if "NUMPY_MADVISE_HUGEPAGE" in os.environ or os.environ.get("GPUPIPE_NUMPY_HUGEPAGE", "0") == "1":
-        return False
+    global _pages_depth, _pages_before
+    switch = _numpy_madvise_switch()
+    if switch is None:
+        yield
+        return
+    with _pages_lock:
+        if _pages_depth == 0:
+            _pages_before = bool(switch(False))
+        _pages_depth += 1
     try:
-        core = getattr(np, "_core", None) or np.core
-        core.multiarray._set_madvise_hugepage(False)
-    except (AttributeError, ImportError):  # a NumPy without the switch: nothing to turn off
-        return False
-    return True
+        yield
+    finally:
+        with _pages_lock:
+            _pages_depth -= 1
+            if _pages_depth == 0:
+                switch(bool(_pages_before))
 
 
-_numpy_small_pages()  # on the pandas backend's first use: this module is imported then
+@F.work_scope.register("pandas")
+def _work_scope_pandas(frame: Any) -> contextlib.AbstractContextManager[None]:
+    return numpy_small_pages()
 
 # Elements per block in the fast paths: a float64 block of 64K (512 KiB) stays in cache, so a chain
 # of in-place ufuncs over it costs one read of the input and one write of the output, with no

@@ -101,6 +101,7 @@ __all__ = [
     "to_pandas",
     "value_counts",
     "value_kind",
+    "work_scope",
 ]
 
 KINDS = ("int", "float", "bool", "str", "category", "datetime", "decimal", "nested", "other")
@@ -317,6 +318,12 @@ numeric_arrays = _generic(
     "column's NumPy dtype), missing slots holding ``fill``.",
 )
 missing = _generic("missing", "Boolean array (NumPy/CuPy) marking the missing values: nulls, and NaN in floats.")
+work_scope = _generic(
+    "work_scope",
+    "A context manager around one bulk run over ``frame`` (a Workflow pass, a file read): on pandas, NumPy "
+    "allocates its large arrays inside it without asking for transparent huge pages (restored after; "
+    "``backend._pandas.numpy_small_pages``); on cuDF, nothing.",
+)
 map_columns = _generic(
     "map_columns",
     "``[fn(frame[c]) for c in columns]``; on pandas the columns run on CPU threads when that pays.",

@@ -196,6 +196,13 @@ def _single(sources: Sequence[Source]) -> bool:
 
 @_read_parquet.register("pandas")
 def _read_parquet_pandas(sources: list[Source], columns: list[str] | None) -> Any:
+    from ..backend._pandas import numpy_small_pages
+
+    with numpy_small_pages():
+        return _read_parquet_pandas_sources(sources, columns)
+
+
+def _read_parquet_pandas_sources(sources: list[Source], columns: list[str] | None) -> Any:
     import pyarrow as pa
 
     if _single(sources):
@@ -501,7 +508,10 @@ _read_csv.register_lazy("cudf", "gpupipe.io._cudf")
 
 @_read_csv.register("pandas")
 def _read_csv_pandas(sources: list[Source], opts: dict[str, Any]) -> Any:
-    return arrow_to_pandas(read_csv_tables(sources, opts))
+    from ..backend._pandas import numpy_small_pages
+
+    with numpy_small_pages():
+        return arrow_to_pandas(read_csv_tables(sources, opts))
 
 
 # ---------------------------------------------------------------------------- arrow ipc / feather

@@ -69,6 +69,11 @@ def transform_step(working: Any, st: Step) -> Any:
 
 def run_frame(steps: Sequence[Step], frame: Any, mode: str) -> Any:
     """Apply the steps to one frame; ``mode`` is "fit", "fit_transform" or "transform"."""
+    with F.work_scope(frame):
+        return _run_frame(steps, frame, mode)
+
+
+def _run_frame(steps: Sequence[Step], frame: Any, mode: str) -> Any:
     working = frame.reset_index(drop=True)
     # fit transforms only what a later op's fit reads (Normalize's output is never computed
     # to fit a Categorify on other columns)

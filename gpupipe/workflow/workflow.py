@@ -182,12 +182,13 @@ class Workflow:
             fit_dataset(self._steps(), dataset, self.label)
         else:
             frame = self._check_frame(data, "fit")
-            used = self._check_columns(dict(frame.dtypes), "fit")
-            if self.label is not None:
-                from ._frames import check_label
+            with F.work_scope(frame):
+                used = self._check_columns(dict(frame.dtypes), "fit")
+                if self.label is not None:
+                    from ._frames import check_label
 
-                check_label(frame, self.label)
-            run_frame(self._steps(), frame, "fit")
+                    check_label(frame, self.label)
+                run_frame(self._steps(), frame, "fit")
         self._finish_fit(used)
         return self
 
@@ -209,14 +210,15 @@ class Workflow:
             return self.fit(dataset).transform(dataset)
         self._schema = None
         frame = self._check_frame(data, "fit_transform")
-        used = self._check_columns(dict(frame.dtypes), "fit_transform")
-        if self.label is not None:
-            from ._frames import check_label
+        with F.work_scope(frame):
+            used = self._check_columns(dict(frame.dtypes), "fit_transform")
+            if self.label is not None:
+                from ._frames import check_label
 
-            check_label(frame, self.label)
-        working = run_frame(self._steps(), frame, "fit_transform")
-        self._finish_fit(used)
-        return self._output(working, with_label=self.label is not None)
+                check_label(frame, self.label)
+            working = run_frame(self._steps(), frame, "fit_transform")
+            self._finish_fit(used)
+            return self._output(working, with_label=self.label is not None)
 
     def transform(self, data: Any) -> Any:
         """Apply the fitted workflow: a frame gives a frame, a ``gp.Dataset`` a lazy ``gp.Dataset``.
@@ -235,9 +237,10 @@ class Workflow:
         if dataset is not None:
             return self._transform_dataset(dataset)
         frame = self._check_frame(data, "transform")
-        self._check_columns(dict(frame.dtypes), "transform")
-        working = run_frame(self._steps(), frame, "transform")
-        return self._output(working, with_label=self.label is not None and self.label in frame.columns)
+        with F.work_scope(frame):
+            self._check_columns(dict(frame.dtypes), "transform")
+            working = run_frame(self._steps(), frame, "transform")
+            return self._output(working, with_label=self.label is not None and self.label in frame.columns)
 
     def _transform_dataset(self, ds: Any) -> Any:
         from ._frames import empty_output

@@ -209,6 +209,16 @@ def test_map_columns_runs_fn_per_column_in_order(backend):
     assert F.map_columns(frame, ["s", "i", "f"], lambda s: str(s.name)) == ["s", "i", "f"]
 
 
+def test_work_scope_is_a_context_that_leaves_the_frame_as_it_was(backend):
+    frame = on(backend, sample())
+    before = F.to_pandas(frame)
+    with F.work_scope(frame) as inside:
+        assert inside is None
+        inner = F.map_columns(frame, ["i"], lambda s: len(s))
+    assert inner == [len(before)]
+    pd.testing.assert_frame_equal(F.to_pandas(frame), before)
+
+
 def test_empty_frame_has_the_schema_dtypes(backend):
     schema = Schema([ColumnSchema("x", "cont", "float32"), ColumnSchema("c", "cat", "int64", 5),
                      ColumnSchema("y", "label", "float32")])
