@@ -156,7 +156,6 @@ def _check_keys(keys: Sequence[str], columns: Sequence[str]) -> list[str]:
 
 def _score_part(wf: Any, model: Any, part: Any, keys: list[str], batch_size: int, device: Any) -> Any:
     """The Arrow table (keys, prediction) of one in-memory frame."""
-    import numpy as np
     import pyarrow as pa
 
     from .tensors.loader import Loader
@@ -172,7 +171,7 @@ def _score_part(wf: Any, model: Any, part: Any, keys: list[str], batch_size: int
 
         schema = without_label(schema)
     loader = Loader(out, batch_size=batch_size, shuffle=False, schema=schema, device=device, workers=0)
-    scores = pa.array(predict(model, loader).float().cpu().numpy().astype(np.float32), type=pa.float32())
+    scores = pa.array(predict(model, loader).float().cpu().numpy(), type=pa.float32())
     del loader, out
     if not keys:
         return pa.table({PREDICTION: scores})

@@ -24,15 +24,13 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import gpupipe as gp
 
-from ._runner import model_stages
+from ._runner import _audit_dict, _stage, model_stages
 
 __all__ = ["FLOAT_ATOL", "FLOAT_RTOL", "OutputMismatch", "PolarsRunner", "compare", "run", "verify"]
 
@@ -70,13 +68,6 @@ class PolarsRunner:
 
     def verify(self, rows: int | None, seed: int) -> dict[str, Any]:
         return verify(self.pipeline, rows, seed, engine=self.engine)
-
-
-@contextlib.contextmanager
-def _stage(timer: Any, audits: dict[str, Any], name: str, cuda: bool) -> Iterator[None]:
-    with gp.audit.transfers(cuda=cuda) as report, timer.stage(name):
-        yield
-    audits[name] = report
 
 
 class _AuditedTimer:
@@ -122,8 +113,7 @@ def run(pipeline: str, rows: int | None = None, seed: int = 0, epochs: int = 1, 
         pipeline=pipeline, backend="polars-gpu" if engine == "gpu" else "polars", device=str(torch_device),
         rows={"train": prep.train.height, "val": prep.val.height, "loader_epoch": stages.rows_seen},
         metrics={k: float(v) for k, v in stages.metrics.items()}, baseline=stages.baseline, timings=timings,
-        audit={k: {"h2d_bytes": int(v.h2d_bytes), "d2h_bytes": int(v.d2h_bytes), "copied": dict(v.copied)}
-               for k, v in audits.items()},
+        audit={k: _audit_dict(v) for k, v in audits.items()},
         history=[dict(h) for h in stages.result.history],
         extra={"engine": engine, "epochs": epochs, "seed": seed, "batch_size": spec.batch_size, "lr": spec.lr,
                "baseline_kind": spec.baseline, "tensor_copies": stages.copies,

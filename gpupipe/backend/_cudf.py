@@ -170,6 +170,21 @@ def _missing_cudf(series: cudf.Series) -> cupy.ndarray:
     return series.isna().to_cupy()  # NaN in a float column counts (core/column/numerical.py isnull)
 
 
+def cudf_polars_engine() -> tuple[bool, str]:
+    """Whether Polars' GPU engine (cudf-polars) imports here: ``(True, "cudf-polars <version>")``, or
+    ``(False, what failed)`` for a broken install. Call it where a CUDA device is usable."""
+    import importlib.metadata
+
+    try:
+        import cudf_polars  # noqa: F401
+    except Exception as exc:  # a broken install: say what failed
+        return False, f"cudf-polars cannot be imported ({type(exc).__name__}: {exc})"
+    try:
+        return True, f"cudf-polars {importlib.metadata.version('cudf-polars-cu13')}"
+    except importlib.metadata.PackageNotFoundError:
+        return True, "cudf-polars (version unknown)"
+
+
 @F.work_scope.register("cudf")
 def _work_scope_cudf(frame: cudf.DataFrame) -> contextlib.AbstractContextManager[None]:
     return contextlib.nullcontext()  # device memory: nothing of NumPy's to set

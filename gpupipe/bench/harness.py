@@ -107,17 +107,11 @@ def _polars_gpu_reason() -> tuple[bool, str]:
         missing.append(cuda_why)
     if missing:
         return False, "; ".join(missing)
-    try:  # only where a device is there: loading libcudf without one is pointless and can be slow
-        import cudf_polars  # noqa: F401
-    except Exception as exc:  # a broken install: say what failed
-        return False, f"cudf-polars cannot be imported ({type(exc).__name__}: {exc})"
-    import importlib.metadata
+    from ..backend._cudf import cudf_polars_engine
 
-    try:
-        version = importlib.metadata.version("cudf-polars-cu13")
-    except importlib.metadata.PackageNotFoundError:
-        version = "?"
-    return True, f"cudf-polars {version}; {cuda_why}"
+    # imported only here, where a device is there: loading libcudf without one is pointless and can be slow
+    ok, engine = cudf_polars_engine()
+    return (True, f"{engine}; {cuda_why}") if ok else (False, engine)
 
 
 def backend_availability(backend: str) -> tuple[bool, str]:

@@ -534,14 +534,11 @@ class Loader:
 
     # -- in-memory ---------------------------------------------------------------------------
     def _order_on_device(self, order: torch.Tensor) -> torch.Tensor:
-        import torch
 
         if self.device.type == "cpu":
             return order
-        # int32 (epoch_indices' dtype below 2**31 rows) halves the one upload of the epoch; index_select takes it
-        small = order if order.dtype == torch.int32 else (
-            order.to(torch.int32) if order.numel() and int(order.max()) < 2**31 else order)
-        return small.to(self.device, non_blocking=True)
+        # int32 below 2**31 rows (epoch_indices' dtype) halves the one upload of the epoch; index_select takes it
+        return order.to(self.device, non_blocking=True)
 
     def _iter_table(self, staged: _Staged | _Records, epoch: int) -> Iterator[Batch]:
         b = self.batch_size

@@ -115,16 +115,11 @@ class Workflow:
         return check_columns(self.nodes, self.label, dtypes, stage, self._input_dtypes)
 
     def _check_frame(self, data: Any, stage: str) -> Any:
-        from ..backend import backend_of
         from ..io.convert import as_frame
 
         data = as_frame(data, f"Workflow.{stage}")
-        try:
-            backend_of(data)
-        except TypeError:
-            msg = (f"Workflow.{stage} expects a pandas, cuDF or Polars DataFrame or a gp.Dataset, got "
-                   f"{type(data).__module__}.{type(data).__qualname__}; convert it with gp.from_pandas/gp.from_arrow")
-            raise DataError(msg) from None
+        _require_frame(data, f"Workflow.{stage}", "a pandas, cuDF or Polars DataFrame or a gp.Dataset",
+                       "; convert it with gp.from_pandas/gp.from_arrow")
         if not hasattr(data, "columns"):
             msg = f"Workflow.{stage} expects a DataFrame, got a {type(data).__name__}; use series.to_frame()"
             raise DataError(msg)
@@ -525,18 +520,12 @@ class Workflow:
         >>> wf.inverse_transform(out)["c"].tolist()
         ['b', nan, '<OOV>']
         """
-        from ..backend import backend_of
         from ._execute import as_dataset
 
         sources = self._table_sources()
         dataset = as_dataset(data)
         if dataset is None:
-            try:
-                backend_of(data)
-            except TypeError:
-                msg = (f"Workflow.inverse_transform expects a pandas or cuDF DataFrame or a gp.Dataset, got "
-                       f"{type(data).__module__}.{type(data).__qualname__}")
-                raise DataError(msg) from None
+            _require_frame(data, "Workflow.inverse_transform", "a pandas or cuDF DataFrame or a gp.Dataset")
         have = list(dataset.columns if dataset is not None else data.columns)
         if columns is None:
             names = [n for n in sources if n in have and hasattr(sources[n].op, "inverse_transform")]
@@ -577,5 +566,17 @@ def _inverse_partition(plan: list[tuple[str, Any]], oov: Any, frame: Any) -> Any
     return result
 
 
-#: the input row number carried through a transform by _transform_tracking_rows (no op reads it)
-_ROW = "__gpupipe_row__"
+def _require_frame(data: Any, where: str, accepted: str, advice: str = "") -> None:
+    """DataError naming what ``where`` was given when ``data`` is no frame of a gpupipe backend."""
+    from ..backend import backend_of
+
+    try:
+        backend_of(data)
+    except TypeError:
+        msg = f"{where} expects {accepted}, got {type(data).__module__}.{type(data).__qualname__}{advice}"
+        raise DataError(msg) from None
+
+
+#: the input row number carried through a transform by _transform_tracking_rows (no op reads it); NUL-prefixed
+#: like the planner's private working names, so it cannot replace a user's column
+_ROW = "\x00row"

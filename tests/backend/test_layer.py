@@ -15,7 +15,7 @@ from gpupipe.backend.dispatch import GENERICS
 
 PACKAGE = Path(gpupipe.__file__).parent
 ROOT = PACKAGE.parent
-GPU_LIBRARIES = {"cudf", "cupy", "cupyx", "cuml", "dask_cudf", "dask_cuda", "rmm", "pylibcudf", "pynvml"}
+GPU_LIBRARIES = {"cudf", "cupy", "cupyx", "cuml", "dask_cudf", "dask_cuda", "rmm", "pylibcudf", "pynvml", "cudf_polars"}
 #: the only places a GPU library may be imported or named; distributed/ holds the dask-cuda cluster code
 GPU_MODULES = ("gpupipe/backend/", "gpupipe/io/_cudf.py", "gpupipe/tensors/_cudf.py", "gpupipe/baselines/_cuml.py",
                "gpupipe/distributed/")
