@@ -120,7 +120,7 @@ def summarise(rs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def line(name: str, r: dict[str, Any]) -> str:
     return (f"{name:<16} wall {r['wall']:6.2f}  user {r['user']:5.2f}  sys {r['sys']:5.2f}  "
-            f"maxrss {r['maxrss_kb'] / 1e6:5.2f} GB  minflt {int(r['minflt']):>8}  load {r['load1']:.2f}")
+            f"maxrss {r['maxrss_kb'] * 1024 / 1e9:5.2f} GB  minflt {int(r['minflt']):>8}  load {r['load1']:.2f}")
 
 
 def alternate(cmds: list[tuple[str, list[str]]], runs: int, sleep: float = 0.0) -> dict[str, list[dict[str, Any]]]:
