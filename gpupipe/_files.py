@@ -274,3 +274,39 @@ def _publish_dir(url: str, write: Callable[[Path], T], manifest: str,
         with contextlib.suppress(Exception):  # unreferenced files: harmless, removed by the next save
             fs.rm(stale)
     return result
+
+
+class SavedFiles:
+    """The files of a save (a workflow, a checkpoint), read back: in a local directory, or under a URL prefix
+    read through fsspec with ``storage_options``. ``url`` is None for a local directory."""
+
+    def __init__(self, directory: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None) -> None:
+        self.url = str(directory).rstrip("/") if _is_url(directory) else None
+        self.root = Path(directory)
+        self.storage_options = storage_options
+
+    def where(self, name: str) -> str:
+        """The file's path or URL, for reading and for messages."""
+        return f"{self.url}/{name}" if self.url is not None else str(self.root / name)
+
+    def is_file(self, name: str) -> bool:
+        if self.url is None:
+            return (self.root / name).is_file()
+        from .io._sources import filesystem, remote_errors
+
+        fs, path = filesystem(self.where(name), self.storage_options)
+        with remote_errors(self.where(name)):
+            try:
+                return bool(fs.isfile(path))
+            except FileNotFoundError:
+                return False
+
+    def read(self, name: str) -> bytes:
+        """The file's bytes; FileNotFoundError naming it when it is missing."""
+        if self.url is None:
+            return (self.root / name).read_bytes()
+        from .io._sources import filesystem, remote_errors
+
+        fs, path = filesystem(self.where(name), self.storage_options)
+        with remote_errors(self.where(name)):
+            return bytes(fs.cat_file(path))

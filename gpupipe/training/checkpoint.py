@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from .._files import atomic_write_dir, sha256_bytes, sha256_file
+from .._files import SavedFiles, atomic_write_dir, sha256_bytes, sha256_file
 from .._version import __version__
 from ..errors import WorkflowFormatError
 
@@ -149,29 +149,14 @@ def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra:
     return url if remote else target
 
 
-class _Files:
-    """A checkpoint's files: in a local directory, or under a URL prefix (read through fsspec)."""
+class _Files(SavedFiles):
+    """A checkpoint's files, its storage options checked first."""
 
     def __init__(self, directory: str | os.PathLike, storage_options: Mapping[str, Any] | None) -> None:
-        from ..io._sources import check_storage_options, is_url
+        from ..io._sources import check_storage_options
 
         check_storage_options(directory, storage_options, "load_checkpoint")
-        self.url = str(directory).rstrip("/") if is_url(directory) else None
-        self.root = Path(directory)
-        self.storage_options = storage_options
-
-    def where(self, name: str) -> str:
-        return f"{self.url}/{name}" if self.url is not None else str(self.root / name)
-
-    def read(self, name: str) -> bytes:
-        """The file's bytes; FileNotFoundError naming it when it is missing."""
-        if self.url is None:
-            return (self.root / name).read_bytes()
-        from ..io._sources import filesystem, remote_errors
-
-        fs, path = filesystem(self.where(name), self.storage_options)
-        with remote_errors(self.where(name)):
-            return bytes(fs.cat_file(path))
+        super().__init__(directory, storage_options)
 
 
 def checkpoint_info(directory: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> dict[str, Any]:

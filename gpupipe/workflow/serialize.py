@@ -47,7 +47,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._files import atomic_write_dir, sha256_bytes, sha256_file
+from .._files import SavedFiles, atomic_write_dir, sha256_bytes, sha256_file
 from .._version import __version__
 from ..errors import WorkflowFormatError
 
@@ -242,15 +242,15 @@ def load_workflow(directory: str | os.PathLike, *, storage_options: Mapping[str,
     WorkflowFormatError
         If the save is truncated, tampered with, of a newer format, or names an unknown op.
     """
-    from ..io._sources import check_storage_options, is_url
+    from ..io._sources import check_storage_options
 
     check_storage_options(directory, storage_options, "Workflow.load")
-    store = _Store(str(directory), storage_options) if is_url(directory) else _Store(Path(directory))
+    store = _Store(directory, storage_options)
     jf = store.where(_JSON)
     if not store.is_file(_JSON):
         hint = ""
         d = store.root
-        if isinstance(d, Path):
+        if store.url is None:
             olds = sorted(d.parent.glob(f".{d.name}.old-*")) if d.parent.exists() else []
             if olds:
                 hint = f"; a save was interrupted and the previous one is at {olds[-1]}: rename it to {d}"
@@ -275,40 +275,12 @@ def load_workflow(directory: str | os.PathLike, *, storage_options: Mapping[str,
         raise WorkflowFormatError(msg) from None
 
 
-class _Store:
-    """The files of a save: a local directory, or a URL prefix read through fsspec."""
-
-    def __init__(self, root: Path | str, storage_options: Mapping[str, Any] | None = None) -> None:
-        self.root = root
-        self.storage_options = storage_options
-
-    def where(self, rel: str) -> str:
-        return str(self.root / rel) if isinstance(self.root, Path) else f"{str(self.root).rstrip('/')}/{rel}"
-
-    def is_file(self, rel: str) -> bool:
-        if isinstance(self.root, Path):
-            return (self.root / rel).is_file()
-        from ..io._sources import filesystem, remote_errors
-
-        fs, path = filesystem(self.where(rel), self.storage_options)
-        with remote_errors(self.where(rel)):
-            try:
-                return bool(fs.isfile(path))
-            except FileNotFoundError:
-                return False
-
-    def read(self, rel: str) -> bytes:
-        if isinstance(self.root, Path):
-            return (self.root / rel).read_bytes()
-        from ..io._sources import filesystem, remote_errors
-
-        fs, path = filesystem(self.where(rel), self.storage_options)
-        with remote_errors(self.where(rel)):
-            return bytes(fs.cat_file(path))
+class _Store(SavedFiles):
+    """The files of a workflow save."""
 
     def inside(self, rel: str) -> bool:
         """Whether ``rel`` names a file inside the save (no escape through ``..`` or a symlink)."""
-        if isinstance(self.root, Path):
+        if self.url is None:
             root = (self.root / _ARTIFACTS).resolve()
             path = (self.root / rel).resolve()
             return path.parent == root or path.parent.parent == root
