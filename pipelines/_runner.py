@@ -171,11 +171,12 @@ def model_stages(spec: Spec, schema: Any, train_data: Any, val_data: Any, baseli
         _prefetch_imports(list(_PLOT_IMPORTS), after=baseline_job.thread if baseline_job else None)
     torch.manual_seed(seed)
     model = spec.model(schema).to(torch_device)
-    with _torch_threads(CPU_TRAIN_THREADS if torch_device.type == "cpu" else None):
-        with stage("train"):
-            result = gp.train(model, train_loader, epochs=epochs, lr=spec.lr, seed=seed, progress=progress)
-        with stage("evaluate"):
-            metrics = gp.evaluate(result.model, val_loader)
+    threads = CPU_TRAIN_THREADS if torch_device.type == "cpu" else None
+    with stage("train"):
+        result = gp.train(model, train_loader, epochs=epochs, lr=spec.lr, seed=seed, progress=progress,
+                          threads=threads)
+    with stage("evaluate"):
+        metrics = gp.evaluate(result.model, val_loader, threads=threads)
     baseline: dict[str, float] = {}
     fit_seconds = None
     if baseline_job is not None:
@@ -264,22 +265,6 @@ def _one_thread_pools() -> Any:
     except ImportError:
         return contextlib.nullcontext()
     return threadpool_limits(1)
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """torch's intra-op thread count set to ``n`` inside the block (``None``: unchanged), restored after."""
-    import torch
-
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _write_outputs(res: gp.bench.PipelineResult, wf: Any, train_result: Any, out: Path) -> None:

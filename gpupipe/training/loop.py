@@ -15,7 +15,7 @@ import numbers
 import os
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -375,10 +375,11 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
 
 
 def evaluate(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None = None,
-             amp: bool | None = False) -> dict[str, float]:
+             amp: bool | None = False, threads: int | None = None) -> dict[str, float]:
     """Metrics of ``model`` on ``loader``: ``auc``, ``logloss``, ``accuracy`` (binary) or ``rmse``, ``mae``.
 
     Computed on the loader's device (see :mod:`gpupipe.training.metrics`), read back once.
+    ``threads`` sets torch's intra-op threads for the call, as in :func:`train`.
 
     Examples
     --------
@@ -395,15 +396,35 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None 
     _check_loader_arg(loader, "loader", "gp.evaluate")
     V.choice(task, ["binary", "regression"], "task", "gp.evaluate", none_ok=True, none_means="the model's task")
     V.flag(amp, "amp", "gp.evaluate", none_ok=True, none_means="on for CUDA, off on the CPU")
+    threads = V.integer(threads, "threads", "gp.evaluate", min_value=1, none_ok=True,
+                        none_means="torch's current count")
     _check_loader(loader, "evaluation", need_label=True)
     device = _device_of(loader)
     model.to(device)
     task = _task_of(model, task)
     loader = _check_model_fits(model, loader, "evaluation")
-    out, label = _outputs(model, loader, device, amp, with_labels=True, what="evaluation")
-    if task == "binary" and bool(_bad_binary_labels(label)):
-        raise _binary_label_error("evaluation")
-    return compute_metrics(_scores(out, task), label, task)
+    with intra_op_threads(threads):
+        out, label = _outputs(model, loader, device, amp, with_labels=True, what="evaluation")
+        if task == "binary" and bool(_bad_binary_labels(label)):
+            raise _binary_label_error("evaluation")
+        return compute_metrics(_scores(out, task), label, task)
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op thread count (process-wide) set to ``n`` inside the block, restored after; ``None``
+    leaves it alone."""
+    import torch
+
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _tensorboard(log_dir: str | os.PathLike | None) -> Any:
@@ -539,69 +560,65 @@ def train(
     bad_epochs = 0
 
     fork_devices = [device] if device.type == "cuda" else []
-    threads_before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        with torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(int(seed))
-            opt = Adam(model.parameters(), lr=lr, weight_decay=weight_decay,
-                       decoupled_weight_decay=_OPTIMIZERS[optimizer])
-            for epoch in range(1, int(epochs) + 1):
-                if hasattr(loader, "set_epoch"):
-                    loader.set_epoch(epoch - 1)
-                entry = _train_epoch(model, loader, opt, loss_fn, device, amp, progress,
-                                     f"epoch {epoch}/{epochs}", epoch, binary=task == "binary")
-                result.loss_curve.extend(entry.pop("_curve"))
-                if val is not None:
-                    t0 = time.perf_counter()
-                    metrics = evaluate(model, val, task=task)
-                    entry["val_seconds"] = time.perf_counter() - t0
-                    entry.update({f"val_{k}": v for k, v in metrics.items()})
-                else:
-                    metrics = {}
-                result.history.append(entry)
-                if writer is not None:
-                    for k, v in entry.items():
-                        if k != "epoch":
-                            writer.add_scalar(k.replace("val_", "val/", 1) if k.startswith("val_") else f"train/{k}",
-                                              v, epoch)
-                    writer.flush()
+    with intra_op_threads(threads):
+        try:
+            with torch.random.fork_rng(devices=fork_devices):
+                torch.manual_seed(int(seed))
+                opt = Adam(model.parameters(), lr=lr, weight_decay=weight_decay,
+                           decoupled_weight_decay=_OPTIMIZERS[optimizer])
+                for epoch in range(1, int(epochs) + 1):
+                    if hasattr(loader, "set_epoch"):
+                        loader.set_epoch(epoch - 1)
+                    entry = _train_epoch(model, loader, opt, loss_fn, device, amp, progress,
+                                         f"epoch {epoch}/{epochs}", epoch, binary=task == "binary")
+                    result.loss_curve.extend(entry.pop("_curve"))
+                    if val is not None:
+                        t0 = time.perf_counter()
+                        metrics = evaluate(model, val, task=task)
+                        entry["val_seconds"] = time.perf_counter() - t0
+                        entry.update({f"val_{k}": v for k, v in metrics.items()})
+                    else:
+                        metrics = {}
+                    result.history.append(entry)
+                    if writer is not None:
+                        for k, v in entry.items():
+                            if k != "epoch":
+                                writer.add_scalar(k.replace("val_", "val/", 1) if k.startswith("val_") else f"train/{k}",
+                                                  v, epoch)
+                        writer.flush()
 
-                value = metrics.get(monitor) if metrics else None
-                improved = value is None or best_value is None or (
-                    value > best_value + (stopper.min_delta if stopper else 0.0) if higher
-                    else value < best_value - (stopper.min_delta if stopper else 0.0))
-                if value is not None and value != value:  # NaN metric never improves
-                    improved = best_value is None
-                if improved:
-                    best_value, result.best_epoch, bad_epochs = value, epoch, 0
-                    result.metrics = dict(metrics)
-                    if stopper is not None and stopper.restore_best:
-                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                    if checkpoint is not None and _is_main_process():
-                        from .checkpoint import save_checkpoint
+                    value = metrics.get(monitor) if metrics else None
+                    improved = value is None or best_value is None or (
+                        value > best_value + (stopper.min_delta if stopper else 0.0) if higher
+                        else value < best_value - (stopper.min_delta if stopper else 0.0))
+                    if value is not None and value != value:  # NaN metric never improves
+                        improved = best_value is None
+                    if improved:
+                        best_value, result.best_epoch, bad_epochs = value, epoch, 0
+                        result.metrics = dict(metrics)
+                        if stopper is not None and stopper.restore_best:
+                            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                        if checkpoint is not None and _is_main_process():
+                            from .checkpoint import save_checkpoint
 
-                        save_checkpoint(_unwrapped(model), checkpoint, extra={"epoch": epoch, "metrics": metrics,
-                                                                  "history": result.history})
+                            save_checkpoint(_unwrapped(model), checkpoint, extra={"epoch": epoch, "metrics": metrics,
+                                                                      "history": result.history})
+                    else:
+                        bad_epochs += 1
+                        if stopper is not None and bad_epochs > stopper.patience:
+                            result.stopped_early = True
+                            break
+                if stopper is not None and stopper.restore_best and best_state is not None:
+                    # result.metrics already holds the best epoch's metrics
+                    if result.best_epoch != len(result.history):
+                        model.load_state_dict(best_state)
                 else:
-                    bad_epochs += 1
-                    if stopper is not None and bad_epochs > stopper.patience:
-                        result.stopped_early = True
-                        break
-            if stopper is not None and stopper.restore_best and best_state is not None:
-                # result.metrics already holds the best epoch's metrics
-                if result.best_epoch != len(result.history):
-                    model.load_state_dict(best_state)
-            else:
-                result.metrics = dict(metrics)  # the returned weights are the last epoch's
-                if val is None:
-                    result.best_epoch = len(result.history)
-    finally:
-        if threads is not None:
-            torch.set_num_threads(threads_before)
-        if writer is not None:
-            writer.close()
+                    result.metrics = dict(metrics)  # the returned weights are the last epoch's
+                    if val is None:
+                        result.best_epoch = len(result.history)
+        finally:
+            if writer is not None:
+                writer.close()
     result.seconds = time.perf_counter() - started
     return result
 

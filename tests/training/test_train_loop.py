@@ -284,7 +284,13 @@ def test_threads_sets_torchs_count_for_the_call_only():
             seen.append(torch.get_num_threads())
             return self.inner(cont, cat)
 
-    gp.train(Spy(), loader, epochs=1, threads=1, progress=False)
+    spy = Spy()
+    gp.train(spy, loader, epochs=1, threads=1, progress=False)
     assert set(seen) == {1} and torch.get_num_threads() == before
+    seen.clear()
+    gp.evaluate(spy, loader, threads=1)  # evaluate takes the same parameter
+    assert seen and set(seen) == {1} and torch.get_num_threads() == before
     with pytest.raises(gp.ParameterError, match="threads"):
         gp.train(_model(schema), loader, threads=0, progress=False)
+    with pytest.raises(gp.ParameterError, match="threads"):
+        gp.evaluate(_model(schema), loader, threads=0)
