@@ -211,7 +211,8 @@ def _csv_schema_cudf(src: Source, opts: dict[str, Any]) -> tuple[pa.Schema, int]
 @_read_csv_piece.register("cudf")
 def _read_csv_piece_cudf(piece: _Piece, opts: dict[str, Any]) -> cudf.DataFrame:
     frame = _read_csv_file(piece.source, opts)
-    own = _csv_file_schema(frame, opts)
+    # the schema found when the Dataset was built: no per-column null counts (device syncs) per partition
+    own = piece.own if piece.own is not None else _csv_file_schema(frame, opts)
     return _conform(_rows(frame, piece), piece.target, piece.source, own, "gp.Dataset")
 
 

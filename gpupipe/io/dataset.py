@@ -37,7 +37,8 @@ PathLike = str | os.PathLike
 @dataclass(frozen=True)
 class _Piece:
     """One partition of a file: all of it, or ``length`` rows from ``start`` (row groups ``groups``),
-    read as the Dataset's unified schema ``target``; ``own`` is the file's own schema (parquet)."""
+    read as the Dataset's unified schema ``target``; ``own`` is the file's own schema, as found when the
+    Dataset was built (for a CSV file: the one parse that counted its rows)."""
 
     backend: str
     source: Source
@@ -367,12 +368,12 @@ def _csv_pieces(sources: list[Source], partition_rows: int | None, columns: list
     shapes = [_csv_schema.impl(backend)(s, opts) for s in sources]
     target = csv_target(sources, [schema for schema, _ in shapes], csv_options(columns=columns))
     pieces: list[_Piece] = []
-    for src, (_, rows) in zip(sources, shapes, strict=True):
+    for src, (own, rows) in zip(sources, shapes, strict=True):
         if partition_rows is None:
-            pieces.append(_Piece(backend, src, "csv", target))
+            pieces.append(_Piece(backend, src, "csv", target, own))
             continue
         for a in range(0, max(rows, 1), partition_rows):
-            pieces.append(_Piece(backend, src, "csv", target, None, None, a, min(partition_rows, rows - a)))
+            pieces.append(_Piece(backend, src, "csv", target, own, None, a, min(partition_rows, rows - a)))
     return pieces, _meta_from_arrow(target.empty_table(), backend)
 
 
