@@ -292,8 +292,9 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
     """:func:`batch_predict`, and what it did: rows, partitions and seconds (the CLI prints them)."""
     import time
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ParameterError(f"batch_size must be a positive integer, got {batch_size!r}")
+    from . import _validate as V
+
+    batch_size = V.integer(batch_size, "batch_size", "batch_predict", min_value=1)
     fmt = _output_format(out) if out is not None else None
     wf = _as_workflow(workflow)
     model = _as_model(model)
