@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, oom_advice
 from ._sources import Source, remote_errors
-from ._unify import file_columns
+from ._unify import columns_to_read
 from .dataset import _csv_schema, _Piece, _read_csv_piece, _read_parquet_piece, _register_dask
 from .files import (
     _CSV_NULL_VALUES,
@@ -135,9 +135,7 @@ def _read_parquet_cudf(sources: list[Source], columns: list[str] | None) -> cudf
         return _read_parquet_files([s.path for s in sources], list(target.names), sources[0], where)
     frames = []
     for src, own in zip(sources, schemas, strict=True):
-        cols = [c for c in file_columns(target, src) if c in own.names]
-        # no column of this file is wanted: read one anyway, for the number of rows
-        frame = _read_parquet_files([src.path], cols or own.names[:1], src, src.name)
+        frame = _read_parquet_files([src.path], columns_to_read(target, src, own)[1], src, src.name)
         frames.append(_conform(frame, target, src, own, "read_parquet"))
     return frames[0] if len(frames) == 1 else cudf.concat(frames, ignore_index=True)
 
@@ -145,8 +143,7 @@ def _read_parquet_cudf(sources: list[Source], columns: list[str] | None) -> cudf
 @_read_parquet_piece.register("cudf")
 def _read_parquet_piece_cudf(piece: _Piece) -> cudf.DataFrame:
     src, own, target = piece.source, piece.own, piece.target
-    cols = [c for c in file_columns(target, src) if c in own.names]
-    frame = _read_parquet_files([src.path], cols or own.names[:1], src, src.name,
+    frame = _read_parquet_files([src.path], columns_to_read(target, src, own)[1], src, src.name,
                                 None if piece.groups is None else [list(piece.groups)])
     return _conform(_rows(frame, piece), target, src, own, "gp.Dataset")
 

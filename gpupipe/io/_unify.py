@@ -160,6 +160,13 @@ def file_columns(target: pa.Schema, src: Source) -> list[str]:
     return [n for n in target.names if n not in keys]
 
 
+def columns_to_read(target: pa.Schema, src: Source, own: pa.Schema) -> tuple[list[str], list[str]]:
+    """(the target's columns this file, of schema ``own``, holds; the columns to read from it): when it holds
+    none of them, one column anyway, for the number of rows."""
+    wanted = [c for c in file_columns(target, src) if c in own.names]
+    return wanted, wanted or own.names[:1]
+
+
 def conform_table(table: pa.Table, target: pa.Schema, src: Source, reader: str = "read") -> pa.Table:
     """``table`` (read from ``src``) with exactly ``target``'s columns and types: absent or null-typed
     columns as nulls, others cast (every cast is a widening :func:`unify` allowed), hive columns filled."""

@@ -21,7 +21,7 @@ from .._files import atomic_write_file
 from ..backend import Dispatch, get_backend
 from ..errors import DataError, SchemaError
 from ._sources import Source, check_storage_options, expand, remote_errors
-from ._unify import conform_table, file_columns, unify
+from ._unify import columns_to_read, conform_table, unify
 from .convert import arrow_to_pandas, check_column_names, to_arrow
 
 if TYPE_CHECKING:
@@ -174,9 +174,8 @@ def read_parquet_arrow(src: Source, columns: Sequence[str] | None, groups: Seque
 def read_parquet_conformed(src: Source, target: pa.Schema, own: pa.Schema,
                            groups: Sequence[int] | None = None) -> pa.Table:
     """One file (whose own schema is ``own``) read as ``target``: its columns, types and partition values."""
-    cols = [c for c in file_columns(target, src) if c in own.names]
-    # no column of this file is wanted: read one anyway, for the number of rows
-    table = read_parquet_arrow(src, cols or own.names[:1], groups)
+    cols, read = columns_to_read(target, src, own)
+    table = read_parquet_arrow(src, read, groups)
     return conform_table(table.replace_schema_metadata(None).select(cols), target, src)
 
 
