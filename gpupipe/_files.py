@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["atomic_write_dir", "atomic_write_file", "fsync", "replace_dir", "sha256_bytes", "sha256_file"]
+__all__ = ["atomic_write_dir", "atomic_write_file", "fsync", "replace_dir", "save_target", "sha256_bytes", "sha256_file"]
 
 T = TypeVar("T")
 
@@ -274,6 +274,38 @@ def _publish_dir(url: str, write: Callable[[Path], T], manifest: str,
         with contextlib.suppress(Exception):  # unreferenced files: harmless, removed by the next save
             fs.rm(stale)
     return result
+
+
+def save_target(directory: str | os.PathLike[str], storage_options: Mapping[str, Any] | None, where: str,
+                what: str, foreign: Callable[[list[str]], list[str]]) -> tuple[Path | str, bool]:
+    """Where a save of ``what`` (a workflow, a checkpoint) goes, checked before anything is written:
+    ``(target, remote)``, a local directory or a URL prefix.
+
+    A save replaces the whole directory or prefix, so one that already holds entries ``foreign`` names
+    (of the top-level names of a directory, of the object names under a prefix: those that are not a
+    previous save of ``what``) is refused with a :class:`~gpupipe.errors.WorkflowFormatError`; a local
+    path that is a file, or lies under one, is a :class:`~gpupipe.errors.ParameterError`.
+    """
+    from . import _validate as V
+    from .errors import WorkflowFormatError
+    from .io._sources import check_storage_options, is_url
+
+    check_storage_options(directory, storage_options, where)
+    remote = is_url(directory)
+    target: Path | str
+    if remote:
+        target = str(directory).rstrip("/")
+        names, place = remote_listing(target, storage_options), "prefix"
+    else:
+        V.output_dir(directory, "directory", where)
+        target = Path(directory)
+        names, place = (sorted(p.name for p in target.iterdir()) if target.is_dir() else []), "directory"
+    others = foreign(names)
+    if others:
+        msg = (f"{where}: {target} holds {others[:5]}{'...' if len(others) > 5 else ''}, which are not a saved "
+               f"{what}'s; a save replaces the whole {place}, so choose an empty or new one")
+        raise WorkflowFormatError(msg)
+    return target, remote
 
 
 class SavedFiles:

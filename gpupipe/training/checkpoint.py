@@ -85,7 +85,6 @@ def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra:
     V.output_dir(directory, "directory", "save_checkpoint")
     if extra is not None and not (isinstance(extra, Mapping) and all(isinstance(k, str) for k in extra)):
         V.fail("save_checkpoint", "extra", extra, "None or a dict of str keys to JSON values (numbers, strings, lists)")
-    target = Path(directory)
     cls_name = type(model).__name__
     config = getattr(model, "config", None)
     if MODEL_CLASSES.get(cls_name) is not type(model) or not isinstance(config, Mapping):
@@ -107,31 +106,14 @@ def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra:
     try:
         meta_probe = json.dumps(meta)
     except (TypeError, ValueError) as exc:
-        msg = f"checkpoint metadata for {target} is not JSON-serialisable ({exc}); pass plain numbers/strings in extra"
+        msg = f"checkpoint metadata for {os.fspath(directory)} is not JSON-serialisable ({exc}); pass plain numbers/strings in extra"
         raise WorkflowFormatError(msg) from None
     del meta_probe
 
-    from ..io._sources import check_storage_options, is_url
+    from .._files import save_target
 
-    check_storage_options(directory, storage_options, "save_checkpoint")
-    remote = is_url(directory)
-    if remote:
-        from .._files import remote_listing
-
-        url = str(directory).rstrip("/")
-        others = [p for p in remote_listing(url, storage_options) if p != META and not _WEIGHTS_NAME.match(p)]
-        if others:
-            msg = (f"{url} holds objects that are not a checkpoint's ({others[:5]}); a save replaces the whole "
-                   f"prefix, so choose an empty or new one")
-            raise WorkflowFormatError(msg)
-    elif target.exists():
-        if not target.is_dir():
-            raise WorkflowFormatError(f"{target} exists and is not a directory; choose a directory for the checkpoint")
-        others = sorted(p.name for p in target.iterdir() if p.name not in (WEIGHTS, META))
-        if others:
-            msg = (f"{target} holds files that are not a checkpoint's ({others[:5]}); a save replaces the whole "
-                   f"directory, so choose an empty or new directory")
-            raise WorkflowFormatError(msg)
+    target, remote = save_target(directory, storage_options, "save_checkpoint", "checkpoint",
+                                 lambda names: [n for n in names if n != META and not _WEIGHTS_NAME.match(n)])
 
     def write(tmp: Path) -> None:
         weights = tmp / WEIGHTS
@@ -145,8 +127,8 @@ def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra:
         meta["files"] = {name: {"sha256": digest, "bytes": (tmp / name).stat().st_size}}
         (tmp / META).write_bytes(json.dumps(meta, indent=2, sort_keys=True).encode())
 
-    atomic_write_dir(url if remote else target, write, manifest=META, storage_options=storage_options)
-    return url if remote else target
+    atomic_write_dir(target, write, manifest=META, storage_options=storage_options)
+    return target
 
 
 class _Files(SavedFiles):

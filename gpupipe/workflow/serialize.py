@@ -144,29 +144,13 @@ def save_workflow(wf: Any, directory: str | os.PathLike, *, storage_options: Map
     """
     import pyarrow.parquet as pq
 
-    from ..io._sources import check_storage_options, is_url
+    from .._files import save_target
     from ..io.convert import to_arrow
 
     spec = wf.to_spec()  # NotFittedError, or an unsaveable op, before anything is written
-    check_storage_options(directory, storage_options, "Workflow.save")
-    remote = is_url(directory)
-    if remote:
-        from .._files import remote_listing
-
-        target: Path | str = str(directory).rstrip("/")
-        present = remote_listing(str(target), storage_options)
-        if present and _JSON not in present:
-            msg = (f"{target} holds objects ({present[:3]}...) and no {_JSON}; refusing to replace what is not a "
-                   "saved workflow. Choose another prefix or empty it")
-            raise WorkflowFormatError(msg)
-    else:
-        target = Path(directory)
-        if target.exists() and not target.is_dir():
-            raise FileExistsError(17, "exists and is not a directory; choose a directory for the workflow", str(target))
-        if target.is_dir() and any(target.iterdir()) and not (target / _JSON).exists():
-            msg = (f"{target} exists, is not empty and holds no {_JSON}; refusing to replace what is not a saved "
-                   "workflow. Choose another directory or empty it")
-            raise WorkflowFormatError(msg)
+    # a directory or prefix holding anything but a previous save (its workflow.json) is not replaced
+    target, remote = save_target(directory, storage_options, "Workflow.save", "workflow",
+                                 lambda names: names if names and _JSON not in names else [])
 
     # Encode everything first: an unsaveable value must fail before any file is written.
     nodes = []
