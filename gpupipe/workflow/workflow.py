@@ -231,11 +231,27 @@ class Workflow:
         dataset = as_dataset(data)
         if dataset is not None:
             return self._transform_dataset(dataset)
+        return self._transform_frame(data, track_rows=False)[0]
+
+    def _transform_frame(self, data: Any, track_rows: bool) -> tuple[Any, Any]:
+        """``transform`` of an in-memory frame, and with ``track_rows`` the positions (host int64) of the input
+        rows its output rows come from: None when no op drops rows (output row i is input row i)."""
+        import numpy as np
+
         frame = self._check_frame(data, "transform")
         with F.work_scope(frame):
             self._check_columns(dict(frame.dtypes), "transform")
-            working = run_frame(self._steps(), frame, "transform")
-            return self._output(working, with_label=self.label is not None and self.label in frame.columns)
+            track = track_rows and any(op.changes_rows for op in self.ops)
+            working = frame
+            if track:
+                working = frame.reset_index(drop=True).copy(deep=False)
+                working[_ROW] = F.to_device(working, np.arange(len(working), dtype=np.int64))
+            working = run_frame(self._steps(), working, "transform")
+            out = self._output(working, with_label=self.label is not None and self.label in frame.columns)
+            if not track:
+                return out, None
+            rows, _ = F.numeric_arrays(working[_ROW], "int64", 0)
+            return out, np.asarray(F.to_host(rows))
 
     def _transform_dataset(self, ds: Any) -> Any:
         from ._frames import empty_output
@@ -387,22 +403,10 @@ class Workflow:
         return load_workflow(directory, storage_options=storage_options)
 
     def _transform_tracking_rows(self, frame: Any) -> tuple[Any, Any]:
-        """``transform(frame)`` of an in-memory frame, and the positions (host int64) of the input rows its output
-        rows come from: None when no op drops rows (then output row i is input row i). For scoring, whose keys
-        must stay beside their rows."""
-        import numpy as np
-
-        if not any(op.changes_rows for op in self.ops):
-            return self.transform(frame), None
+        """``transform(frame)`` of an in-memory frame and the input row of each output row (see
+        :meth:`_transform_frame`). For scoring, whose keys must stay beside their rows."""
         self._check_fitted()
-        checked = self._check_frame(frame, "transform")
-        self._check_columns(dict(checked.dtypes), "transform")
-        tagged = checked.reset_index(drop=True).copy(deep=False)
-        tagged[_ROW] = F.to_device(tagged, np.arange(len(tagged), dtype=np.int64))
-        working = run_frame(self._steps(), tagged, "transform")
-        rows, _ = F.numeric_arrays(working[_ROW], "int64", 0)
-        with_label = self.label is not None and self.label in checked.columns
-        return self._output(working, with_label), np.asarray(F.to_host(rows))
+        return self._transform_frame(frame, track_rows=True)
 
     # ------------------------------------------------------------------ reading ids back, fitted tables
     def _table_sources(self) -> dict[str, Any]:
