@@ -86,6 +86,44 @@ def test_csv_read_with_nulls_types_and_columns(backend, tmp_path):
     assert t["q"].tolist() == [2, 4]
 
 
+def test_csv_values_in_quotes_may_hold_line_breaks_across_blocks(tmp_path, monkeypatch):
+    """A line break inside a quoted value, where the reader cuts the file into blocks, must not split the row
+    (pyarrow's default cuts there: a parse error, or other values without one). Small blocks make many cuts."""
+    from gpupipe.io import files
+
+    monkeypatch.setattr(files, "_CSV_BLOCK", 256)
+    rng = np.random.default_rng(7)
+    n = 400
+    text = ["".join(rng.choice(list("ab\n,\" "), int(rng.integers(0, 12)))) for _ in range(n)]
+    df = pd.DataFrame({"k": np.arange(n), "t": text, "x": rng.normal(size=n)})
+    path = tmp_path / "q.csv"
+    df.to_csv(path, index=False)
+    assert sum("\n" in t for t in text) > 50 and path.stat().st_size > 20 * 256
+    with gp.use_backend("pandas"):
+        got = gp.read_csv(path)
+    want = pd.read_csv(path, keep_default_na=False)  # pandas' reader: quote-aware, the reference
+    assert got["k"].tolist() == want["k"].tolist()
+    assert got["t"].fillna("").tolist() == want["t"].tolist()
+    np.testing.assert_allclose(got["x"].to_numpy(dtype=float), want["x"].to_numpy())
+
+
+def test_csv_files_parsed_quote_aware_only_where_a_cut_could_split_a_value(tmp_path, monkeypatch):
+    from gpupipe.io import files
+    from gpupipe.io._sources import Source
+
+    monkeypatch.setattr(files, "_CSV_BLOCK", 64)
+    small, plain, quoted = tmp_path / "s.csv", tmp_path / "p.csv", tmp_path / "q.csv"
+    small.write_text('a\n"x\ny"\n')
+    plain.write_text("a,b\n" + "1,2\n" * 100)
+    quoted.write_text("a,b\n" + "1,2\n" * 100 + '3,"z"\n')
+    possible = files._quoted_line_breaks_possible
+    assert not possible(Source(str(small)))  # one block: nothing to cut
+    assert not possible(Source(str(plain)))  # no quote character at all
+    assert possible(Source(str(quoted)))
+    assert possible(Source(str(tmp_path / "p.csv.gz")))  # compressed: not scanned
+    assert possible(Source("s3://bucket/p.csv", remote=True))
+
+
 def test_arrow_ipc_feather_and_stream(backend, tmp_path):
     import pyarrow.feather as feather
 

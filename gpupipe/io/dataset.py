@@ -67,7 +67,8 @@ class Dataset:
     partition_rows : int, optional
         Rows per partition. Without it: one partition per file (per frame). Partitions never span
         files. A parquet partition reads only the row groups it covers; a CSV file is parsed once
-        when the Dataset is built (for its column types and rows) and once per partition.
+        when the Dataset is built (for its column types and rows), and each partition of it again,
+        with those types, up to its last row (on cuDF: the whole file).
     columns : list of str, optional
         Read only these columns from files.
     storage_options : dict, optional
@@ -414,11 +415,14 @@ def _csv_schema_pandas(src: Source, opts: dict[str, Any]) -> tuple[pa.Schema, in
 def _read_csv_piece_pandas(piece: _Piece, opts: dict[str, Any]) -> Any:
     from ._unify import conform_table
     from .convert import arrow_to_pandas
-    from .files import read_csv_arrow
+    from .files import read_csv_arrow, read_csv_rows
 
-    table = read_csv_arrow(piece.source, opts, select=False)
-    if piece.length is not None:
-        table = table.slice(piece.start, piece.length)
+    if piece.length is None or piece.own is None:
+        table = read_csv_arrow(piece.source, opts, select=False)
+        if piece.length is not None:
+            table = table.slice(piece.start, piece.length)
+    else:  # parsed only up to the partition's last row, with the types found when the Dataset was built
+        table = read_csv_rows(piece.source, opts, piece.own, piece.start, piece.length)
     return arrow_to_pandas(conform_table(table, piece.target, piece.source, "gp.Dataset"))
 
 

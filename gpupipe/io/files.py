@@ -321,6 +321,9 @@ def _write_parquet_pandas(frame: Any, path: str, compression: str) -> None:
 # ---------------------------------------------------------------------------- csv
 #: strings read as null in CSV files on every backend (besides those given as na_values)
 _CSV_NULL_VALUES = ("", "NA", "NaN", "nan", "null", "NULL", "N/A")
+#: bytes pyarrow parses per CSV block (a partition read stops after the block holding its last row)
+_CSV_BLOCK = 1 << 24
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".lz4", ".zst", ".zstd", ".br", ".xz")
 _CSV_KEYWORDS = ("columns", "dtype", "sep", "na_values", "header", "names", "skip_rows")
 
 
@@ -452,29 +455,61 @@ def _arrow_type(dtype: Any, name: str = "") -> Any:
         raise SchemaError(msg) from exc
 
 
-def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True) -> pa.Table:
-    """One CSV file as an Arrow table, with gpupipe's NA tokens (a column with no value is null-typed).
-    ``select=False`` reads every column (``opts["columns"]`` is then applied by the caller, so that a
-    column some files lack is not an error)."""
+def _quoted_line_breaks_possible(src: Source) -> bool:
+    """Whether ``src`` must be parsed with pyarrow's ``newlines_in_values``: a quoted value may hold a line break.
+
+    pyarrow cuts a file into blocks at line breaks; without that option, a cut inside a quoted value splits its
+    row, which is a parse error or, as often, a table with other values and no error. With it, parsing takes about
+    a third longer, so a local uncompressed file that fits one block or holds no quote character at all is parsed
+    without it. A remote or compressed file is parsed with it."""
+    if src.remote or Path(src.path).suffix.lower() in _COMPRESSED_SUFFIXES:
+        return True
+    path = src.local()
+    size = path.stat().st_size
+    if size <= _CSV_BLOCK:
+        return False
+    import mmap
+
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        return m.find(b'"') != -1
+
+
+def _csv_arrow_options(opts: Mapping[str, Any], select: bool, src: Source,
+                       types: pa.Schema | None = None) -> tuple[Any, Any, Any]:
+    """pyarrow's (read, parse, convert) options for gpupipe's CSV options and file ``src``; ``types`` fixes every
+    column's type."""
     import pyarrow.csv as pcsv
 
     read = pcsv.ReadOptions(
         skip_rows=opts["skip_rows"],
         column_names=opts["names"],
         autogenerate_column_names=not opts["header"] and not opts["names"],
-        block_size=1 << 24,
+        block_size=_CSV_BLOCK,
     )
     if opts["names"] and opts["header"]:
         read.skip_rows_after_names = 1
     null_values = [*_CSV_NULL_VALUES, *list(opts["na_values"] or [])]
+    column_types = {k: _arrow_type(v, k) for k, v in opts["dtype"].items()}
+    if types is not None:
+        column_types = {f.name: f.type for f in types}
     convert = pcsv.ConvertOptions(
-        column_types={k: _arrow_type(v, k) for k, v in opts["dtype"].items()},
+        column_types=column_types,
         include_columns=opts["columns"] if select else None,
         null_values=null_values,
         strings_can_be_null=True,
     )
-    parse = pcsv.ParseOptions(delimiter=opts["sep"])
+    parse = pcsv.ParseOptions(delimiter=opts["sep"], newlines_in_values=_quoted_line_breaks_possible(src))
+    return read, parse, convert
+
+
+def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True) -> pa.Table:
+    """One CSV file as an Arrow table, with gpupipe's NA tokens (a column with no value is null-typed).
+    ``select=False`` reads every column (``opts["columns"]`` is then applied by the caller, so that a
+    column some files lack is not an error)."""
+    import pyarrow.csv as pcsv
+
     with _reading("CSV", src):
+        read, parse, convert = _csv_arrow_options(opts, select, src)
         f = src.open(compression="infer") if src.remote else src.path
         try:
             table = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=convert)
@@ -485,6 +520,42 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
                 f.close()
         table.schema.names  # noqa: B018  Arrow checks values are UTF-8, not header names: decode them here
     check_column_names(table.column_names, src.name)
+    return table
+
+
+def read_csv_rows(src: Source, opts: Mapping[str, Any], schema: pa.Schema, start: int, length: int) -> pa.Table:
+    """Rows ``start .. start+length`` of a CSV file whose schema (every column's type, as :func:`read_csv_arrow`
+    found it) is known: the file is parsed as a stream up to the last of them, with no type inference, and
+    only these rows are kept (a CSV file has no index to seek to a row by)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    kept: list[pa.RecordBatch] = []
+    with _reading("CSV", src):
+        read, parse, convert = _csv_arrow_options(opts, False, src, schema)
+        f = src.open(compression="infer") if src.remote else src.path
+        try:
+            reader = pcsv.open_csv(f, read_options=read, parse_options=parse, convert_options=convert)
+            seen = 0
+            for batch in reader:
+                a, b = max(start - seen, 0), min(start + length - seen, batch.num_rows)
+                if b > a:
+                    kept.append(batch.slice(a, b - a))
+                seen += batch.num_rows
+                if seen >= start + length:
+                    break
+        except pa.ArrowInvalid as exc:  # it parsed whole when the Dataset was built
+            msg = (f"{src.name} no longer reads as it did when the Dataset was built ({exc}); the file changed: "
+                   "build the Dataset again")
+            raise DataError(msg) from exc
+        finally:
+            if src.remote:
+                f.close()
+    table = pa.Table.from_batches(kept, schema=reader.schema)
+    if table.schema != schema:  # the file changed since its schema was read
+        msg = (f"{src.name}: its columns are now {table.schema.names} ({table.schema.types}), not the "
+               f"{schema.names} ({schema.types}) found when the Dataset was built; build it again")
+        raise SchemaError(msg)
     return table
 
 

@@ -196,3 +196,56 @@ def test_raw_reads_and_private_rewrites_are_the_same_on_a_dataset(backend):
     assert whole["x_raw"].tolist() == [1.0, 2.0, 3.0, 4.0, -1.0, 6.0]
     # the raw x (nulls skipped), not the filled and normalised one
     np.testing.assert_allclose(whole["c_x_mean"], [10 / 3, 2.0, 10 / 3, 4.0, 2.0, 10 / 3], rtol=1e-6)
+
+
+
+def test_csv_partitions_are_the_file_s_rows_and_stop_at_their_last_row(tmp_path, monkeypatch):
+    """A CSV partition is parsed as a stream with the file's types and stops at the block holding its last row:
+    small blocks here, so partitions span and share blocks; together they are the whole file as gp.read_csv reads it."""
+    import pyarrow.csv as pcsv
+
+    from gpupipe.io import files
+
+    monkeypatch.setattr(files, "_CSV_BLOCK", 512)
+    rng = np.random.default_rng(3)
+    n = 1000
+    df = pd.DataFrame({"i": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(-5, 5, n)), dtype="Int64"),
+                       "f": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+                       "s": rng.choice(["a", "b,c", 'say "hi"', "line\nbreak"], n),
+                       "empty": [None] * n})
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    real_open = pcsv.open_csv
+    batches: list[int] = []
+
+    class Counting:
+        def __init__(self, *args, **kwargs):
+            self.reader = real_open(*args, **kwargs)
+            self.schema = self.reader.schema
+            batches.append(0)
+
+        def __iter__(self):
+            for batch in self.reader:
+                batches[-1] += 1
+                yield batch
+
+    with gp.use_backend("pandas"):
+        whole = gp.read_csv(path)
+        monkeypatch.setattr(pcsv, "open_csv", Counting)
+        ds = gp.Dataset(path, partition_rows=130)
+        assert ds.num_partitions == 8
+        got = ds.to_frame()
+    assert whole["s"].str.contains("\n").any() and whole["empty"].isna().all()
+    assert_frame_equal(got, whole)
+    # partitions run in any order; the last one parses the whole file, the others stop before its end
+    assert len(batches) == 8 and sorted(batches)[-2] < max(batches) and min(batches) * 4 < max(batches)
+
+
+def test_a_csv_file_changed_after_the_dataset_was_built_is_named(tmp_path):
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"a": range(20), "b": range(20)}).to_csv(path, index=False)
+    with gp.use_backend("pandas"):
+        ds = gp.Dataset(path, partition_rows=5)
+        pd.DataFrame({"a": [f"x{i}" for i in range(20)], "b": range(20)}).to_csv(path, index=False)
+        with pytest.raises(DataError, match=r"d\.csv no longer reads as it did.*'x0'.*build the Dataset again"):
+            ds.to_frame()
