@@ -184,8 +184,8 @@ def columns_to_pandas(table: pa.Table) -> dict[str, Any]:
     table = F.canonical_arrow(table, keep_exact=True)
     mapper = _pandas_types_mapper()
     ints = {i for i, field in enumerate(table.schema) if pa.types.is_integer(field.type)}
-    nans = {i for i, field in enumerate(table.schema) if pa.types.is_floating(field.type) and _has_nan(table.column(i))}
-    others = [i for i in range(table.num_columns) if i not in ints and i not in nans]
+    floats = {i for i, field in enumerate(table.schema) if pa.types.is_floating(field.type)}
+    others = [i for i in range(table.num_columns) if i not in ints and i not in floats]
     rest = None
     if others:
         # Without the pandas metadata: callers checked it asks for nothing but a plain index (plain_pandas_metadata),
@@ -197,26 +197,33 @@ def columns_to_pandas(table: pa.Table) -> dict[str, Any]:
     for i, name in enumerate(table.column_names):
         if i in ints:
             out[name] = _masked_from_chunks(table.column(i), mapper(table.schema.field(i).type))
-        elif i in nans:
-            out[name] = _float_keeping_nan(table.column(i))
+        elif i in floats:
+            out[name] = _float_from_chunks(table.column(i))
         else:
             out[name] = rest[name]
     return out
 
 
-def _has_nan(column: pa.ChunkedArray) -> bool:
-    import pyarrow.compute as pc
-
-    return column.null_count < len(column) and bool(pc.any(pc.is_nan(column)).as_py())
-
-
-def _float_keeping_nan(column: pa.ChunkedArray) -> Any:
-    """A float column holding NaN *values*: a nullable ``Float32``/``Float64`` array, so that NaN stays apart from
-    null (as in Arrow and cuDF) and a round trip gives both back. NumPy floats would merge them: NaN is their
-    only missing marker. (Ops still treat both as missing: :func:`canonical_series` turns it into NumPy floats.)"""
-    data = column.to_numpy()  # nulls become NaN here; the mask below keeps them apart
-    mask = column.is_null().to_numpy()
-    return pd.arrays.FloatingArray(np.ascontiguousarray(data), np.asarray(mask, dtype=bool), copy=False)
+def _float_from_chunks(column: pa.ChunkedArray) -> np.ndarray:
+    """A NumPy float column from an Arrow float column, nulls as NaN (NaN is the only missing marker of NumPy
+    floats, so NaN values and nulls both read as missing, as ``pd.read_parquet`` gives them): the values copied
+    once into fresh, writable memory (``Table.to_pandas`` hands out read-only views of Arrow's buffers, which
+    pandas then refuses to assign into)."""
+    np_dtype = np.dtype(column.type.to_pandas_dtype())
+    data = np.empty(len(column), dtype=np_dtype)
+    pos = 0
+    for chunk in column.chunks:
+        m = len(chunk)
+        if m == 0:
+            continue
+        validity, values = chunk.buffers()[:2]
+        part = data[pos:pos + m]
+        part[:] = np.frombuffer(values, dtype=np_dtype, count=m, offset=chunk.offset * np_dtype.itemsize)
+        if validity is not None and chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=chunk.offset + m, bitorder="little")
+            part[bits[chunk.offset:] == 0] = np.nan
+        pos += m
+    return data
 
 
 def frame_from_columns(columns: dict[str, Any], rows: int) -> pd.DataFrame:
@@ -228,8 +235,8 @@ def frame_from_columns(columns: dict[str, Any], rows: int) -> pd.DataFrame:
 
 def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow table → canonical pandas frame: nullable ints/bools (also without nulls, so that every file
-    and every partition of a dataset reads to the same dtypes), NumPy floats with NaN (nullable
-    ``Float64`` for a column holding NaN *values*, which keeps them apart from nulls), ``str`` text,
+    and every partition of a dataset reads to the same dtypes), writable NumPy floats with NaN for nulls and
+    NaN values alike, ``str`` text,
     exact Arrow-backed decimals and dates (:func:`canonical_series` makes them float64 and datetime64 for the ops)."""
     table = F.canonical_arrow(table, keep_exact=True)
     if not plain_pandas_metadata(table.schema):
