@@ -275,3 +275,27 @@ def test_cudf_read_csv_gives_the_pandas_frame_for_na_tokens_and_an_empty_column(
     assert plain["e"].dtype == np.float64 and plain["e"].isna().all()
     assert plain["t"].tolist() == ["x", "#N/A", "n/a", "-nan", "<NA>"]  # not NA tokens on either backend
     assert with_x["t"].isna().tolist() == [True, False, False, False, False]
+
+
+def test_frames_read_from_files_can_be_assigned_into_as_pandas_frames_can(tmp_path):
+    """Every column of a frame gpupipe reads is writable, as pd.read_parquet's are (zero-copy views of Arrow's
+    buffers are read-only, and pandas then refuses `df.loc[i, c] = v` and `fillna(inplace=True)`)."""
+    import datetime as dt
+
+    t = pa.table({
+        "f": pa.array([1.5, None, 2.5]), "g": pa.array([1.0, 2.0, 3.0], pa.float32()), "i": pa.array([1, None, 3]),
+        "b": pa.array([True, None, False]), "s": pa.array(["a", None, "c"]),
+        "t": pa.array([dt.datetime(2020, 1, 1)] * 3, pa.timestamp("us")),
+        "z": pa.array([dt.datetime(2020, 1, 1), None, dt.datetime(2021, 1, 1)], pa.timestamp("ns", tz="UTC")),
+        "d": pa.array([1, 2, 3], pa.int64()).cast(pa.duration("s")),
+    })
+    pq.write_table(t, tmp_path / "w.parquet")
+    new = {"f": 9.5, "g": 9.5, "i": 9, "b": True, "s": "x", "t": pd.Timestamp("2022-01-01").as_unit("us"),
+           "z": pd.Timestamp("2022-01-01", tz="UTC"), "d": pd.Timedelta(9, "s").as_unit("s")}
+    with gp.use_backend("pandas"):
+        for frame in (gp.read_parquet(tmp_path / "w.parquet"), gp.from_arrow(t)):
+            for c, v in new.items():
+                frame.loc[0, c] = v
+                assert frame[c].iloc[0] == v, c
+            frame.fillna({"f": 0.0}, inplace=True)
+            assert frame["f"].tolist() == [9.5, 0.0, 2.5]

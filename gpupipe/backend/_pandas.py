@@ -199,6 +199,9 @@ def columns_to_pandas(table: pa.Table) -> dict[str, Any]:
             out[name] = _masked_from_chunks(table.column(i), mapper(table.schema.field(i).type))
         elif i in floats:
             out[name] = _float_from_chunks(table.column(i))
+        elif getattr(rest[name].dtype, "kind", None) in ("M", "m"):
+            # timestamps and durations come as read-only views of Arrow's buffers: copied, so they can be assigned into
+            out[name] = rest[name].copy(deep=True)
         else:
             out[name] = rest[name]
     return out
