@@ -299,3 +299,45 @@ def test_frames_read_from_files_can_be_assigned_into_as_pandas_frames_can(tmp_pa
                 assert frame[c].iloc[0] == v, c
             frame.fillna({"f": 0.0}, inplace=True)
             assert frame["f"].tolist() == [9.5, 0.0, 2.5]
+
+
+def test_csv_null_tokens_are_pandas_defaults(backend, tmp_path):
+    """Every token pandas.read_csv reads as missing is null here too, so a numeric column stays numeric."""
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    tokens = sorted(STR_NA_VALUES - {""})
+    p = tmp_path / "na.csv"
+    p.write_text("x,s\n" + "".join(f"{t},{t}\n" for t in tokens) + "1.5,a\n")
+    got = gp.to_pandas(gp.read_csv(p))
+    want = pd.read_csv(p)
+    assert got["x"].dtype == np.float64 and got["x"].isna().tolist() == want["x"].isna().tolist()
+    assert got["x"].iloc[-1] == 1.5 and got["s"].isna().sum() == len(tokens)
+
+
+def test_tsv_files_are_split_on_tabs_unless_sep_says_otherwise(backend, tmp_path):
+    (tmp_path / "x.tsv").write_text("user\tprice\nu1\t1.5\nu2\t2\n")
+    (tmp_path / "y.csv").write_text("user,price\nu3,3\n")
+    import gzip
+
+    with gzip.open(tmp_path / "z.tsv.gz", "wt") as f:
+        f.write("user\tprice\nu4\t4\n")
+    for frame in (gp.read_csv(tmp_path / "x.tsv"), gp.Dataset(tmp_path / "x.tsv").to_frame()):
+        frame = gp.to_pandas(frame)
+        assert list(frame.columns) == ["user", "price"] and frame["price"].tolist() == [1.5, 2.0]
+    both = gp.to_pandas(gp.read_csv([tmp_path / "x.tsv", tmp_path / "y.csv", tmp_path / "z.tsv.gz"]))
+    assert both["user"].tolist() == ["u1", "u2", "u3", "u4"]
+    one = gp.to_pandas(gp.read_csv(tmp_path / "x.tsv", sep=","))  # an explicit sep wins
+    assert list(one.columns) == ["user\tprice"]
+
+
+def test_csv_values_that_do_not_read_as_the_column_type_name_the_column(tmp_path):
+    p = tmp_path / "v.csv"
+    p.write_text("id,flag\n1,true\n2,yes\n")
+    with gp.use_backend("pandas"), pytest.raises(gp.DataError, match=r"v\.csv: column 'flag' holds 'yes'.*dtype=\{'flag': 'str'\}"):
+        gp.read_csv(p, dtype={"flag": "bool"})
+    q = tmp_path / "w.csv"
+    q.write_text("a,b\n1,2\n3,4,\n")
+    with gp.use_backend("pandas"), pytest.raises(gp.DataError, match=r"w\.csv: .*Expected 2 columns, got 3.*sep=','"):
+        gp.read_csv(q)
+    with pytest.raises(gp.SchemaError, match="float16.*float32"):
+        gp.read_csv(p, dtype={"id": "float16"})

@@ -34,6 +34,7 @@ from .files import (
     _read_failed,
     _read_parquet,
     _write_parquet,
+    csv_sep,
     csv_target,
     parquet_target,
 )
@@ -159,7 +160,7 @@ def _read_csv_file(src: Source, opts: dict[str, Any]) -> cudf.DataFrame:
 
     # the pyarrow path's NA tokens exactly, and no others (cuDF's defaults add more)
     na = [*_CSV_NULL_VALUES, *list(opts["na_values"] or [])]
-    kw: dict[str, Any] = {"sep": opts["sep"], "skiprows": opts["skip_rows"], "na_values": na,
+    kw: dict[str, Any] = {"sep": csv_sep(opts, src), "skiprows": opts["skip_rows"], "na_values": na,
                           "keep_default_na": False, "na_filter": True}
     if opts["dtype"]:
         kw["dtype"] = opts["dtype"]

@@ -11,8 +11,10 @@ under its name or not at all (on object storage too: one upload of the complete 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -319,8 +321,10 @@ def _write_parquet_pandas(frame: Any, path: str, compression: str) -> None:
 
 
 # ---------------------------------------------------------------------------- csv
-#: strings read as null in CSV files on every backend (besides those given as na_values)
-_CSV_NULL_VALUES = ("", "NA", "NaN", "nan", "null", "NULL", "N/A")
+#: strings read as null in CSV files on every backend (besides those given as na_values): pandas' default list
+#: (``pandas._libs.parsers.STR_NA_VALUES``), a superset of pyarrow's
+_CSV_NULL_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+                    "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 #: bytes pyarrow parses per CSV block (a partition read stops after the block holding its last row)
 _CSV_BLOCK = 1 << 24
 _COMPRESSED_SUFFIXES = (".gz", ".bz2", ".lz4", ".zst", ".zstd", ".br", ".xz")
@@ -332,7 +336,7 @@ def read_csv(
     *,
     columns: Sequence[str] | None = None,
     dtype: Mapping[str, Any] | None = None,
-    sep: str = ",",
+    sep: str | None = None,
     na_values: Sequence[str] | None = None,
     header: bool = True,
     names: Sequence[str] | None = None,
@@ -351,10 +355,12 @@ def read_csv(
         Keep only these columns.
     dtype : mapping of column name to dtype, optional
         For example ``{"zip": "str", "count": "int32"}``; others are inferred.
-    sep : str
-        Field delimiter.
+    sep : str, optional
+        Field delimiter (one character). Without it: a tab for ``.tsv`` files (compressed too), a
+        comma for the others.
     na_values : list of str, optional
-        Strings read as null (besides the empty field and ``NA``).
+        Strings read as null besides pandas' defaults (the empty field, ``NA``, ``N/A``, ``n/a``, ``#N/A``,
+        ``NULL``, ``null``, ``None``, ``<NA>``, ``NaN``, ``nan``, ``-nan``...), which are always null.
     header : bool
         Whether the first line names the columns.
     names : list of str, optional
@@ -374,7 +380,7 @@ def read_csv(
                             what="strings read as null")
     header = V.flag(header, "header", where)
     skip_rows = V.integer(skip_rows, "skip_rows", where, min_value=0)
-    if not isinstance(sep, str) or len(sep) != 1 or sep in "\r\n\"":
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in "\r\n\""):
         V.fail(where, "sep", sep, "one character (Arrow's CSV parser splits on a single character), e.g. ',', '\\t', "
                "';' or '|'", "a tab is '\\t' in Python source (one character), not a backslash and a t"
                if sep == "\\t" else "")
@@ -419,13 +425,27 @@ def _check_csv_dtype(dtype: Any, columns: list[str] | None) -> dict[str, Any] | 
             pa.dictionary(pa.int32(), pa.string()) if v == "category" else v for k, v in dtype.items()}
 
 
-def csv_options(*, columns: Sequence[str] | None = None, dtype: Mapping[str, Any] | None = None, sep: str = ",",
+def csv_options(*, columns: Sequence[str] | None = None, dtype: Mapping[str, Any] | None = None, sep: str | None = None,
                 na_values: Sequence[str] | None = None, header: bool = True, names: Sequence[str] | None = None,
                 skip_rows: int = 0) -> dict[str, Any]:
-    """The parsing options both backends' CSV readers take (``read_csv``'s defaults)."""
+    """The parsing options both backends' CSV readers take (``read_csv``'s defaults; ``sep`` None: :func:`csv_sep`)."""
     return {"columns": None if columns is None else list(columns), "dtype": dict(dtype or {}), "sep": sep,
             "na_values": None if na_values is None else list(na_values), "header": header,
             "names": None if names is None else list(names), "skip_rows": int(skip_rows)}
+
+
+_TAB_SUFFIXES = (".tsv",)
+
+
+def csv_sep(opts: Mapping[str, Any], src: Source) -> str:
+    """The field delimiter of file ``src``: ``opts["sep"]`` when given, else a tab for ``.tsv`` files
+    (also compressed: ``x.tsv.gz``), a comma for the others."""
+    if opts["sep"] is not None:
+        return str(opts["sep"])
+    suffixes = [x.lower() for x in Path(src.path.split("?", 1)[0]).suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED_SUFFIXES:
+        suffixes = suffixes[:-1]
+    return "\t" if suffixes and suffixes[-1] in _TAB_SUFFIXES else ","
 
 
 def csv_target(sources: Sequence[Source], schemas: Sequence[pa.Schema], opts: Mapping[str, Any]) -> pa.Schema:
@@ -448,11 +468,15 @@ def _arrow_type(dtype: Any, name: str = "") -> Any:
     if str(dtype) in ("str", "string", "object"):
         return pa.string()
     try:
-        return pa.from_numpy_dtype(np.dtype(str(dtype).lower()))
+        t = pa.from_numpy_dtype(np.dtype(str(dtype).lower()))
     except TypeError as exc:
         msg = (f"read_csv: dtype {dtype!r} given for column {name!r} is not a dtype; use a NumPy/Arrow name such as "
                "'int64', 'float32', 'bool' or 'str'")
         raise SchemaError(msg) from exc
+    if t == pa.float16():
+        raise SchemaError(f"read_csv: dtype {dtype!r} given for column {name!r}: CSV text is not parsed to float16; "
+                          "use 'float32'")
+    return t
 
 
 def _quoted_line_breaks_possible(src: Source) -> bool:
@@ -498,14 +522,47 @@ def _csv_arrow_options(opts: Mapping[str, Any], select: bool, src: Source,
         null_values=null_values,
         strings_can_be_null=True,
     )
-    parse = pcsv.ParseOptions(delimiter=opts["sep"], newlines_in_values=_quoted_line_breaks_possible(src))
+    parse = pcsv.ParseOptions(delimiter=csv_sep(opts, src), newlines_in_values=_quoted_line_breaks_possible(src))
     return read, parse, convert
+
+
+_CSV_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to ([\w\[\], ]+?): invalid value '(.*)'")
+_CSV_FIELDS = re.compile(r"Expected (\d+) columns, got (\d+)")
+
+
+def _csv_parse_error(src: Source, exc: BaseException, read: Any, parse: Any) -> DataError | None:
+    """pyarrow's CSV parse errors that are about the data, not damage, as a DataError naming the column and the fix
+    (None for the others: they stay "could not read ... as CSV")."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    m = _CSV_CONVERSION.search(text)
+    if m:
+        k, to, value = int(m[1]), m[2], m[3]
+        names: list[str] = []
+        with contextlib.suppress(Exception):  # the header alone, without converting anything
+            import pyarrow.csv as pcsv
+
+            f = src.open(compression="infer") if src.remote else src.path
+            try:
+                names = pcsv.open_csv(f, read_options=read, parse_options=parse).schema.names
+            finally:
+                if src.remote:
+                    f.close()
+        col = repr(names[k]) if k < len(names) else f"#{k}"
+        return DataError(f"{src.name}: column {col} holds {value!r}, which does not read as {to} (the dtype given, or "
+                         f"the one its earlier rows gave it); read it as text (dtype={{{col}: 'str'}}) or fix the value")
+    m = _CSV_FIELDS.search(text)
+    if m:
+        return DataError(f"{src.name}: {text}: a row has another number of fields than the first one. Check the "
+                         f"delimiter (sep={parse.delimiter!r} was used), a delimiter at the end of lines, or a value "
+                         "holding the delimiter without quotes")
+    return None
 
 
 def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True) -> pa.Table:
     """One CSV file as an Arrow table, with gpupipe's NA tokens (a column with no value is null-typed).
     ``select=False`` reads every column (``opts["columns"]`` is then applied by the caller, so that a
     column some files lack is not an error)."""
+    import pyarrow as pa
     import pyarrow.csv as pcsv
 
     with _reading("CSV", src):
@@ -515,6 +572,11 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
             table = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=convert)
         except KeyError as exc:  # include_columns names a column the file lacks
             raise SchemaError(f"{src.name}: {exc.args[0]}; check columns=") from exc
+        except pa.ArrowInvalid as exc:
+            named = _csv_parse_error(src, exc, read, parse)
+            if named is None:
+                raise
+            raise named from exc
         finally:
             if src.remote:
                 f.close()

@@ -1153,7 +1153,7 @@ def _dataset(**kw: Any) -> Callable[[], Any]:
 
 
 IO_PARAMS: list[tuple[str, str, st.SearchStrategy[Any], Callable[[Any], Callable[[], Any]]]] = [
-    ("read_csv", "sep", st.sampled_from(["||", "", None, 1, "\\t", ", "]), lambda v: _read_csv(sep=v)),
+    ("read_csv", "sep", st.sampled_from(["||", "", 1, "\\t", ", "]), lambda v: _read_csv(sep=v)),
     ("read_csv", "skip_rows", bad_int(0), lambda v: _read_csv(skip_rows=v)),
     ("read_csv", "header", bad_bool(), lambda v: _read_csv(header=v)),
     ("read_csv", "columns", st.sampled_from(["ab", 3, [1]]), lambda v: _read_csv(columns=v)),
