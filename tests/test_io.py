@@ -341,3 +341,19 @@ def test_csv_values_that_do_not_read_as_the_column_type_name_the_column(tmp_path
         gp.read_csv(q)
     with pytest.raises(gp.SchemaError, match="float16.*float32"):
         gp.read_csv(p, dtype={"id": "float16"})
+
+
+def test_csv_integers_beyond_int64_read_exactly_as_pandas_reads_them(tmp_path):
+    """pyarrow infers float64 for integers beyond int64, where distinct ids above 2**53 collapse; they read exactly."""
+    p = tmp_path / "ids.csv"
+    p.write_text("user_id,n,x,big\n18446744073709551615,1,1e20,9007199254740993\n18446744073709551614,2,3.0,\n"
+                 "9223372036854775809,,5.0,9007199254740992\n")
+    with gp.use_backend("pandas"):
+        got = gp.read_csv(p)
+        ds = gp.Dataset(p, partition_rows=2).to_frame()
+    want = pd.read_csv(p)
+    assert str(got["user_id"].dtype) == "UInt64" and got["user_id"].tolist() == want["user_id"].tolist()
+    assert got["user_id"].nunique() == 3
+    assert got["big"].tolist()[0] == 9007199254740993 and pd.isna(got["big"].iloc[1])  # int64 with a null
+    assert got["x"].dtype == np.float64  # whole floats written as floats stay floats
+    assert ds["user_id"].tolist() == got["user_id"].tolist()

@@ -581,7 +581,52 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
             if src.remote:
                 f.close()
         table.schema.names  # noqa: B018  Arrow checks values are UTF-8, not header names: decode them here
+        table = _exact_big_integers(table, src, opts, read, parse, convert)
     check_column_names(table.column_names, src.name)
+    return table
+
+
+def _exact_big_integers(table: pa.Table, src: Source, opts: Mapping[str, Any], read: Any, parse: Any,
+                        convert: Any) -> pa.Table:
+    """Columns of integers beyond int64 read exactly: pyarrow infers float64 for them, where distinct ids
+    above 2**53 collapse. A float64 column (no dtype given) whose values are all whole with one of magnitude
+    2**53 or more is parsed again as text; if every value is an integer literal it becomes int64 or uint64
+    (``UInt64`` in pandas), as pandas reads it; otherwise it stays float64."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    suspects = []
+    for field in table.schema:
+        if field.name in opts["dtype"] or not pa.types.is_float64(field.type):
+            continue
+        col = table.column(field.name)
+        if col.null_count == len(col):
+            continue
+        top = pc.max(pc.abs(col)).as_py()
+        if top is not None and top >= 2.0 ** 53 and pc.all(pc.equal(col, pc.floor(col))).as_py():
+            suspects.append(field.name)
+    if not suspects:
+        return table
+    text_convert = pcsv.ConvertOptions(column_types={c: pa.string() for c in suspects}, include_columns=suspects,
+                                       null_values=convert.null_values, strings_can_be_null=True)
+    f = src.open(compression="infer") if src.remote else src.path
+    try:
+        text = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=text_convert)
+    finally:
+        if src.remote:
+            f.close()
+    for name in suspects:
+        values = text.column(name)
+        if not pc.all(pc.match_substring_regex(values, r"^[+-]?[0-9]+$")).as_py():
+            continue
+        for exact_type in (pa.int64(), pa.uint64()):
+            try:
+                exact = pc.cast(values, exact_type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue
+            table = table.set_column(table.schema.get_field_index(name), name, exact)
+            break
     return table
 
 
