@@ -357,3 +357,22 @@ def test_csv_integers_beyond_int64_read_exactly_as_pandas_reads_them(tmp_path):
     assert got["big"].tolist()[0] == 9007199254740993 and pd.isna(got["big"].iloc[1])  # int64 with a null
     assert got["x"].dtype == np.float64  # whole floats written as floats stay floats
     assert ds["user_id"].tolist() == got["user_id"].tolist()
+
+
+def test_write_parquet_keeps_an_index_that_holds_data_as_columns(backend, tmp_path):
+    src = pd.DataFrame({"store": ["a", "b", "a"], "day": [1, 1, 2], "amount": [1.0, 2.0, 3.0]})
+    agg = src.groupby("store").sum()  # the keys live in the index
+    gp.write_parquet(gp.from_pandas(agg) if backend == "cudf" else agg, tmp_path / "agg.parquet")
+    back = gp.to_pandas(gp.read_parquet(tmp_path / "agg.parquet"))
+    assert back["store"].tolist() == ["a", "b"] and back["amount"].tolist() == [4.0, 2.0]
+    two = src.groupby(["store", "day"]).sum()
+    gp.write_parquet(two, tmp_path / "two.parquet")
+    assert list(gp.to_pandas(gp.read_parquet(tmp_path / "two.parquet")).columns) == ["store", "day", "amount"]
+    kept = src[src["amount"] > 1]  # row numbers 1, 2: not data
+    gp.write_parquet(kept, tmp_path / "kept.parquet")
+    assert list(gp.to_pandas(gp.read_parquet(tmp_path / "kept.parquet")).columns) == ["store", "day", "amount"]
+    labelled = pd.Series([1.0, 2.0], index=pd.Index(["x", "y"]), name="v")
+    gp.write_parquet(labelled, tmp_path / "s.parquet")
+    assert gp.to_pandas(gp.read_parquet(tmp_path / "s.parquet"))["index"].tolist() == ["x", "y"]
+    with pytest.raises(gp.DataError, match=r"\['amount'\].*names of columns"):
+        gp.write_parquet(agg.rename_axis("amount"), tmp_path / "bad.parquet")

@@ -281,6 +281,10 @@ def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy",
     gpupipe's readers verify: a corrupted page is a :class:`~gpupipe.errors.DataError`, not
     different values.
 
+    The file holds no index: an index with a name (``groupby(...).sum()``'s keys) or with labels other than
+    integers is written as columns, as ``frame.reset_index()`` gives them; an unnamed integer index (row
+    numbers) is left out.
+
     Returns
     -------
     pathlib.Path or str
@@ -301,8 +305,28 @@ def write_parquet(frame: Any, path: PathLike, *, compression: str = "snappy",
                            none_means="no compression")
     compression = None if compression == "none" else compression
     check_storage_options(path, storage_options, "write_parquet")
+    frame = _index_as_columns(frame)
     return atomic_write_file(path, lambda tmp: _write_parquet(frame, tmp, compression),
                              storage_options=storage_options)
+
+
+def _index_as_columns(frame: Any) -> Any:
+    """``frame`` with an index that holds data (a named one, as ``groupby(...).sum()`` gives, or one of non-integer
+    labels) turned into columns, as ``DataFrame.reset_index`` does; an unnamed integer index (row numbers, as after
+    a filter) is dropped. The file has no index: every reader gives ``0..n-1``."""
+    if getattr(frame, "ndim", 2) == 1:
+        frame = frame.to_frame()
+    index = frame.index
+    names = [n for n in getattr(index, "names", [index.name]) if n is not None]
+    if not names and getattr(index.dtype, "kind", None) in ("i", "u"):
+        return frame
+    clash = [n for n in names if n in frame.columns]
+    if clash:
+        msg = (f"write_parquet: the frame's index level(s) {clash} have the names of columns; the file has no index, "
+               "so the index is written as columns: rename it (frame.rename_axis(...)) or drop it "
+               "(frame.reset_index(drop=True))")
+        raise DataError(msg)
+    return frame.reset_index()
 
 
 #: the parquet codecs both backends' writers take
