@@ -12,6 +12,7 @@ import contextlib
 import math
 import numbers
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -243,10 +244,32 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
     exact Arrow-backed decimals and dates (:func:`canonical_series` makes them float64 and datetime64 for the ops)."""
     table = F.canonical_arrow(table, keep_exact=True)
     if not plain_pandas_metadata(table.schema):
+        table = _stored_index_as_columns(table)
+    if not plain_pandas_metadata(table.schema):
         frame = table.to_pandas(types_mapper=_pandas_types_mapper(), split_blocks=True, self_destruct=False)
     else:
         frame = frame_from_columns(columns_to_pandas(table), table.num_rows)
     return _text_categories(frame, table.schema)
+
+
+def _stored_index_as_columns(table: pa.Table) -> pa.Table:
+    """A pandas index stored in the table (``df.to_parquet`` of a frame with an index) as the directory readers
+    and ``gp.Dataset`` give it, so that one file reads alike however it is named: a named index is a column, an
+    unnamed one (``__index_level_N__``: row numbers) is left out; the frame gets a ``0..n-1`` index."""
+    import json
+
+    try:
+        meta = json.loads((table.schema.metadata or {})[b"pandas"])
+    except (KeyError, ValueError):
+        return table
+    stored = [c for c in meta.get("index_columns", []) if isinstance(c, str)]
+    if not stored and not meta.get("index_columns"):
+        return table
+    unnamed = [c for c in stored if re.fullmatch(r"__index_level_\d+__", c) and c in table.column_names]
+    table = table.drop_columns(unnamed)
+    meta["index_columns"] = []
+    meta["columns"] = [c for c in meta.get("columns", []) if c.get("field_name") not in unnamed]
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), b"pandas": json.dumps(meta).encode()})
 
 
 def _text_categories(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:

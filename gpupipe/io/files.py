@@ -87,6 +87,9 @@ def read_parquet(path: PathLike | Sequence[PathLike], columns: Sequence[str] | N
         fsspec options for URLs (``{"anon": True}``, ``{"key": ..., "secret": ...,
         "client_kwargs": {"endpoint_url": ...}}``).
 
+    The frame's index is ``0..n-1``: a pandas index stored in a file (``df.to_parquet``) is a column
+    when it has a name, and is left out when it has none (row numbers).
+
     Examples
     --------
     >>> import gpupipe as gp, pandas as pd, tempfile, os
