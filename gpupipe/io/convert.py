@@ -182,7 +182,8 @@ def from_pandas(df: pd.DataFrame) -> Any:
 
 
 def to_pandas(frame: Any) -> pd.DataFrame:
-    """Frame of either backend → pandas in the canonical dtypes (the same object when it already is one)."""
+    """Frame of either backend → pandas: a cuDF frame in the canonical pandas dtypes, a pandas frame as it is (the
+    same object; :func:`from_pandas` gives the canonical dtypes)."""
     return F.to_pandas(frame)
 
 
