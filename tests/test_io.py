@@ -339,7 +339,7 @@ def test_csv_values_that_do_not_read_as_the_column_type_name_the_column(tmp_path
     q.write_text("a,b\n1,2\n3,4,\n")
     with gp.use_backend("pandas"), pytest.raises(gp.DataError, match=r"w\.csv: .*Expected 2 columns, got 3.*sep=','"):
         gp.read_csv(q)
-    with pytest.raises(gp.SchemaError, match="float16.*float32"):
+    with pytest.raises(gp.SchemaError, match=r"float16.*float32"):
         gp.read_csv(p, dtype={"id": "float16"})
 
 
