@@ -396,3 +396,11 @@ def test_a_stored_pandas_index_reads_the_same_however_the_file_is_named(tmp_path
                 assert frame["id"].tolist() == reads[0]["id"].tolist()
             assert list(gp.read_parquet(d / "f.parquet", columns=["a"]).columns) == ["a"]
         assert gp.read_parquet(tmp_path / "named" / "f.parquet")["id"].tolist() == [30, 10, 20]
+
+
+def test_csv_dtype_for_a_hive_partition_column_is_refused_not_ignored(backend, tmp_path):
+    (tmp_path / "year=2020").mkdir()
+    (tmp_path / "year=2020" / "a.csv").write_text("x\n1\n")
+    assert gp.to_pandas(gp.read_csv(tmp_path))["year"].tolist() == ["2020"]
+    with pytest.raises(gp.SchemaError, match=r"dtype names \['year'\], partition column.*astype"):
+        gp.read_csv(tmp_path, dtype={"year": "int64"})

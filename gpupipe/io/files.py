@@ -478,6 +478,11 @@ def csv_sep(opts: Mapping[str, Any], src: Source) -> str:
 def csv_target(sources: Sequence[Source], schemas: Sequence[pa.Schema], opts: Mapping[str, Any]) -> pa.Schema:
     """The unified schema of CSV files (each file's schema as parsed, all-empty columns null-typed)."""
     target = unify(list(zip(sources, schemas, strict=True)), columns=opts["columns"], reader="read_csv")
+    hive = sorted({k for s in sources for k, _ in s.hive} & set(opts["dtype"]))
+    if hive:
+        msg = (f"read_csv: dtype names {hive}, partition column(s) whose values are the directory names ({hive[0]}=...), "
+               f"read as text; leave them out of dtype and cast after reading (frame[{hive[0]!r}].astype(...))")
+        raise SchemaError(msg)
     unknown = [c for c in opts["dtype"] if c not in target.names]
     if unknown:
         where = sources[0].name if len(sources) == 1 else f"{len(sources)} files from {sources[0].name}"
