@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import array_namespace, backend_of
+from ..backend import array_namespace
 from ..backend import frame as F
 from ..errors import SchemaError
 from .base import ColumnInfo, StatOp, register_op
@@ -31,6 +31,8 @@ class JoinGroupby(StatOp):
     Rows whose key was not seen at fit, or is null, get ``count`` 0 and ``fill_value`` for the
     other statistics; so does a statistic that is undefined for its group (the mean of a group
     whose values are all null). The inputs are kept.
+
+    Integer keys are matched exactly, whatever their width and signedness at fit and at transform.
 
     Statistics combine per partition exactly (counts, sums, min, max) or with Chan's parallel
     variance formula (mean, std, var: equal to the in-memory fit up to float rounding).
@@ -149,7 +151,7 @@ class JoinGroupby(StatOp):
             if table is None:
                 msg = f"JoinGroupby was fitted on key(s) {list(self.tables_)}, not {g}; fit it on the same selection"
                 raise SchemaError(msg)
-            pos = _join_positions(frame, g, table[g])
+            pos = F.table_positions(frame, g, table[g])
             xp = array_namespace(pos)
             seen = pos >= 0
             safe = xp.where(seen, pos, 0)
@@ -228,6 +230,9 @@ def _combine_moments(parts: list[Any], keys: list[str], conts: list[str]) -> Any
     parts = [p for p in parts if len(p)]
     if len(parts) <= 1:
         return parts[0] if parts else _empty_moments(keys, conts)
+    for k in keys:  # int64 keys beside uint64 ones: all uint64, not float64 (where 2**53 + 1 is 2**53)
+        values = F.same_int_dtype([p[k] for p in parts], k)
+        parts = [p if v is p[k] else p.assign(**{k: v}) for p, v in zip(parts, values, strict=True)]
     both = pd.concat(parts, ignore_index=True)
     g = both.groupby(keys, sort=False, dropna=True)
     out = g[[f"{c}__{s}" for c in conts for s in ("n", "sum", "m2")]].sum()
@@ -253,13 +258,3 @@ def _empty_moments(keys: list[str], conts: list[str]) -> Any:
     cols = {k: [] for k in keys}
     cols.update({f"{c}__{s}": pd.array([], dtype="float64") for c in conts for s in ("n", "sum", "m2", "min", "max")})
     return pd.DataFrame(cols)
-
-
-def _join_positions(frame: Any, keys: list[str], table_keys: Any) -> Any:
-    """Row position in ``table_keys`` of each row's key (-1 when absent or missing), in the frame's namespace."""
-    if len(keys) == 1:
-        col = frame[keys[0]]
-        index = F.make_index.impl(backend_of(col))(table_keys[keys[0]].to_numpy(),
-                                                     col.dtype if F.kind(col) == "int" else None)
-        return F.lookup(col, index)
-    return F.key_positions(frame, keys, table_keys)

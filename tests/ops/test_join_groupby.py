@@ -94,3 +94,50 @@ def test_errors():
         JoinGroupby(["x"], stats=("median",)).fit(df, ["shop"])
     with pytest.raises(SchemaError, match="'x'"):
         JoinGroupby(["q"]).fit(df, ["x"])
+
+
+B = 2**53  # above it float64 has no odd integers: an int64/uint64 merge through float64 matches B + 1 with B
+
+
+def _exact_oracle(fit, new, keys, cont):
+    """count and mean per key group by pandas on Python ints (object keys): exact for integers of any width."""
+    cast = {k: object for k in keys}
+    g = fit.astype(cast).groupby(keys, dropna=True)[cont]
+    table = pd.DataFrame({"count": g.count(), "mean": g.mean()}).reset_index()
+    merged = new[keys].astype(cast).merge(table, on=keys, how="left")
+    return merged.fillna({"count": 0.0, "mean": 0.0})
+
+
+@pytest.mark.parametrize(("fit_dtype", "new_dtype"), [("int64", "uint64"), ("uint64", "int64"), ("int64", "UInt64")])
+def test_multi_column_integer_keys_of_other_signedness_match_exactly(backend, fit_dtype, new_dtype):
+    big = 2**63 + 1 if fit_dtype == "uint64" else -1  # a value the other dtype cannot hold: it matches nothing
+    fit = pd.DataFrame({"k": np.array([B, B, 7, big], dtype=fit_dtype), "j": ["x"] * 4, "v": [1.0, 3.0, 5.0, 9.0]})
+    values = [B + 1, 7, B, 2**63 + 1 if new_dtype.lower() == "uint64" else -1]
+    new = pd.DataFrame({"k": np.array(values, dtype=new_dtype.lower()), "j": ["x"] * 4})
+    new["k"] = new["k"].astype(new_dtype)
+    op = JoinGroupby(["v"], stats=("count", "mean"), keys=[["k", "j"]]).fit(gp.from_pandas(fit), ["k", "j"])
+    out = gp.to_pandas(op.transform(gp.from_pandas(new), ["k", "j"]))
+    want = _exact_oracle(fit, new, ["k", "j"], "v")
+    np.testing.assert_array_equal(out["k_j_v_count"].to_numpy(), want["count"].to_numpy(dtype="float32"))
+    np.testing.assert_array_equal(out["k_j_v_mean"].to_numpy(), want["mean"].to_numpy(dtype="float32"))
+    assert out["k_j_v_count"].tolist()[:3] == [0.0, 1.0, 2.0]
+
+
+def test_dataset_fit_of_uint64_keys_equals_the_in_memory_fit():
+    # partitions of values below 2**63 canonicalise to int64, others to uint64: combined exactly, not in float64
+    df = pd.DataFrame({"k": np.array([B, B + 1, 2**63 + 5, B + 1, 7, 2**63 + 5], dtype=np.uint64),
+                       "j": ["x"] * 6, "v": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    for keys in (None, [["k", "j"]]):
+        a = JoinGroupby(["v"], stats=("count", "mean"), keys=keys).fit(df, ["k", "j"])
+        b = JoinGroupby(["v"], stats=("count", "mean"), keys=keys).fit(Partitioned(df, [2, 4]), ["k", "j"])
+        pd.testing.assert_frame_equal(a.transform(df, ["k", "j"]), b.transform(df, ["k", "j"]))
+        name = "k" if keys is None else "k_j"
+        assert b.table(name)["k"].dtype == np.uint64
+        want = _exact_oracle(df, df, ["k"] if keys is None else ["k", "j"], "v")
+        np.testing.assert_array_equal(b.transform(df, ["k", "j"])[f"{name}_v_count"].to_numpy(),
+                                      want["count"].to_numpy(dtype="float32"))
+        np.testing.assert_array_equal(b.transform(df, ["k", "j"])[f"{name}_v_mean"].to_numpy(),
+                                      want["mean"].to_numpy(dtype="float32"))
+    wf = gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("count", "mean")))
+    pd.testing.assert_frame_equal(wf.fit(gp.Dataset(df, partition_rows=2)).transform(df),
+                                  gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("count", "mean"))).fit_transform(df))
