@@ -59,9 +59,11 @@ __all__ = [
     "KINDS",
     "NUMERIC_KINDS",
     "KeyIndex",
+    "all_missing",
     "build_frame",
     "canonical_arrow",
     "canonical_values",
+    "check_fitted_kind",
     "check_kind",
     "check_label",
     "clip",
@@ -571,6 +573,30 @@ def table_positions(frame: Any, keys: Sequence[str], table: pd.DataFrame) -> Any
     if kept is None:
         return pos
     return to_device(pos, np.append(np.flatnonzero(kept), -1).astype(np.int64))[pos]
+
+
+def all_missing(series: Any) -> bool:
+    """Whether every value of the series is missing (null, or NaN in a float column): such a column carries no kind."""
+    return bool(missing(series).all())
+
+
+def check_fitted_kind(series: Any, column: str, op: str, accepted: Sequence[str], fitted: str | None) -> bool:
+    """The kind check of an op encoding values with a fitted table, before it transforms ``series``: True when the
+    column is all missing and its kind is not the one fitted (it carries no kind: every row encodes as missing),
+    False when its kind is the one fitted (or ``fitted`` is None: unknown, as for a column all missing at fit).
+    SchemaError naming the column, both kinds and the cast otherwise, as for a kind ``op`` does not accept
+    (:func:`check_kind`)."""
+    got = value_kind(series)
+    if got in accepted and (fitted is None or got == fitted):
+        return False
+    if all_missing(series):
+        return True
+    check_kind(series, column, op, accepted)
+    cast = {"int": "int64", "bool": "bool", "str": "str"}.get(str(fitted), str(fitted))
+    msg = (f"{op}: column {column!r} was fitted on {fitted} values but now holds {got} values (dtype "
+           f"{series.dtype}), which would all be unseen; cast it back to the dtype it was fitted on "
+           f"(df[{column!r}].astype({cast!r})) or refit")
+    raise SchemaError(msg)
 
 
 # ============================================================================== element-wise

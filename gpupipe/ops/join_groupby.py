@@ -30,9 +30,12 @@ class JoinGroupby(StatOp):
 
     Rows whose key was not seen at fit, or is null, get ``count`` 0 and ``fill_value`` for the
     other statistics; so does a statistic that is undefined for its group (the mean of a group
-    whose values are all null). The inputs are kept.
+    whose values are all null), and every row when a key column arrives all missing at transform,
+    in whatever dtype. The inputs are kept.
 
-    Integer keys are matched exactly, whatever their width and signedness at fit and at transform.
+    Integer keys are matched exactly, whatever their width and signedness at fit and at transform;
+    a key column must hold the kind of values it was fitted on (int, bool or str), else
+    :class:`~gpupipe.errors.SchemaError` naming both kinds.
 
     Statistics combine per partition exactly (counts, sums, min, max) or with Chan's parallel
     variance formula (mean, std, var: equal to the in-memory fit up to float rounding).
@@ -144,14 +147,27 @@ class JoinGroupby(StatOp):
     # -- transforming ----------------------------------------------------------------------
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
-        self._require(frame, [*dict.fromkeys(c for g in self._groups(columns) for c in g)], "JoinGroupby")
-        out = {}
-        for g in self._groups(columns):
+        groups = self._groups(columns)
+        self._require(frame, [*dict.fromkeys(c for g in groups for c in g)], "JoinGroupby")
+        # every check before any work: each key group fitted, each key column of the kind fitted
+        no_kind = set()
+        for g in groups:
             table = self.tables_.get(tuple(g))
             if table is None:
                 msg = f"JoinGroupby was fitted on key(s) {list(self.tables_)}, not {g}; fit it on the same selection"
                 raise SchemaError(msg)
-            pos = F.table_positions(frame, g, table[g])
+            for k in g:
+                fitted = F.value_kind(table[k]) if len(table) else None
+                if F.check_fitted_kind(frame[k], k, "JoinGroupby (key)", _KEY_KINDS, fitted):
+                    no_kind.add(k)
+        out = {}
+        for g in groups:
+            table = self.tables_[tuple(g)]
+            if no_kind.intersection(g):  # a key column all missing, in a dtype of no kind fitted: no row matches
+                xp = array_namespace(F.missing(frame[g[0]]))
+                pos = xp.full(len(frame), -1, dtype="int64")
+            else:
+                pos = F.table_positions(frame, g, table[g])
             xp = array_namespace(pos)
             seen = pos >= 0
             safe = xp.where(seen, pos, 0)

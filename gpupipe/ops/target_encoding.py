@@ -25,8 +25,11 @@ class TargetEncoding(StatOp):
         encoded = (sum_y + smoothing * prior) / (count + smoothing),   prior = mean of the target
 
     which is scikit-learn's ``TargetEncoder(smooth=smoothing)`` formula. Categories unseen at fit
-    and null categories get ``prior``. Integer categories are matched exactly, whatever their width
-    and signedness at fit and at transform.
+    and null categories get ``prior``; so does every row of a column that arrives all missing at
+    transform, in whatever dtype (it carries no kind). Otherwise a column must hold the kind of
+    values it was fitted on (int, bool or str): another kind is a
+    :class:`~gpupipe.errors.SchemaError` naming both, since every row would be unseen. Integer
+    categories are matched exactly, whatever their width and signedness at fit and at transform.
 
     * ``transform`` (new data) uses the statistics of the whole fit data.
     * ``fit_transform`` (training data) returns *out-of-fold* encodings so that no row sees its own
@@ -193,6 +196,13 @@ class TargetEncoding(StatOp):
         n = xp.where(seen, counts[safe] if len(counts) else 0.0, 0.0)
         return self._smooth(xp, s, n, self.prior_)
 
+    def _check_transform_kind(self, series: Any, column: str) -> bool:
+        """True when the column is all missing in another kind than fitted (every row gets the prior); SchemaError
+        for a kind TargetEncoding does not take, or another kind than fitted."""
+        values = self.stats_[column]["value"]
+        fitted = F.value_kind(values) if len(values) else None
+        return F.check_fitted_kind(series, column, "TargetEncoding", _KINDS, fitted)
+
     def _smooth(self, xp: Any, s: Any, n: Any, prior: Any) -> Any:
         sm = float(self.smoothing)
         if math.isinf(sm):  # the limit of the formula: all weight on the prior
@@ -205,10 +215,20 @@ class TargetEncoding(StatOp):
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
         self._require(frame, columns, "TargetEncoding")
+        unknown = [c for c in columns if c not in self.stats_]
+        if unknown:
+            msg = (f"TargetEncoding was fitted on column(s) {list(self.stats_)}, not {unknown}; fit it on the same "
+                   "selection")
+            raise SchemaError(msg)
+        # dtype errors first, in column order, before any column's work starts
+        no_kind = {c for c in columns if self._check_transform_kind(frame[c], c)}
         out = {}
         for c in columns:
-            F.check_kind(frame[c], c, "TargetEncoding", _KINDS)
-            out[self._name(c)] = self._encode_full(frame[c], c)
+            if c in no_kind:  # all missing, in a dtype of no kind fitted: unseen everywhere
+                xp = array_namespace(F.missing(frame[c]))
+                out[self._name(c)] = self._smooth(xp, xp.zeros(len(frame)), xp.zeros(len(frame)), self.prior_)
+            else:
+                out[self._name(c)] = self._encode_full(frame[c], c)
         return F.build_frame(frame, out)
 
     def fit_transform(self, frame: Any, columns: Sequence[str]) -> Any:

@@ -200,6 +200,19 @@ def test_vocabulary_crosses_backends():
     pd.testing.assert_frame_equal(via_arrow(on_cpu.transform(new_gpu, cols)), via_arrow(expected))
 
 
+@pytest.mark.parametrize("empty", [[None], [np.nan], [None, None]])
+@pytest.mark.parametrize("fitted", [["a", "b", "a"], [3, 4, 3], [True, False, True]])
+def test_a_column_all_missing_at_transform_gets_the_null_id(empty, fitted):
+    """An all-missing column (float64 or object: serving data with nothing in it) carries no kind: the
+    workflow and the op take it as nulls of the kind fitted."""
+    wf = gp.Workflow(["c"] >> Categorify()).fit(pd.DataFrame({"c": fitted}))
+    assert wf.transform(pd.DataFrame({"c": empty}))["c"].tolist() == [1] * len(empty)
+    assert wf.ops[0].transform(pd.DataFrame({"c": empty}), ["c"])["c"].tolist() == [1] * len(empty)
+    # a column that still holds a value of another kind is refused, naming both kinds
+    with pytest.raises(SchemaError, match="'c'"):
+        wf.transform(pd.DataFrame({"c": [np.nan, 0.5]}))
+
+
 @pytest.mark.parametrize(("fit_dtype", "new_dtype"), [("int64", "uint64"), ("uint64", "int64"), ("int8", "uint64")])
 def test_integer_values_of_other_signedness_look_up_exactly(backend, fit_dtype, new_dtype):
     """A vocabulary value the data's dtype cannot hold (-1 against uint64, 2**64 - 1 against int64) is found for

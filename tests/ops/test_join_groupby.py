@@ -141,3 +141,22 @@ def test_dataset_fit_of_uint64_keys_equals_the_in_memory_fit():
     wf = gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("count", "mean")))
     pd.testing.assert_frame_equal(wf.fit(gp.Dataset(df, partition_rows=2)).transform(df),
                                   gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("count", "mean"))).fit_transform(df))
+
+
+@pytest.mark.parametrize(("fitted", "given"), [([0, 1, 1, 0], [False, True]), ([False, True, True, False], [0, 1])])
+def test_a_key_of_another_kind_than_fitted_is_refused(fitted, given):
+    wf = gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("count",)))
+    wf.fit(pd.DataFrame({"k": fitted, "v": [1.0, 2.0, 3.0, 4.0]}))
+    with pytest.raises(SchemaError, match=r"'k'.*fitted on (int|bool) values.*holds (bool|int) values.*astype"):
+        wf.transform(pd.DataFrame({"k": given}))
+    op = JoinGroupby(["v"], keys=[["k", "j"]]).fit(pd.DataFrame({"k": fitted, "j": "x", "v": 1.0}), ["k", "j"])
+    with pytest.raises(SchemaError, match="'k'"):
+        op.transform(pd.DataFrame({"k": given, "j": "x"}), ["k", "j"])
+
+
+@pytest.mark.parametrize("empty", [[None, None], [np.nan, np.nan]])
+def test_a_key_all_missing_at_transform_is_unseen_whatever_its_dtype(empty):
+    wf = gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("count", "mean"), fill_value=-1.0))
+    wf.fit(pd.DataFrame({"k": ["a", "b", "a"], "v": [1.0, 2.0, 3.0]}))
+    out = wf.transform(pd.DataFrame({"k": empty}))  # float64 or object: no kind
+    assert out["k_v_count"].tolist() == [0.0, 0.0] and out["k_v_mean"].tolist() == [-1.0, -1.0]

@@ -144,3 +144,23 @@ def test_integer_categories_of_other_signedness_match_exactly(backend, fit_dtype
     te = TargetEncoding("y", smoothing=0, kfold=1).fit(gp.from_pandas(fit), ["k"])
     got = gp.to_pandas(te.transform(gp.from_pandas(new), ["k"]))["TE_k_y"].to_numpy()
     np.testing.assert_array_equal(got, _exact_means(fit, "k", "y", values))
+
+
+@pytest.mark.parametrize(("fitted", "given"), [([0, 1, 1, 0, 1], [False, True]), ([False, True, True, False, True], [0, 1])])
+def test_a_column_of_another_kind_than_fitted_is_refused(fitted, given):
+    wf = gp.Workflow(["k"] >> TargetEncoding("y", smoothing=0, kfold=1))
+    wf.fit(pd.DataFrame({"k": fitted, "y": [0.0, 1.0, 1.0, 0.0, 1.0]}))
+    with pytest.raises(SchemaError, match=r"TargetEncoding: column 'k' was fitted on (int|bool) values but now holds "
+                                          r"(bool|int) values.*astype"):
+        wf.transform(pd.DataFrame({"k": given}))
+
+
+@pytest.mark.parametrize("empty", [[None, None], [np.nan, np.nan]])
+@pytest.mark.parametrize("fitted", [["a", "b", "a"], [3, 4, 3]])
+def test_a_column_all_missing_at_transform_gets_the_prior(empty, fitted):
+    fit = pd.DataFrame({"k": fitted, "y": [1.0, 0.0, 0.0]})
+    wf = gp.Workflow(["k"] >> TargetEncoding("y", smoothing=1, kfold=1)).fit(fit)
+    prior = np.float32(fit["y"].mean())
+    assert wf.transform(pd.DataFrame({"k": empty}))["TE_k_y"].tolist() == [prior, prior]
+    op = wf.ops[0]
+    assert op.transform(pd.DataFrame({"k": empty}), ["k"])["TE_k_y"].tolist() == [prior, prior]
