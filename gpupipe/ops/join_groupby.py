@@ -7,7 +7,7 @@ from typing import Any
 
 from ..backend import array_namespace
 from ..backend import frame as F
-from ..errors import SchemaError
+from ..errors import DataError, SchemaError
 from .base import ColumnInfo, StatOp, register_op
 
 __all__ = ["JoinGroupby"]
@@ -33,6 +33,9 @@ class JoinGroupby(StatOp):
     whose values are all null), and every row when a key column arrives all missing at transform,
     in whatever dtype. The inputs are kept.
 
+    A key column may also be one of ``cont_cols``: ``["k"] >> JoinGroupby(["k"], stats=("count",))``
+    joins the number of rows holding each key (count encoding). Infinite values in ``cont_cols``
+    have no sum, mean or spread: fit raises :class:`~gpupipe.errors.DataError` naming the column.
     Integer keys are matched exactly, whatever their width and signedness at fit and at transform;
     a key column must hold the kind of values it was fitted on (int, bool or str), else
     :class:`~gpupipe.errors.SchemaError` naming both kinds.
@@ -113,12 +116,20 @@ class JoinGroupby(StatOp):
             for c in g:
                 F.check_kind(frame[c], c, "JoinGroupby (key)", _KEY_KINDS)
         for c in self.cont_cols:
-            F.check_kind(frame[c], c, "JoinGroupby (cont_cols)", ("int", "float", "bool"))
+            if F.check_kind(frame[c], c, "JoinGroupby (cont_cols)", ("int", "float", "bool")) != "float":
+                continue
+            x = F.float_values(frame[c])
+            infinite = int(array_namespace(x).isinf(x).sum())
+            if infinite:
+                msg = (f"JoinGroupby: column {c!r} (cont_cols) holds {infinite} infinite value(s), which have no "
+                       "sum, mean or spread to join; replace them (for example with NaN, which the statistics skip) "
+                       "or filter those rows out first")
+                raise DataError(msg)
 
     # -- statistics ------------------------------------------------------------------------
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[tuple[str, ...], Any]:
         self._check(frame, columns)
-        return {tuple(g): F.group_moments(frame, g, list(self.cont_cols)) for g in self._groups(columns)}
+        return {tuple(g): _group_moments(frame, g, list(self.cont_cols)) for g in self._groups(columns)}
 
     def combine(self, partials: list[dict[tuple[str, ...], Any]]) -> dict[tuple[str, ...], Any]:
         return {g: _combine_moments([p[g] for p in partials], list(g), list(self.cont_cols)) for g in partials[0]}
@@ -274,3 +285,23 @@ def _empty_moments(keys: list[str], conts: list[str]) -> Any:
     cols = {k: [] for k in keys}
     cols.update({f"{c}__{s}": pd.array([], dtype="float64") for c in conts for s in ("n", "sum", "m2", "min", "max")})
     return pd.DataFrame(cols)
+
+
+def _group_moments(frame: Any, keys: list[str], conts: list[str]) -> Any:
+    """:func:`~gpupipe.backend.frame.group_moments`, also of a value column that is one of the keys (count encoding:
+    ``["k"] >> JoinGroupby(["k"], stats=("count",))``): such a column is summarised from a copy under a private name."""
+    both = [c for c in conts if c in keys]
+    if not both:
+        return F.group_moments(frame, keys, conts)
+    taken = {*keys, *conts}
+    private = {}
+    for c in both:
+        name = f"__{c}_value"
+        while name in taken:
+            name = f"_{name}"
+        private[c] = name
+        taken.add(name)
+    data = {**{k: frame[k] for k in keys}, **{private.get(c, c): frame[c] for c in conts}}
+    moments = F.group_moments(F.build_frame(frame, data), keys, [private.get(c, c) for c in conts])
+    return moments.rename(columns={f"{p}__{s}": f"{c}__{s}" for c, p in private.items()
+                                   for s in ("n", "sum", "m2", "min", "max")})

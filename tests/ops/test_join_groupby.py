@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from stat_helpers import Partitioned, save_load
 
 import gpupipe as gp
-from gpupipe.errors import NotFittedError, SchemaError
+from gpupipe.errors import DataError, NotFittedError, SchemaError
 from gpupipe.ops import ColumnInfo, JoinGroupby
 
 STATS = ("count", "sum", "mean", "std", "var", "min", "max")
@@ -160,3 +160,29 @@ def test_a_key_all_missing_at_transform_is_unseen_whatever_its_dtype(empty):
     wf.fit(pd.DataFrame({"k": ["a", "b", "a"], "v": [1.0, 2.0, 3.0]}))
     out = wf.transform(pd.DataFrame({"k": empty}))  # float64 or object: no kind
     assert out["k_v_count"].tolist() == [0.0, 0.0] and out["k_v_mean"].tolist() == [-1.0, -1.0]
+
+
+def test_count_encoding_with_the_key_among_the_values(backend):
+    df = pd.DataFrame({"k": pd.array([1, 1, 2, None, 1, 3], dtype="Int64"), "v": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    want = df.groupby("k")["k"].count()
+    wf = gp.Workflow(["k"] >> JoinGroupby(["k"], stats=("count",)))
+    out = gp.to_pandas(wf.fit_transform(gp.from_pandas(df)))
+    expected = df["k"].map(want).fillna(0).to_numpy(dtype="float32")
+    np.testing.assert_array_equal(out["k_k_count"].to_numpy(), expected)
+    # also beside another value column, on partitions
+    op = JoinGroupby(["k", "v"], stats=("count", "mean")).fit(Partitioned(df, [2, 4]), ["k"])
+    got = op.transform(df, ["k"])
+    np.testing.assert_array_equal(got["k_k_count"].to_numpy(), expected)
+    np.testing.assert_array_equal(got["k_k_mean"].to_numpy(), df["k"].to_numpy(dtype="float32", na_value=0.0))
+    np.testing.assert_allclose(got["k_v_mean"].to_numpy(),
+                               df["k"].map(df.groupby("k")["v"].mean()).fillna(0).to_numpy(dtype="float32"))
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_infinite_values_are_refused_naming_the_column(bad):
+    df = pd.DataFrame({"k": ["a"] * 4, "v": [bad, 1.0, 2.0, 3.0], "w": [1.0, 2.0, 3.0, 4.0]})
+    for data in (df, Partitioned(df, [2])):
+        with pytest.raises(DataError, match=r"JoinGroupby: column 'v' \(cont_cols\) holds 1 infinite"):
+            JoinGroupby(["w", "v"], stats=("std",)).fit(data, ["k"])
+    with pytest.raises(DataError, match="'v'"):
+        gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("std",))).fit(gp.Dataset(df, partition_rows=2))
