@@ -685,8 +685,12 @@ def moments_of(x: Any, column: str, op: str) -> tuple[int, float, float, float, 
         msg = (f"{op}: column {column!r} holds infinite values, which have no mean or range; "
                f"clip them (ops.Clip) or filter those rows out first")
         raise DataError(msg)
-    mean = float(to_host(x.mean()))
-    m2 = float(to_host(((x - mean) ** 2).sum()))
+    import numpy as np
+
+    # finite values whose sum or squares pass 1.8e308 give inf/NaN moments, which the ops refuse by name
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(to_host(x.mean()))
+        m2 = float(to_host(((x - mean) ** 2).sum()))
     return (n, mean, m2, float(to_host(x.min())), float(to_host(x.max())))
 
 
