@@ -770,20 +770,23 @@ def _date_part_pandas(series: Any, part: str) -> Any:
 def _column_moments_pandas(series: Any, column: str, op: str) -> tuple[int, float, float, float, float]:
     x = _float_values_pandas(series)  # no copy for a float64 column
     n = int(x.size)
-    total = float(x.sum()) if n else math.nan
+    with np.errstate(over="ignore"):  # a sum past 1.8e308 is inf: the general path, then the op, tell
+        total = float(x.sum()) if n else math.nan
     if not math.isfinite(total):
-        return F.moments_of(x, column, op)  # NaN (missing), inf (an error) or nothing: the general path
+        return F.moments_of(x, column, op)  # NaN (missing), inf (an error), an overflow or nothing: the general path
     # A finite sum means no NaN and no inf: the mean is the sum's, and the squared deviations are
     # summed block by block in a reused buffer instead of two full-length temporaries. (Not np.dot
     # per block: BLAS's thread start-up per call made that 50x slower on 2 cores.)
     mean = total / n
     buf = np.empty(min(n, CHUNK), dtype=np.float64)
     parts = []
-    for start in range(0, n, CHUNK):
-        d = np.subtract(x[start:start + CHUNK], mean, out=buf[:min(CHUNK, n - start)])
-        np.multiply(d, d, out=d)
-        parts.append(float(d.sum()))
-    return (n, mean, math.fsum(parts), float(x.min()), float(x.max()))
+    with np.errstate(over="ignore"):  # squares past 1.8e308 are inf: Normalize refuses such a column by name
+        for start in range(0, n, CHUNK):
+            d = np.subtract(x[start:start + CHUNK], mean, out=buf[:min(CHUNK, n - start)])
+            np.multiply(d, d, out=d)
+            parts.append(float(d.sum()))
+    m2 = math.fsum(parts) if all(map(math.isfinite, parts)) else math.inf
+    return (n, mean, m2, float(x.min()), float(x.max()))
 
 
 @F.group_moments.register("pandas")

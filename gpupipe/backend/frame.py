@@ -58,9 +58,12 @@ __all__ = [
     "DATE_PARTS",
     "KINDS",
     "NUMERIC_KINDS",
+    "KeyIndex",
+    "all_missing",
     "build_frame",
     "canonical_arrow",
     "canonical_values",
+    "check_fitted_kind",
     "check_kind",
     "check_label",
     "clip",
@@ -77,8 +80,10 @@ __all__ = [
     "from_arrow",
     "group_moments",
     "hash_values",
+    "int_dtype",
     "keep_rows",
     "key_positions",
+    "keys_like",
     "kind",
     "left_join",
     "log1p",
@@ -91,8 +96,10 @@ __all__ = [
     "numeric_arrays",
     "plain_dtype_name",
     "require_kinds",
+    "same_int_dtype",
     "standardize",
     "sum_counts",
+    "table_positions",
     "take_values",
     "to_arrow",
     "to_backend",
@@ -413,9 +420,9 @@ def counts_frame(values: Any, counts: Any) -> pd.DataFrame:
                          "count": np.asarray(counts)[keep].astype(np.int64)})
 
 
-def sum_counts(frames: Iterable[Any]) -> pd.DataFrame:
-    """Combine (value, count) frames by summing the counts per value (associative, order-free)."""
-    import numpy as np
+def sum_counts(frames: Iterable[Any], column: str | None = None) -> pd.DataFrame:
+    """Combine (value, count) frames by summing the counts per value (associative, order-free); ``column``
+    names the column in an error."""
     import pandas as pd
 
     frames = [f for f in frames if len(f)]
@@ -423,23 +430,173 @@ def sum_counts(frames: Iterable[Any]) -> pd.DataFrame:
         return pd.DataFrame({"value": pd.array([], dtype="str"), "count": pd.array([], dtype="int64")})
     if len(frames) == 1:
         return frames[0]
-    if any(f["value"].dtype == np.uint64 for f in frames):
-        # one side holds ids above 2**63: all of them must be uint64 (pandas would meet int64 + uint64 in float64)
-        frames = [f.assign(value=_as_uint64(f["value"])) for f in frames]
+    values = same_int_dtype([f["value"] for f in frames], column)
+    frames = [f if v is f["value"] else f.assign(value=v) for f, v in zip(frames, values, strict=True)]
     both = pd.concat(frames, ignore_index=True)
     out = both.groupby("value", sort=False, dropna=True)["count"].sum()
     return pd.DataFrame({"value": canonical_values(out.index), "count": out.to_numpy().astype("int64")})
 
 
-def _as_uint64(values: Any) -> Any:
+def same_int_dtype(parts: Sequence[Any], column: str | None = None) -> list[Any]:
+    """One column's canonical values (:func:`canonical_values`) from several partitions, in one dtype so that they
+    concatenate exactly: every integer part becomes uint64 when one is uint64 (it holds a value above 2**63 - 1),
+    since pandas meets int64 and uint64 in float64, where 2**53 + 1 equals 2**53. Parts needing no change are
+    returned as they are (the same objects). SchemaError naming ``column`` when one part holds negative numbers and
+    another numbers above 2**63 - 1: no 64-bit integer holds both.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gpupipe.backend.frame import same_int_dtype
+    >>> [p.dtype.name for p in same_int_dtype([np.array([2**53 + 1]), np.array([2**63], dtype=np.uint64)])]
+    ['uint64', 'uint64']
+    """
     import numpy as np
 
-    arr = np.asarray(values)
-    if arr.dtype.kind == "i" and len(arr) and int(arr.min()) < 0:
-        msg = ("integer values span both negative numbers and numbers above 2**63 - 1 across partitions; no 64-bit "
-               "integer holds both. Cast the column to str before encoding it")
-        raise SchemaError(msg)
-    return arr.astype(np.uint64)
+    if not any(getattr(p, "dtype", None) == np.uint64 for p in parts):
+        return list(parts)
+    out = []
+    for p in parts:
+        arr = np.asarray(p)
+        if arr.dtype.kind == "i":
+            if len(arr) and int(arr.min()) < 0:
+                where = f"column {column!r}: " if column is not None else ""
+                msg = (f"{where}integer values span both negative numbers and numbers above 2**63 - 1 across "
+                       "partitions; no 64-bit integer holds both. Cast the column to str before encoding it")
+                raise SchemaError(msg)
+            p = arr.astype(np.uint64)
+        out.append(p)
+    return out
+
+
+# ============================================================================== exact integer keys
+def int_dtype(series: Any) -> Any:
+    """The NumPy integer dtype of a series' values (``Int32`` → int32; a categorical's categories' dtype), or
+    None for a series of another kind."""
+    import numpy as np
+
+    dtype = series.dtype
+    if kind(dtype) == "category":
+        dtype = series.cat.categories.dtype
+    if kind(dtype) != "int":
+        return None
+    return np.dtype(plain_dtype_name(getattr(dtype, "numpy_dtype", dtype)))
+
+
+def _held(values: Any, dtype: Any) -> Any:
+    """Which of the integer NumPy ``values`` the integer ``dtype`` holds, compared exactly (never through float64)."""
+    import numpy as np
+
+    ok = np.ones(len(values), dtype=bool)
+    have, want = np.iinfo(values.dtype), np.iinfo(dtype)
+    if want.min > have.min:  # then want.min (0 or below) is a value of values' dtype too
+        ok &= values >= values.dtype.type(want.min)
+    if want.max < have.max:  # then want.max (127 or more) is a value of values' dtype too
+        ok &= values <= values.dtype.type(want.max)
+    return ok
+
+
+def keys_like(table: pd.DataFrame, keys: Sequence[str], likes: Sequence[Any]) -> tuple[pd.DataFrame, Any]:
+    """A host table's integer key columns in the integer dtypes of the data they are matched with, and which of its
+    rows were kept (a boolean mask; None when all were).
+
+    ``likes[i]`` is the data's :func:`int_dtype` for ``keys[i]`` (None: the column is left as it is). A key value
+    the data's dtype cannot hold (a negative one against uint64 data, one above 2**63 - 1 against int64 data, 300
+    against int8 data) equals no value of the data, so its row is dropped rather than converted. Matching then
+    compares one dtype with itself, exactly: pandas would meet int64 and uint64 in float64 (where 2**53 + 1 equals
+    2**53) and a cast would wrap. Null keys are kept, in the nullable form of the dtype. The index is reset.
+    """
+    import numpy as np
+    import pandas as pd
+
+    casts = {}
+    keep = np.ones(len(table), dtype=bool)
+    for k, like in zip(keys, likes, strict=True):
+        col = table[k]
+        if like is None or kind(col.dtype) != "int":
+            continue
+        own = np.dtype(plain_dtype_name(getattr(col.dtype, "numpy_dtype", col.dtype)))
+        nulls = col.isna().to_numpy()
+        values = col.to_numpy(dtype=own, na_value=0) if nulls.any() else col.to_numpy(dtype=own)
+        keep &= _held(values, like)  # a null's 0 is always held: null keys stay
+        casts[k] = (values, nulls, isinstance(col.dtype, pd.api.extensions.ExtensionDtype), np.dtype(like))
+    if not casts:
+        return table, None
+    kept = None if keep.all() else keep
+    out = table if kept is None else table[kept]
+    out = out.reset_index(drop=True)
+    for k, (values, nulls, nullable, like) in casts.items():
+        if kept is not None:
+            values, nulls = values[kept], nulls[kept]
+        values = values.astype(like)
+        out[k] = pd.arrays.IntegerArray(values, nulls) if nullable or nulls.any() else values
+    return out, kept
+
+
+class KeyIndex:
+    """An index over a fitted table's single-column keys for looking up data of one dtype (:func:`keys_like`):
+    :meth:`positions` gives each value's row in the whole table, -1 when absent or missing."""
+
+    def __init__(self, backend: str, values: Any, like_dtype: Any) -> None:
+        import numpy as np
+        import pandas as pd
+
+        kept = None
+        if like_dtype is not None and kind(getattr(values, "dtype", None)) == "int":
+            table, kept = keys_like(pd.DataFrame({"k": values}), ["k"], [like_dtype])
+            values = table["k"].to_numpy()
+        self.index = make_index.impl(backend)(values, like_dtype)
+        #: table row of each indexed value, then -1 (the row of "not found"); None when every row is indexed
+        self.rows = None if kept is None else np.append(np.flatnonzero(kept), -1).astype(np.int64)
+
+    def positions(self, series: Any) -> Any:
+        pos = lookup(series, self.index)
+        if self.rows is None:
+            return pos
+        return to_device(pos, self.rows)[pos]
+
+
+def table_positions(frame: Any, keys: Sequence[str], table: pd.DataFrame) -> Any:
+    """Row position in the host frame ``table`` (unique, non-missing keys in its columns ``keys``) of each row's key,
+    -1 when absent or missing, as an int array of the frame's namespace; integer keys compared exactly in the data's
+    dtype (:func:`keys_like`)."""
+    import numpy as np
+
+    from . import backend_of
+
+    keys = list(keys)
+    if len(keys) == 1:
+        col = frame[keys[0]]
+        return KeyIndex(backend_of(col), table[keys[0]].to_numpy(), int_dtype(col)).positions(col)
+    like, kept = keys_like(table[keys], keys, [int_dtype(frame[k]) for k in keys])
+    pos = key_positions(frame, keys, like)
+    if kept is None:
+        return pos
+    return to_device(pos, np.append(np.flatnonzero(kept), -1).astype(np.int64))[pos]
+
+
+def all_missing(series: Any) -> bool:
+    """Whether every value of the series is missing (null, or NaN in a float column): such a column carries no kind."""
+    return bool(missing(series).all())
+
+
+def check_fitted_kind(series: Any, column: str, op: str, accepted: Sequence[str], fitted: str | None) -> bool:
+    """The kind check of an op encoding values with a fitted table, before it transforms ``series``: True when the
+    column is all missing and its kind is not the one fitted (it carries no kind: every row encodes as missing),
+    False when its kind is the one fitted (or ``fitted`` is None: unknown, as for a column all missing at fit).
+    SchemaError naming the column, both kinds and the cast otherwise, as for a kind ``op`` does not accept
+    (:func:`check_kind`)."""
+    got = value_kind(series)
+    if got in accepted and (fitted is None or got == fitted):
+        return False
+    if all_missing(series):
+        return True
+    check_kind(series, column, op, accepted)
+    cast = {"int": "int64", "bool": "bool", "str": "str"}.get(str(fitted), str(fitted))
+    msg = (f"{op}: column {column!r} was fitted on {fitted} values but now holds {got} values (dtype "
+           f"{series.dtype}), which would all be unseen; cast it back to the dtype it was fitted on "
+           f"(df[{column!r}].astype({cast!r})) or refit")
+    raise SchemaError(msg)
 
 
 # ============================================================================== element-wise
@@ -528,8 +685,12 @@ def moments_of(x: Any, column: str, op: str) -> tuple[int, float, float, float, 
         msg = (f"{op}: column {column!r} holds infinite values, which have no mean or range; "
                f"clip them (ops.Clip) or filter those rows out first")
         raise DataError(msg)
-    mean = float(to_host(x.mean()))
-    m2 = float(to_host(((x - mean) ** 2).sum()))
+    import numpy as np
+
+    # finite values whose sum or squares pass 1.8e308 give inf/NaN moments, which the ops refuse by name
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(to_host(x.mean()))
+        m2 = float(to_host(((x - mean) ** 2).sum()))
     return (n, mean, m2, float(to_host(x.min())), float(to_host(x.max())))
 
 

@@ -48,6 +48,11 @@ class Categorify(StatOp):
     -----
     Accepts integer (nullable ``Int32``/``Int64`` included), boolean, string and categorical columns;
     a float or datetime column raises :class:`~gpupipe.errors.SchemaError` (cast or Bucketize it).
+    At transform a column must hold the kind of values it was fitted on (int, bool or str; else a
+    ``SchemaError`` naming both kinds and the cast), except a column holding nothing but missing values
+    (serving data with nothing in it reads as float64 or object): it carries no kind, and every row gets
+    the null id. Integers are looked up exactly in the data's own dtype, whatever the width and
+    signedness at fit (``uint64`` data against an ``int64`` vocabulary included).
     The statistics are per-partition value counts summed across partitions, so a ``gp.Dataset``
     fit gives exactly the in-memory vocabulary. A vocabulary fitted on cuDF transforms pandas
     frames and vice versa. The vocabulary of column ``c`` is ``vocab_[c]``, a pandas frame
@@ -106,7 +111,7 @@ class Categorify(StatOp):
                        f"({sorted(kinds)}); cast it to one dtype before fitting")
                 raise SchemaError(msg)
             kind = kinds.pop() if kinds else partials[0][col][0]
-            out[col] = (kind, F.sum_counts([p[col][1] for p in partials]))
+            out[col] = (kind, F.sum_counts([p[col][1] for p in partials], col))
         return out
 
     def finalize(self, combined: dict[str, Any], columns: Sequence[str]) -> None:
@@ -142,24 +147,23 @@ class Categorify(StatOp):
         cache = self.__dict__.setdefault("_indexes", {})
         index = cache.get(key)
         if index is None:
-            index = F.make_index.impl(backend)(self.vocab_[column]["value"].to_numpy(), dtype)
+            index = F.KeyIndex(backend, self.vocab_[column]["value"].to_numpy(), dtype)
             cache[key] = index
         return index
 
-    def _check_transform_kind(self, series: Any, column: str) -> None:
-        got = F.check_kind(series, column, "Categorify", _KINDS)
-        fitted = self.kinds_[column]
-        if len(self.vocab_[column]) and fitted != got:
-            msg = (f"Categorify: column {column!r} was fitted on {fitted} values but now holds {got} values "
-                   f"(dtype {series.dtype}); cast it back to the dtype it was fitted on")
-            raise SchemaError(msg)
+    def _check_transform_kind(self, series: Any, column: str) -> bool:
+        """True when the column is all missing in another kind than fitted (every row is null); SchemaError for a
+        kind Categorify does not take, or another kind than fitted."""
+        fitted = self.kinds_[column] if len(self.vocab_[column]) else None
+        return F.check_fitted_kind(series, column, "Categorify", _KINDS, fitted)
 
-    def _ids(self, series: Any, column: str) -> Any:
-        self._check_transform_kind(series, column)
+    def _ids(self, series: Any, column: str, no_kind: bool = False) -> Any:
+        if no_kind:  # all missing, in a dtype of no kind fitted: every row is null
+            nulls = F.missing(series)
+            return array_namespace(nulls).full(len(nulls), NULL_ID, dtype="int64")
         backend = backend_of(series)
-        dtype = series.dtype if F.kind(series) == "int" else None
         # In place from here on: on a 5M-row column every fresh 40 MB array costs more than the lookup.
-        ids = F.lookup(series, self._index(column, backend, dtype))
+        ids = self._index(column, backend, F.int_dtype(series)).positions(series)
         xp = array_namespace(ids)
         if ids.dtype != xp.int64:
             ids = ids.astype(xp.int64)
@@ -181,9 +185,9 @@ class Categorify(StatOp):
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
         self._require(frame, columns, "Categorify")
-        for c in columns:  # dtype errors first, in column order, before any column's work starts
-            self._check_transform_kind(frame[c], c)
-        ids = F.map_columns(frame, columns, lambda s: self._ids(s, s.name))
+        # dtype errors first, in column order, before any column's work starts
+        no_kind = {c for c in columns if self._check_transform_kind(frame[c], c)}
+        ids = F.map_columns(frame, columns, lambda s: self._ids(s, s.name, s.name in no_kind))
         return F.build_frame(frame, dict(zip(columns, ids, strict=True)))
 
     def fit_transform(self, frame: Any, columns: Sequence[str]) -> Any:

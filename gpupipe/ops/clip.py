@@ -7,13 +7,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..backend import frame as F
+from ..errors import SchemaError
 from .base import ColumnInfo, Op, register_op
 
 __all__ = ["Clip"]
 
 
 def _fractional(v: Any) -> bool:
-    return v is not None and math.isfinite(float(v)) and float(v) != int(v)
+    """Whether a bound is a float that is not a whole number (an int is whole, however large: 10**17 + 1 has no
+    float64 of its own, and comparing it through float would call it fractional)."""
+    return isinstance(v, float) and math.isfinite(v) and v != int(v)
 
 
 @register_op
@@ -24,8 +27,14 @@ class Clip(Op):
     ----------
     lower, upper : float, optional
         The bounds; at least one is required. Integer columns stay integer unless a bound is not a
-        whole number, or lies beyond the dtype's range where it takes effect (then they become float64).
+        whole number, or lies beyond the dtype's range where it takes effect (then they become float64);
+        an integer bound is exact, however large (``10**17 + 1`` has no float64 of its own).
         Infinities, and integer bounds beyond the range on their own side, bound nothing.
+
+    Notes
+    -----
+    Takes integer and float columns (nullable ones included). Boolean and categorical columns are
+    refused with a :class:`~gpupipe.errors.SchemaError` naming the column: they hold no numbers to bound.
 
     Examples
     --------
@@ -71,9 +80,10 @@ class Clip(Op):
         import numpy as np
 
         info = np.iinfo(np.dtype(F.plain_dtype_name(dtype)))
+        # Python compares ints and floats exactly: no float() here, which would round 2**63 - 1 up to 2**63
         return (_fractional(self.lower) or _fractional(self.upper)
-                or (self.lower is not None and float(self.lower) > info.max)
-                or (self.upper is not None and float(self.upper) < info.min))
+                or (self.lower is not None and self.lower > info.max)
+                or (self.upper is not None and self.upper < info.min))
 
     def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
         return {c: ColumnInfo("float64" if self._to_float(info[c].dtype) else info[c].dtype, info[c].role,
@@ -83,6 +93,8 @@ class Clip(Op):
         self._check_params()
         self._require(frame, columns, "Clip")
         F.require_kinds(frame, columns, "Clip", F.NUMERIC_KINDS, "Select only numeric columns for Clip")
+        for c in columns:
+            _check_orderable(frame[c], c)
         data = {}
         for c in columns:
             s = frame[c]
@@ -93,3 +105,19 @@ class Clip(Op):
             else:
                 data[c] = F.clip(s, self.lower, self.upper)
         return F.build_frame(frame, data)
+
+
+def _check_orderable(series: Any, column: str) -> None:
+    """SchemaError for a boolean or categorical column: neither holds numbers to bound (clipping True/False
+    or a category's labels would give values of no dtype the column has)."""
+    kind = F.kind(series)
+    if kind == "bool":
+        msg = (f"Clip: column {column!r} has dtype {series.dtype} (bool values), which it cannot take: True/False "
+               f"have no range to bound. Leave it out of Clip, or cast it to a number first "
+               f"(df[{column!r}].astype('Int8'))")
+        raise SchemaError(msg)
+    if kind == "category":
+        msg = (f"Clip: column {column!r} has dtype category: its values are labels, which Clip does not bound. "
+               f"Cast it to its values first (df[{column!r}].astype(df[{column!r}].cat.categories.dtype)), or "
+               f"encode it with ops.Categorify instead")
+        raise SchemaError(msg)

@@ -32,6 +32,9 @@ class FillMissing(Op):
     -----
     Integer columns stay integer (pandas' nullable ``Int64`` becomes plain ``int64``, since no
     nulls remain) unless ``fill_value`` is not a whole number, which makes them float64.
+    Categorical columns are refused with a :class:`~gpupipe.errors.SchemaError` naming the column
+    (a new value would need a new category): encode them with ``ops.Categorify``, which gives
+    nulls id 1.
 
     Examples
     --------
@@ -94,12 +97,7 @@ class FillMissing(Op):
             s = frame[c]
             kind = F.kind(s)
             if (kind == "str") != text or (not text and kind not in F.NUMERIC_KINDS):
-                msg = (f"FillMissing(fill_value={self.fill_value!r}): column {c!r} has dtype {s.dtype}; a "
-                       f"{'string' if text else 'numeric'} fill value needs {'string' if text else 'numeric'} "
-                       f"columns. Give a {'number' if kind in F.NUMERIC_KINDS else 'string'} fill_value for it in "
-                       f"its own node" + ("" if kind != "str" else ", or encode it with ops.Categorify (which maps "
-                                          "nulls to id 1)"))
-                raise SchemaError(msg)
+                raise _kind_error(self.fill_value, c, s.dtype, kind)
             if not text and not self._to_float(s.dtype):
                 self._check_fits(s, c)
             if self.add_indicator:
@@ -130,6 +128,26 @@ class FillMissing(Op):
                    f"(range {info.min}..{info.max}); cast the column to a wider type (e.g. int64) first, or choose a "
                    "fill value in range")
             raise SchemaError(msg)
+
+
+def _kind_error(fill_value: Any, column: str, dtype: Any, kind: str) -> Exception:
+    """The SchemaError for a column the fill value's kind does not fit, with the advice its own kind needs."""
+    text = isinstance(fill_value, str)
+    head = (f"FillMissing(fill_value={fill_value!r}): column {column!r} has dtype {dtype}; a "
+            f"{'string' if text else 'numeric'} fill value needs {'string' if text else 'numeric'} columns. ")
+    if kind in F.NUMERIC_KINDS:
+        advice = "Give a number fill_value for it in its own node"
+    elif kind == "str":
+        advice = ("Give a string fill_value for it in its own node, or encode it with ops.Categorify (which maps "
+                  "nulls to id 1)")
+    elif kind == "category":
+        advice = ("FillMissing does not fill categorical columns (a new value would need a new category): encode it "
+                  "with ops.Categorify, which maps nulls to id 1, or cast it to its values first "
+                  f"(df[{column!r}].astype(df[{column!r}].cat.categories.dtype))")
+    else:
+        advice = ("FillMissing fills numeric and string columns only: leave it out of this node"
+                  + (" (ops.DateParts splits timestamps into numbers)" if kind == "datetime" else ""))
+    return SchemaError(head + advice)
 
 
 def _fill_array(values: Any, value: float) -> Any:

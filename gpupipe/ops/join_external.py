@@ -21,7 +21,10 @@ class JoinExternal(Op):
     frame must hold each key at most once (checked at fit, a :class:`~gpupipe.errors.DataError`
     naming the key and an example otherwise). Rows whose key is absent from the external frame
     get nulls (NaN for float columns); a null key matches a null key of the external frame, as
-    in pandas' and cuDF's merges. The external frame is moved to the data's
+    in pandas' and cuDF's merges. Integer keys are matched exactly whatever the two sides' widths
+    and signedness (pandas would merge ``int64`` with ``uint64`` through float64, where
+    2**53 + 1 equals 2**53): a key of the external frame that the data's dtype cannot hold (a
+    negative one against ``uint64`` data) matches no row. The external frame is moved to the data's
     backend once and cached; saving a workflow stores it as a parquet artifact.
 
     Parameters
@@ -127,22 +130,30 @@ class JoinExternal(Op):
         self.columns_ = self._added()
         return self
 
-    def _external(self, backend: str) -> Any:
+    def _external(self, frame: Any) -> Any:
+        """The external frame on ``frame``'s backend, its integer keys in the data's integer dtypes (rows whose key
+        no value of that dtype equals dropped: :func:`~gpupipe.backend.frame.keys_like`), cached."""
+        backend = backend_of(frame)
+        likes = [F.int_dtype(frame[k]) for k in self._on]
         cache = self.__dict__.setdefault("_cache", {})
-        if backend not in cache:
-            cache[backend] = F.to_backend(F.normalize(self.frame[[*self._on, *self._added()]]), backend)
-        return cache[backend]
+        key = (backend, *map(str, likes))
+        if key not in cache:
+            ext = F.normalize(self.frame[[*self._on, *self._added()]])
+            if any(like is not None for like in likes):
+                ext, _ = F.keys_like(F.to_pandas(ext), self._on, likes)
+            cache[key] = F.to_backend(ext, backend)
+        return cache[key]
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
         self._require(frame, self._on, "JoinExternal")
-        ext = self._external(backend_of(frame))
         for k in self._on:
-            if F.value_kind(frame[k]) != F.value_kind(ext[k]):
-                msg = (f"JoinExternal: key {k!r} is {frame[k].dtype} in the data but {ext[k].dtype} in the external "
-                       "frame; cast one side so both hold the same kind of value")
+            if F.value_kind(frame[k]) != F.value_kind(self.frame[k]):
+                msg = (f"JoinExternal: key {k!r} is {frame[k].dtype} in the data but {self.frame[k].dtype} in the "
+                       "external frame; cast one side so both hold the same kind of value")
                 raise SchemaError(msg)
-        return F.left_join(frame, ext, self._on, self._added())
+        # integer keys are matched in one dtype, exactly (pandas would merge int64 with uint64 through float64)
+        return F.left_join(frame, self._external(frame), self._on, self._added())
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         return {}, {}  # the external frame is a parameter, saved as an artifact by the workflow

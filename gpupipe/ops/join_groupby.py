@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import array_namespace, backend_of
+from ..backend import array_namespace
 from ..backend import frame as F
-from ..errors import SchemaError
+from ..errors import DataError, SchemaError
 from .base import ColumnInfo, StatOp, register_op
 
 __all__ = ["JoinGroupby"]
@@ -30,7 +30,15 @@ class JoinGroupby(StatOp):
 
     Rows whose key was not seen at fit, or is null, get ``count`` 0 and ``fill_value`` for the
     other statistics; so does a statistic that is undefined for its group (the mean of a group
-    whose values are all null). The inputs are kept.
+    whose values are all null), and every row when a key column arrives all missing at transform,
+    in whatever dtype. The inputs are kept.
+
+    A key column may also be one of ``cont_cols``: ``["k"] >> JoinGroupby(["k"], stats=("count",))``
+    joins the number of rows holding each key (count encoding). Infinite values in ``cont_cols``
+    have no sum, mean or spread: fit raises :class:`~gpupipe.errors.DataError` naming the column.
+    Integer keys are matched exactly, whatever their width and signedness at fit and at transform;
+    a key column must hold the kind of values it was fitted on (int, bool or str), else
+    :class:`~gpupipe.errors.SchemaError` naming both kinds.
 
     Statistics combine per partition exactly (counts, sums, min, max) or with Chan's parallel
     variance formula (mean, std, var: equal to the in-memory fit up to float rounding).
@@ -108,12 +116,20 @@ class JoinGroupby(StatOp):
             for c in g:
                 F.check_kind(frame[c], c, "JoinGroupby (key)", _KEY_KINDS)
         for c in self.cont_cols:
-            F.check_kind(frame[c], c, "JoinGroupby (cont_cols)", ("int", "float", "bool"))
+            if F.check_kind(frame[c], c, "JoinGroupby (cont_cols)", ("int", "float", "bool")) != "float":
+                continue
+            x = F.float_values(frame[c])
+            infinite = int(array_namespace(x).isinf(x).sum())
+            if infinite:
+                msg = (f"JoinGroupby: column {c!r} (cont_cols) holds {infinite} infinite value(s), which have no "
+                       "sum, mean or spread to join; replace them (for example with NaN, which the statistics skip) "
+                       "or filter those rows out first")
+                raise DataError(msg)
 
     # -- statistics ------------------------------------------------------------------------
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[tuple[str, ...], Any]:
         self._check(frame, columns)
-        return {tuple(g): F.group_moments(frame, g, list(self.cont_cols)) for g in self._groups(columns)}
+        return {tuple(g): _group_moments(frame, g, list(self.cont_cols)) for g in self._groups(columns)}
 
     def combine(self, partials: list[dict[tuple[str, ...], Any]]) -> dict[tuple[str, ...], Any]:
         return {g: _combine_moments([p[g] for p in partials], list(g), list(self.cont_cols)) for g in partials[0]}
@@ -142,14 +158,27 @@ class JoinGroupby(StatOp):
     # -- transforming ----------------------------------------------------------------------
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
-        self._require(frame, [*dict.fromkeys(c for g in self._groups(columns) for c in g)], "JoinGroupby")
-        out = {}
-        for g in self._groups(columns):
+        groups = self._groups(columns)
+        self._require(frame, [*dict.fromkeys(c for g in groups for c in g)], "JoinGroupby")
+        # every check before any work: each key group fitted, each key column of the kind fitted
+        no_kind = set()
+        for g in groups:
             table = self.tables_.get(tuple(g))
             if table is None:
                 msg = f"JoinGroupby was fitted on key(s) {list(self.tables_)}, not {g}; fit it on the same selection"
                 raise SchemaError(msg)
-            pos = _join_positions(frame, g, table[g])
+            for k in g:
+                fitted = F.value_kind(table[k]) if len(table) else None
+                if F.check_fitted_kind(frame[k], k, "JoinGroupby (key)", _KEY_KINDS, fitted):
+                    no_kind.add(k)
+        out = {}
+        for g in groups:
+            table = self.tables_[tuple(g)]
+            if no_kind.intersection(g):  # a key column all missing, in a dtype of no kind fitted: no row matches
+                xp = array_namespace(F.missing(frame[g[0]]))
+                pos = xp.full(len(frame), -1, dtype="int64")
+            else:
+                pos = F.table_positions(frame, g, table[g])
             xp = array_namespace(pos)
             seen = pos >= 0
             safe = xp.where(seen, pos, 0)
@@ -228,6 +257,9 @@ def _combine_moments(parts: list[Any], keys: list[str], conts: list[str]) -> Any
     parts = [p for p in parts if len(p)]
     if len(parts) <= 1:
         return parts[0] if parts else _empty_moments(keys, conts)
+    for k in keys:  # int64 keys beside uint64 ones: all uint64, not float64 (where 2**53 + 1 is 2**53)
+        values = F.same_int_dtype([p[k] for p in parts], k)
+        parts = [p if v is p[k] else p.assign(**{k: v}) for p, v in zip(parts, values, strict=True)]
     both = pd.concat(parts, ignore_index=True)
     g = both.groupby(keys, sort=False, dropna=True)
     out = g[[f"{c}__{s}" for c in conts for s in ("n", "sum", "m2")]].sum()
@@ -255,11 +287,21 @@ def _empty_moments(keys: list[str], conts: list[str]) -> Any:
     return pd.DataFrame(cols)
 
 
-def _join_positions(frame: Any, keys: list[str], table_keys: Any) -> Any:
-    """Row position in ``table_keys`` of each row's key (-1 when absent or missing), in the frame's namespace."""
-    if len(keys) == 1:
-        col = frame[keys[0]]
-        index = F.make_index.impl(backend_of(col))(table_keys[keys[0]].to_numpy(),
-                                                     col.dtype if F.kind(col) == "int" else None)
-        return F.lookup(col, index)
-    return F.key_positions(frame, keys, table_keys)
+def _group_moments(frame: Any, keys: list[str], conts: list[str]) -> Any:
+    """:func:`~gpupipe.backend.frame.group_moments`, also of a value column that is one of the keys (count encoding:
+    ``["k"] >> JoinGroupby(["k"], stats=("count",))``): such a column is summarised from a copy under a private name."""
+    both = [c for c in conts if c in keys]
+    if not both:
+        return F.group_moments(frame, keys, conts)
+    taken = {*keys, *conts}
+    private = {}
+    for c in both:
+        name = f"__{c}_value"
+        while name in taken:
+            name = f"_{name}"
+        private[c] = name
+        taken.add(name)
+    data = {**{k: frame[k] for k in keys}, **{private.get(c, c): frame[c] for c in conts}}
+    moments = F.group_moments(F.build_frame(frame, data), keys, [private.get(c, c) for c in conts])
+    return moments.rename(columns={f"{p}__{s}": f"{c}__{s}" for c, p in private.items()
+                                   for s in ("n", "sum", "m2", "min", "max")})

@@ -9,7 +9,7 @@ from typing import Any
 from ..backend import frame as F
 from .base import ColumnInfo, StatOp, register_op
 
-__all__ = ["Normalize", "moments"]
+__all__ = ["Normalize", "moments", "overflow_error"]
 
 
 def moments(frame: Any, columns: Sequence[str], op: str) -> dict[str, tuple[int, float, float, float, float]]:
@@ -18,6 +18,17 @@ def moments(frame: Any, columns: Sequence[str], op: str) -> dict[str, tuple[int,
     Infinite values raise DataError naming the column (they would turn every statistic into inf/NaN).
     """
     return {c: F.column_moments(frame[c], c, op) for c in columns}
+
+
+def overflow_error(op: str, column: str, lo: float, hi: float, what: str) -> Exception:
+    """The DataError for finite values whose statistics are not finite in float64 (their squares or sums pass
+    1.8e308)."""
+    from ..errors import DataError
+
+    msg = (f"{op}: column {column!r} holds values too large for their {what} in float64 (from {lo:.3g} to "
+           f"{hi:.3g}); scale them down first (for example divide the column by 1e300 before the workflow, or "
+           f"apply ops.LogOp to positive values)")
+    return DataError(msg)
 
 
 @register_op
@@ -37,7 +48,8 @@ class Normalize(StatOp):
     Raises
     ------
     DataError
-        At fit, if a column holds an infinite value.
+        At fit, if a column holds an infinite value, or values so large that their mean or standard
+        deviation overflows float64 (``[1e160, -1e160]``: the squares pass 1.8e308).
 
     Examples
     --------
@@ -68,6 +80,8 @@ class Normalize(StatOp):
         self.means_, self.stds_ = {}, {}
         for c in columns:
             n, mean, m2, lo, hi = combined[c]
+            if n and not (math.isfinite(mean) and math.isfinite(m2)):
+                raise overflow_error("Normalize", c, lo, hi, "mean or standard deviation")
             std = math.sqrt(m2 / n) if n else 1.0
             if n == 0 or lo == hi or std == 0.0:
                 std = 1.0

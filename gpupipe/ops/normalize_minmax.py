@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from ..backend import array_namespace
 from ..backend import frame as F
 from .base import ColumnInfo, StatOp, register_op
-from .normalize import moments
+from .normalize import moments, overflow_error
 
 __all__ = ["NormalizeMinMax"]
 
@@ -24,6 +25,12 @@ class NormalizeMinMax(StatOp):
     Attributes
     ----------
     mins_, ranges_ : dict of str to float
+
+    Raises
+    ------
+    DataError
+        At fit, if a column holds an infinite value, or values whose range overflows float64
+        (``[1e308, -1e308]``).
 
     Examples
     --------
@@ -52,6 +59,8 @@ class NormalizeMinMax(StatOp):
         self.mins_, self.ranges_ = {}, {}
         for c in columns:
             n, _, _, lo, hi = combined[c]
+            if n and not math.isfinite(hi - lo):
+                raise overflow_error("NormalizeMinMax", c, lo, hi, "range (max - min)")
             self.mins_[c] = lo if n else 0.0
             self.ranges_[c] = (hi - lo) if n and hi > lo else 1.0
 

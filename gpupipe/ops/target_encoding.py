@@ -25,7 +25,11 @@ class TargetEncoding(StatOp):
         encoded = (sum_y + smoothing * prior) / (count + smoothing),   prior = mean of the target
 
     which is scikit-learn's ``TargetEncoder(smooth=smoothing)`` formula. Categories unseen at fit
-    and null categories get ``prior``.
+    and null categories get ``prior``; so does every row of a column that arrives all missing at
+    transform, in whatever dtype (it carries no kind). Otherwise a column must hold the kind of
+    values it was fitted on (int, bool or str): another kind is a
+    :class:`~gpupipe.errors.SchemaError` naming both, since every row would be unseen. Integer
+    categories are matched exactly, whatever their width and signedness at fit and at transform.
 
     * ``transform`` (new data) uses the statistics of the whole fit data.
     * ``fit_transform`` (training data) returns *out-of-fold* encodings so that no row sees its own
@@ -35,7 +39,8 @@ class TargetEncoding(StatOp):
 
     Output: one float32 ``cont`` column ``TE_<column>_<target>`` per selected column; the inputs
     are kept. The statistics are per-partition sums and counts, so a ``gp.Dataset`` fit equals the
-    in-memory fit.
+    in-memory fit (integer categories are combined exactly, also where some partitions hold values
+    above 2**63 - 1 and others not).
 
     Parameters
     ----------
@@ -149,6 +154,8 @@ class TargetEncoding(StatOp):
             if len(frames) <= 1:
                 out[col] = frames[0] if frames else partials[0][col]
                 continue
+            values = F.same_int_dtype([f["value"] for f in frames], col)  # int64 beside uint64: exact, not float64
+            frames = [f if v is f["value"] else f.assign(value=v) for f, v in zip(frames, values, strict=True)]
             g = pd.concat(frames, ignore_index=True).groupby("value", sort=False)[["sum", "count"]].sum()
             out[col] = pd.DataFrame({"value": F.canonical_values(g.index), "sum": g["sum"].to_numpy(),
                                      "count": g["count"].to_numpy()})
@@ -165,28 +172,36 @@ class TargetEncoding(StatOp):
 
     # -- transforming ----------------------------------------------------------------------
     def _tables(self, column: str, series: Any) -> tuple[Any, Any, Any]:
-        """(index over the values, sums, counts), on the series' backend, cached."""
+        """(index over the values, sums, counts), on the series' backend, cached per backend and integer dtype."""
         from ..backend import backend_of
 
         backend = backend_of(series)
+        like = F.int_dtype(series)
         cache = self.__dict__.setdefault("_cache", {})
-        key = (column, backend)
+        key = (column, backend, str(like))
         if key not in cache:
             st = self.stats_[column]
-            cache[key] = (F.make_index.impl(backend)(st["value"].to_numpy()),
+            cache[key] = (F.KeyIndex(backend, st["value"].to_numpy(), like),
                           F.to_device(series, st["sum"].to_numpy(dtype="float64")),
                           F.to_device(series, st["count"].to_numpy(dtype="float64")))
         return cache[key]
 
     def _encode_full(self, series: Any, column: str) -> Any:
         index, sums, counts = self._tables(column, series)
-        pos = F.lookup(series, index)
+        pos = index.positions(series)
         xp = array_namespace(pos)
         seen = pos >= 0
         safe = xp.where(seen, pos, 0)
         s = xp.where(seen, sums[safe] if len(sums) else 0.0, 0.0)
         n = xp.where(seen, counts[safe] if len(counts) else 0.0, 0.0)
         return self._smooth(xp, s, n, self.prior_)
+
+    def _check_transform_kind(self, series: Any, column: str) -> bool:
+        """True when the column is all missing in another kind than fitted (every row gets the prior); SchemaError
+        for a kind TargetEncoding does not take, or another kind than fitted."""
+        values = self.stats_[column]["value"]
+        fitted = F.value_kind(values) if len(values) else None
+        return F.check_fitted_kind(series, column, "TargetEncoding", _KINDS, fitted)
 
     def _smooth(self, xp: Any, s: Any, n: Any, prior: Any) -> Any:
         sm = float(self.smoothing)
@@ -200,10 +215,20 @@ class TargetEncoding(StatOp):
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
         self._require(frame, columns, "TargetEncoding")
+        unknown = [c for c in columns if c not in self.stats_]
+        if unknown:
+            msg = (f"TargetEncoding was fitted on column(s) {list(self.stats_)}, not {unknown}; fit it on the same "
+                   "selection")
+            raise SchemaError(msg)
+        # dtype errors first, in column order, before any column's work starts
+        no_kind = {c for c in columns if self._check_transform_kind(frame[c], c)}
         out = {}
         for c in columns:
-            F.check_kind(frame[c], c, "TargetEncoding", _KINDS)
-            out[self._name(c)] = self._encode_full(frame[c], c)
+            if c in no_kind:  # all missing, in a dtype of no kind fitted: unseen everywhere
+                xp = array_namespace(F.missing(frame[c]))
+                out[self._name(c)] = self._smooth(xp, xp.zeros(len(frame)), xp.zeros(len(frame)), self.prior_)
+            else:
+                out[self._name(c)] = self._encode_full(frame[c], c)
         return F.build_frame(frame, out)
 
     def fit_transform(self, frame: Any, columns: Sequence[str]) -> Any:

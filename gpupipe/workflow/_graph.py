@@ -6,7 +6,7 @@ Everything here reads the nodes and never runs an op's ``fit`` or ``transform``:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,11 +147,13 @@ def plan(nodes: Sequence[Node], label: str | None) -> Plan:
 
 
 def check_columns(nodes: Sequence[Node], label: str | None, dtypes: dict[str, Any], stage: str,
-                  fitted_dtypes: dict[str, str]) -> dict[str, str]:
+                  fitted_dtypes: dict[str, str], all_missing: Callable[[str], bool] | None = None) -> dict[str, str]:
     """Check every column the plan reads is in ``dtypes`` (SchemaError naming it); return the input dtypes read.
 
     At ``stage == "transform"`` each column read must also keep the kind (and a datetime its timezone) it
-    had at fit (``fitted_dtypes``).
+    had at fit (``fitted_dtypes``), unless ``all_missing(column)`` says it holds nothing but missing values:
+    such a column carries no kind (serving data with nothing in it reads as float64 or object), and the ops
+    take it as missing values of the kind they were fitted on.
     """
     have = list(dtypes)
     available = set(have)
@@ -194,6 +196,10 @@ def check_columns(nodes: Sequence[Node], label: str | None, dtypes: dict[str, An
     if fitted_dtypes and stage == "transform":
         for c, was in fitted_dtypes.items():
             now = used.get(c)
+            changed = now is not None and (_family(now) != _family(was) or (
+                F.kind(now) == "datetime" and _timezone(now) != _timezone(was)))
+            if changed and all_missing is not None and all_missing(c):
+                continue
             if now is not None and _family(now) != _family(was):
                 msg = (f"column {c!r} has dtype {now} at transform but was {was} when the workflow was fitted; "
                        f"cast it back to {was} (or refit)")

@@ -111,8 +111,11 @@ class Workflow:
         return f"Workflow(\n    {body}{label},\n)"
 
     # ------------------------------------------------------------------ checks
-    def _check_columns(self, dtypes: dict[str, Any], stage: str) -> dict[str, str]:
-        return check_columns(self.nodes, self.label, dtypes, stage, self._input_dtypes)
+    def _check_columns(self, dtypes: dict[str, Any], stage: str, frame: Any = None) -> dict[str, str]:
+        """:func:`check_columns`; with the ``frame`` the dtypes are of, a column holding only missing values may
+        arrive in any dtype at transform (it carries no kind)."""
+        all_missing = None if frame is None else (lambda c: F.all_missing(frame[c]))
+        return check_columns(self.nodes, self.label, dtypes, stage, self._input_dtypes, all_missing)
 
     def _check_frame(self, data: Any, stage: str) -> Any:
         from ..io.convert import as_frame
@@ -240,7 +243,7 @@ class Workflow:
 
         frame = self._check_frame(data, "transform")
         with F.work_scope(frame):
-            self._check_columns(dict(frame.dtypes), "transform")
+            self._check_columns(dict(frame.dtypes), "transform", frame)
             track = track_rows and any(op.changes_rows for op in self.ops)
             working = frame
             if track:

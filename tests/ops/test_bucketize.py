@@ -72,3 +72,45 @@ def test_errors():
         Bucketize([1]).transform(df, ["s"])
     with pytest.raises(SchemaError, match="'nope'"):
         Bucketize([1]).transform(df, ["nope"])
+
+
+def _exact_ids(values, bounds):
+    """np.digitize's ids by Python's exact comparisons of ints and floats; the null bucket for None."""
+    return [len(bounds) + 1 if v is None else sum(b <= v for b in bounds) for v in values]
+
+
+@pytest.mark.parametrize(("dtype", "values", "bounds"), [
+    # values next to a boundary above 2**53, where float64 has no odd integers (bd - 1 rounds up to bd)
+    ("int64", [1_700_000_000_000_000_000 - 1, 1_700_000_000_000_000_000, 1_700_000_000_000_000_001, -5],
+     [0, 1_700_000_000_000_000_000]),
+    ("int64", [2**53, 2**53 + 1, 2**53 + 2, None], [2**53 + 1, 2**53 + 2]),
+    ("uint64", [2**63 + 1, 2**63 + 2, 2**64 - 1, 3], [2**63 + 2, 2**64 - 1]),
+    # fractional boundaries on integers, and boundaries beyond the dtype's range on either side
+    ("int64", [-3, -2, 0, 1, 2, None], [-2.5, 0.5, 1.0, 1.5]),
+    ("int8", [-128, -1, 0, 127], [-1000, -0.5, 126.5, 1000]),
+    ("uint8", [0, 1, 255, None], [-3, 0.25, 255]),
+])
+def test_integer_columns_compare_with_the_boundaries_exactly(backend, dtype, values, bounds):
+    # NumPy arrays where there is no null (pd.array(..., "uint64") would round through float64), nullable otherwise
+    col = np.array(values, dtype=dtype) if None not in values else pd.array(values, dtype=dtype.replace("uint", "UInt").replace("int", "Int"))
+    out = gp.to_pandas(Bucketize(bounds).transform(gp.from_pandas(pd.DataFrame({"x": col})), ["x"]))
+    assert out["x"].tolist() == _exact_ids(values, bounds)
+    if None not in values and all(isinstance(b, int) for b in bounds):  # np.digitize compares in the column's dtype
+        assert out["x"].tolist() == np.digitize(col, np.array(bounds, dtype=dtype)).tolist()
+
+
+def test_an_integer_boundary_with_no_float_of_its_own_on_a_float_column(backend):
+    b = 2**53 + 1  # float64 rounds it to 2**53, so 2**53 (a float) would land at or above it
+    values = [float(2**53), float(2**53 + 2), 0.5]
+    out = gp.to_pandas(Bucketize([b]).transform(gp.from_pandas(pd.DataFrame({"x": values})), ["x"]))
+    assert out["x"].tolist() == _exact_ids(values, [b]) == [0, 1, 0]
+
+
+def test_integer_boundaries_are_kept_exact_in_the_parameters(tmp_path):
+    bd = 1_700_000_000_000_000_001
+    wf = gp.Workflow(["t"] >> Bucketize(np.array([0, bd], dtype=np.int64)))
+    df = pd.DataFrame({"t": np.array([bd - 1, bd], dtype=np.int64)})
+    assert wf.fit_transform(df)["t"].tolist() == [1, 2]
+    assert wf.ops[0].get_params() == {"boundaries": [0, bd]}
+    wf.save(tmp_path / "wf")
+    assert gp.Workflow.load(tmp_path / "wf").transform(df)["t"].tolist() == [1, 2]

@@ -198,3 +198,29 @@ def test_vocabulary_crosses_backends():
     expected = on_cpu.transform(new, cols)
     pd.testing.assert_frame_equal(on_gpu.transform(new, cols), expected)
     pd.testing.assert_frame_equal(via_arrow(on_cpu.transform(new_gpu, cols)), via_arrow(expected))
+
+
+@pytest.mark.parametrize("empty", [[None], [np.nan], [None, None]])
+@pytest.mark.parametrize("fitted", [["a", "b", "a"], [3, 4, 3], [True, False, True]])
+def test_a_column_all_missing_at_transform_gets_the_null_id(empty, fitted):
+    """An all-missing column (float64 or object: serving data with nothing in it) carries no kind: the
+    workflow and the op take it as nulls of the kind fitted."""
+    wf = gp.Workflow(["c"] >> Categorify()).fit(pd.DataFrame({"c": fitted}))
+    assert wf.transform(pd.DataFrame({"c": empty}))["c"].tolist() == [1] * len(empty)
+    assert wf.ops[0].transform(pd.DataFrame({"c": empty}), ["c"])["c"].tolist() == [1] * len(empty)
+    # a column that still holds a value of another kind is refused, naming both kinds
+    with pytest.raises(SchemaError, match="'c'"):
+        wf.transform(pd.DataFrame({"c": [np.nan, 0.5]}))
+
+
+@pytest.mark.parametrize(("fit_dtype", "new_dtype"), [("int64", "uint64"), ("uint64", "int64"), ("int8", "uint64")])
+def test_integer_values_of_other_signedness_look_up_exactly(backend, fit_dtype, new_dtype):
+    """A vocabulary value the data's dtype cannot hold (-1 against uint64, 2**64 - 1 against int64) is found for
+    no row: the lookup compares in the data's dtype, where a cast of the data would wrap 2**64 - 1 onto -1."""
+    fit_values = {"int64": [-1, 2**53, 2**53, 7], "uint64": [2**64 - 1, 2**53, 2**53, 7],
+                  "int8": [-1, 100, 100, 7]}[fit_dtype]
+    new_values = {"uint64": [2**64 - 1, 2**53 + 1, 2**53, 7, 100], "int64": [-1, 2**53 + 1, 2**53, 7, 100]}[new_dtype]
+    op = Categorify().fit(gp.from_pandas(pd.DataFrame({"c": np.array(fit_values, dtype=fit_dtype)})), ["c"])
+    new = pd.DataFrame({"c": np.array(new_values, dtype=new_dtype)})
+    got = gp.to_pandas(op.transform(gp.from_pandas(new), ["c"]))["c"].tolist()
+    assert got == oracle_ids(fit_values, new_values)[0]

@@ -39,3 +39,27 @@ def test_bad_bounds(lower: object, upper: object) -> None:
 def test_text_refused() -> None:
     with pytest.raises(SchemaError, match="'s'"):
         ops.Clip(lower=0).transform(pd.DataFrame({"s": ["x"]}), ["s"])
+
+
+@pytest.mark.parametrize("bound", [10**17 + 1, 2**63 - 1, -(2**63) + 1, 2**53 + 1])
+def test_integer_bounds_keep_integer_columns_integer_and_exact(backend: str, bound: int) -> None:
+    # none of these bounds has a float64 of its own (2**63 - 1 rounds to 2**63, beyond int64)
+    values = np.array([1, 10**16 + 1, 2**53 + 2, -(2**62), 10**17 + 3], dtype=np.int64)
+    df = pd.DataFrame({"i": values})
+    for op, lo, hi in ((ops.Clip(upper=bound), None, bound), (ops.Clip(lower=bound), bound, None)):
+        out = gp.to_pandas(op.transform(gp.from_pandas(df), ["i"]))["i"]
+        assert out.dtype == np.int64
+        assert op.output_info(["i"], {"i": ops.ColumnInfo("int64")})["i"].dtype == "int64"
+        want = np.clip(values, np.int64(lo) if lo is not None else None, np.int64(hi) if hi is not None else None)
+        assert out.tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("column", [
+    pd.Series([True, False]), pd.Series(pd.array([True, None], dtype="boolean")),
+    pd.Series(pd.Categorical([1, 3])), pd.Series(pd.Categorical(["a", "b"]))], ids=["bool", "boolean", "cat-int", "cat-str"])
+def test_bool_and_categorical_columns_are_refused_naming_them(column: pd.Series) -> None:
+    df = pd.DataFrame({"f": column})
+    with pytest.raises(SchemaError, match=r"Clip: column 'f'|Clip: column\(s\) \{'f'"):
+        ops.Clip(upper=0).transform(df, ["f"])
+    with pytest.raises(SchemaError, match="'f'"):
+        gp.Workflow(["f"] >> ops.Clip(lower=1) >> ops.HashBucket(10)).fit_transform(df)

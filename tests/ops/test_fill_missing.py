@@ -66,3 +66,19 @@ def test_bad_fill_value(bad: object) -> None:
 def test_missing_column_is_schema_error() -> None:
     with pytest.raises(SchemaError, match="nope"):
         ops.FillMissing().transform(_frame(), ["nope"])
+
+
+@pytest.mark.parametrize("fill", ["x", 0])
+def test_a_categorical_column_is_refused_with_advice_that_fits_it(fill: object) -> None:
+    df = pd.DataFrame({"c": pd.Categorical(["a", None, "b"])})
+    with pytest.raises(SchemaError, match="'c'") as err:
+        ops.FillMissing(fill_value=fill).transform(df, ["c"])
+    msg = str(err.value)
+    assert "does not fill categorical columns" in msg and "Categorify" in msg
+    assert "Give a string fill_value" not in msg and "Give a number fill_value" not in msg
+
+
+def test_a_datetime_column_is_refused_without_advice_to_change_the_fill() -> None:
+    df = pd.DataFrame({"t": pd.to_datetime(["2020-01-01", None])})
+    with pytest.raises(SchemaError, match=r"'t'.*numeric and string columns only.*DateParts"):
+        ops.FillMissing(fill_value="x").transform(df, ["t"])

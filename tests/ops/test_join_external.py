@@ -71,3 +71,61 @@ def test_flights_weather():
     assert len(out) == len(flights)
     np.testing.assert_array_equal(out["temp"].to_numpy(dtype="float64", na_value=np.nan),
                                   want["temp"].to_numpy(dtype="float64", na_value=np.nan))
+
+
+B = 2**53  # above it float64 has no odd integers: pandas' int64/uint64 merge (through float64) matches B + 1 with B
+
+
+def _ints(values, dtype):
+    """An integer array of ``dtype`` holding ``values`` exactly (pd.array(..., dtype="uint64") rounds values through
+    float64 when one is above 2**63 - 1)."""
+    return np.array(values, dtype=dtype) if dtype.islower() else pd.array(values, dtype=dtype)
+
+
+def _exact_merge(data, ext, on, added):
+    """pandas' left merge on Python ints (object keys): the exact oracle for integer keys of any width."""
+    cast = {k: object for k in on}
+    return data[on].astype(cast).merge(ext.astype(cast), on=on, how="left")[added]
+
+
+@pytest.mark.parametrize(("data_dtype", "ext_dtype"), [("int64", "uint64"), ("uint64", "int64"), ("Int64", "UInt64"),
+                                                       ("int32", "uint64"), ("UInt64", "int64")])
+def test_integer_keys_of_other_signedness_match_exactly(backend, data_dtype, ext_dtype):
+    data = pd.DataFrame({"k": _ints([B + 1, 5, B, 7] if "32" not in data_dtype else [2**31 - 1, 5, 3, 7], data_dtype)})
+    # B and B + 1 both in the table (their float64 is one key), a negative value against uint64 data, and a value
+    # above 2**63 - 1 against int64 data: neither exists in the data's dtype, so they match nothing
+    keys = [B, B + 1, 5] if "32" not in data_dtype else [2**31 - 1, 2**31, 5]
+    keys += [-1] if ext_dtype.lower().startswith("int") else [2**63 + 7]
+    ext = pd.DataFrame({"k": _ints(keys, ext_dtype), "r": [1.0, 2.0, 3.0, 4.0]})
+    op = JoinExternal(ext, on="k").fit(gp.from_pandas(data), ["k"])
+    got = gp.to_pandas(op.transform(gp.from_pandas(data), ["k"]))["r"].to_numpy(dtype="float64", na_value=np.nan)
+    want = _exact_merge(data, ext, ["k"], ["r"])["r"].to_numpy(dtype="float64", na_value=np.nan)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_multi_column_integer_keys_match_exactly_and_survive_a_save(backend, tmp_path):
+    data = pd.DataFrame({"k": np.array([B + 1, B, 7, 2**63 + 1], dtype=np.uint64), "j": ["x", "x", "x", "x"]})
+    ext = pd.DataFrame({"k": np.array([B, 7, -3], dtype=np.int64), "j": pd.array(["x", "x", "x"], dtype="str"),
+                        "r": [1.0, 2.0, 3.0]})
+    want = _exact_merge(data, ext, ["k", "j"], ["r"])["r"].to_numpy(dtype="float64", na_value=np.nan)
+    assert np.array_equal(want, [np.nan, 1.0, 2.0, np.nan], equal_nan=True)
+    wf = gp.Workflow(["k", "j"] >> JoinExternal(ext, on=["k", "j"]))
+    got = gp.to_pandas(wf.fit_transform(gp.from_pandas(data)))["r"].to_numpy(dtype="float64")
+    np.testing.assert_array_equal(got, want)
+    # the saved external frame reads back with nullable UInt64/Int64 keys: the same rows match
+    wf.save(tmp_path / "wf")
+    loaded = gp.Workflow.load(tmp_path / "wf")
+    np.testing.assert_array_equal(gp.to_pandas(loaded.transform(gp.from_pandas(data)))["r"].to_numpy(dtype="float64"),
+                                  want)
+
+
+def test_a_saved_uint64_external_key_joins_int64_data(tmp_path):
+    data = pd.DataFrame({"k": np.array([B + 1, 5], dtype=np.int64)})
+    ext = pd.DataFrame({"k": np.array([B, B + 1], dtype=np.uint64), "r": [1.0, 2.0]})
+    wf = gp.Workflow(["k"] >> JoinExternal(ext, on="k"))
+    first = wf.fit_transform(data)["r"].tolist()
+    wf.save(tmp_path / "wf")
+    again = gp.Workflow.load(tmp_path / "wf").transform(data)["r"].tolist()
+    want = _exact_merge(data, ext, ["k"], ["r"])["r"].tolist()
+    assert first[0] == again[0] == want[0] == 2.0
+    assert np.isnan(first[1]) and np.isnan(again[1]) and np.isnan(want[1])

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from stat_helpers import Partitioned, save_load
 
 import gpupipe as gp
-from gpupipe.errors import NotFittedError, SchemaError
+from gpupipe.errors import DataError, NotFittedError, SchemaError
 from gpupipe.ops import ColumnInfo, JoinGroupby
 
 STATS = ("count", "sum", "mean", "std", "var", "min", "max")
@@ -94,3 +94,95 @@ def test_errors():
         JoinGroupby(["x"], stats=("median",)).fit(df, ["shop"])
     with pytest.raises(SchemaError, match="'x'"):
         JoinGroupby(["q"]).fit(df, ["x"])
+
+
+B = 2**53  # above it float64 has no odd integers: an int64/uint64 merge through float64 matches B + 1 with B
+
+
+def _exact_oracle(fit, new, keys, cont):
+    """count and mean per key group by pandas on Python ints (object keys): exact for integers of any width."""
+    cast = {k: object for k in keys}
+    g = fit.astype(cast).groupby(keys, dropna=True)[cont]
+    table = pd.DataFrame({"count": g.count(), "mean": g.mean()}).reset_index()
+    merged = new[keys].astype(cast).merge(table, on=keys, how="left")
+    return merged.fillna({"count": 0.0, "mean": 0.0})
+
+
+@pytest.mark.parametrize(("fit_dtype", "new_dtype"), [("int64", "uint64"), ("uint64", "int64"), ("int64", "UInt64")])
+def test_multi_column_integer_keys_of_other_signedness_match_exactly(backend, fit_dtype, new_dtype):
+    big = 2**63 + 1 if fit_dtype == "uint64" else -1  # a value the other dtype cannot hold: it matches nothing
+    fit = pd.DataFrame({"k": np.array([B, B, 7, big], dtype=fit_dtype), "j": ["x"] * 4, "v": [1.0, 3.0, 5.0, 9.0]})
+    values = [B + 1, 7, B, 2**63 + 1 if new_dtype.lower() == "uint64" else -1]
+    new = pd.DataFrame({"k": np.array(values, dtype=new_dtype.lower()), "j": ["x"] * 4})
+    new["k"] = new["k"].astype(new_dtype)
+    op = JoinGroupby(["v"], stats=("count", "mean"), keys=[["k", "j"]]).fit(gp.from_pandas(fit), ["k", "j"])
+    out = gp.to_pandas(op.transform(gp.from_pandas(new), ["k", "j"]))
+    want = _exact_oracle(fit, new, ["k", "j"], "v")
+    np.testing.assert_array_equal(out["k_j_v_count"].to_numpy(), want["count"].to_numpy(dtype="float32"))
+    np.testing.assert_array_equal(out["k_j_v_mean"].to_numpy(), want["mean"].to_numpy(dtype="float32"))
+    assert out["k_j_v_count"].tolist()[:3] == [0.0, 1.0, 2.0]
+
+
+def test_dataset_fit_of_uint64_keys_equals_the_in_memory_fit():
+    # partitions of values below 2**63 canonicalise to int64, others to uint64: combined exactly, not in float64
+    df = pd.DataFrame({"k": np.array([B, B + 1, 2**63 + 5, B + 1, 7, 2**63 + 5], dtype=np.uint64),
+                       "j": ["x"] * 6, "v": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    for keys in (None, [["k", "j"]]):
+        a = JoinGroupby(["v"], stats=("count", "mean"), keys=keys).fit(df, ["k", "j"])
+        b = JoinGroupby(["v"], stats=("count", "mean"), keys=keys).fit(Partitioned(df, [2, 4]), ["k", "j"])
+        pd.testing.assert_frame_equal(a.transform(df, ["k", "j"]), b.transform(df, ["k", "j"]))
+        name = "k" if keys is None else "k_j"
+        assert b.table(name)["k"].dtype == np.uint64
+        want = _exact_oracle(df, df, ["k"] if keys is None else ["k", "j"], "v")
+        np.testing.assert_array_equal(b.transform(df, ["k", "j"])[f"{name}_v_count"].to_numpy(),
+                                      want["count"].to_numpy(dtype="float32"))
+        np.testing.assert_array_equal(b.transform(df, ["k", "j"])[f"{name}_v_mean"].to_numpy(),
+                                      want["mean"].to_numpy(dtype="float32"))
+    wf = gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("count", "mean")))
+    pd.testing.assert_frame_equal(wf.fit(gp.Dataset(df, partition_rows=2)).transform(df),
+                                  gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("count", "mean"))).fit_transform(df))
+
+
+@pytest.mark.parametrize(("fitted", "given"), [([0, 1, 1, 0], [False, True]), ([False, True, True, False], [0, 1])])
+def test_a_key_of_another_kind_than_fitted_is_refused(fitted, given):
+    wf = gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("count",)))
+    wf.fit(pd.DataFrame({"k": fitted, "v": [1.0, 2.0, 3.0, 4.0]}))
+    with pytest.raises(SchemaError, match=r"'k'.*fitted on (int|bool) values.*holds (bool|int) values.*astype"):
+        wf.transform(pd.DataFrame({"k": given}))
+    op = JoinGroupby(["v"], keys=[["k", "j"]]).fit(pd.DataFrame({"k": fitted, "j": "x", "v": 1.0}), ["k", "j"])
+    with pytest.raises(SchemaError, match="'k'"):
+        op.transform(pd.DataFrame({"k": given, "j": "x"}), ["k", "j"])
+
+
+@pytest.mark.parametrize("empty", [[None, None], [np.nan, np.nan]])
+def test_a_key_all_missing_at_transform_is_unseen_whatever_its_dtype(empty):
+    wf = gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("count", "mean"), fill_value=-1.0))
+    wf.fit(pd.DataFrame({"k": ["a", "b", "a"], "v": [1.0, 2.0, 3.0]}))
+    out = wf.transform(pd.DataFrame({"k": empty}))  # float64 or object: no kind
+    assert out["k_v_count"].tolist() == [0.0, 0.0] and out["k_v_mean"].tolist() == [-1.0, -1.0]
+
+
+def test_count_encoding_with_the_key_among_the_values(backend):
+    df = pd.DataFrame({"k": pd.array([1, 1, 2, None, 1, 3], dtype="Int64"), "v": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    want = df.groupby("k")["k"].count()
+    wf = gp.Workflow(["k"] >> JoinGroupby(["k"], stats=("count",)))
+    out = gp.to_pandas(wf.fit_transform(gp.from_pandas(df)))
+    expected = df["k"].map(want).fillna(0).to_numpy(dtype="float32")
+    np.testing.assert_array_equal(out["k_k_count"].to_numpy(), expected)
+    # also beside another value column, on partitions
+    op = JoinGroupby(["k", "v"], stats=("count", "mean")).fit(Partitioned(df, [2, 4]), ["k"])
+    got = op.transform(df, ["k"])
+    np.testing.assert_array_equal(got["k_k_count"].to_numpy(), expected)
+    np.testing.assert_array_equal(got["k_k_mean"].to_numpy(), df["k"].to_numpy(dtype="float32", na_value=0.0))
+    np.testing.assert_allclose(got["k_v_mean"].to_numpy(),
+                               df["k"].map(df.groupby("k")["v"].mean()).fillna(0).to_numpy(dtype="float32"))
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_infinite_values_are_refused_naming_the_column(bad):
+    df = pd.DataFrame({"k": ["a"] * 4, "v": [bad, 1.0, 2.0, 3.0], "w": [1.0, 2.0, 3.0, 4.0]})
+    for data in (df, Partitioned(df, [2])):
+        with pytest.raises(DataError, match=r"JoinGroupby: column 'v' \(cont_cols\) holds 1 infinite"):
+            JoinGroupby(["w", "v"], stats=("std",)).fit(data, ["k"])
+    with pytest.raises(DataError, match="'v'"):
+        gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("std",))).fit(gp.Dataset(df, partition_rows=2))

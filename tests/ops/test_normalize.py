@@ -54,3 +54,13 @@ def test_infinite_value_raises_naming_column() -> None:
 def test_transform_before_fit() -> None:
     with pytest.raises(gp.NotFittedError):
         ops.Normalize().transform(_frame(), ["f"])
+
+
+@pytest.mark.parametrize("values", [[1e160, -1e160], [1e308, 1e308, 1.0], [1e200, 2e200, 3e200]])
+def test_statistics_that_overflow_are_a_data_error_naming_the_column(values: list[float]) -> None:
+    """Finite values whose squares (or sum) pass 1.8e308: the mean or std is not finite in float64, which would
+    give 0 or NaN everywhere; refused like an infinite value, in memory and on partitions."""
+    df = pd.DataFrame({"big": values})
+    for data in (df, gp.Dataset(df, partition_rows=1)):
+        with pytest.raises(DataError, match=r"Normalize: column 'big' holds values too large"):
+            gp.Workflow(["big"] >> ops.Normalize()).fit(data)

@@ -32,3 +32,18 @@ def test_all_null_and_single_value() -> None:
     assert op.ranges_ == {"n": 1.0, "one": 1.0}
     out = op.transform(df, ["n", "one"])
     assert out["n"].isna().all() and out["one"].tolist()[0] == 0.0
+
+
+def test_a_range_that_overflows_is_a_data_error_naming_the_column() -> None:
+    import pytest
+
+    from gpupipe.errors import DataError
+
+    df = pd.DataFrame({"big": [1e308, -1e308, 0.0]})
+    for data in (df, gp.Dataset(df, partition_rows=1)):
+        with pytest.raises(DataError, match=r"NormalizeMinMax: column 'big' holds values too large.*range"):
+            gp.Workflow(["big"] >> ops.NormalizeMinMax()).fit(data)
+    # huge values whose range is finite are scaled exactly, as MinMaxScaler scales them
+    ok = pd.DataFrame({"big": [1e308, 1e308, 1.0, -1e160]})
+    got = gp.Workflow(["big"] >> ops.NormalizeMinMax()).fit_transform(ok)["big"].to_numpy()
+    np.testing.assert_allclose(got, MinMaxScaler().fit_transform(ok).ravel().astype(np.float32))

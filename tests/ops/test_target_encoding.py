@@ -110,3 +110,57 @@ def test_errors_name_the_columns():
         TargetEncoding("y").fit(df, ["nope"])
     with pytest.raises(SchemaError, match="'f'"):
         TargetEncoding("y").fit(df.assign(f=df["y"]), ["f"])
+
+
+B = 2**53  # above it float64 has no odd integers
+
+
+def _exact_means(fit, col, target, values):
+    """smoothing=0 encodings by pandas on Python ints (object keys), the prior where unseen: exact for any width."""
+    means = fit.astype({col: object}).groupby(col)[target].mean()
+    return pd.Series(values, dtype=object).map(means).fillna(fit[target].mean()).to_numpy(dtype="float32")
+
+
+def test_dataset_fit_of_uint64_categories_equals_the_in_memory_fit():
+    # partitions of values below 2**63 canonicalise to int64, others to uint64: summed exactly, not in float64
+    df = pd.DataFrame({"k": np.array([B, B + 1, 2**63 + 5, B + 1], dtype=np.uint64), "y": [1.0, 0.0, 1.0, 0.0]})
+    want = _exact_means(df, "k", "y", df["k"].tolist())
+    a = TargetEncoding("y", smoothing=0, kfold=1).fit(df, ["k"])
+    b = TargetEncoding("y", smoothing=0, kfold=1).fit(Partitioned(df, [2]), ["k"])
+    np.testing.assert_array_equal(a.transform(df, ["k"])["TE_k_y"].to_numpy(), want)
+    np.testing.assert_array_equal(b.transform(df, ["k"])["TE_k_y"].to_numpy(), want)
+    assert b.table("k")["value"].dtype == np.uint64 and b.table("k")["count"].tolist() == [1, 2, 1]
+    wf = gp.Workflow(["k"] >> TargetEncoding("y", smoothing=0, kfold=1)).fit(gp.Dataset(df, partition_rows=2))
+    np.testing.assert_array_equal(wf.transform(df)["TE_k_y"].to_numpy(), want)
+
+
+@pytest.mark.parametrize(("fit_dtype", "new_dtype"), [("int64", "uint64"), ("uint64", "int64"), ("int64", "UInt64")])
+def test_integer_categories_of_other_signedness_match_exactly(backend, fit_dtype, new_dtype):
+    big = 2**64 - 1 if fit_dtype == "uint64" else -1  # the other dtype has no such value: it matches nothing
+    fit = pd.DataFrame({"k": np.array([B, B, 7, big], dtype=fit_dtype), "y": [1.0, 1.0, 0.0, 0.5]})
+    values = [B + 1, 7, B, 2**64 - 1 if new_dtype.lower() == "uint64" else -1]
+    new = pd.DataFrame({"k": np.array(values, dtype=new_dtype.lower())})
+    new["k"] = new["k"].astype(new_dtype)
+    te = TargetEncoding("y", smoothing=0, kfold=1).fit(gp.from_pandas(fit), ["k"])
+    got = gp.to_pandas(te.transform(gp.from_pandas(new), ["k"]))["TE_k_y"].to_numpy()
+    np.testing.assert_array_equal(got, _exact_means(fit, "k", "y", values))
+
+
+@pytest.mark.parametrize(("fitted", "given"), [([0, 1, 1, 0, 1], [False, True]), ([False, True, True, False, True], [0, 1])])
+def test_a_column_of_another_kind_than_fitted_is_refused(fitted, given):
+    wf = gp.Workflow(["k"] >> TargetEncoding("y", smoothing=0, kfold=1))
+    wf.fit(pd.DataFrame({"k": fitted, "y": [0.0, 1.0, 1.0, 0.0, 1.0]}))
+    with pytest.raises(SchemaError, match=r"TargetEncoding: column 'k' was fitted on (int|bool) values but now holds "
+                                          r"(bool|int) values.*astype"):
+        wf.transform(pd.DataFrame({"k": given}))
+
+
+@pytest.mark.parametrize("empty", [[None, None], [np.nan, np.nan]])
+@pytest.mark.parametrize("fitted", [["a", "b", "a"], [3, 4, 3]])
+def test_a_column_all_missing_at_transform_gets_the_prior(empty, fitted):
+    fit = pd.DataFrame({"k": fitted, "y": [1.0, 0.0, 0.0]})
+    wf = gp.Workflow(["k"] >> TargetEncoding("y", smoothing=1, kfold=1)).fit(fit)
+    prior = np.float32(fit["y"].mean())
+    assert wf.transform(pd.DataFrame({"k": empty}))["TE_k_y"].tolist() == [prior, prior]
+    op = wf.ops[0]
+    assert op.transform(pd.DataFrame({"k": empty}), ["k"])["TE_k_y"].tolist() == [prior, prior]

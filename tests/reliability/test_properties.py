@@ -252,22 +252,29 @@ def _numeric_op(op: str, fill: float, lo: float, hi: float) -> Any:
          op="FillMissing", name="flag", fill=0, bounds=(0.0, 10.0))
 @example(col=Column([1.0, 5.0, 9.0], "int64", "num", make_num_series([1.0, 5.0, 9.0], "int64")),
          op="Clip", name="n", fill=0, bounds=(0.0, math.inf))
+@example(col=Column([1.0, None, 0.0], "boolean", "num", make_num_series([1.0, None, 0.0], "boolean")),
+         op="Clip", name="flag", fill=0, bounds=(0.0, 10.0))
 def test_numeric_ops_equal_scikit_learn_in_every_representation(backend, col, op, name, fill, bounds):
     """Normalize = StandardScaler, NormalizeMinMax = MinMaxScaler, FillMissing/FillMedian = SimpleImputer,
     Clip = np.clip (infinite bounds included), LogOp = np.log1p (negative input: DataError naming the column),
-    on the same values in every dtype that holds them."""
+    on the same values in every dtype that holds them; Clip refuses boolean columns (SchemaError naming them:
+    True/False have no range to bound)."""
     x = float_array(col.values)
     lo, hi = bounds
     df = pd.DataFrame({name: col.series, "y": label_for(len(x))})
     wf = gp.Workflow([name] >> _numeric_op(op, fill, lo, hi), label="y")
     negative = op == "LogOp" and bool(np.nanmin(x, initial=0) < 0)
+    clipped_bool = op == "Clip" and "bool" in col.repr
     try:
         out = outcome(lambda: wf.fit_transform(on_backend(df, backend)), name,
-                      refusal_ok=refusal_allowed(col) or negative)
+                      refusal_ok=refusal_allowed(col) or negative or clipped_bool)
     except Refused as r:
         if negative and not refusal_allowed(col):
             assert isinstance(r.exc, gp.DataError), r.exc
+        if clipped_bool and not refusal_allowed(col):
+            assert isinstance(r.exc, gp.SchemaError), r.exc
         return
+    assert not clipped_bool, f"Clip took the boolean column {col.repr} without a SchemaError"
     assert not negative, f"LogOp took negative values of {col.repr} without a DataError"
     want = _numeric_oracle(op, x, fill, lo, hi)
     assert_close(col_floats(out, name), want, f"{op} on {col.repr}", rtol=1e-5, atol=1e-5)
