@@ -271,6 +271,10 @@ def batch_predict(workflow: Any, model: Any, data: Any, *, keys: Sequence[str] |
         column the workflow reads or a key column is missing from the data.
     ValueError
         An output name whose format is not parquet or CSV, or a bad ``batch_size``.
+    DataError
+        A continuous column of a transformed partition holds NaN or ±inf (a missing value the
+        workflow does not fill; the message names the column and the op that fills or drops it),
+        raised at that partition: a model would score those rows NaN.
 
     Examples
     --------

@@ -352,6 +352,15 @@ def _check_data(data: Any) -> None:
     V.fail("gp.Loader", "data", data, "a pandas or cuDF DataFrame, a gp.Dataset or a TensorTable", hint)
 
 
+def _check_cont_finite(tt: TensorTable) -> None:
+    """DataError naming the first continuous column of ``tt`` holding NaN or ±inf (one reduction per column,
+    on the table's device)."""
+    from .convert import _validate
+
+    for name in tt.schema.cont:
+        _validate(name, "cont", None, tt[name])
+
+
 def _part_seed(seed: int, epoch: int, part: int) -> int:
     import numpy as np
 
@@ -414,7 +423,12 @@ class Loader:
     SchemaError
         ``label`` (schema inferred) is not a column of the data.
     DataError
-        The data has no rows.
+        The data has no rows; a continuous column or the label holds NaN, nulls or ±inf (the
+        message names the column and how to fill or drop them: ops.FillMissing / ops.FillMedian,
+        ops.Dropna), or a categorical id lies outside ``[0, cardinality)``. A frame is checked
+        when the Loader is built, before any batch (a TensorTable: its continuous columns; the
+        rest was checked by ``to_tensors``); a dataset's partition when it is read, before its
+        first batch.
 
     Examples
     --------
@@ -473,6 +487,8 @@ class Loader:
             if isinstance(data, TensorTable) and schema is not None:
                 sch = resolve_schema(None, schema)
                 data = TensorTable({c: data[c] for c in sch.names}, sch, data.copies)
+            if isinstance(data, TensorTable):
+                _check_cont_finite(data)  # a frame is checked by to_tensors; a table may come unchecked
             tt = to_tensors(data, schema=schema, device=device, label=label)
             self.schema = tt.schema
             self.device = tt.device

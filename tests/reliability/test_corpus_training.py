@@ -56,11 +56,16 @@ def test_missing_non_numeric_and_null_columns_are_named(prepared):
     expect_error(DataError, lambda: gp.to_tensors(nulls, schema), "'s'", "nulls")
 
 
-def test_nan_in_a_continuous_column_is_kept_and_reported_as_a_copy(prepared):
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_non_finite_values_in_a_continuous_column_are_refused_naming_it(prepared, value):
     out, schema = prepared
-    src = out.assign(x=out["x"].astype("float64").where(out.index != 2))
-    tt = gp.to_tensors(src, schema)
-    assert torch.isnan(tt["x"][2]) and int(torch.isnan(tt["x"]).sum()) == 1
+    src = out.assign(x=out["x"].astype("float64").where(out.index != 2, value))
+    for build in (lambda: gp.to_tensors(src, schema), lambda: gp.Loader(src, schema=schema, batch_size=8)):
+        exc = expect_error(DataError, build, "'x'", "row 2", "ops.FillMissing", "ops.FillMedian", "ops.Dropna")
+        assert says_what_to_do(exc)
+    # validate=False converts without looking: the value is kept, and the copy named
+    tt = gp.to_tensors(src, schema, validate=False)
+    assert not torch.isfinite(tt["x"][2]) and int((~torch.isfinite(tt["x"])).sum()) == 1
     assert "x" in tt.copies
 
 
