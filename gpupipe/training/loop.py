@@ -506,7 +506,8 @@ def train(
     SchemaError
         If the loader's schema has no label, or batches do not fit the model's columns.
     DataError
-        If a loader is empty, or the loss becomes NaN/inf (the message says what to try).
+        If a loader is empty, the loss becomes NaN/inf, or the model's validation scores hold
+        NaN/inf (the message says what to try).
 
     Examples
     --------
@@ -574,7 +575,10 @@ def train(
                     result.loss_curve.extend(entry.pop("_curve"))
                     if val is not None:
                         t0 = time.perf_counter()
-                        metrics = evaluate(model, val, task=task)
+                        try:
+                            metrics = evaluate(model, val, task=task)
+                        except DataError as exc:  # NaN scores, bad labels: say when, keep the advice
+                            raise DataError(f"validation after epoch {epoch}: {exc}") from exc
                         entry["val_seconds"] = time.perf_counter() - t0
                         entry.update({f"val_{k}": v for k, v in metrics.items()})
                     else:
