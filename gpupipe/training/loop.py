@@ -351,6 +351,17 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
     Probabilities of the positive class (float32) for binary models, predicted values for
     regression. ``amp`` defaults to off so scores keep full float32 precision.
 
+    The scores are in the loader's row order, so the loader must not shuffle: build it with
+    ``gp.Loader(data, shuffle=False, ...)`` (``shuffle=True`` is ``gp.Loader``'s default, for
+    training). Score ``i`` is then row ``i`` of the data (with ``world_size=1``).
+
+    Raises
+    ------
+    ParameterError
+        ``loader.shuffle`` is True (checked before any batch), or a bad argument.
+    SchemaError
+        The loader's columns do not fit the model's.
+
     Examples
     --------
     >>> import torch, gpupipe as gp
@@ -364,6 +375,10 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
 
     _check_model_arg(model, "gp.predict")
     _check_loader_arg(loader, "loader", "gp.predict")
+    if getattr(loader, "shuffle", False) is True:
+        V.fail("gp.predict", "loader.shuffle", True, "False",
+               "scores come in the loader's order, and a shuffling loader (gp.Loader's default) draws a random "
+               "order, so they would match no row of the data: build it with gp.Loader(..., shuffle=False)")
     V.choice(task, ["binary", "regression"], "task", "gp.predict", none_ok=True, none_means="the model's task")
     V.flag(amp, "amp", "gp.predict", none_ok=True, none_means="on for CUDA, off on the CPU")
     _check_loader(loader, "prediction", need_label=False)

@@ -10,7 +10,7 @@ from corpus_helpers import expect_error, says_what_to_do
 
 import gpupipe as gp
 from gpupipe import ops
-from gpupipe.errors import DataError, SchemaError
+from gpupipe.errors import DataError, ParameterError, SchemaError
 from gpupipe.schema import ColumnSchema, Schema
 
 N = 64
@@ -97,7 +97,7 @@ def test_a_model_with_smaller_embeddings_than_the_data_is_a_schema_error(prepare
     out, schema = prepared
     small = Schema([ColumnSchema("x", "cont", "float32"), ColumnSchema("s", "cat", "int64", 2),
                     ColumnSchema("y", "label", "float32")])
-    loader = gp.Loader(out, schema=schema, batch_size=16)
+    loader = gp.Loader(out, schema=schema, batch_size=16, shuffle=False)
     model = _model(small)
     for call in (lambda: gp.train(model, loader, progress=False), lambda: gp.evaluate(model, loader),
                  lambda: gp.predict(model, loader)):
@@ -143,9 +143,17 @@ def test_evaluating_one_class_gives_nan_auc_with_a_warning(prepared):
 def test_a_loader_without_label_cannot_train(prepared):
     out, schema = prepared
     features = Schema(c for c in schema if c.role != "label")
-    loader = gp.Loader(out.drop(columns="y"), schema=features, batch_size=16)
+    loader = gp.Loader(out.drop(columns="y"), schema=features, batch_size=16, shuffle=False)
     expect_error(SchemaError, lambda: gp.train(_model(schema), loader, progress=False), "no label")
     assert gp.predict(_model(schema), loader).shape == (N,)
+
+
+def test_predict_on_a_shuffling_loader_is_refused_naming_the_fix(prepared):
+    out, schema = prepared
+    loader = gp.Loader(out, schema=schema, batch_size=16)  # gp.Loader shuffles by default
+    exc = expect_error(ParameterError, lambda: gp.predict(_model(schema), loader), "loader.shuffle",
+                       "gp.Loader(..., shuffle=False)")
+    assert says_what_to_do(exc)
 
 
 # ----------------------------------------------------------------------------------- baselines
@@ -219,7 +227,7 @@ def test_a_loader_whose_columns_are_not_the_models_is_refused_before_any_batch(c
         wf2, out2 = _fitted(["a", "b"], ["x1"], df)
     else:  # `b` refitted on data holding fewer values: same encoder, other ids
         wf2, out2 = _fitted(["a", "b"], ["x1", "x2"], df.assign(b=df["b"].where(df["b"] != "z", "w")))
-    loader = gp.Loader(out2, batch_size=64, schema=wf2.output_schema)
+    loader = gp.Loader(out2, batch_size=64, shuffle=False, schema=wf2.output_schema)
     for call in (lambda: gp.predict(model, loader), lambda: gp.evaluate(model, loader),
                  lambda: gp.train(model, loader, progress=False)):
         with pytest.raises(SchemaError, match="model"):
@@ -234,9 +242,9 @@ def test_a_loader_holding_the_models_columns_in_another_order_gives_the_same_res
     torch.manual_seed(0)
     model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(8,))
     model.eval()
-    base = gp.predict(model, gp.Loader(out, batch_size=64, schema=wf.output_schema))
+    base = gp.predict(model, gp.Loader(out, batch_size=64, shuffle=False, schema=wf.output_schema))
     wf2, out2 = _fitted(cats, conts, df)
-    other = gp.Loader(out2, batch_size=64, schema=wf2.output_schema)
+    other = gp.Loader(out2, batch_size=64, shuffle=False, schema=wf2.output_schema)
     torch.testing.assert_close(gp.predict(model, other), base)
     assert gp.evaluate(model, other) == pytest.approx(gp.evaluate(model, gp.Loader(out, batch_size=64,
                                                                                    schema=wf.output_schema)))

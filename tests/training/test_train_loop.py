@@ -314,3 +314,17 @@ def test_early_stopping_never_picks_an_epoch_on_nan_validation_scores():
     with pytest.raises(DataError, match="the model produced 3 NaN scores"):
         gp.evaluate(_model(schema), val)
 
+
+def test_predict_refuses_any_shuffling_loader_before_a_batch():
+    schema = make_schema()
+    cont, cat, label = learnable(300)
+    shuffled = StandInLoader(cont, cat, label, 64, shuffle=True, schema=schema)
+    shuffled.__class__ = type("Counted", (StandInLoader,), {"__iter__": lambda self: pytest.fail("a batch was read")})
+    with pytest.raises(gp.ParameterError, match=r"gp.predict: loader.shuffle must be False, got True") as exc:
+        gp.predict(_model(schema), shuffled)
+    assert "gp.Loader(..., shuffle=False)" in str(exc.value)
+    in_order = StandInLoader(cont, cat, label, 64, schema=schema)
+    model = _model(schema)
+    with torch.no_grad():
+        direct = torch.sigmoid(model.eval()(cont, cat)).reshape(-1)
+    torch.testing.assert_close(gp.predict(model, in_order), direct)

@@ -72,3 +72,23 @@ def test_baseline_on_the_workflow_output_uses_the_same_metrics(prepared):
     got = base.score(val)
     assert got["auc"] == pytest.approx(skm.roc_auc_score(val["y"], pred))
     assert got["auc"] > 0.75
+
+
+def test_predict_on_gp_loaders_default_shuffle_is_refused_before_any_batch(prepared, monkeypatch):
+    wf, train, val = prepared
+    schema = wf.output_schema
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(schema, hidden=(8,))
+    gp.train(model, gp.Loader(train, batch_size=256, schema=schema), epochs=1, lr=1e-2, progress=False)
+    default = gp.Loader(val, batch_size=512, schema=schema)  # shuffle=True is gp.Loader's default
+    assert default.shuffle is True
+    with monkeypatch.context() as m:
+        m.setattr(gp.Loader, "__iter__", lambda self: pytest.fail("a batch was read before the check"))
+        with pytest.raises(gp.ParameterError) as exc:
+            gp.predict(model, default)
+    msg = str(exc.value)
+    assert "loader.shuffle" in msg and "gp.Loader(..., shuffle=False)" in msg
+    # in order, score i is row i: scikit-learn on the frame's labels gives gp.evaluate's AUC
+    scores = gp.predict(model, gp.Loader(val, batch_size=512, shuffle=False, schema=schema)).numpy()
+    assert gp.evaluate(model, default)["auc"] == pytest.approx(skm.roc_auc_score(val["y"], scores), abs=1e-9)
+
