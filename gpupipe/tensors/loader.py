@@ -535,6 +535,15 @@ class Loader:
             return self._batches_for(self._rank_rows(self._staged.rows))
         return self._batches_for(sum(self._rank_rows(n) for n in self._partition_rows()))
 
+    def _epoch_rows(self) -> int | None:
+        """Rows of this rank's epoch before ``drop_last`` (padding included); ``None`` for a dataset whose
+        partition sizes are not known without reading it."""
+        if self._staged is not None:
+            return self._rank_rows(self._staged.rows)
+        if self._part_rows is not None:
+            return sum(self._rank_rows(n) for n in self._part_rows)
+        return None
+
     def __iter__(self) -> Iterator[Batch]:
         epoch = self.epoch
         self.epoch += 1
