@@ -171,9 +171,7 @@ def _score_part(wf: Any, model: Any, part: Any, keys: list[str], batch_size: int
         return _empty_table(part, keys)
     schema = wf.output_schema
     if label is not None and label not in out.columns:
-        from .workflow._schema import without_label
-
-        schema = without_label(schema)
+        schema = schema.without_label()
     loader = Loader(out, batch_size=batch_size, shuffle=False, schema=schema, device=device, workers=0)
     scores = pa.array(predict(model, loader).float().cpu().numpy(), type=pa.float32())
     del loader, out

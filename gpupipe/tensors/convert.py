@@ -264,6 +264,11 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
     check_column_names(frame.columns, "to_tensors")
     schema = resolve_schema(frame, schema, label)
     missing = [name for name in schema.names if name not in frame.columns]
+    if missing == [schema.label]:
+        msg = (f"the frame has no label column {schema.label!r}, which the schema names (it has "
+               f"{list(frame.columns)}); data transformed without its label can be scored, not trained on: pass "
+               "the schema without the label, schema=wf.output_schema.without_label()")
+        raise SchemaError(msg)
     if missing:
         msg = (f"columns {missing} of the schema are not in the frame (it has {list(frame.columns)}); "
                "pass the frame produced by the workflow that made this schema")

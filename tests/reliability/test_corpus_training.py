@@ -142,7 +142,7 @@ def test_evaluating_one_class_gives_nan_auc_with_a_warning(prepared):
 
 def test_a_loader_without_label_cannot_train(prepared):
     out, schema = prepared
-    features = Schema(c for c in schema if c.role != "label")
+    features = schema.without_label()
     loader = gp.Loader(out.drop(columns="y"), schema=features, batch_size=16, shuffle=False)
     expect_error(SchemaError, lambda: gp.train(_model(schema), loader, progress=False), "no label")
     assert gp.predict(_model(schema), loader).shape == (N,)
@@ -154,6 +154,18 @@ def test_predict_on_a_shuffling_loader_is_refused_naming_the_fix(prepared):
     exc = expect_error(ParameterError, lambda: gp.predict(_model(schema), loader), "loader.shuffle",
                        "gp.Loader(..., shuffle=False)")
     assert says_what_to_do(exc)
+
+
+def test_scoring_data_transformed_without_its_label_says_which_schema_to_pass(prepared):
+    out, schema = prepared
+    unlabeled = out.drop(columns="y")
+    for build in (lambda: gp.to_tensors(unlabeled, schema), lambda: gp.Loader(unlabeled, schema=schema)):
+        exc = expect_error(SchemaError, build, "'y'", "schema=wf.output_schema.without_label()")
+        assert says_what_to_do(exc)
+    features = schema.without_label()
+    assert features.names == ["x", "s"] and features.label is None and schema.label == "y"
+    scores = gp.predict(_model(schema), gp.Loader(unlabeled, schema=features, shuffle=False))
+    assert scores.shape == (N,)
 
 
 # ----------------------------------------------------------------------------------- baselines
