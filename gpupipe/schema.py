@@ -165,7 +165,20 @@ class Schema:
         return {c.name: int(c.cardinality) for c in self._columns if c.role == "cat"}  # type: ignore[arg-type]
 
     def select(self, names: Iterable[str]) -> Schema:
+        """The columns ``names``, in that order (SchemaError naming a column that is not in the schema)."""
         return Schema(self[n] for n in names)
+
+    def without_label(self) -> Schema:
+        """This schema less its label column: the schema of data transformed without its label (for scoring).
+
+        Examples
+        --------
+        >>> from gpupipe.schema import ColumnSchema, Schema
+        >>> s = Schema([ColumnSchema("x", "cont", "float32"), ColumnSchema("y", "label", "float32")])
+        >>> s.without_label()
+        Schema(x:cont:float32)
+        """
+        return Schema(c for c in self._columns if c.role != "label")
 
     def to_dict(self) -> dict[str, Any]:
         return {"columns": [c.to_dict() for c in self._columns]}

@@ -11,7 +11,8 @@ workflow reads and the key columns against the data's columns, the output's form
 The output holds the key columns as they are in the input, then ``prediction`` (float32: the
 probability of the positive class for binary models, the predicted value for regression), one row
 per input row in input order (a workflow op that drops rows, such as ``Dropna``, drops its rows'
-predictions too: give keys to tell which rows were scored). Files are written atomically
+predictions too: give keys to tell which rows were scored; a partition left with no rows adds none, and
+the run goes on). Files are written atomically
 (a temporary file beside the target, renamed over it when complete).
 """
 
@@ -155,7 +156,8 @@ def _check_keys(keys: Sequence[str], columns: Sequence[str]) -> list[str]:
 
 
 def _score_part(wf: Any, model: Any, part: Any, keys: list[str], batch_size: int, device: Any) -> Any:
-    """The Arrow table (keys, prediction) of one in-memory frame."""
+    """The Arrow table (keys, prediction) of one in-memory frame; empty when the workflow's ops (Dropna,
+    Filter) drop every row of it."""
     import pyarrow as pa
 
     from .tensors.loader import Loader
@@ -165,11 +167,11 @@ def _score_part(wf: Any, model: Any, part: Any, keys: list[str], batch_size: int
     if label is not None and label in part.columns and not any(label in n.selection for n in wf.nodes):
         part = part.drop(columns=[label])  # scoring needs no label: a partly missing one must not stop it
     out, rows = wf._transform_tracking_rows(part)
+    if len(out) == 0:  # every row dropped by an op: nothing to score here, the other partitions go on
+        return _empty_table(part, keys)
     schema = wf.output_schema
     if label is not None and label not in out.columns:
-        from .workflow._schema import without_label
-
-        schema = without_label(schema)
+        schema = schema.without_label()
     loader = Loader(out, batch_size=batch_size, shuffle=False, schema=schema, device=device, workers=0)
     scores = pa.array(predict(model, loader).float().cpu().numpy(), type=pa.float32())
     del loader, out
@@ -271,6 +273,10 @@ def batch_predict(workflow: Any, model: Any, data: Any, *, keys: Sequence[str] |
         column the workflow reads or a key column is missing from the data.
     ValueError
         An output name whose format is not parquet or CSV, or a bad ``batch_size``.
+    DataError
+        A continuous column of a transformed partition holds NaN or ±inf (a missing value the
+        workflow does not fill; the message names the column and the op that fills or drops it),
+        raised at that partition: a model would score those rows NaN.
 
     Examples
     --------
@@ -321,7 +327,8 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
                     first = part
                 if len(part):
                     table = _score_part(wf, model, part, keys, batch_size, device)
-                    sink.write(table)
+                    if table.num_rows:  # an empty one could carry other key types (all-null columns)
+                        sink.write(table)
                     stats["rows"] += table.num_rows
                 stats["partitions"] += 1
                 bar.update(1)

@@ -159,6 +159,48 @@ def test_a_workflow_that_drops_rows_keeps_keys_beside_their_rows(tmp_path):
     np.testing.assert_allclose(got["prediction"], want, rtol=1e-6)
 
 
+@pytest.mark.parametrize("holes", [[2, 3], [0, 1, 2, 3], [2, 3, 6, 7]], ids=["middle", "first-two", "two"])
+def test_a_partition_whose_rows_are_all_dropped_scores_nothing_and_the_job_goes_on(tmp_path, holes):
+    import torch
+
+    from gpupipe.cli import main
+
+    n = 8
+    data = pd.DataFrame({"id": np.arange(n), "name": pd.array([f"r{i}" for i in range(n)], dtype="str"),
+                         "x": np.arange(1.0, n + 1), "y": np.arange(n) % 2})
+    data.loc[holes, "x"] = np.nan  # partitions of 2 rows: each pair of holes empties one partition
+    wf = gp.Workflow(["x"] >> ops.Dropna() >> ops.Normalize(), label="y").fit(data)
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(4,))
+    kept = data[data["x"].notna()]
+    want = gp.predict(model, gp.Loader(wf.transform(kept), shuffle=False, schema=wf.output_schema)).numpy()
+    got = gp.batch_predict(wf, model, data, keys=["id", "name"], partition_rows=2, progress=False)
+    assert got["id"].tolist() == kept["id"].tolist() and got["name"].tolist() == kept["name"].tolist()
+    np.testing.assert_allclose(got["prediction"].to_numpy(), want, rtol=1e-6)
+    # the same through a file and the command line
+    data.to_parquet(tmp_path / "a.parquet")
+    wf.save(tmp_path / "wf")
+    gp.save_checkpoint(model, tmp_path / "ck")
+    rc = main(["predict", str(tmp_path / "a.parquet"), "--workflow", str(tmp_path / "wf"), "--model",
+               str(tmp_path / "ck"), "--out", str(tmp_path / "o.parquet"), "--keys", "id,name", "--partition-rows", "2",
+               "--no-progress", "--backend", "pandas"])
+    assert rc == 0
+    written = pd.read_parquet(tmp_path / "o.parquet")
+    assert written["id"].tolist() == kept["id"].tolist()
+    np.testing.assert_allclose(written["prediction"].to_numpy(), want, rtol=1e-6)
+
+
+def test_every_partition_emptied_gives_an_empty_output_with_the_columns(tmp_path):
+    import torch
+
+    data = pd.DataFrame({"id": np.arange(4), "x": [np.nan] * 3 + [1.0], "y": [0, 1, 0, 1]})
+    wf = gp.Workflow(["x"] >> ops.Dropna() >> ops.Normalize(), label="y").fit(data)
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(4,))
+    got = gp.batch_predict(wf, model, data.iloc[:3], keys=["id"], partition_rows=2, progress=False)
+    assert list(got.columns) == ["id", "prediction"] and len(got) == 0
+
+
 def _never(*args, **kwargs):
     raise AssertionError("a partition was scored before the checks")
 

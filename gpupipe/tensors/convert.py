@@ -202,9 +202,11 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
     label : str, optional
         Name of the label column when the schema is inferred.
     validate : bool, default True
-        Check that the label is finite and that categorical ids lie in ``[0, cardinality)``.
-        These checks read each such column once (no extra memory); ``validate=False`` skips them,
-        making ``to_tensors`` independent of the row count for zero-copy columns.
+        Check that the continuous columns and the label are finite (no NaN, null or ±inf: a model
+        would turn them into NaN scores) and that categorical ids lie in ``[0, cardinality)``.
+        These checks are one reduction per column, on the column's device, before it moves
+        (no extra memory); ``validate=False`` skips them, making ``to_tensors`` independent of
+        the row count for zero-copy columns.
 
     Returns
     -------
@@ -223,8 +225,9 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
         A schema column is missing from the frame, ``label`` is not a column (schema inferred),
         or a ``cont``/``cat`` column is not numeric.
     DataError
-        The label has NaN/inf or nulls, a categorical column has nulls or ids outside
-        ``[0, cardinality)``.
+        A continuous column or the label has NaN/inf or nulls (the message names the column and
+        the op that fills or drops them: ops.FillMissing / ops.FillMedian, ops.Dropna), or a
+        categorical column has nulls or ids outside ``[0, cardinality)``.
 
     Examples
     --------
@@ -261,6 +264,11 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
     check_column_names(frame.columns, "to_tensors")
     schema = resolve_schema(frame, schema, label)
     missing = [name for name in schema.names if name not in frame.columns]
+    if missing == [schema.label]:
+        msg = (f"the frame has no label column {schema.label!r}, which the schema names (it has "
+               f"{list(frame.columns)}); data transformed without its label can be scored, not trained on: pass "
+               "the schema without the label, schema=wf.output_schema.without_label()")
+        raise SchemaError(msg)
     if missing:
         msg = (f"columns {missing} of the schema are not in the frame (it has {list(frame.columns)}); "
                "pass the frame produced by the workflow that made this schema")
@@ -409,7 +417,8 @@ def _check_kind(name: str, role: str, dtype: Any) -> None:
 
 
 def _null_error_or_ok(name: str, role: str, nulls: int) -> None:
-    """Nulls in ``cont`` become NaN (listed in copies); in ``cat`` or ``label`` they have no faithful value."""
+    """Nulls in ``cont`` become NaN (listed in copies; ``validate`` then refuses them, naming the column); in
+    ``cat`` or ``label`` they have no faithful value."""
     if role == "cat":
         msg = (f"categorical column {name!r} has {nulls} nulls; ids cannot be null: encode it with ops.Categorify "
                "(nulls get id 1) or fill it with ops.FillMissing first")
@@ -420,24 +429,55 @@ def _null_error_or_ok(name: str, role: str, nulls: int) -> None:
 
 
 # -- checks ------------------------------------------------------------------------------------------
+def _non_finite(t: torch.Tensor) -> tuple[int, int, int] | None:
+    """``(NaN count, ±inf count, first bad row)`` of a float tensor, or None when every value is finite.
+
+    One float64 sum decides (NaN and inf propagate, and float32 values cannot overflow a float64 sum),
+    on the tensor's device; the counts are computed only when it is not finite."""
+    import torch
+
+    if not t.is_floating_point() or math.isfinite(float(t.sum(dtype=torch.float64))):
+        return None
+    nan = torch.isnan(t)
+    bad = nan | torch.isinf(t)
+    n_bad = int(bad.sum())
+    if n_bad == 0:  # float64 values whose sum overflowed: finite after all
+        return None
+    n_nan = int(nan.sum())
+    return n_nan, n_bad - n_nan, int(bad.nonzero()[0])
+
+
 def _validate(name: str, role: str, cardinality: int | None, t: torch.Tensor) -> None:
-    """Label finite; categorical ids in range. Reductions only: no N-sized temporaries."""
+    """Continuous columns and the label finite; categorical ids in range. Reductions on the column's
+    device (no read-back of the data), once per column."""
     import torch
 
     if t.numel() == 0:
         return
     if role == "label":
-        # A float64 sum is finite exactly when every (float32) value is: NaN and inf propagate,
-        # and float32 values cannot overflow a float64 sum.
-        if not math.isfinite(float(t.sum(dtype=torch.float64))):
-            bad = (~torch.isfinite(t)).nonzero()
-            first = int(bad[0]) if len(bad) else -1
-            msg = (f"label column {name!r} has {len(bad)} NaN/inf values (first at row {first}); "
+        bad = _non_finite(t)
+        if bad is not None:
+            msg = (f"label column {name!r} has {bad[0] + bad[1]} NaN/inf values (first at row {bad[2]}); "
                    "drop or fill those rows before training")
             raise DataError(msg)
+    elif role == "cont":
+        bad = _non_finite(t)
+        if bad is not None:
+            raise DataError(cont_non_finite_message(name, *bad))
     elif role == "cat":
         lo, hi = (int(v) for v in torch.aminmax(t))
         if lo < 0 or (cardinality is not None and hi >= cardinality):
             msg = (f"categorical column {name!r} has ids in [{lo}, {hi}] but the schema allows [0, {cardinality}); "
                    "encode it with ops.Categorify, or fix the schema's cardinality")
             raise DataError(msg)
+
+
+def cont_non_finite_message(name: str, nan: int, inf: int, first: int) -> str:
+    """What a DataError says about a continuous column holding NaN (or nulls) and ±inf values."""
+    what = " and ".join(part for part in (f"{nan} NaN/null" if nan else "", f"{inf} ±inf" if inf else "") if part)
+    fix = ("fill the missing values in the workflow (ops.FillMissing or ops.FillMedian, before ops.Normalize) or "
+           "drop those rows (ops.Dropna)")
+    if inf:
+        fix += "; bound the infinite ones (ops.Clip) or drop them"
+    return (f"continuous column {name!r} has {what} values (first at row {first}); a model turns them into NaN "
+            f"scores and losses: {fix}")

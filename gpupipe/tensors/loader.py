@@ -62,8 +62,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataError, oom_advice
-from ..schema import Schema
+from ..errors import DataError, SchemaError, oom_advice
+from ..schema import ColumnSchema, Schema
 from . import audit
 from .convert import TensorTable, resolve_schema, to_tensors
 
@@ -352,6 +352,52 @@ def _check_data(data: Any) -> None:
     V.fail("gp.Loader", "data", data, "a pandas or cuDF DataFrame, a gp.Dataset or a TensorTable", hint)
 
 
+def _check_cont_finite(tt: TensorTable) -> None:
+    """DataError naming the first continuous column of ``tt`` holding NaN or ±inf (one reduction per column,
+    on the table's device)."""
+    from .convert import _validate
+
+    for name in tt.schema.cont:
+        _validate(name, "cont", None, tt[name])
+
+
+def _infer_part(label: str | None, part: Any) -> tuple[int, Schema]:
+    return len(part), Schema.infer(part, label=label)
+
+
+def _infer_dataset_schema(ds: Any, label: str | None) -> tuple[Schema, list[int]]:
+    """The schema :meth:`Schema.infer` gives the whole dataset, and each partition's rows, in one pass.
+
+    Roles and dtypes come from the partitions (the same in each, else a SchemaError); each categorical
+    cardinality is the largest over all partitions (``max id + 1`` of the whole column), so every
+    partition's ids fit it. ``map_partials`` computes the partitions in parallel when the dataset has it."""
+    import functools
+
+    fn = functools.partial(_infer_part, label)
+    if callable(getattr(ds, "map_partials", None)):
+        found = list(ds.map_partials(fn))
+    else:
+        found = [fn(part) for part in ds.iter_partitions()]
+    if not found:
+        msg = "the dataset has no partitions; nothing to load"
+        raise DataError(msg)
+    first = found[0][1]
+    roles = [(c.name, c.role) for c in first]
+    cards = dict(first.cardinalities)
+    for i, (_, sch) in enumerate(found[1:], start=1):
+        if [(c.name, c.role) for c in sch] != roles:
+            differ = [f"{a.name!r}: {a.role} ({a.dtype}) in partition 0, {b.role} ({b.dtype}) in partition {i}"
+                      for a, b in zip(first, sch, strict=False) if (a.name, a.role) != (b.name, b.role)]
+            detail = "; ".join(differ) or "other columns"
+            msg = (f"the schema inferred from the dataset's partitions differs between them ({detail}); "
+                   "pass the schema: gp.Loader(dataset, schema=wf.output_schema)")
+            raise SchemaError(msg)
+        for name, card in sch.cardinalities.items():
+            cards[name] = max(cards[name], card)
+    schema = Schema(ColumnSchema(c.name, c.role, c.dtype, cards.get(c.name), c.properties) for c in first)
+    return schema, [int(n) for n, _ in found]
+
+
 def _part_seed(seed: int, epoch: int, part: int) -> int:
     import numpy as np
 
@@ -378,7 +424,12 @@ class Loader:
         Drop the last batch of an epoch when it is shorter than ``batch_size``.
     schema : Schema or Workflow, optional
         Roles of the columns (``wf.output_schema``). Default: the TensorTable's schema, or one
-        inferred with :meth:`gpupipe.Schema.infer` (``label`` names the label column).
+        inferred with :meth:`gpupipe.Schema.infer` (``label`` names the label column). For a
+        dataset the inference reads every partition once, when the Loader is built (in
+        parallel where the dataset can): each categorical cardinality is ``max id + 1`` over the
+        whole dataset, not over one partition, so no later partition holds an id past its
+        embedding table; the partition sizes found on the way make ``len(loader)`` known. Pass
+        ``schema=wf.output_schema`` to skip that pass (and to get the Workflow's cardinalities).
     device : str or torch.device, optional
         Where batches live. Default: the data's device. ``"cuda"`` with pandas data is hybrid
         mode (each column uploaded once, batches gathered on the GPU).
@@ -412,9 +463,15 @@ class Loader:
     BackendUnavailableError
         ``device`` is a CUDA device and none is usable here.
     SchemaError
-        ``label`` (schema inferred) is not a column of the data.
+        ``label`` (schema inferred) is not a column of the data; a dataset whose partitions give
+        different roles to a column (schema inferred).
     DataError
-        The data has no rows.
+        The data has no rows; a continuous column or the label holds NaN, nulls or ±inf (the
+        message names the column and how to fill or drop them: ops.FillMissing / ops.FillMedian,
+        ops.Dropna), or a categorical id lies outside ``[0, cardinality)``. A frame is checked
+        when the Loader is built, before any batch (a TensorTable: its continuous columns; the
+        rest was checked by ``to_tensors``); a dataset's partition when it is read, before its
+        first batch.
 
     Examples
     --------
@@ -465,14 +522,19 @@ class Loader:
         self._part_rows: list[int] | None = None
         if hasattr(data, "iter_partitions") and not isinstance(data, TensorTable):
             self._dataset = data
-            self.schema = self._dataset_schema(data, schema, label)
-            self.device = torch.device(device) if device is not None else self._dataset_device(data)
             self._part_rows = _known_partition_rows(data)
+            sch = self._dataset_schema(data, schema)
+            if sch is None:
+                sch, self._part_rows = _infer_dataset_schema(data, label)
+            self.schema = sch
+            self.device = torch.device(device) if device is not None else self._dataset_device(data)
             self._order_kw = _order_keyword(data)
         else:
             if isinstance(data, TensorTable) and schema is not None:
                 sch = resolve_schema(None, schema)
                 data = TensorTable({c: data[c] for c in sch.names}, sch, data.copies)
+            if isinstance(data, TensorTable):
+                _check_cont_finite(data)  # a frame is checked by to_tensors; a table may come unchecked
             tt = to_tensors(data, schema=schema, device=device, label=label)
             self.schema = tt.schema
             self.device = tt.device
@@ -519,6 +581,15 @@ class Loader:
             return self._batches_for(self._rank_rows(self._staged.rows))
         return self._batches_for(sum(self._rank_rows(n) for n in self._partition_rows()))
 
+    def _epoch_rows(self) -> int | None:
+        """Rows of this rank's epoch before ``drop_last`` (padding included); ``None`` for a dataset whose
+        partition sizes are not known without reading it."""
+        if self._staged is not None:
+            return self._rank_rows(self._staged.rows)
+        if self._part_rows is not None:
+            return sum(self._rank_rows(n) for n in self._part_rows)
+        return None
+
     def __iter__(self) -> Iterator[Batch]:
         epoch = self.epoch
         self.epoch += 1
@@ -564,18 +635,15 @@ class Loader:
 
     # -- datasets ----------------------------------------------------------------------------
     @staticmethod
-    def _dataset_schema(ds: Any, schema: Any, label: str | None) -> Schema:
+    def _dataset_schema(ds: Any, schema: Any) -> Schema | None:
+        """The schema given (or the dataset's own); None when it is to be inferred from the data."""
         if schema is not None:
             return resolve_schema(None, schema)
         own = getattr(ds, "schema", None) or getattr(ds, "output_schema", None)
         if isinstance(own, Schema):
             return own
-        # No schema given: infer it from the first partition (computes that partition once).
-        first = next(iter(ds.iter_partitions()), None)
-        if first is None:
-            msg = "the dataset has no partitions; nothing to load"
-            raise DataError(msg)
-        return Schema.infer(first, label=label)
+        # No schema given: infer it from every partition, in one pass (see _infer_dataset_schema).
+        return None
 
     @staticmethod
     def _dataset_device(ds: Any) -> torch.device:

@@ -343,6 +343,54 @@ def _check_loader_arg(loader: Any, name: str, where: str, *, none_ok: bool = Fal
         V.fail(where, name, loader, accepted, hint)
 
 
+def _has_batchnorm(model: Any) -> bool:
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not isinstance(m, torch.nn.SyncBatchNorm)
+               for m in model.modules())
+
+
+def _one_row_batch_error(rows: int | None, batch_size: int | None, world_size: int) -> ParameterError:
+    where = "gp.train: the model has BatchNorm layers, which cannot train on a batch of 1 row"
+    if batch_size == 1:
+        return ParameterError(f"{where}, and batch_size=1 makes every batch 1 row; pass batch_size >= 2 to the "
+                              "gp.Loader")
+    if rows is None:
+        detail = "a training batch has 1 row"
+    else:
+        detail = (f"the last batch of each epoch has 1 row ({rows} rows per epoch"
+                  + (" on each rank" if world_size > 1 else "") + f", batch_size={batch_size})")
+    return ParameterError(f"{where}, and {detail}; pass drop_last=True to the gp.Loader (it drops that batch), or "
+                          "choose a batch_size that does not leave 1 row over")
+
+
+def _check_one_row_batches(model: Any, loader: Any) -> None:
+    """ParameterError before training when the model has BatchNorm layers and an epoch of ``loader`` holds a
+    1-row batch (torch's BatchNorm raises "Expected more than 1 value per channel" at that batch, at the end of
+    the first epoch). The rows come from the loader's size, batch_size, drop_last and world_size, without reading
+    it; a loader of unknown size is checked at that batch instead (see _train_epoch)."""
+    from .. import _validate as V
+
+    if not _has_batchnorm(model):
+        return
+    bs = getattr(loader, "batch_size", None)
+    if not V.is_integer(bs) or int(bs) < 1:
+        return
+    bs = int(bs)
+    world = getattr(loader, "world_size", 1)
+    world = int(world) if V.is_integer(world) and int(world) >= 1 else 1
+    epoch_rows = getattr(loader, "_epoch_rows", None)
+    if callable(epoch_rows):
+        rows = epoch_rows()
+    else:
+        total = getattr(loader, "num_rows", None)
+        rows = math.ceil(int(total) / world) if V.is_integer(total) else None
+    if rows is None or rows < 1:
+        return
+    if bs == 1:
+        raise _one_row_batch_error(rows, bs, world)
+    if getattr(loader, "drop_last", False) is not True and rows % bs == 1:
+        raise _one_row_batch_error(rows, bs, world)
+
+
 # ----------------------------------------------------------------------------- public API
 def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None = None,
             amp: bool | None = False) -> torch.Tensor:
@@ -350,6 +398,17 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
 
     Probabilities of the positive class (float32) for binary models, predicted values for
     regression. ``amp`` defaults to off so scores keep full float32 precision.
+
+    The scores are in the loader's row order, so the loader must not shuffle: build it with
+    ``gp.Loader(data, shuffle=False, ...)`` (``shuffle=True`` is ``gp.Loader``'s default, for
+    training). Score ``i`` is then row ``i`` of the data (with ``world_size=1``).
+
+    Raises
+    ------
+    ParameterError
+        ``loader.shuffle`` is True (checked before any batch), or a bad argument.
+    SchemaError
+        The loader's columns do not fit the model's.
 
     Examples
     --------
@@ -364,6 +423,10 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
 
     _check_model_arg(model, "gp.predict")
     _check_loader_arg(loader, "loader", "gp.predict")
+    if getattr(loader, "shuffle", False) is True:
+        V.fail("gp.predict", "loader.shuffle", True, "False",
+               "scores come in the loader's order, and a shuffling loader (gp.Loader's default) draws a random "
+               "order, so they would match no row of the data: build it with gp.Loader(..., shuffle=False)")
     V.choice(task, ["binary", "regression"], "task", "gp.predict", none_ok=True, none_means="the model's task")
     V.flag(amp, "amp", "gp.predict", none_ok=True, none_means="on for CUDA, off on the CPU")
     _check_loader(loader, "prediction", need_label=False)
@@ -503,10 +566,15 @@ def train(
 
     Raises
     ------
+    ParameterError
+        A bad argument; or the model has BatchNorm layers and the loader's epoch ends in a 1-row
+        batch (computed from its rows, ``batch_size``, ``drop_last`` and ``world_size`` before
+        training; the message says to pass ``drop_last=True`` or change ``batch_size``).
     SchemaError
         If the loader's schema has no label, or batches do not fit the model's columns.
     DataError
-        If a loader is empty, or the loss becomes NaN/inf (the message says what to try).
+        If a loader is empty, the loss becomes NaN/inf, or the model's validation scores hold
+        NaN/inf (the message says what to try).
 
     Examples
     --------
@@ -540,6 +608,7 @@ def train(
     _check_loader(loader, "training", need_label=True)
     if val is not None:
         _check_loader(val, "validation", need_label=True)
+    _check_one_row_batches(model, loader)
     task = _task_of(model, task)
     loader = _check_model_fits(model, loader, "training")
     if val is not None:
@@ -574,7 +643,10 @@ def train(
                     result.loss_curve.extend(entry.pop("_curve"))
                     if val is not None:
                         t0 = time.perf_counter()
-                        metrics = evaluate(model, val, task=task)
+                        try:
+                            metrics = evaluate(model, val, task=task)
+                        except DataError as exc:  # NaN scores, bad labels: say when, keep the advice
+                            raise DataError(f"validation after epoch {epoch}: {exc}") from exc
                         entry["val_seconds"] = time.perf_counter() - t0
                         entry.update({f"val_{k}": v for k, v in metrics.items()})
                     else:
@@ -690,7 +762,12 @@ def _train_epoch(model: torch.nn.Module, loader: Iterable[Any], opt: Adam, loss_
                 bad_labels |= _bad_binary_labels(label)
             with oom_advice(f"a training step on {device} (batch of {n:,} rows)", "train"):
                 with _amp_context(device, amp):
-                    out = model(cont, cat)
+                    try:
+                        out = model(cont, cat)
+                    except ValueError as exc:  # torch's BatchNorm on one row: say what to change
+                        if n == 1 and "more than 1 value per channel" in str(exc):
+                            raise _one_row_batch_error(None, getattr(loader, "batch_size", None), 1) from exc
+                        raise
                 loss = loss_fn(out.float().reshape(-1), label.reshape(-1).float())
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

@@ -8,6 +8,9 @@ above 0.5, as a classifier's ``predict``). Regression tasks report ``rmse`` and 
 Each metric function returns a 0-d tensor on the input's device, so nothing waits for the device
 until :func:`compute_metrics` reads all of them back at once. NumPy and CuPy arrays are accepted
 too (shared with torch through DLPack), which is how the baselines score with the same functions.
+:func:`compute_metrics` refuses scores or labels holding NaN or ±inf with a ``DataError`` (as
+scikit-learn's metrics do), rather than return a finite AUC and a NaN log loss: early stopping
+then never picks an epoch on such a metric.
 
 Examples
 --------
@@ -21,7 +24,7 @@ Examples
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -120,6 +123,21 @@ def metric_tensors(pred: Any, label: Any, task: str) -> dict[str, torch.Tensor]:
     raise ParameterError(msg)
 
 
+def _non_finite_error(rows: int, p_nan: int, p_inf: int, y_nan: int, y_inf: int) -> NoReturn:
+    """The DataError for scores or labels holding NaN/inf (scikit-learn refuses them too: "Input contains NaN")."""
+    if p_nan or p_inf:
+        what = " and ".join(t for t in (f"{p_nan} NaN" if p_nan else "", f"{p_inf} ±inf" if p_inf else "") if t)
+        msg = (f"the model produced {what} scores (of {rows} rows), so no metric can be computed from them. A model "
+               "gives NaN scores when its input holds NaN/inf (fill continuous columns with ops.FillMissing or "
+               "ops.FillMedian, or drop those rows; gp.Loader refuses such frames) or when its weights became NaN/inf "
+               "during training (lower the learning rate lr, or turn off amp)")
+    else:
+        what = " and ".join(t for t in (f"{y_nan} NaN" if y_nan else "", f"{y_inf} ±inf" if y_inf else "") if t)
+        msg = (f"the labels hold {what} values (of {rows} rows), so no metric can be computed from them; drop or "
+               "fill those rows before scoring")
+    raise DataError(msg)
+
+
 def compute_metrics(pred: Any, label: Any, task: str) -> dict[str, float]:
     """The task's metrics as Python floats, read back from the device in one transfer.
 
@@ -130,10 +148,22 @@ def compute_metrics(pred: Any, label: Any, task: str) -> dict[str, float]:
     label : tensor or array
         0/1 labels or targets, same length.
     task : {"binary", "regression"}
+
+    Raises
+    ------
+    DataError
+        ``pred`` or ``label`` holds NaN or ±inf (refused as scikit-learn's metrics refuse them,
+        "Input contains NaN": an AUC of such scores would rank NaN arbitrarily and the log loss
+        would be NaN); or they are empty or of different lengths.
     """
     tensors = metric_tensors(pred, label, task)
-    values = torch.stack(list(tensors.values())).tolist()  # the one device -> host read
-    out = dict(zip(tensors, (float(v) for v in values), strict=True))
+    p, y = _pair(pred, label)
+    # NaN/inf counts of the scores and labels travel with the metrics: still one read-back
+    counts = [torch.isnan(p).sum(), torch.isinf(p).sum(), torch.isnan(y).sum(), torch.isinf(y).sum()]
+    values = torch.stack([*tensors.values(), *(c.to(torch.float64) for c in counts)]).tolist()  # the one read
+    if any(values[len(tensors):]):
+        _non_finite_error(int(p.numel()), *(int(v) for v in values[len(tensors):]))
+    out = dict(zip(tensors, (float(v) for v in values[:len(tensors)]), strict=True))
     if task == "binary" and out["auc"] != out["auc"]:
         warnings.warn("AUC is undefined (NaN): the labels hold only one class", RuntimeWarning, stacklevel=2)
     return out

@@ -50,4 +50,4 @@ def build_schema(plan: Plan, label: str | None, input_dtypes: dict[str, str]) ->
 
 def without_label(schema: Schema) -> Schema:
     """``schema`` less its label column (the output of data given without a label)."""
-    return Schema(c for c in schema if c.role != "label")
+    return schema.without_label()

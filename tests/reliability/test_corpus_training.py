@@ -10,7 +10,7 @@ from corpus_helpers import expect_error, says_what_to_do
 
 import gpupipe as gp
 from gpupipe import ops
-from gpupipe.errors import DataError, SchemaError
+from gpupipe.errors import DataError, ParameterError, SchemaError
 from gpupipe.schema import ColumnSchema, Schema
 
 N = 64
@@ -56,11 +56,16 @@ def test_missing_non_numeric_and_null_columns_are_named(prepared):
     expect_error(DataError, lambda: gp.to_tensors(nulls, schema), "'s'", "nulls")
 
 
-def test_nan_in_a_continuous_column_is_kept_and_reported_as_a_copy(prepared):
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_non_finite_values_in_a_continuous_column_are_refused_naming_it(prepared, value):
     out, schema = prepared
-    src = out.assign(x=out["x"].astype("float64").where(out.index != 2))
-    tt = gp.to_tensors(src, schema)
-    assert torch.isnan(tt["x"][2]) and int(torch.isnan(tt["x"]).sum()) == 1
+    src = out.assign(x=out["x"].astype("float64").where(out.index != 2, value))
+    for build in (lambda: gp.to_tensors(src, schema), lambda: gp.Loader(src, schema=schema, batch_size=8)):
+        exc = expect_error(DataError, build, "'x'", "row 2", "ops.FillMissing", "ops.FillMedian", "ops.Dropna")
+        assert says_what_to_do(exc)
+    # validate=False converts without looking: the value is kept, and the copy named
+    tt = gp.to_tensors(src, schema, validate=False)
+    assert not torch.isfinite(tt["x"][2]) and int((~torch.isfinite(tt["x"])).sum()) == 1
     assert "x" in tt.copies
 
 
@@ -92,7 +97,7 @@ def test_a_model_with_smaller_embeddings_than_the_data_is_a_schema_error(prepare
     out, schema = prepared
     small = Schema([ColumnSchema("x", "cont", "float32"), ColumnSchema("s", "cat", "int64", 2),
                     ColumnSchema("y", "label", "float32")])
-    loader = gp.Loader(out, schema=schema, batch_size=16)
+    loader = gp.Loader(out, schema=schema, batch_size=16, shuffle=False)
     model = _model(small)
     for call in (lambda: gp.train(model, loader, progress=False), lambda: gp.evaluate(model, loader),
                  lambda: gp.predict(model, loader)):
@@ -137,10 +142,30 @@ def test_evaluating_one_class_gives_nan_auc_with_a_warning(prepared):
 
 def test_a_loader_without_label_cannot_train(prepared):
     out, schema = prepared
-    features = Schema(c for c in schema if c.role != "label")
-    loader = gp.Loader(out.drop(columns="y"), schema=features, batch_size=16)
+    features = schema.without_label()
+    loader = gp.Loader(out.drop(columns="y"), schema=features, batch_size=16, shuffle=False)
     expect_error(SchemaError, lambda: gp.train(_model(schema), loader, progress=False), "no label")
     assert gp.predict(_model(schema), loader).shape == (N,)
+
+
+def test_predict_on_a_shuffling_loader_is_refused_naming_the_fix(prepared):
+    out, schema = prepared
+    loader = gp.Loader(out, schema=schema, batch_size=16)  # gp.Loader shuffles by default
+    exc = expect_error(ParameterError, lambda: gp.predict(_model(schema), loader), "loader.shuffle",
+                       "gp.Loader(..., shuffle=False)")
+    assert says_what_to_do(exc)
+
+
+def test_scoring_data_transformed_without_its_label_says_which_schema_to_pass(prepared):
+    out, schema = prepared
+    unlabeled = out.drop(columns="y")
+    for build in (lambda: gp.to_tensors(unlabeled, schema), lambda: gp.Loader(unlabeled, schema=schema)):
+        exc = expect_error(SchemaError, build, "'y'", "schema=wf.output_schema.without_label()")
+        assert says_what_to_do(exc)
+    features = schema.without_label()
+    assert features.names == ["x", "s"] and features.label is None and schema.label == "y"
+    scores = gp.predict(_model(schema), gp.Loader(unlabeled, schema=features, shuffle=False))
+    assert scores.shape == (N,)
 
 
 # ----------------------------------------------------------------------------------- baselines
@@ -214,7 +239,7 @@ def test_a_loader_whose_columns_are_not_the_models_is_refused_before_any_batch(c
         wf2, out2 = _fitted(["a", "b"], ["x1"], df)
     else:  # `b` refitted on data holding fewer values: same encoder, other ids
         wf2, out2 = _fitted(["a", "b"], ["x1", "x2"], df.assign(b=df["b"].where(df["b"] != "z", "w")))
-    loader = gp.Loader(out2, batch_size=64, schema=wf2.output_schema)
+    loader = gp.Loader(out2, batch_size=64, shuffle=False, schema=wf2.output_schema)
     for call in (lambda: gp.predict(model, loader), lambda: gp.evaluate(model, loader),
                  lambda: gp.train(model, loader, progress=False)):
         with pytest.raises(SchemaError, match="model"):
@@ -229,9 +254,9 @@ def test_a_loader_holding_the_models_columns_in_another_order_gives_the_same_res
     torch.manual_seed(0)
     model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(8,))
     model.eval()
-    base = gp.predict(model, gp.Loader(out, batch_size=64, schema=wf.output_schema))
+    base = gp.predict(model, gp.Loader(out, batch_size=64, shuffle=False, schema=wf.output_schema))
     wf2, out2 = _fitted(cats, conts, df)
-    other = gp.Loader(out2, batch_size=64, schema=wf2.output_schema)
+    other = gp.Loader(out2, batch_size=64, shuffle=False, schema=wf2.output_schema)
     torch.testing.assert_close(gp.predict(model, other), base)
     assert gp.evaluate(model, other) == pytest.approx(gp.evaluate(model, gp.Loader(out, batch_size=64,
                                                                                    schema=wf.output_schema)))

@@ -1215,7 +1215,7 @@ _ENTRY_POINTS = {
     "Loader": lambda o: gp.Loader(o),
     "Dataset": lambda o: gp.Dataset(o),
     "baselines.fit": lambda o: gp.baselines.fit(o, _model_frame()[1]),
-    "predict": lambda o: gp.predict(o, gp.Loader(_model_frame()[0], schema=_model_frame()[1])),
+    "predict": lambda o: gp.predict(o, gp.Loader(_model_frame()[0], shuffle=False, schema=_model_frame()[1])),
     "train(loader=)": lambda o: gp.train(gp.models.TabularMLP.from_schema(_model_frame()[1]), o, progress=False),
     "JoinExternal(frame=)": lambda o: gp.Workflow(["a"] >> ops.JoinExternal(o, on="a")).fit(pd.DataFrame({"a": [1]})),
 }

@@ -252,10 +252,43 @@ def test_dataset_errors_surface_from_the_background_thread():
         list(_dataset_loader(ds, batch_size=4, shuffle=False))
 
 
-def test_dataset_schema_is_inferred_from_the_first_partition():
-    ds = StandInDataset([10])
+def test_dataset_schema_is_inferred_from_every_partition():
+    ds = StandInDataset([10, 30, 0, 25])
     loader = gp.Loader(ds, batch_size=4, label="y")
-    assert loader.schema.label == "y" and loader.schema.cat == ["c1", "c2"]
+    whole = pd.concat(ds.parts, ignore_index=True)
+    assert loader.schema == gp.Schema.infer(whole, label="y")  # what the frame of all rows infers
+    assert loader.schema.cat == ["c1", "c2"] and loader.schema.cardinalities["c1"] == 65
+    assert len(loader) == 17 and loader.num_rows == 65  # the sizes come from the same pass
+    assert sorted(_row_ids(loader)) == list(range(65))
+
+
+def test_a_gp_dataset_without_a_schema_gets_the_cardinalities_of_all_partitions():
+    # ids grow partition by partition: the first partition alone says cardinality 2, and ids 2..9 would fail
+    pytest.importorskip("dask")
+    n = 100
+    df = pd.DataFrame({"x": np.arange(n, dtype="float32"), "c": np.arange(n) // 10,
+                       "y": (np.arange(n) % 2).astype("float32")})
+    with gp.use_backend("pandas"):
+        ds = gp.Dataset(df, partition_rows=20)
+    loader = gp.Loader(ds, batch_size=16, shuffle=False, label="y")
+    assert loader.schema == gp.Loader(df, batch_size=16, label="y").schema  # the frame path's: c has 10 ids
+    assert loader.schema.cardinalities == {"c": 10} and len(loader) == 7
+    batches = list(loader)
+    ref = list(DataLoader(TensorDataset(torch.tensor(df[["x"]].to_numpy()), torch.tensor(df[["c"]].to_numpy()),
+                                        torch.tensor(df["y"].to_numpy())), batch_size=16))
+    assert [len(b) for b in batches] == [len(r[0]) for r in ref]
+    for got, (cont, cat, label) in zip(batches, ref, strict=True):
+        assert torch.equal(got.cont, cont) and torch.equal(got.cat, cat) and torch.equal(got.label, label)
+    model = gp.models.TabularMLP.from_schema(loader.schema, hidden=(4,))
+    assert gp.train(model, loader, epochs=1, progress=False).history[0]["rows"] == n
+
+
+def test_a_dataset_whose_partitions_disagree_on_a_role_asks_for_the_schema():
+    ds = StandInDataset([10, 10])
+    ds.parts[1] = ds.parts[1].assign(c2=ds.parts[1]["c2"].astype("float64"))  # cat in one, cont in the other
+    with pytest.raises(gp.SchemaError, match=r"'c2': cat \(int64\) in partition 0, cont \(float64\) in partition 1"
+                                             r".*schema=wf.output_schema"):
+        gp.Loader(ds, batch_size=4, label="y")
 
 
 def test_a_real_gp_dataset_streams_shuffled_partitions():

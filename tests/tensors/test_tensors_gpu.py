@@ -103,7 +103,8 @@ def test_table_to_cuda_and_shards_on_cuda():
 
 def test_cudf_float_column_with_nan_is_shared_not_copied_like_pandas():
     """A workflow's float output holds NaN where a value was missing; on cuDF it stays NaN (not null), so the
-    tensor is a view of the column, as on pandas."""
+    tensor is a view of the column, as on pandas (validate=False: by default such a column is refused, with the
+    same message on both backends)."""
     require_cudf()
     import cupy
 
@@ -111,13 +112,16 @@ def test_cudf_float_column_with_nan_is_shared_not_copied_like_pandas():
     x = rng.normal(size=5000)
     x[::7] = np.nan
     pdf = pd.DataFrame({"x": x, "c": rng.integers(0, 9, 5000), "y": (rng.random(5000) < 0.5).astype("float32")})
-    tables = {}
+    tables, messages = {}, {}
     for backend in ("pandas", "cudf"):
         with gp.use_backend(backend):
             wf = gp.Workflow(["x"] >> ops.Normalize(), ["c"] >> ops.Categorify(), label="y")
             out = wf.fit_transform(gp.from_pandas(pdf))
+            with pytest.raises(DataError) as refused:
+                gp.to_tensors(out, schema=wf.output_schema)
+            messages[backend] = str(refused.value)
             with gp.audit.transfers() as report:
-                tt = gp.to_tensors(out, schema=wf.output_schema)
+                tt = gp.to_tensors(out, schema=wf.output_schema, validate=False)
             assert tt.copies == {}, (backend, tt.copies)
             assert "x" in report.shared and "x" not in report.copied
             if backend == "cudf":
@@ -127,6 +131,8 @@ def test_cudf_float_column_with_nan_is_shared_not_copied_like_pandas():
             tables[backend] = {k: tt[k].cpu() for k in wf.output_schema.names}
     for k, t in tables["pandas"].items():
         torch.testing.assert_close(tables["cudf"][k], t, rtol=1e-6, atol=1e-7, equal_nan=True)
+    assert messages["cudf"] == messages["pandas"]
+    assert f"continuous column 'x' has {len(x[::7])} NaN/null values (first at row 0)" in messages["cudf"]
 
 
 @pytest.mark.parametrize("values", [[1.0, 2.5, 3.0], [1.0, None, 3.0]], ids=["fraction", "missing"])
@@ -156,21 +162,27 @@ def test_cudf_float_cat_column_of_whole_numbers_gives_pandas_ids():
 
 
 def test_cudf_raw_integer_columns_with_nulls_become_nan_like_pandas():
-    """A raw frame (no workflow): an int column with nulls given the cont role converts once, nulls → NaN."""
+    """A raw frame (no workflow): an int column with nulls given the cont role converts once, nulls → NaN
+    (validate=False; by default the nulls are refused alike on both backends)."""
     require_cudf()
     pdf = pd.DataFrame({"n": pd.array([4, None, 6, None], dtype="Int64"), "b": pd.array([True, None, False, True],
                        dtype="boolean"), "y": [1.0, 0.0, 1.0, 0.0]})
     schema = Schema([ColumnSchema("n", "cont", "float32"), ColumnSchema("b", "cont", "float32"),
                      ColumnSchema("y", "label", "float32")])
-    got = {}
+    got, messages = {}, {}
     for backend in ("pandas", "cudf"):
         with gp.use_backend(backend):
-            tt = gp.to_tensors(gp.from_pandas(pdf), schema=schema)
+            with pytest.raises(DataError) as refused:
+                gp.to_tensors(gp.from_pandas(pdf), schema=schema)
+            messages[backend] = str(refused.value)
+            tt = gp.to_tensors(gp.from_pandas(pdf), schema=schema, validate=False)
         assert set(tt.copies) >= {"n", "b"} and "2 nulls" in tt.copies["n"], tt.copies
         got[backend] = {k: tt[k].cpu() for k in schema.names}
     for k, t in got["pandas"].items():
         torch.testing.assert_close(got["cudf"][k], t, equal_nan=True)
     assert torch.isnan(got["cudf"]["n"][1]) and got["cudf"]["n"][2] == 6
+    assert messages["cudf"] == messages["pandas"] and "column 'n' has 2 NaN/null values (first at row 1)" in \
+        messages["cudf"]
 
 
 def test_hybrid_validation_reads_nothing_back_and_validate_false_skips_it():
@@ -185,6 +197,10 @@ def test_hybrid_validation_reads_nothing_back_and_validate_false_skips_it():
     bad.loc[5, "y"] = np.nan
     with pytest.raises(DataError, match="label column 'y' has 1 NaN"):
         gp.to_tensors(bad, schema=SCHEMA, device="cuda")
+    holes = df.copy()
+    holes.loc[9, "a"] = np.inf
+    with pytest.raises(DataError, match=r"continuous column 'a' has 1 ±inf values \(first at row 9\)"):
+        gp.to_tensors(holes, schema=SCHEMA, device="cuda")
     wide = df.copy()
     wide.loc[7, "c"] = 500  # the schema's cardinality is 100
     with pytest.raises(DataError, match=r"'c' has ids in \[0, 500\]"):

@@ -79,7 +79,8 @@ def test_columns_that_need_converting_are_converted_once_and_named():
     df["b"] = np.array([True, False, True, True])
     df["c32"] = np.array([1, 2, 3, 4], dtype=np.int32)
     df["y"] = np.array([0, 1, 1, 0], dtype=np.int8)
-    tt = gp.to_tensors(df, schema=_schema(["s1", "f64", "i32", "b"], ["c32"], "y", card=10))
+    # validate=False: the null in i32 (a NaN once converted) is kept, to show the conversion itself
+    tt = gp.to_tensors(df, schema=_schema(["s1", "f64", "i32", "b"], ["c32"], "y", card=10), validate=False)
     assert set(tt.copies) == {"s1", "f64", "i32", "b", "c32", "y"}
     assert "non-contiguous" in tt.copies["s1"]
     assert "float64" in tt.copies["f64"] and "1 nulls" in tt.copies["i32"]
@@ -137,6 +138,50 @@ def test_bad_columns_raise_an_error_naming_them(column, role, error, words):
         gp.to_tensors(df, schema=schema)
     for word in words:
         assert word in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("column", "words"),
+    [
+        (pd.Series([1.0, 2.0, np.nan, 0.5], dtype="float32"), ["1 NaN/null", "row 2"]),
+        (pd.Series([1.0, np.nan, np.nan, 0.5]), ["2 NaN/null", "row 1"]),
+        (pd.Series([1.0, 2.0, 3.0, np.inf], dtype="float32"), ["1 ±inf", "row 3", "ops.Clip"]),
+        (pd.Series([-np.inf, 2.0, np.nan, 0.5]), ["1 NaN/null and 1 ±inf", "row 0"]),
+        (pd.array([1, None, 3, None], dtype="Int64"), ["2 NaN/null", "row 1"]),
+        (pd.array([1.0, None, 3.0, 4.0], dtype="Float32"), ["1 NaN/null", "row 1"]),
+        (pd.Series([1.0, None, 3.0, 4.0], dtype=pd.ArrowDtype(pa.float64())), ["1 NaN/null", "row 1"]),
+    ],
+    ids=["nan-f32", "nan-f64", "inf", "both", "Int64-null", "Float32-null", "arrow-null"],
+)
+def test_non_finite_values_in_a_continuous_column_are_refused_naming_it(column, words):
+    # the counts where NumPy counts them; these values would reach the model as NaN scores
+    df = pd.DataFrame({"x": np.arange(4, dtype=np.float32), "bad": column, "y": np.zeros(4, dtype=np.float32)})
+    schema = _schema(["x", "bad"], label="y")
+    for build in (lambda: gp.to_tensors(df, schema=schema), lambda: gp.Loader(df, schema=schema, batch_size=2)):
+        with pytest.raises(gp.DataError) as exc:
+            build()
+        msg = str(exc.value)
+        for word in ["continuous column 'bad'", "ops.FillMissing", "ops.FillMedian", "ops.Dropna", *words]:
+            assert word in msg, (word, msg)
+        assert "'x'" not in msg
+    # validate=False skips the check: the values arrive as they are (nulls as NaN)
+    tt = gp.to_tensors(df, schema=schema, validate=False)
+    want = pd.Series(column).astype("float64").to_numpy(dtype="float64", na_value=np.nan).astype("float32")
+    np.testing.assert_array_equal(tt["bad"].numpy(), want)
+
+
+def test_a_tensor_table_with_nan_in_a_continuous_column_is_refused_by_the_loader():
+    df = pd.DataFrame({"x": np.array([0.0, np.nan, 2.0], dtype=np.float32), "y": np.zeros(3, dtype=np.float32)})
+    tt = gp.to_tensors(df, schema=_schema(["x"], label="y"), validate=False)
+    with pytest.raises(gp.DataError, match=r"continuous column 'x' has 1 NaN/null values \(first at row 1\)"):
+        gp.Loader(tt, batch_size=2)
+
+
+def test_a_continuous_column_of_huge_finite_float64_values_is_not_refused():
+    # their float64 sum overflows to inf, but every value is finite: the check counts before refusing
+    big = torch.full((4,), 1e308, dtype=torch.float64)
+    tt = gp.TensorTable({"x": big, "y": torch.zeros(4)}, _schema(["x"], label="y"))
+    assert len(gp.Loader(tt, batch_size=2, shuffle=False)) == 2
 
 
 def test_missing_schema_column_is_a_schema_error_listing_it():

@@ -89,3 +89,35 @@ def test_bad_inputs_raise_data_error():
         compute_metrics(torch.zeros(0), torch.zeros(0), "binary")
     with pytest.raises(ValueError, match="task"):
         compute_metrics(torch.rand(3), torch.ones(3), "multiclass")
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_nan_or_inf_scores_are_refused_as_scikit_learn_refuses_them(task):
+    y = np.array([0.0, 0.0, 1.0, 1.0, 1.0])
+    for bad, word in ((np.nan, "1 NaN scores"), (np.inf, "1 ±inf scores")):
+        s = np.array([0.1, bad, 0.35, 0.8, 0.7])
+        sk = skm.roc_auc_score if task == "binary" else skm.mean_squared_error
+        with pytest.raises(ValueError, match=r"Input contains (NaN|infinity)"):
+            sk(y, s)
+        with pytest.raises(DataError) as exc:
+            compute_metrics(torch.tensor(s), torch.tensor(y), task)
+        msg = str(exc.value)
+        assert word in msg and "of 5 rows" in msg and "model produced" in msg
+        assert "ops.FillMissing" in msg and "learning rate" in msg  # why a model does that, and what to do
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")  # scikit-learn's own cast
+def test_nan_labels_are_refused():
+    s = torch.tensor([0.1, 0.4, 0.35, 0.8])
+    with pytest.raises(ValueError, match="contains NaN"):
+        skm.log_loss(np.array([0.0, np.nan, 1.0, 1.0]), s.numpy())
+    with pytest.raises(DataError, match=r"the labels hold 1 NaN values \(of 4 rows\)"):
+        compute_metrics(s, torch.tensor([0.0, float("nan"), 1.0, 1.0]), "binary")
+
+
+def test_the_nan_check_reads_back_with_the_metrics_in_one_transfer(monkeypatch):
+    reads = []
+    real = torch.Tensor.tolist
+    monkeypatch.setattr(torch.Tensor, "tolist", lambda self: reads.append(1) or real(self))
+    compute_metrics(torch.rand(50), (torch.rand(50) > 0.5).float(), "binary")
+    assert len(reads) == 1

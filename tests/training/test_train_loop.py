@@ -294,3 +294,37 @@ def test_threads_sets_torchs_count_for_the_call_only():
         gp.train(_model(schema), loader, threads=0, progress=False)
     with pytest.raises(gp.ParameterError, match="threads"):
         gp.evaluate(_model(schema), loader, threads=0)
+
+
+def test_early_stopping_never_picks_an_epoch_on_nan_validation_scores():
+    # a validation batch whose features hold NaN (a stand-in loader does not check them): the model scores
+    # those rows NaN, and the metrics would hide it (a finite AUC beside a NaN log loss)
+    schema = make_schema()
+    cont, cat, label = learnable(1500, seed=2)
+    train = StandInLoader(cont[:1000], cat[:1000], label[:1000], 128, shuffle=True, schema=schema)
+    vcont = cont[1000:].clone()
+    vcont[[3, 40, 77], 1] = float("nan")
+    val = StandInLoader(vcont, cat[1000:], label[1000:], 256, schema=schema)
+    for stop in (gp.EarlyStopping(metric="logloss", patience=1), gp.EarlyStopping(metric="auc", patience=1)):
+        with pytest.raises(DataError) as exc:
+            gp.train(_model(schema), train, val=val, epochs=4, lr=1e-2, early_stopping=stop, progress=False)
+        msg = str(exc.value)
+        assert msg.startswith("validation after epoch 1: the model produced 3 NaN scores (of 500 rows)"), msg
+        assert "ops.FillMissing" in msg and "learning rate" in msg
+    with pytest.raises(DataError, match="the model produced 3 NaN scores"):
+        gp.evaluate(_model(schema), val)
+
+
+def test_predict_refuses_any_shuffling_loader_before_a_batch():
+    schema = make_schema()
+    cont, cat, label = learnable(300)
+    shuffled = StandInLoader(cont, cat, label, 64, shuffle=True, schema=schema)
+    shuffled.__class__ = type("Counted", (StandInLoader,), {"__iter__": lambda self: pytest.fail("a batch was read")})
+    with pytest.raises(gp.ParameterError, match=r"gp.predict: loader.shuffle must be False, got True") as exc:
+        gp.predict(_model(schema), shuffled)
+    assert "gp.Loader(..., shuffle=False)" in str(exc.value)
+    in_order = StandInLoader(cont, cat, label, 64, schema=schema)
+    model = _model(schema)
+    with torch.no_grad():
+        direct = torch.sigmoid(model.eval()(cont, cat)).reshape(-1)
+    torch.testing.assert_close(gp.predict(model, in_order), direct)

@@ -72,3 +72,91 @@ def test_baseline_on_the_workflow_output_uses_the_same_metrics(prepared):
     got = base.score(val)
     assert got["auc"] == pytest.approx(skm.roc_auc_score(val["y"], pred))
     assert got["auc"] > 0.75
+
+
+def test_predict_on_gp_loaders_default_shuffle_is_refused_before_any_batch(prepared, monkeypatch):
+    wf, train, val = prepared
+    schema = wf.output_schema
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(schema, hidden=(8,))
+    gp.train(model, gp.Loader(train, batch_size=256, schema=schema), epochs=1, lr=1e-2, progress=False)
+    default = gp.Loader(val, batch_size=512, schema=schema)  # shuffle=True is gp.Loader's default
+    assert default.shuffle is True
+    with monkeypatch.context() as m:
+        m.setattr(gp.Loader, "__iter__", lambda self: pytest.fail("a batch was read before the check"))
+        with pytest.raises(gp.ParameterError) as exc:
+            gp.predict(model, default)
+    msg = str(exc.value)
+    assert "loader.shuffle" in msg and "gp.Loader(..., shuffle=False)" in msg
+    # in order, score i is row i: scikit-learn on the frame's labels gives gp.evaluate's AUC
+    scores = gp.predict(model, gp.Loader(val, batch_size=512, shuffle=False, schema=schema)).numpy()
+    assert gp.evaluate(model, default)["auc"] == pytest.approx(skm.roc_auc_score(val["y"], scores), abs=1e-9)
+
+
+def _bn_frame(n):
+    rng = np.random.default_rng(n)
+    return pd.DataFrame({"x": rng.normal(size=n).astype("float32"), "c": np.arange(n) % 10,
+                         "y": (np.arange(n) % 2).astype("float32")})
+
+
+@pytest.mark.parametrize("kind", ["TabularMLP", "DCNv2"])
+@pytest.mark.parametrize(("n", "loader_kw", "rows_per_epoch"), [
+    (129, {"batch_size": 64}, 129),
+    (129, {"batch_size": 32, "world_size": 2, "rank": 1}, 65),  # DistributedSampler: 65 rows on each rank
+    (40, {"batch_size": 1, "drop_last": True}, 40),  # every batch is 1 row: drop_last does not help
+])
+def test_batchnorm_with_a_one_row_batch_is_refused_before_training(kind, n, loader_kw, rows_per_epoch):
+    df = _bn_frame(n)
+    schema = gp.Schema.infer(df, label="y", cat=["c"])
+    loader = gp.Loader(df, schema=schema, **loader_kw)
+    sizes = [len(b) for b in loader]
+    sampler_kw = {k: v for k, v in loader_kw.items() if k in ("rank",)}
+    ref = torch.utils.data.DataLoader(range(n), batch_size=loader_kw["batch_size"],
+                                      drop_last=loader_kw.get("drop_last", False),
+                                      sampler=torch.utils.data.DistributedSampler(
+                                          range(n), num_replicas=loader_kw.get("world_size", 1),
+                                          rank=sampler_kw.get("rank", 0), shuffle=False))
+    assert sizes == [len(b) for b in ref] and sizes[-1] == 1 and sum(sizes) == rows_per_epoch
+    torch.manual_seed(0)
+    model = getattr(gp.models, kind).from_schema(schema, hidden=(8,), batchnorm=True)
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(gp.ParameterError) as exc:
+        gp.train(model, loader, epochs=2, progress=False)
+    msg = str(exc.value)
+    assert "BatchNorm" in msg and "1 row" in msg
+    if loader_kw["batch_size"] == 1:
+        assert "batch_size >= 2" in msg
+    else:
+        assert "drop_last=True" in msg and "batch_size" in msg and f"{rows_per_epoch} rows per epoch" in msg
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # not a step taken
+
+
+def test_batchnorm_trains_when_no_batch_has_one_row():
+    df = _bn_frame(129)
+    schema = gp.Schema.infer(df, label="y", cat=["c"])
+    model = gp.models.TabularMLP.from_schema(schema, hidden=(8,), batchnorm=True)
+    dropped = gp.train(model, gp.Loader(df, batch_size=64, drop_last=True, schema=schema), epochs=2, progress=False)
+    assert [h["rows"] for h in dropped.history] == [128, 128]  # DataLoader(drop_last=True): 2 batches of 64
+    other = gp.train(model, gp.Loader(df, batch_size=50, schema=schema), epochs=1, progress=False)
+    assert other.history[0]["rows"] == 129
+    # a model without BatchNorm trains on the 1-row batch as before
+    plain = gp.models.TabularMLP.from_schema(schema, hidden=(8,))
+    assert gp.train(plain, gp.Loader(df, batch_size=64, schema=schema), progress=False).history[0]["rows"] == 129
+
+
+def test_batchnorm_on_a_dataset_of_unknown_size_names_the_fix_at_the_one_row_batch():
+    df = _bn_frame(129)
+    schema = gp.Schema.infer(df, label="y", cat=["c"])
+
+    class Streamed:  # partitions one after the other, sizes not told (no map_partials, no get_partition)
+        num_partitions = 3
+
+        def iter_partitions(self):
+            for start in (0, 50, 100):
+                yield df.iloc[start:start + 50].reset_index(drop=True)
+
+    loader = gp.Loader(Streamed(), batch_size=64, shuffle=False, schema=schema)
+    assert loader.num_rows is None  # nothing to compute the last batch from before reading
+    model = gp.models.TabularMLP.from_schema(schema, hidden=(8,), batchnorm=True)
+    with pytest.raises(gp.ParameterError, match=r"a training batch has 1 row; pass drop_last=True"):
+        gp.train(model, loader, progress=False)
