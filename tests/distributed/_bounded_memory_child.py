@@ -30,7 +30,7 @@ def main(src: str, out: str) -> None:
         # Warm the imports (torch alone is ~150 MB) and code paths on a small sample, so the
         # baseline holds the libraries and what grows after it is data.
         sample = ds.head(1000)
-        warm = gp.Workflow(["x0"] >> ops.Normalize(), ["c0"] >> ops.Categorify(), label="y")
+        warm = gp.Workflow(["x0"] >> ops.FillMissing(fill_value=0) >> ops.Normalize(), ["c0"] >> ops.Categorify(), label="y")
         for _ in gp.Loader(warm.fit_transform(sample), batch_size=100, schema=warm.output_schema):
             pass
         base = _peak_bytes()
