@@ -352,13 +352,25 @@ def _check_data(data: Any) -> None:
     V.fail("gp.Loader", "data", data, "a pandas or cuDF DataFrame, a gp.Dataset or a TensorTable", hint)
 
 
-def _check_cont_finite(tt: TensorTable) -> None:
-    """DataError naming the first continuous column of ``tt`` holding NaN or ±inf (one reduction per column,
-    on the table's device)."""
+def _check_table(tt: TensorTable) -> None:
+    """A TensorTable given to the Loader (perhaps built by hand, perhaps with another schema) holds what its schema
+    says, as :func:`to_tensors` makes it: continuous columns float32 and finite, categorical ids int64 within their
+    cardinality, a finite float32 label. A SchemaError names a column of another dtype, a DataError one of other
+    values (one reduction per column, on the table's device), before any batch."""
+    import torch
+
     from .convert import _validate
 
-    for name in tt.schema.cont:
-        _validate(name, "cont", None, tt[name])
+    want = {"cont": torch.float32, "cat": torch.int64, "label": torch.float32}
+    cards = tt.schema.cardinalities
+    for col in tt.schema:
+        t = tt[col.name]
+        if t.dtype != want[col.role]:
+            msg = (f"gp.Loader: TensorTable column {col.name!r} is {t.dtype} but its schema makes it {col.role} "
+                   f"({want[col.role]}); build the table with gp.to_tensors(frame, schema=...), which converts each "
+                   "column to its role's dtype")
+            raise SchemaError(msg)
+        _validate(col.name, col.role, cards.get(col.name), t)
 
 
 def _infer_part(label: str | None, part: Any) -> tuple[int, Schema]:
@@ -464,14 +476,15 @@ class Loader:
         ``device`` is a CUDA device and none is usable here.
     SchemaError
         ``label`` (schema inferred) is not a column of the data; a dataset whose partitions give
-        different roles to a column (schema inferred).
+        different roles to a column (schema inferred); a TensorTable column whose dtype is not its
+        role's (float32 continuous and label, int64 categorical).
     DataError
         The data has no rows; a continuous column or the label holds NaN, nulls or ±inf (the
         message names the column and how to fill or drop them: ops.FillMissing / ops.FillMedian,
         ops.Dropna), or a categorical id lies outside ``[0, cardinality)``. A frame is checked
-        when the Loader is built, before any batch (a TensorTable: its continuous columns; the
-        rest was checked by ``to_tensors``); a dataset's partition when it is read, before its
-        first batch.
+        when the Loader is built, before any batch (a TensorTable too, against the schema it is
+        given: it may be built by hand or come with another schema); a dataset's partition when
+        it is read, before its first batch.
 
     Examples
     --------
@@ -534,7 +547,7 @@ class Loader:
                 sch = resolve_schema(None, schema)
                 data = TensorTable({c: data[c] for c in sch.names}, sch, data.copies)
             if isinstance(data, TensorTable):
-                _check_cont_finite(data)  # a frame is checked by to_tensors; a table may come unchecked
+                _check_table(data)  # a frame is checked by to_tensors; a table may come unchecked
             tt = to_tensors(data, schema=schema, device=device, label=label)
             self.schema = tt.schema
             self.device = tt.device

@@ -383,3 +383,28 @@ def test_gather_errors_come_in_batch_order_and_helpers_stop(monkeypatch, workers
     for _b in itertools.islice(loader, 2):  # an abandoned epoch: its helpers are joined when it is closed
         pass
     assert not [t for t in threading.enumerate() if t.name.startswith("gpupipe-gather")]
+
+
+def test_a_tensor_table_is_checked_against_its_schema_as_a_frame_is():
+    """A TensorTable reaches the Loader without to_tensors' checks (built by hand, or given another schema):
+    ids past a cardinality, dtypes other than its role's and a NaN label are refused before any batch."""
+    import torch
+
+    n = 10
+    df = pd.DataFrame({"x": np.arange(n, dtype="float32"), "c": np.arange(n) % 5, "y": (np.arange(n) % 2).astype("float32")})
+    with gp.use_backend("pandas"):
+        schema = gp.Schema.infer(df, label="y", cat=["c"])
+        tt = gp.to_tensors(df, schema=schema)
+        assert len(list(gp.Loader(tt, batch_size=4, shuffle=False))) == 3  # what to_tensors made passes
+        small = gp.Schema([gp.ColumnSchema("x", "cont", "float32"), gp.ColumnSchema("c", "cat", "int64", 3),
+                           gp.ColumnSchema("y", "label", "float32")])
+        with pytest.raises(gp.DataError, match=r"'c' has ids in \[0, 4\] but the schema allows \[0, 3\)"):
+            gp.Loader(tt, batch_size=4, schema=small)
+        by_hand = gp.TensorTable({"x": torch.arange(n, dtype=torch.float64), "c": torch.arange(n) % 5,
+                                  "y": torch.zeros(n)}, schema)
+        with pytest.raises(gp.SchemaError, match=r"'x' is torch.float64 but its schema makes it cont"):
+            gp.Loader(by_hand, batch_size=4)
+        nan_label = gp.TensorTable({"x": torch.zeros(n), "c": torch.arange(n) % 5,
+                                    "y": torch.full((n,), float("nan"))}, schema)
+        with pytest.raises(gp.DataError, match="label column 'y' has 10 NaN"):
+            gp.Loader(nan_label, batch_size=4)

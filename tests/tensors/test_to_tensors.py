@@ -179,7 +179,12 @@ def test_a_tensor_table_with_nan_in_a_continuous_column_is_refused_by_the_loader
 
 def test_a_continuous_column_of_huge_finite_float64_values_is_not_refused():
     # their float64 sum overflows to inf, but every value is finite: the check counts before refusing
-    big = torch.full((4,), 1e308, dtype=torch.float64)
+    from gpupipe.tensors.convert import _validate
+
+    _validate("x", "cont", None, torch.full((4,), 1e308, dtype=torch.float64))  # no error
+    with pytest.raises(gp.DataError, match="1 ±inf"):
+        _validate("x", "cont", None, torch.tensor([1e308, float("inf")], dtype=torch.float64))
+    big = torch.full((4,), 3e38, dtype=torch.float32)  # the largest float32 values a table holds pass the Loader
     tt = gp.TensorTable({"x": big, "y": torch.zeros(4)}, _schema(["x"], label="y"))
     assert len(gp.Loader(tt, batch_size=2, shuffle=False)) == 2
 
