@@ -90,6 +90,7 @@ class TensorTable:
             raise DataError(msg)
         self.num_rows = next(iter(lengths.values()), 0)
         self.device = next(iter(self.columns.values())).device if self.columns else torch.device("cpu")
+        self._checked = False  # set by to_tensors when it checked every column against this schema
 
     def __getitem__(self, name: str) -> torch.Tensor:
         try:
@@ -276,7 +277,9 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
     with oom_advice(f"turning {len(frame):,} rows x {len(schema.names)} columns into tensors on "
                     f"{dev or 'the frame device'}", "tensors"):
         cols, copies = _to_tensors(frame, schema, dev, validate)
-    return TensorTable(cols, schema, copies)
+    table = TensorTable(cols, schema, copies)
+    table._checked = validate  # a Loader over it with the same schema does not check it again
+    return table
 
 
 _to_tensors = Dispatch(

@@ -545,8 +545,9 @@ class Loader:
         else:
             if isinstance(data, TensorTable) and schema is not None:
                 sch = resolve_schema(None, schema)
-                data = TensorTable({c: data[c] for c in sch.names}, sch, data.copies)
-            if isinstance(data, TensorTable):
+                if sch != data.schema:
+                    data = TensorTable({c: data[c] for c in sch.names}, sch, data.copies)
+            if isinstance(data, TensorTable) and not data._checked:
                 _check_table(data)  # a frame is checked by to_tensors; a table may come unchecked
             tt = to_tensors(data, schema=schema, device=device, label=label)
             self.schema = tt.schema
