@@ -8,6 +8,7 @@ rebuilds it; :func:`gpupipe.load_checkpoint` relies on that and on :data:`MODEL_
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +117,7 @@ def resolve_embedding_dims(
     """One width per categorical: the rule, one fixed width, or an explicit list."""
     if embedding_dim is None:
         return [embedding_dim_rule(c) for c in cardinalities]
-    if isinstance(embedding_dim, int):
+    if isinstance(embedding_dim, numbers.Integral) and not isinstance(embedding_dim, bool):  # NumPy ints too
         if embedding_dim < 1:
             raise ParameterError(f"embedding_dim must be a positive int, got {embedding_dim}")
         return [int(embedding_dim)] * len(cardinalities)
@@ -226,8 +227,8 @@ def base_config(cardinalities: Sequence[int], n_cont: int, hidden: Sequence[int]
     return {
         "cardinalities": [int(c) for c in cardinalities], "n_cont": int(n_cont),
         "hidden": [int(h) for h in hidden], "task": task, "dropout": float(dropout), "batchnorm": bool(batchnorm),
-        "embedding_dim": embedding_dim if embedding_dim is None or isinstance(embedding_dim, int)
-        else [int(d) for d in embedding_dim],
+        "embedding_dim": None if embedding_dim is None else int(embedding_dim)
+        if isinstance(embedding_dim, numbers.Integral) else [int(d) for d in embedding_dim],
         "cat_names": None if cat_names is None else list(cat_names),
         "cont_names": None if cont_names is None else list(cont_names),
     }

@@ -7,8 +7,11 @@ The feature columns are staged once into two row-major matrices, ``cont`` [N, C]
 not a copy). Each epoch draws one permutation of the row indices; each batch is then three bulk
 ``index_select`` calls (cont rows, cat rows, label) through a slice of that permutation. No
 per-row Python, no per-row ``__getitem__``, no collate. Unshuffled single-process loaders need
-no gather at all: their batches are slices (views) of the staged matrices, so do not modify
-batches in place.
+no gather at all: their batches are slices (views) of the staged matrices, which may themselves be
+views of the frame's own buffers (a single column of a role's dtype is not copied). So do not modify
+batches in place (clone them first), and do not change the frame while the Loader is in use: an
+unshuffled Loader would show the change in later batches, unchecked, where a shuffled one keeps the
+values it staged.
 
 On the CPU the gathers are NumPy ``take`` calls into each batch's fresh tensors: they release the
 GIL and never start an OpenMP team, so gather threads neither change nor depend on torch's

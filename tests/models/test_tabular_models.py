@@ -111,3 +111,14 @@ def test_bad_schemas_and_batches_are_schema_errors():
 def test_models_are_reachable_from_the_package():
     assert gp.models.TabularMLP is TabularMLP and gp.models.DCNv2 is DCNv2
     assert set(gp.models.MODEL_CLASSES) >= {"TabularMLP", "DCNv2"}
+
+
+def test_numpy_integers_are_accepted_where_python_ints_are():
+    import numpy as np
+
+    s = Schema([ColumnSchema("c", "cat", "int64", 10), ColumnSchema("d", "cat", "int64", 5),
+                ColumnSchema("y", "label", "float32")])
+    for width in (np.int64(8), np.int32(8), 8):
+        m = gp.models.TabularMLP.from_schema(s, embedding_dim=width)
+        assert m.embedding_dims == [8, 8] and json.loads(json.dumps(m.config))["embedding_dim"] == 8
+    assert gp.models.TabularMLP.from_schema(s, embedding_dim=[np.int64(3), 4]).embedding_dims == [3, 4]
