@@ -378,24 +378,24 @@ def test_write_parquet_keeps_an_index_that_holds_data_as_columns(backend, tmp_pa
         gp.write_parquet(agg.rename_axis("amount"), tmp_path / "bad.parquet")
 
 
-def test_a_stored_pandas_index_reads_the_same_however_the_file_is_named(tmp_path):
+def test_a_stored_pandas_index_reads_the_same_however_the_file_is_named(backend, tmp_path):
     """df.to_parquet stores a named index as a column and an unnamed one as __index_level_0__: a named index is a
-    column and row numbers are left out, for the file, its directory, a glob and gp.Dataset alike."""
+    column and row numbers are left out, for the file, its directory, a glob and gp.Dataset alike (on cuDF, whose
+    reader moves stored index columns into the index, as on pandas)."""
     df = pd.DataFrame({"id": [30, 10, 20], "a": [1.0, 2.0, 3.0]}).set_index("id")
     (tmp_path / "named").mkdir()
     df.to_parquet(tmp_path / "named" / "f.parquet")
     (tmp_path / "rows").mkdir()
     df.reset_index().iloc[[2, 0]].to_parquet(tmp_path / "rows" / "f.parquet")  # unnamed index [2, 0]
-    with gp.use_backend("pandas"):
-        for sub, cols in (("named", ["a", "id"]), ("rows", ["id", "a"])):  # the file's column order
-            d = tmp_path / sub
-            reads = [gp.read_parquet(d / "f.parquet"), gp.read_parquet(d), gp.read_parquet(str(d / "*.parquet")),
-                     gp.Dataset(d / "f.parquet").to_frame()]
-            for frame in reads:
-                assert list(frame.columns) == cols and list(frame.index) == list(range(len(frame))), sub
-                assert frame["id"].tolist() == reads[0]["id"].tolist()
-            assert list(gp.read_parquet(d / "f.parquet", columns=["a"]).columns) == ["a"]
-        assert gp.read_parquet(tmp_path / "named" / "f.parquet")["id"].tolist() == [30, 10, 20]
+    for sub, cols in (("named", ["a", "id"]), ("rows", ["id", "a"])):  # the file's column order
+        d = tmp_path / sub
+        reads = [gp.to_pandas(r) for r in (gp.read_parquet(d / "f.parquet"), gp.read_parquet(d),
+                                          gp.read_parquet(str(d / "*.parquet")), gp.Dataset(d / "f.parquet").to_frame())]
+        for frame in reads:
+            assert list(frame.columns) == cols and list(frame.index) == list(range(len(frame))), sub
+            assert frame["id"].tolist() == reads[0]["id"].tolist()
+        assert list(gp.read_parquet(d / "f.parquet", columns=["a"]).columns) == ["a"]
+    assert gp.to_pandas(gp.read_parquet(tmp_path / "named" / "f.parquet"))["id"].tolist() == [30, 10, 20]
 
 
 def test_csv_dtype_for_a_hive_partition_column_is_refused_not_ignored(backend, tmp_path):

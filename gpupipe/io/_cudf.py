@@ -121,7 +121,17 @@ def _read_parquet_files(paths: list[str], columns: list[str], src: Source, where
 
     with _reading("parquet", where, src):
         frame = cudf.read_parquet(paths, columns=columns, row_groups=row_groups, storage_options=_options(src))
-    return frame.reset_index(drop=True)
+    if isinstance(frame.index, cudf.RangeIndex):
+        return frame.reset_index(drop=True)
+    # A pandas index stored in the file: cuDF moves its columns into the index whatever use_pandas_metadata says
+    # (python/cudf/cudf/io/parquet.py, _process_metadata: "Set the index column"), a named one even when asked
+    # for by name. As the pandas readers give it: a named index a column again, in the order asked for; an
+    # unnamed one (__index_level_N__, row numbers, never asked for) left out.
+    named = [n for n in frame.index.names if n is not None]
+    frame = frame.reset_index(drop=not named)
+    if named:
+        frame = frame[[c for c in columns if c in frame.columns]]
+    return frame
 
 
 @_read_parquet.register("cudf")
