@@ -207,7 +207,8 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
         would turn them into NaN scores) and that categorical ids lie in ``[0, cardinality)``.
         These checks are one reduction per column, on the column's device, before it moves
         (no extra memory); ``validate=False`` skips them, making ``to_tensors`` independent of
-        the row count for zero-copy columns.
+        the row count for zero-copy columns (a ``gp.Loader`` given the table then checks it: it
+        never batches NaN features or out-of-range ids).
 
     Returns
     -------
