@@ -46,6 +46,20 @@ def _output_format(path: str | os.PathLike) -> str:
     raise ParameterError(msg)
 
 
+def _check_output_path(path: str | os.PathLike) -> None:
+    """Where the scores go, checked before any partition is read: a local path must not be a directory nor lie
+    under a file (a URL is checked by its store when the upload reaches it)."""
+    from . import _validate as V
+    from .io._sources import is_url
+
+    if is_url(os.fspath(path)):
+        return
+    p = os.path.abspath(os.fspath(path))
+    if os.path.isdir(p):
+        V.fail("batch_predict", "out", path, "a file path (*.parquet, *.csv, *.csv.gz)", f"{p} is a directory")
+    V.output_dir(os.path.dirname(p), "out", "batch_predict")  # its folder: not a file, nor under one; writable
+
+
 def _features(schema: Any) -> tuple[list[str], list[str], dict[str, int]]:
     return list(schema.cont), list(schema.cat), {c: int(n) for c, n in schema.cardinalities.items()}
 
@@ -164,11 +178,12 @@ def _score_part(wf: Any, model: Any, part: Any, keys: list[str], batch_size: int
     from .training import predict
 
     label = wf.label
+    key_part = part[keys] if keys else None  # taken first: a key may be the label (kept beside its score)
     if label is not None and label in part.columns and not any(label in n.selection for n in wf.nodes):
         part = part.drop(columns=[label])  # scoring needs no label: a partly missing one must not stop it
     out, rows = wf._transform_tracking_rows(part)
     if len(out) == 0:  # every row dropped by an op: nothing to score here, the other partitions go on
-        return _empty_table(part, keys)
+        return _empty_table(key_part if key_part is not None else part, keys)
     schema = wf.output_schema
     if label is not None and label not in out.columns:
         schema = schema.without_label()
@@ -177,7 +192,7 @@ def _score_part(wf: Any, model: Any, part: Any, keys: list[str], batch_size: int
     del loader, out
     if not keys:
         return pa.table({PREDICTION: scores})
-    table = F.to_arrow(part[keys])
+    table = F.to_arrow(key_part)
     if rows is not None:  # an op dropped rows: the keys of the rows kept, in their order
         table = table.take(pa.array(rows, type=pa.int64()))
     return table.append_column(PREDICTION, scores)
@@ -302,6 +317,8 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
 
     batch_size = V.integer(batch_size, "batch_size", "batch_predict", min_value=1)
     fmt = _output_format(out) if out is not None else None
+    if out is not None:
+        _check_output_path(out)
     wf = _as_workflow(workflow)
     model = _as_model(model)
     check_model_matches(wf, model)
@@ -354,4 +371,5 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
         finally:
             sink.close()
 
-    return Path(atomic_write_file(out, write)), stats
+    written = atomic_write_file(out, write)
+    return (written if isinstance(written, str) else Path(written)), stats  # a URL stays a URL string

@@ -230,6 +230,29 @@ def test_errors_come_before_any_work(saved, parts, tmp_path, monkeypatch):
     with pytest.raises(SchemaError, match=r"categorical columns: the model takes \[\], the workflow outputs \['shop', 'hour'\]"):
         gp.batch_predict(wf_dir, small, directory, progress=False)
     assert not (tmp_path / "p.json").exists()
+    (tmp_path / "a_dir.parquet").mkdir()
+    with pytest.raises(gp.ParameterError, match=r"out.*is a directory"):
+        gp.batch_predict(wf_dir, model_dir, directory, out=tmp_path / "a_dir.parquet", progress=False)
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(gp.ParameterError, match=r"out.*a_file is a file"):
+        gp.batch_predict(wf_dir, model_dir, directory, out=tmp_path / "a_file" / "s.parquet", progress=False)
+
+
+def test_a_key_may_be_the_label_kept_beside_each_score(saved, parts):
+    directory, whole = parts
+    got = gp.batch_predict(saved / "workflow", saved / "model", directory, keys=["order_id", "y"], progress=False)
+    assert got["order_id"].tolist() == whole["order_id"].tolist()
+    assert got["y"].isna().tolist() == whole["y"].isna().tolist()  # one file's label is all missing
+    assert got["y"].dropna().tolist() == whole["y"].dropna().tolist()
+    np.testing.assert_allclose(got["prediction"].to_numpy(), reference(saved, whole), rtol=1e-6, atol=1e-7)
+
+
+def test_a_url_output_is_returned_as_the_url(saved, parts):
+    directory, whole = parts
+    url = "memory://gpupipe-serving-test/scores.parquet"
+    got = gp.batch_predict(saved / "workflow", saved / "model", directory, keys=["order_id"], out=url, progress=False)
+    assert got == url
+    assert gp.read_parquet(got)["order_id"].tolist() == whole["order_id"].tolist()
 
 
 def test_a_failed_run_leaves_the_previous_output(saved, parts, tmp_path, monkeypatch):
