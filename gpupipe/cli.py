@@ -61,6 +61,21 @@ def _check_common_args(args: argparse.Namespace) -> int:
         except ParameterError as exc:
             return _arg_error("--out", args.out, "must be a directory this process can create or write into",
                               str(exc).split("; ", 1)[-1])
+        if getattr(args, "command", None) == "run":
+            # the run saves its workflow and model there at the end: a folder that holds something else is
+            # refused now, not after the whole job
+            import os
+
+            from .errors import WorkflowFormatError
+            from .training.checkpoint import checkpoint_target
+            from .workflow.serialize import workflow_target
+
+            try:
+                workflow_target(os.path.join(args.out, "workflow"), where="gpupipe run")
+                checkpoint_target(os.path.join(args.out, "model"), where="gpupipe run")
+            except (WorkflowFormatError, ParameterError) as exc:
+                return _arg_error("--out", args.out, "must hold nothing but a previous run's workflow/ and model/",
+                                  str(exc).split(": ", 1)[-1])
     return 0
 
 

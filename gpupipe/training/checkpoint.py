@@ -49,6 +49,16 @@ WEIGHTS, META = "model.pt", "model.json"
 _WEIGHTS_NAME = re.compile(r"^model(?:\.[0-9a-f]{16})?\.pt$")
 
 
+def checkpoint_target(directory: str | os.PathLike, storage_options: Mapping[str, Any] | None = None,
+                      where: str = "save_checkpoint") -> tuple[Path | str, bool]:
+    """``(target, remote)`` of a checkpoint save to ``directory``, refused before anything is written when it holds
+    anything but a previous checkpoint (:func:`gpupipe._files.save_target`)."""
+    from .._files import save_target
+
+    return save_target(directory, storage_options, where, "checkpoint",
+                       lambda names: [n for n in names if n != META and not _WEIGHTS_NAME.match(n)])
+
+
 def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra: Mapping[str, Any] | None = None, *,
                     storage_options: Mapping[str, Any] | None = None) -> Path | str:
     """Save ``model`` as ``directory/model.pt`` (state_dict) + ``directory/model.json``, atomically.
@@ -110,10 +120,7 @@ def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra:
         raise WorkflowFormatError(msg) from None
     del meta_probe
 
-    from .._files import save_target
-
-    target, remote = save_target(directory, storage_options, "save_checkpoint", "checkpoint",
-                                 lambda names: [n for n in names if n != META and not _WEIGHTS_NAME.match(n)])
+    target, remote = checkpoint_target(directory, storage_options)
 
     def write(tmp: Path) -> None:
         weights = tmp / WEIGHTS

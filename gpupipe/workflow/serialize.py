@@ -129,6 +129,16 @@ def _safe(name: str) -> str:
 
 
 # ---------------------------------------------------------------------- saving
+def workflow_target(directory: str | os.PathLike, storage_options: Mapping[str, Any] | None = None,
+                    where: str = "Workflow.save") -> tuple[Path | str, bool]:
+    """``(target, remote)`` of a workflow save to ``directory``, refused before anything is written when it holds
+    anything but a previous saved workflow (:func:`gpupipe._files.save_target`)."""
+    from .._files import save_target
+
+    return save_target(directory, storage_options, where, "workflow",
+                       lambda names: names if names and _JSON not in names else [])
+
+
 def save_workflow(wf: Any, directory: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Path | str:
     """Write a fitted workflow to ``directory`` (a path or a URL; see the module docstring). Returns it.
 
@@ -144,13 +154,10 @@ def save_workflow(wf: Any, directory: str | os.PathLike, *, storage_options: Map
     """
     import pyarrow.parquet as pq
 
-    from .._files import save_target
     from ..io.convert import to_arrow
 
     spec = wf.to_spec()  # NotFittedError, or an unsaveable op, before anything is written
-    # a directory or prefix holding anything but a previous save (its workflow.json) is not replaced
-    target, remote = save_target(directory, storage_options, "Workflow.save", "workflow",
-                                 lambda names: names if names and _JSON not in names else [])
+    target, remote = workflow_target(directory, storage_options)
 
     # Encode everything first: an unsaveable value must fail before any file is written.
     nodes = []

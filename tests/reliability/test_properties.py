@@ -1314,13 +1314,17 @@ def _cli_cases(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "--baseline empty": (["--baseline", ""], "--baseline"),
         "--seed negative": (["--seed", "-1"], "--seed"),
     }
+    foreign = tmp / "holds_other_things"
+    (foreign / "model").mkdir(parents=True)
+    (foreign / "model" / "mine.txt").write_text("keep")
+    cases["--out holds other files where the model goes"] = (["--out", str(foreign)], "--out")
     if _no_cuda():
         cases["--backend hybrid without CUDA"] = (["--backend", "hybrid"], "hybrid")
     return cases
 
 
 _CLI_CASE_NAMES = ["--out is a file", "--out under a file", "--baseline unknown", "--baseline empty",
-                   "--seed negative", "--backend hybrid without CUDA"]
+                   "--seed negative", "--out holds other files where the model goes", "--backend hybrid without CUDA"]
 
 
 @pytest.mark.parametrize("case", _CLI_CASE_NAMES)
