@@ -299,6 +299,13 @@ def test_frames_read_from_files_can_be_assigned_into_as_pandas_frames_can(tmp_pa
                 assert frame[c].iloc[0] == v, c
             frame.fillna({"f": 0.0}, inplace=True)
             assert frame["f"].tolist() == [9.5, 0.0, 2.5]
+        # pandas metadata beyond a plain index (a pivot's columns name) takes Arrow's own conversion: writable too
+        pivot = pd.DataFrame({"k": ["a", "a"], "c": ["x", "y"], "v": [1.0, 2.0]}).pivot_table(
+            index="k", columns="c", values="v").reset_index()
+        pivot.to_parquet(tmp_path / "pivot.parquet")
+        g = gp.read_parquet(tmp_path / "pivot.parquet")
+        g.loc[0, "x"] = 5.0
+        assert g["x"].tolist() == [5.0]
 
 
 def test_csv_null_tokens_are_pandas_defaults(backend, tmp_path):
@@ -328,6 +335,11 @@ def test_tsv_files_are_split_on_tabs_unless_sep_says_otherwise(backend, tmp_path
     assert both["user"].tolist() == ["u1", "u2", "u3", "u4"]
     one = gp.to_pandas(gp.read_csv(tmp_path / "x.tsv", sep=","))  # an explicit sep wins
     assert list(one.columns) == ["user\tprice"]
+    from gpupipe.io._sources import Source
+    from gpupipe.io.files import csv_options, csv_sep
+
+    assert csv_sep(csv_options(), Source(str(tmp_path / "q?x.tsv"))) == "\t"  # '?' is part of a local name
+    assert csv_sep(csv_options(), Source("s3://b/x.TSV?versionId=3", remote=True)) == "\t"
 
 
 def test_csv_values_that_do_not_read_as_the_column_type_name_the_column(tmp_path):
@@ -346,8 +358,8 @@ def test_csv_values_that_do_not_read_as_the_column_type_name_the_column(tmp_path
 def test_csv_integers_beyond_int64_read_exactly_as_pandas_reads_them(tmp_path):
     """pyarrow infers float64 for integers beyond int64, where distinct ids above 2**53 collapse; they read exactly."""
     p = tmp_path / "ids.csv"
-    p.write_text("user_id,n,x,big\n18446744073709551615,1,1e20,9007199254740993\n18446744073709551614,2,3.0,\n"
-                 "9223372036854775809,,5.0,9007199254740992\n")
+    p.write_text("user_id,n,x,big\n18446744073709551615,1,1e20,9007199254740993\n 18446744073709551614,2,3.0,\n"
+                 "+9223372036854775809,,5.0,9007199254740992\n")  # a leading space and '+' as pandas reads them
     with gp.use_backend("pandas"):
         got = gp.read_csv(p)
         ds = gp.Dataset(p, partition_rows=2).to_frame()
@@ -396,6 +408,12 @@ def test_a_stored_pandas_index_reads_the_same_however_the_file_is_named(backend,
             assert frame["id"].tolist() == reads[0]["id"].tolist()
         assert list(gp.read_parquet(d / "f.parquet", columns=["a"]).columns) == ["a"]
     assert gp.to_pandas(gp.read_parquet(tmp_path / "named" / "f.parquet"))["id"].tolist() == [30, 10, 20]
+    # an unnamed index of labels other than integers is data: kept under pandas' stored name, by every reader
+    (tmp_path / "labels").mkdir()
+    pd.DataFrame({"v": [1.5, 2.5]}, index=pd.Index(["x", "y"])).to_parquet(tmp_path / "labels" / "f.parquet")
+    for r in (gp.read_parquet(tmp_path / "labels" / "f.parquet"), gp.read_parquet(tmp_path / "labels"),
+              gp.Dataset(tmp_path / "labels").to_frame()):
+        assert gp.to_pandas(r)["__index_level_0__"].tolist() == ["x", "y"]
 
 
 def test_csv_dtype_for_a_hive_partition_column_is_refused_not_ignored(backend, tmp_path):

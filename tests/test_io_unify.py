@@ -204,3 +204,12 @@ def test_every_reader_takes_the_same_path_forms(backend, tmp_path):
         gp.read_parquet(str(tmp_path / "nothing*.parquet"))
     with pytest.raises(DataError, match="no csv files"):
         gp.read_csv(tmp_path)
+
+
+def test_integers_beyond_2_53_unify_with_floats_as_pandas_concat_does(tmp_path):
+    (tmp_path / "1.csv").write_text("a\n18446744073709551615\n")
+    (tmp_path / "2.csv").write_text("a\n1.5\n")
+    with gp.use_backend("pandas"):
+        got = gp.read_csv(tmp_path)["a"].tolist()
+    want = pd.concat([pd.read_csv(tmp_path / "1.csv"), pd.read_csv(tmp_path / "2.csv")])["a"].astype(float).tolist()
+    assert got == want

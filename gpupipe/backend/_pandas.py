@@ -247,6 +247,11 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
         table = _stored_index_as_columns(table)
     if not plain_pandas_metadata(table.schema):
         frame = table.to_pandas(types_mapper=_pandas_types_mapper(), split_blocks=True, self_destruct=False)
+        for name in list(frame.columns):  # zero-copy float and time columns are read-only views: writable copies
+            dtype = frame[name].dtype
+            kind = getattr(dtype, "kind", None)
+            if (kind == "f" and isinstance(dtype, np.dtype)) or kind in ("M", "m"):
+                frame[name] = frame[name].copy(deep=True)
     else:
         frame = frame_from_columns(columns_to_pandas(table), table.num_rows)
     return _text_categories(frame, table.schema)
@@ -255,7 +260,8 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
 def _stored_index_as_columns(table: pa.Table) -> pa.Table:
     """A pandas index stored in the table (``df.to_parquet`` of a frame with an index) as the directory readers
     and ``gp.Dataset`` give it, so that one file reads alike however it is named: a named index is a column, an
-    unnamed one (``__index_level_N__``: row numbers) is left out; the frame gets a ``0..n-1`` index."""
+    unnamed integer one (``__index_level_N__``: row numbers) and a range are left out; the frame gets a ``0..n-1``
+    index."""
     import json
 
     try:
@@ -265,7 +271,10 @@ def _stored_index_as_columns(table: pa.Table) -> pa.Table:
     stored = [c for c in meta.get("index_columns", []) if isinstance(c, str)]
     if not stored and not meta.get("index_columns"):
         return table
-    unnamed = [c for c in stored if re.fullmatch(r"__index_level_\d+__", c) and c in table.column_names]
+    # row numbers: an unnamed integer index; an unnamed index of other labels (text, dates) is data, kept as a
+    # column under its stored name, as the directory readers keep it (gpupipe.io.files.parquet_footer)
+    unnamed = [c for c in stored if re.fullmatch(r"__index_level_\d+__", c) and c in table.column_names
+               and pa.types.is_integer(table.schema.field(c).type)]
     table = table.drop_columns(unnamed)
     meta["index_columns"] = []
     meta["columns"] = [c for c in meta.get("columns", []) if c.get("field_name") not in unnamed]

@@ -182,7 +182,9 @@ def conform_table(table: pa.Table, target: pa.Schema, src: Source, reader: str =
             col = table.column(f.name)
             if col.type != f.type:
                 try:
-                    col = pa.nulls(n, f.type) if pa.types.is_null(col.type) else col.cast(f.type)
+                    # int + float unify to float: ints beyond 2**53 round there, as pandas' concat rounds them
+                    lossy = pa.types.is_integer(col.type) and pa.types.is_floating(f.type)
+                    col = pa.nulls(n, f.type) if pa.types.is_null(col.type) else col.cast(f.type, safe=not lossy)
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
                     msg = (f"{reader}: column {f.name!r} of {src.name} ({col.type}) does not fit the type {f.type} the "
                            f"other files give it: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc}")

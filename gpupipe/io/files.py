@@ -88,7 +88,8 @@ def read_parquet(path: PathLike | Sequence[PathLike], columns: Sequence[str] | N
         "client_kwargs": {"endpoint_url": ...}}``).
 
     The frame's index is ``0..n-1``: a pandas index stored in a file (``df.to_parquet``) is a column
-    when it has a name, and is left out when it has none (row numbers).
+    when it has a name; an unnamed one of integers, or a range, is row numbers and left out; an unnamed
+    one of other labels (text, dates) is kept as the column pandas stored it in, ``__index_level_0__``.
 
     Examples
     --------
@@ -124,7 +125,9 @@ def _check_path_arg(path: Any, where: str) -> None:
 
 def parquet_footer(src: Source) -> tuple[pa.Schema, list[int]]:
     """The Arrow schema of one parquet file and its row groups' sizes, read from its footer (pandas'
-    stored index columns ``__index_level_N__`` left out: partitions and frames get a 0..n-1 index)."""
+    stored unnamed integer index ``__index_level_N__``, row numbers, left out: partitions and frames get a
+    0..n-1 index)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     with _reading("parquet", src):
@@ -136,7 +139,9 @@ def parquet_footer(src: Source) -> tuple[pa.Schema, list[int]]:
             if src.remote:
                 f.close()
     check_column_names(schema.names, src.name)  # else Arrow fails later with "Multiple matches for FieldRef"
-    index = [i for i, n in enumerate(schema.names) if n.startswith("__index_level_") and n.endswith("__")]
+    # pandas' unnamed integer index (row numbers) left out; an unnamed index of other labels is data: a column
+    index = [i for i, n in enumerate(schema.names) if n.startswith("__index_level_") and n.endswith("__")
+             and pa.types.is_integer(schema.field(i).type)]
     for i in reversed(index):
         schema = schema.remove(i)
     return schema.remove_metadata(), [md.row_group(g).num_rows for g in range(md.num_row_groups)]
@@ -469,7 +474,7 @@ def csv_sep(opts: Mapping[str, Any], src: Source) -> str:
     (also compressed: ``x.tsv.gz``), a comma for the others."""
     if opts["sep"] is not None:
         return str(opts["sep"])
-    suffixes = [x.lower() for x in Path(src.path.split("?", 1)[0]).suffixes]
+    suffixes = [x.lower() for x in Path(src.path.split("?", 1)[0] if src.remote else src.path).suffixes]
     if suffixes and suffixes[-1] in _COMPRESSED_SUFFIXES:
         suffixes = suffixes[:-1]
     return "\t" if suffixes and suffixes[-1] in _TAB_SUFFIXES else ","
@@ -649,9 +654,11 @@ def _exact_big_integers(table: pa.Table, src: Source, opts: Mapping[str, Any], r
         if src.remote:
             f.close()
     for name in suspects:
-        values = text.column(name)
+        values = pc.utf8_trim_whitespace(text.column(name))
         if not pc.all(pc.match_substring_regex(values, r"^[+-]?[0-9]+$")).as_py():
             continue
+        values = pc.replace_substring_regex(values, r"^\+", "")  # Arrow's integer parser takes no leading '+'
+
         for exact_type in (pa.int64(), pa.uint64()):
             try:
                 exact = pc.cast(values, exact_type)
@@ -683,13 +690,22 @@ def read_csv_rows(src: Source, opts: Mapping[str, Any], schema: pa.Schema, start
                 seen += batch.num_rows
                 if seen >= start + length:
                     break
-        except pa.ArrowInvalid as exc:  # it parsed whole when the Dataset was built
-            msg = (f"{src.name} no longer reads as it did when the Dataset was built ({exc}); the file changed: "
-                   "build the Dataset again")
-            raise DataError(msg) from exc
+        except pa.ArrowInvalid as exc:
+            failed: Exception | None = exc
+        else:
+            failed = None
         finally:
             if src.remote:
                 f.close()
+    if failed is not None:
+        # Values Arrow's CSV parser does not take for the type the whole read gave (integers beyond int64 written
+        # with '+' or spaces: _exact_big_integers) go through that whole read; a file it now fails on has changed.
+        table = read_csv_arrow(src, opts, select=False)
+        if table.schema != schema:
+            msg = (f"{src.name} no longer reads as it did when the Dataset was built ({failed}); the file changed: "
+                   "build the Dataset again")
+            raise DataError(msg) from failed
+        return table.slice(start, length)
     table = pa.Table.from_batches(kept, schema=reader.schema)
     if table.schema != schema:  # the file changed since its schema was read
         msg = (f"{src.name}: its columns are now {table.schema.names} ({table.schema.types}), not the "
