@@ -124,14 +124,16 @@ def _read_parquet_files(paths: list[str], columns: list[str], src: Source, where
     if isinstance(frame.index, cudf.RangeIndex):
         return frame.reset_index(drop=True)
     # A pandas index stored in the file: cuDF moves its columns into the index whatever use_pandas_metadata says
-    # (python/cudf/cudf/io/parquet.py, _process_metadata: "Set the index column"), a named one even when asked
-    # for by name. As the pandas readers give it: a named index a column again, in the order asked for; an
-    # unnamed one (__index_level_N__, row numbers, never asked for) left out.
-    named = [n for n in frame.index.names if n is not None]
-    frame = frame.reset_index(drop=not named)
-    if named:
-        frame = frame[[c for c in columns if c in frame.columns]]
-    return frame
+    # (python/cudf/cudf/io/parquet.py, _process_metadata: "Set the index column"), also those asked for by name,
+    # each level named as pandas named it (None for an unnamed one, stored as __index_level_N__). As the pandas
+    # readers give them: the levels asked for are columns again under their stored names, in the order asked
+    # for; the others (an unnamed integer index: row numbers, which parquet_footer leaves out) are dropped.
+    names = list(frame.index.names)
+    out = frame.reset_index()
+    stored = {str(produced): (str(name) if name is not None else f"__index_level_{i}__")
+              for i, (produced, name) in enumerate(zip(out.columns[:len(names)], names, strict=True))}
+    out = out.rename(columns=stored)
+    return out[[c for c in columns if c in out.columns]]
 
 
 @_read_parquet.register("cudf")
