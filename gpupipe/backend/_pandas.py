@@ -160,21 +160,31 @@ def _masked_from_chunks(column: pa.ChunkedArray, dtype: Any) -> Any:
     fresh, writable memory and the validity bitmap unpacked into the mask. (``Table.to_pandas``
     goes through ``combine_chunks`` and a second copy, and keeps both until the whole table is done.)"""
     n = len(column)
-    np_dtype = dtype.numpy_dtype
-    data = np.empty(n, dtype=np_dtype)
+    data = np.empty(n, dtype=dtype.numpy_dtype)
     mask = np.zeros(n, dtype=bool)
+    for rows, values, nulls in _chunk_values(column, data.dtype):
+        data[rows] = values
+        if nulls is not None:
+            mask[rows] = nulls
+    return dtype.construct_array_type()(data, mask, copy=False)
+
+
+def _chunk_values(column: pa.ChunkedArray, np_dtype: np.dtype) -> Iterator[tuple[slice, np.ndarray, np.ndarray | None]]:
+    """Per non-empty chunk of a fixed-width Arrow column: its rows in the whole column, a view of its values in
+    Arrow's buffer (no copy; what lies under a null is unspecified) and its nulls as a bool array (None: none)."""
     pos = 0
     for chunk in column.chunks:
         m = len(chunk)
         if m == 0:
             continue
         validity, values = chunk.buffers()[:2]
-        data[pos:pos + m] = np.frombuffer(values, dtype=np_dtype, count=m, offset=chunk.offset * np_dtype.itemsize)
+        view = np.frombuffer(values, dtype=np_dtype, count=m, offset=chunk.offset * np_dtype.itemsize)
+        nulls = None
         if validity is not None and chunk.null_count:
             bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=chunk.offset + m, bitorder="little")
-            np.equal(bits[chunk.offset:], 0, out=mask[pos:pos + m])
+            nulls = bits[chunk.offset:] == 0
+        yield slice(pos, pos + m), view, nulls
         pos += m
-    return dtype.construct_array_type()(data, mask, copy=False)
 
 
 def columns_to_pandas(table: pa.Table) -> dict[str, Any]:
@@ -213,20 +223,12 @@ def _float_from_chunks(column: pa.ChunkedArray) -> np.ndarray:
     floats, so NaN values and nulls both read as missing, as ``pd.read_parquet`` gives them): the values copied
     once into fresh, writable memory (``Table.to_pandas`` hands out read-only views of Arrow's buffers, which
     pandas then refuses to assign into)."""
-    np_dtype = np.dtype(column.type.to_pandas_dtype())
-    data = np.empty(len(column), dtype=np_dtype)
-    pos = 0
-    for chunk in column.chunks:
-        m = len(chunk)
-        if m == 0:
-            continue
-        validity, values = chunk.buffers()[:2]
-        part = data[pos:pos + m]
-        part[:] = np.frombuffer(values, dtype=np_dtype, count=m, offset=chunk.offset * np_dtype.itemsize)
-        if validity is not None and chunk.null_count:
-            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=chunk.offset + m, bitorder="little")
-            part[bits[chunk.offset:] == 0] = np.nan
-        pos += m
+    data = np.empty(len(column), dtype=np.dtype(column.type.to_pandas_dtype()))
+    for rows, values, nulls in _chunk_values(column, data.dtype):
+        part = data[rows]
+        part[:] = values
+        if nulls is not None:
+            part[nulls] = np.nan
     return data
 
 

@@ -88,20 +88,13 @@ def test_a_save_replaces_a_previous_save_of_the_same_thing(what, place):
     load(where)
 
 
-def test_a_checkpoint_is_not_saved_over_a_workflow(place):
+@pytest.mark.parametrize(("first", "second"), [("workflow", "checkpoint"), ("checkpoint", "workflow")])
+def test_one_kind_of_save_is_not_written_over_the_other(first, second, place):
     where, _, _ = place
-    _save_workflow(where)
-    with pytest.raises(WorkflowFormatError, match="not a saved checkpoint's"):
-        _save_checkpoint(where)
-    _load_workflow(where)  # untouched
-
-
-def test_a_workflow_is_not_saved_over_a_checkpoint(place):
-    where, _, _ = place
-    _save_checkpoint(where)
-    with pytest.raises(WorkflowFormatError, match="not a saved workflow's"):
-        _save_workflow(where)
-    _load_checkpoint(where)  # untouched
+    SAVES[first][0](where)
+    with pytest.raises(WorkflowFormatError, match=f"not a saved {second}'s"):
+        SAVES[second][0](where)
+    SAVES[first][1](where)  # untouched: it still loads
 
 
 @pytest.mark.parametrize("what", list(SAVES))
