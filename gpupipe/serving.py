@@ -25,7 +25,7 @@ from typing import Any
 
 from .backend import backend_of
 from .backend import frame as F
-from .errors import ParameterError, SchemaError
+from .errors import DataError, ParameterError, SchemaError
 
 __all__ = ["PREDICTION", "batch_predict", "check_model_matches"]
 
@@ -343,7 +343,13 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
                 if first is None:
                     first = part
                 if len(part):
-                    table = _score_part(wf, model, part, keys, batch_size, device)
+                    try:
+                        table = _score_part(wf, model, part, keys, batch_size, device)
+                    except DataError as exc:  # its row numbers count within the partition: say which one
+                        if total == 1:
+                            raise
+                        msg = f"partition {stats['partitions'] + 1} of {total} (rows counted within it): {exc}"
+                        raise DataError(msg) from exc
                     if table.num_rows:  # an empty one could carry other key types (all-null columns)
                         sink.write(table)
                     stats["rows"] += table.num_rows

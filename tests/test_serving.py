@@ -310,3 +310,17 @@ def test_cli_errors_name_the_problem_without_a_traceback(saved, parts, tmp_path)
                "--out", str(tmp_path / "p.parquet"), "--no-progress")
     assert res.returncode == 2 and "workflow.json" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "p.parquet").exists()
+
+
+def test_a_bad_value_in_a_later_partition_names_the_partition(tmp_path):
+    """The continuous-column check counts rows within what it is given: scoring partitioned data says which partition."""
+    import torch
+
+    df = pd.DataFrame({"id": np.arange(40), "x": np.linspace(0, 1, 40), "y": (np.arange(40) % 2).astype("float32")})
+    wf = gp.Workflow(["x"] >> ops.Normalize(), label="y").fit(df)
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(4,))
+    bad = df.drop(columns="y")
+    bad.loc[33, "x"] = np.inf
+    with pytest.raises(gp.DataError, match=r"partition 4 of 4 \(rows counted within it\): .*'x' has 1 ±inf .*first at row 3"):
+        gp.batch_predict(wf, model, bad, keys=["id"], partition_rows=10, progress=False)
