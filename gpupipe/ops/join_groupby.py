@@ -115,15 +115,16 @@ class JoinGroupby(StatOp):
         for g in self._groups(columns):
             for c in g:
                 F.check_kind(frame[c], c, "JoinGroupby (key)", _KEY_KINDS)
+        spread = sorted(set(self.stats) & {"sum", "mean", "std", "var"})  # count, min and max hold with ±inf
         for c in self.cont_cols:
-            if F.check_kind(frame[c], c, "JoinGroupby (cont_cols)", ("int", "float", "bool")) != "float":
+            if F.check_kind(frame[c], c, "JoinGroupby (cont_cols)", ("int", "float", "bool")) != "float" or not spread:
                 continue
             x = F.float_values(frame[c])
             infinite = int(array_namespace(x).isinf(x).sum())
             if infinite:
                 msg = (f"JoinGroupby: column {c!r} (cont_cols) holds {infinite} infinite value(s), which have no "
-                       "sum, mean or spread to join; replace them (for example with NaN, which the statistics skip) "
-                       "or filter those rows out first")
+                       f"{'/'.join(spread)} to join; replace them (for example with NaN, which the statistics skip), "
+                       "filter those rows out first, or ask only for count, min and max")
                 raise DataError(msg)
 
     # -- statistics ------------------------------------------------------------------------

@@ -186,3 +186,16 @@ def test_infinite_values_are_refused_naming_the_column(bad):
             JoinGroupby(["w", "v"], stats=("std",)).fit(data, ["k"])
     with pytest.raises(DataError, match="'v'"):
         gp.Workflow(["k"] >> JoinGroupby(["v"], stats=("std",))).fit(gp.Dataset(df, partition_rows=2))
+
+
+def test_count_min_and_max_hold_with_infinite_values_as_pandas_gives_them():
+    df = pd.DataFrame({"k": [1, 1, 2, 2], "x": [1.0, np.inf, 3.0, -np.inf]})
+    want = df.groupby("k")["x"].agg(["count", "min", "max"])
+    for data in (df, gp.Dataset(df, partition_rows=1)):
+        wf = gp.Workflow(["k"] >> JoinGroupby(["x"], stats=("count", "min", "max"))).fit(data)
+        out = wf.transform(df)
+        for s in ("count", "min", "max"):
+            np.testing.assert_array_equal(out[f"k_x_{s}"].to_numpy(dtype="float64"),
+                                          df["k"].map(want[s]).to_numpy(dtype="float64"))
+    with pytest.raises(DataError, match=r"no mean to join.*count, min and max"):
+        gp.Workflow(["k"] >> JoinGroupby(["x"], stats=("count", "mean"))).fit(df)
