@@ -92,9 +92,15 @@ class Categorify(StatOp):
         return FIRST_OOV_ID + self.num_oov_buckets
 
     # -- fitting ---------------------------------------------------------------------------
-    def _checked(self, frame: Any, columns: Sequence[str]) -> dict[str, str]:
+    def _checked(self, frame: Any, columns: Sequence[str]) -> dict[str, str | None]:
         self._require(frame, columns, "Categorify")
-        return {c: F.check_kind(frame[c], c, "Categorify", _KINDS) for c in columns}
+        kinds: dict[str, str | None] = {}
+        for c in columns:
+            s = frame[c]
+            # a column all missing (one partition's share of a sparse column, read as float NaN) carries no kind
+            # and adds no value; the other partitions give the column its kind (combine)
+            kinds[c] = None if F.value_kind(s) not in _KINDS and F.all_missing(s) else F.check_kind(s, c, "Categorify", _KINDS)
+        return kinds
 
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[str, Any]:
         self._check_params()

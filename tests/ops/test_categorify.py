@@ -224,3 +224,17 @@ def test_integer_values_of_other_signedness_look_up_exactly(backend, fit_dtype, 
     new = pd.DataFrame({"c": np.array(new_values, dtype=new_dtype)})
     got = gp.to_pandas(op.transform(gp.from_pandas(new), ["c"]))["c"].tolist()
     assert got == oracle_ids(fit_values, new_values)[0]
+
+
+def test_a_partition_where_a_column_is_all_missing_adds_nothing_to_the_fit():
+    """One partition of a sparse column can be all NaN (float64 in pandas): it carries no kind and no value, as in
+    the in-memory fit of the whole column."""
+    import dask.dataframe as dd
+
+    parts = [pd.DataFrame({"a": [np.nan, np.nan, np.nan]}), pd.DataFrame({"a": np.array([3, 1, 3])})]
+    ddf = dd.from_map(lambda i: parts[i], [0, 1], meta=parts[0])
+    whole = pd.DataFrame({"a": pd.array([None, None, None, 3, 1, 3], dtype="Int64")})
+    with gp.use_backend("pandas"):
+        by_parts = gp.Workflow(["a"] >> Categorify()).fit(gp.Dataset(ddf))
+        in_memory = gp.Workflow(["a"] >> Categorify()).fit(whole)
+        assert by_parts.transform(whole)["a"].tolist() == in_memory.transform(whole)["a"].tolist() == [1, 1, 1, 3, 4, 3]
