@@ -77,6 +77,7 @@ __all__ = [
     "finalize_output",
     "float_value_counts",
     "float_values",
+    "frames_with_same_int_dtype",
     "from_arrow",
     "group_moments",
     "hash_values",
@@ -430,9 +431,7 @@ def sum_counts(frames: Iterable[Any], column: str | None = None) -> pd.DataFrame
         return pd.DataFrame({"value": pd.array([], dtype="str"), "count": pd.array([], dtype="int64")})
     if len(frames) == 1:
         return frames[0]
-    values = same_int_dtype([f["value"] for f in frames], column)
-    frames = [f if v is f["value"] else f.assign(value=v) for f, v in zip(frames, values, strict=True)]
-    both = pd.concat(frames, ignore_index=True)
+    both = pd.concat(frames_with_same_int_dtype(frames, ["value"], column), ignore_index=True)
     out = both.groupby("value", sort=False, dropna=True)["count"].sum()
     return pd.DataFrame({"value": canonical_values(out.index), "count": out.to_numpy().astype("int64")})
 
@@ -467,6 +466,25 @@ def same_int_dtype(parts: Sequence[Any], column: str | None = None) -> list[Any]
             p = arr.astype(np.uint64)
         out.append(p)
     return out
+
+
+def frames_with_same_int_dtype(frames: Sequence[Any], columns: Sequence[str], name: str | None = None) -> list[Any]:
+    """Host frames (partials of several partitions) whose integer ``columns`` are brought to one dtype each by
+    :func:`same_int_dtype`, so that ``pd.concat`` of them is exact; ``name`` (else the column) names it in an error.
+    Frames needing no change are returned as they are."""
+    frames = list(frames)
+    for c in columns:
+        values = same_int_dtype([f[c] for f in frames], name if name is not None else c)
+        frames = [f if v is f[c] else f.assign(**{c: v}) for f, v in zip(frames, values, strict=True)]
+    return frames
+
+
+def _table_rows(kept: Any) -> Any:
+    """The table row of each kept key, then -1 (the row of "not found"), from :func:`keys_like`'s mask; None when
+    every row was kept."""
+    import numpy as np
+
+    return None if kept is None else np.append(np.flatnonzero(kept), -1).astype(np.int64)
 
 
 # ============================================================================== exact integer keys
@@ -538,7 +556,6 @@ class KeyIndex:
     :meth:`positions` gives each value's row in the whole table, -1 when absent or missing."""
 
     def __init__(self, backend: str, values: Any, like_dtype: Any) -> None:
-        import numpy as np
         import pandas as pd
 
         kept = None
@@ -546,8 +563,7 @@ class KeyIndex:
             table, kept = keys_like(pd.DataFrame({"k": values}), ["k"], [like_dtype])
             values = table["k"].to_numpy()
         self.index = make_index.impl(backend)(values, like_dtype)
-        #: table row of each indexed value, then -1 (the row of "not found"); None when every row is indexed
-        self.rows = None if kept is None else np.append(np.flatnonzero(kept), -1).astype(np.int64)
+        self.rows = _table_rows(kept)  # table row of each indexed value, then -1; None when every row is indexed
 
     def positions(self, series: Any) -> Any:
         pos = lookup(series, self.index)
@@ -560,7 +576,6 @@ def table_positions(frame: Any, keys: Sequence[str], table: pd.DataFrame) -> Any
     """Row position in the host frame ``table`` (unique, non-missing keys in its columns ``keys``) of each row's key,
     -1 when absent or missing, as an int array of the frame's namespace; integer keys compared exactly in the data's
     dtype (:func:`keys_like`)."""
-    import numpy as np
 
     from . import backend_of
 
@@ -570,9 +585,8 @@ def table_positions(frame: Any, keys: Sequence[str], table: pd.DataFrame) -> Any
         return KeyIndex(backend_of(col), table[keys[0]].to_numpy(), int_dtype(col)).positions(col)
     like, kept = keys_like(table[keys], keys, [int_dtype(frame[k]) for k in keys])
     pos = key_positions(frame, keys, like)
-    if kept is None:
-        return pos
-    return to_device(pos, np.append(np.flatnonzero(kept), -1).astype(np.int64))[pos]
+    rows = _table_rows(kept)
+    return pos if rows is None else to_device(pos, rows)[pos]
 
 
 def all_missing(series: Any) -> bool:

@@ -258,10 +258,8 @@ def _combine_moments(parts: list[Any], keys: list[str], conts: list[str]) -> Any
     parts = [p for p in parts if len(p)]
     if len(parts) <= 1:
         return parts[0] if parts else _empty_moments(keys, conts)
-    for k in keys:  # int64 keys beside uint64 ones: all uint64, not float64 (where 2**53 + 1 is 2**53)
-        values = F.same_int_dtype([p[k] for p in parts], k)
-        parts = [p if v is p[k] else p.assign(**{k: v}) for p, v in zip(parts, values, strict=True)]
-    both = pd.concat(parts, ignore_index=True)
+    # int64 keys beside uint64 ones: all uint64, not float64 (where 2**53 + 1 is 2**53)
+    both = pd.concat(F.frames_with_same_int_dtype(parts, keys), ignore_index=True)
     g = both.groupby(keys, sort=False, dropna=True)
     out = g[[f"{c}__{s}" for c in conts for s in ("n", "sum", "m2")]].sum()
     for c in conts:

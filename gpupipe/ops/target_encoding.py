@@ -154,8 +154,7 @@ class TargetEncoding(StatOp):
             if len(frames) <= 1:
                 out[col] = frames[0] if frames else partials[0][col]
                 continue
-            values = F.same_int_dtype([f["value"] for f in frames], col)  # int64 beside uint64: exact, not float64
-            frames = [f if v is f["value"] else f.assign(value=v) for f, v in zip(frames, values, strict=True)]
+            frames = F.frames_with_same_int_dtype(frames, ["value"], col)  # int64 beside uint64: exact, not float64
             g = pd.concat(frames, ignore_index=True).groupby("value", sort=False)[["sum", "count"]].sum()
             out[col] = pd.DataFrame({"value": F.canonical_values(g.index), "sum": g["sum"].to_numpy(),
                                      "count": g["count"].to_numpy()})
