@@ -73,6 +73,19 @@ class Source:
         assert not self.remote, self.path
         return Path(self.path)
 
+    @contextlib.contextmanager
+    def readable(self, *, compression: str | None = None) -> Iterator[Any]:
+        """What Arrow's readers take for this file: a local path as it is (Arrow opens it, and infers compression
+        from its name), a URL's file object (:meth:`open`), closed on exit."""
+        if not self.remote:
+            yield self.path
+            return
+        f = self.open(compression=compression)
+        try:
+            yield f
+        finally:
+            f.close()
+
     def open(self, *, compression: str | None = None) -> Any:
         """A binary file object (fsspec's, for a URL; a local file otherwise)."""
         if not self.remote:

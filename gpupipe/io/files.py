@@ -130,14 +130,9 @@ def parquet_footer(src: Source) -> tuple[pa.Schema, list[int]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    with _reading("parquet", src):
-        f = src.open() if src.remote else src.path
-        try:
-            md = pq.ParquetFile(f).metadata
-            schema = md.schema.to_arrow_schema()
-        finally:
-            if src.remote:
-                f.close()
+    with _reading("parquet", src), src.readable() as f:
+        md = pq.ParquetFile(f).metadata
+        schema = md.schema.to_arrow_schema()
     check_column_names(schema.names, src.name)  # else Arrow fails later with "Multiple matches for FieldRef"
     # pandas' unnamed integer index (row numbers) left out; an unnamed index of other labels is data: a column
     index = [i for i, n in enumerate(schema.names) if n.startswith("__index_level_") and n.endswith("__")
@@ -164,20 +159,15 @@ def read_parquet_arrow(src: Source, columns: Sequence[str] | None, groups: Seque
     import pyarrow.parquet as pq
 
     cols = None if columns is None else list(columns)
-    with _reading("parquet", src):
-        f = src.open() if src.remote else src.path
-        try:
-            pf = pq.ParquetFile(f, page_checksum_verification=True)
-            names = pf.schema_arrow.names
-            check_column_names(names, src.name)
-            missing = [c for c in cols or () if c not in names]
-            if missing:
-                raise SchemaError(f"{src.name} has no column(s) {missing}; it has {names}")
-            table = (pf.read(columns=cols) if groups is None
-                     else pf.read_row_groups(list(groups), columns=cols))
-        finally:
-            if src.remote:
-                f.close()
+    with _reading("parquet", src), src.readable() as f:
+        pf = pq.ParquetFile(f, page_checksum_verification=True)
+        names = pf.schema_arrow.names
+        check_column_names(names, src.name)
+        missing = [c for c in cols or () if c not in names]
+        if missing:
+            raise SchemaError(f"{src.name} has no column(s) {missing}; it has {names}")
+        table = (pf.read(columns=cols) if groups is None
+                 else pf.read_row_groups(list(groups), columns=cols))
     return table
 
 
@@ -578,12 +568,8 @@ def _csv_parse_error(src: Source, exc: BaseException, read: Any, parse: Any) -> 
         with contextlib.suppress(Exception):  # the header alone, without converting anything
             import pyarrow.csv as pcsv
 
-            f = src.open(compression="infer") if src.remote else src.path
-            try:
+            with src.readable(compression="infer") as f:
                 names = pcsv.open_csv(f, read_options=read, parse_options=parse).schema.names
-            finally:
-                if src.remote:
-                    f.close()
         col = repr(names[k]) if k < len(names) else f"#{k}"
         return DataError(f"{src.name}: column {col} holds {value!r}, which does not read as {to} (the dtype given, or "
                          f"the one its earlier rows gave it); read it as text (dtype={{{col}: 'str'}}) or fix the value")
@@ -604,9 +590,9 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
 
     with _reading("CSV", src):
         read, parse, convert = _csv_arrow_options(opts, select, src)
-        f = src.open(compression="infer") if src.remote else src.path
         try:
-            table = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=convert)
+            with src.readable(compression="infer") as f:
+                table = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=convert)
         except KeyError as exc:  # include_columns names a column the file lacks
             raise SchemaError(f"{src.name}: {exc.args[0]}; check columns=") from exc
         except pa.ArrowInvalid as exc:
@@ -614,9 +600,6 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
             if named is None:
                 raise
             raise named from exc
-        finally:
-            if src.remote:
-                f.close()
         table.schema.names  # noqa: B018  Arrow checks values are UTF-8, not header names: decode them here
         table = _exact_big_integers(table, src, opts, read, parse, convert)
     check_column_names(table.column_names, src.name)
@@ -647,12 +630,8 @@ def _exact_big_integers(table: pa.Table, src: Source, opts: Mapping[str, Any], r
         return table
     text_convert = pcsv.ConvertOptions(column_types={c: pa.string() for c in suspects}, include_columns=suspects,
                                        null_values=convert.null_values, strings_can_be_null=True)
-    f = src.open(compression="infer") if src.remote else src.path
-    try:
+    with src.readable(compression="infer") as f:
         text = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=text_convert)
-    finally:
-        if src.remote:
-            f.close()
     for name in suspects:
         values = pc.utf8_trim_whitespace(text.column(name))
         if not pc.all(pc.match_substring_regex(values, r"^[+-]?[0-9]+$")).as_py():
@@ -679,24 +658,20 @@ def read_csv_rows(src: Source, opts: Mapping[str, Any], schema: pa.Schema, start
     kept: list[pa.RecordBatch] = []
     with _reading("CSV", src):
         read, parse, convert = _csv_arrow_options(opts, False, src, schema)
-        f = src.open(compression="infer") if src.remote else src.path
+        failed: Exception | None = None
         try:
-            reader = pcsv.open_csv(f, read_options=read, parse_options=parse, convert_options=convert)
-            seen = 0
-            for batch in reader:
-                a, b = max(start - seen, 0), min(start + length - seen, batch.num_rows)
-                if b > a:
-                    kept.append(batch.slice(a, b - a))
-                seen += batch.num_rows
-                if seen >= start + length:
-                    break
+            with src.readable(compression="infer") as f:
+                reader = pcsv.open_csv(f, read_options=read, parse_options=parse, convert_options=convert)
+                seen = 0
+                for batch in reader:
+                    a, b = max(start - seen, 0), min(start + length - seen, batch.num_rows)
+                    if b > a:
+                        kept.append(batch.slice(a, b - a))
+                    seen += batch.num_rows
+                    if seen >= start + length:
+                        break
         except pa.ArrowInvalid as exc:
-            failed: Exception | None = exc
-        else:
-            failed = None
-        finally:
-            if src.remote:
-                f.close()
+            failed = exc
     if failed is not None:
         # Values Arrow's CSV parser does not take for the type the whole read gave (integers beyond int64 written
         # with '+' or spaces: _exact_big_integers) go through that whole read; a file it now fails on has changed.
