@@ -12,7 +12,6 @@ import contextlib
 import math
 import numbers
 import os
-import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -275,8 +274,7 @@ def _stored_index_as_columns(table: pa.Table) -> pa.Table:
         return table
     # row numbers: an unnamed integer index; an unnamed index of other labels (text, dates) is data, kept as a
     # column under its stored name, as the directory readers keep it (gpupipe.io.files.parquet_footer)
-    unnamed = [c for c in stored if re.fullmatch(r"__index_level_\d+__", c) and c in table.column_names
-               and pa.types.is_integer(table.schema.field(c).type)]
+    unnamed = [c for c in stored if c in table.column_names and F.stored_row_numbers(c, table.schema.field(c).type)]
     table = table.drop_columns(unnamed)
     meta["index_columns"] = []
     meta["columns"] = [c for c in meta.get("columns", []) if c.get("field_name") not in unnamed]

@@ -99,6 +99,7 @@ __all__ = [
     "require_kinds",
     "same_int_dtype",
     "standardize",
+    "stored_row_numbers",
     "sum_counts",
     "table_positions",
     "take_values",
@@ -477,6 +478,16 @@ def frames_with_same_int_dtype(frames: Sequence[Any], columns: Sequence[str], na
         values = same_int_dtype([f[c] for f in frames], name if name is not None else c)
         frames = [f if v is f[c] else f.assign(**{c: v}) for f, v in zip(frames, values, strict=True)]
     return frames
+
+
+def stored_row_numbers(name: str, arrow_type: Any) -> bool:
+    """Whether a column of a file is pandas' stored unnamed integer index (``__index_level_N__`` of integers):
+    row numbers, which every reader leaves out (an unnamed index of other labels is data, kept as a column)."""
+    import re
+
+    import pyarrow as pa
+
+    return re.fullmatch(r"__index_level_\d+__", name) is not None and pa.types.is_integer(arrow_type)
 
 
 def _table_rows(kept: Any) -> Any:

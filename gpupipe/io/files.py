@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._files import atomic_write_file
 from ..backend import Dispatch, get_backend
+from ..backend.frame import stored_row_numbers
 from ..errors import DataError, SchemaError
 from ._sources import Source, check_storage_options, expand, remote_errors
 from ._unify import columns_to_read, conform_table, unify
@@ -127,7 +128,6 @@ def parquet_footer(src: Source) -> tuple[pa.Schema, list[int]]:
     """The Arrow schema of one parquet file and its row groups' sizes, read from its footer (pandas'
     stored unnamed integer index ``__index_level_N__``, row numbers, left out: partitions and frames get a
     0..n-1 index)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     with _reading("parquet", src), src.readable() as f:
@@ -135,8 +135,7 @@ def parquet_footer(src: Source) -> tuple[pa.Schema, list[int]]:
         schema = md.schema.to_arrow_schema()
     check_column_names(schema.names, src.name)  # else Arrow fails later with "Multiple matches for FieldRef"
     # pandas' unnamed integer index (row numbers) left out; an unnamed index of other labels is data: a column
-    index = [i for i, n in enumerate(schema.names) if n.startswith("__index_level_") and n.endswith("__")
-             and pa.types.is_integer(schema.field(i).type)]
+    index = [i for i, n in enumerate(schema.names) if stored_row_numbers(n, schema.field(i).type)]
     for i in reversed(index):
         schema = schema.remove(i)
     return schema.remove_metadata(), [md.row_group(g).num_rows for g in range(md.num_row_groups)]
