@@ -371,6 +371,18 @@ def test_csv_integers_beyond_int64_read_exactly_as_pandas_reads_them(tmp_path):
     assert ds["user_id"].tolist() == got["user_id"].tolist()
 
 
+def test_csv_unsigned_ids_beyond_int64_read_alike_on_both_backends(backend, tmp_path):
+    """Non-negative integers beyond int64 read as exact unsigned ids on both backends: pyarrow's float64 inference
+    is re-read (``_exact_big_integers``); libcudf types such a column UINT64 itself (cpp/src/io/csv/reader_impl.cu,
+    ``big_int_count`` without negatives). Distinct ids above 2**53 stay distinct."""
+    p = tmp_path / "ids.csv"
+    ids = [2**64 - 1, 2**64 - 2, 2**63 + 1, 2**53 + 1, 2**53]
+    p.write_text("user_id,n\n" + "".join(f"{v},{i}\n" for i, v in enumerate(ids)))
+    got = gp.to_pandas(gp.read_csv(p))
+    assert str(got["user_id"].dtype) == "UInt64"
+    assert got["user_id"].tolist() == pd.read_csv(p)["user_id"].tolist() == ids
+
+
 def test_write_parquet_keeps_an_index_that_holds_data_as_columns(backend, tmp_path):
     src = pd.DataFrame({"store": ["a", "b", "a"], "day": [1, 1, 2], "amount": [1.0, 2.0, 3.0]})
     agg = src.groupby("store").sum()  # the keys live in the index
