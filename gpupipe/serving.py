@@ -326,7 +326,8 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
     columns = list(dataset.columns if dataset is not None else frame.columns)
     dtypes = dataset.dtypes if dataset is not None else dict(frame.dtypes)
     keys = _check_keys([keys] if isinstance(keys, str) else list(keys or []), columns)
-    wf._check_columns({c: d for c, d in dtypes.items()}, "transform", frame if dataset is None else None)
+    wf._check_columns({c: d for c, d in dtypes.items()}, "transform", frame if dataset is None else None,
+                      dataset._valueless if dataset is not None else frozenset())
     backend = dataset.backend if dataset is not None else backend_of(frame)
     parts = dataset.iter_partitions() if dataset is not None else iter([frame])
     total = dataset.num_partitions if dataset is not None else 1

@@ -324,3 +324,17 @@ def test_a_bad_value_in_a_later_partition_names_the_partition(tmp_path):
     bad.loc[33, "x"] = np.inf
     with pytest.raises(gp.DataError, match=r"partition 4 of 4 \(rows counted within it\): .*'x' has 1 ±inf .*first at row 3"):
         gp.batch_predict(wf, model, bad, keys=["id"], partition_rows=10, progress=False)
+
+
+def test_batch_predict_takes_files_whose_encoded_column_has_no_value(tmp_path):
+    """A day's CSV file with an empty text column (typed float64: no value says its kind) scores with that column
+    encoded as missing, as the same rows in memory score."""
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"shop": rng.choice(["a", "b"], 200), "x": rng.normal(size=200), "y": rng.integers(0, 2, 200)})
+    wf = gp.Workflow(["shop"] >> ops.Categorify(), ["x"] >> ops.Normalize(), label="y").fit(data)
+    model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(4,))
+    (tmp_path / "day.csv").write_text("shop,x\n,0.5\n,-1.0\n")
+    got = gp.batch_predict(wf, model, tmp_path / "day.csv", progress=False)
+    want = gp.batch_predict(wf, model, pd.DataFrame({"shop": pd.array([None, None], dtype="str"), "x": [0.5, -1.0]}),
+                            progress=False)
+    np.testing.assert_allclose(got["prediction"].to_numpy(), want["prediction"].to_numpy())

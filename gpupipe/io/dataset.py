@@ -84,6 +84,10 @@ class Dataset:
     (3, 10)
     """
 
+    #: columns with no value in any file (null-typed in each file's own schema, or absent from it): their dtype is
+    #: the unified schema's default and says nothing of their kind (Workflow.transform accepts any for them)
+    _valueless: frozenset[str] = frozenset()
+
     def __init__(self, source: Any, partition_rows: int | None = None, *,
                  columns: Sequence[str] | None = None, storage_options: Mapping[str, Any] | None = None) -> None:
         from .. import _validate as V
@@ -96,7 +100,7 @@ class Dataset:
 
         source = as_frame(source, "gp.Dataset")  # a Polars frame, converted once
         if isinstance(source, Dataset):
-            self._ddf, self.backend = source._ddf, source.backend
+            self._ddf, self.backend, self._valueless = source._ddf, source.backend, source._valueless
         elif hasattr(source, "__dask_graph__") and hasattr(source, "npartitions"):
             self._ddf, self.backend = source, backend_of(source._meta)
         elif _is_frame(source):
@@ -110,8 +114,8 @@ class Dataset:
                 isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, os.PathLike)) for p in source)):
             check_storage_options(source, storage_options, "gp.Dataset")
             self.backend = get_backend().name
-            self._ddf = _from_paths(source, partition_rows, None if columns is None else list(columns), self.backend,
-                                    storage_options)
+            self._ddf, self._valueless = _from_paths(source, partition_rows, None if columns is None else list(columns),
+                                                     self.backend, storage_options)
         else:
             msg = (f"gp.Dataset takes paths (file, glob, directory or list), a pandas/cuDF DataFrame, a dask "
                    f"DataFrame or a Dataset as source; got {type(source).__module__}.{type(source).__qualname__}")
@@ -317,7 +321,8 @@ def _from_frame(frame: Any, partition_rows: int | None) -> Any:
 
 
 def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | None, backend: str,
-                storage_options: Mapping[str, Any] | None) -> Any:
+                storage_options: Mapping[str, Any] | None) -> tuple[Any, frozenset[str]]:
+    """The files' partitions as a dask frame, and the columns no file holds a value of (see ``Dataset._valueless``)."""
     import dask.dataframe as dd
 
     sources = expand(source, formats=("parquet", "csv"), reader="gp.Dataset", storage_options=storage_options)
@@ -336,7 +341,23 @@ def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | No
         pieces, meta = _csv_pieces(sources, partition_rows, columns, backend)
     _register_backend(backend)
     with _no_string_conversion():
-        return dd.from_map(_read_piece, pieces, meta=meta, enforce_metadata=False)
+        ddf = dd.from_map(_read_piece, pieces, meta=meta, enforce_metadata=False)
+    return ddf, _valueless_columns(pieces)
+
+
+def _valueless_columns(pieces: list[_Piece]) -> frozenset[str]:
+    """Columns of the pieces' unified schema that no file holds a value of: null-typed in each file's own schema
+    (an empty CSV column, a parquet column of Arrow's null type) or absent from it; never a hive column."""
+    import pyarrow as pa
+
+    if not pieces or any(p.own is None for p in pieces):
+        return frozenset()
+    names = set(pieces[0].target.names)
+    for p in pieces:
+        assert p.own is not None
+        own, hive = p.own, dict(p.source.hive)
+        names = {n for n in names if n not in hive and (n not in own.names or pa.types.is_null(own.field(n).type))}
+    return frozenset(names)
 
 
 def _parquet_pieces(sources: list[Source], partition_rows: int | None, columns: list[str] | None,

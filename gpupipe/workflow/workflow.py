@@ -111,10 +111,12 @@ class Workflow:
         return f"Workflow(\n    {body}{label},\n)"
 
     # ------------------------------------------------------------------ checks
-    def _check_columns(self, dtypes: dict[str, Any], stage: str, frame: Any = None) -> dict[str, str]:
-        """:func:`check_columns`; with the ``frame`` the dtypes are of, a column holding only missing values may
-        arrive in any dtype at transform (it carries no kind)."""
-        all_missing = None if frame is None else (lambda c: F.all_missing(frame[c]))
+    def _check_columns(self, dtypes: dict[str, Any], stage: str, frame: Any = None,
+                       valueless: frozenset[str] = frozenset()) -> dict[str, str]:
+        """:func:`check_columns`; with the ``frame`` the dtypes are of (or the ``valueless`` columns of a
+        ``gp.Dataset``), a column holding only missing values may arrive in any dtype at transform (it carries no
+        kind)."""
+        all_missing = (lambda c: F.all_missing(frame[c])) if frame is not None else valueless.__contains__
         return check_columns(self.nodes, self.label, dtypes, stage, self._input_dtypes, all_missing)
 
     def _check_frame(self, data: Any, stage: str) -> Any:
@@ -260,7 +262,7 @@ class Workflow:
         from ._frames import empty_output
 
         dtypes = ds.dtypes
-        self._check_columns(dtypes, "transform")
+        self._check_columns(dtypes, "transform", valueless=ds._valueless)
         with_label = self.label is not None and self.label in dtypes
         assert self._schema is not None
         meta = empty_output(ds.backend, self._schema if with_label else without_label(self._schema))

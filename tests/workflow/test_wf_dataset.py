@@ -249,3 +249,28 @@ def test_a_csv_file_changed_after_the_dataset_was_built_is_named(tmp_path):
         pd.DataFrame({"a": [f"x{i}" for i in range(20)], "b": range(20)}).to_csv(path, index=False)
         with pytest.raises(DataError, match=r"d\.csv no longer reads as it did.*'x0'.*build the Dataset again"):
             ds.to_frame()
+
+
+def test_dataset_column_with_no_value_in_any_file_transforms_as_missing(backend, tmp_path):
+    """A CSV file whose text column is empty types it float64 (no value says its kind); a parquet column of Arrow's
+    null type likewise. Transforming such files as a gp.Dataset encodes the column as missing, as the same data in
+    memory does, instead of a SchemaError asking to cast what the user cannot reach. A column that holds values of
+    another kind is still refused, and so is a hive column (its text is a value)."""
+    wf = gp.Workflow(["s"] >> ops.Categorify(), ["x"] >> ops.Normalize(), label="y").fit(gp.from_pandas(_frame()))
+    (tmp_path / "empty.csv").write_text("s,x\n,1.0\n,2.0\n")
+    pq.write_table(pa.table({"s": pa.nulls(2), "x": [1.0, 2.0]}), tmp_path / "nulls.parquet")
+    want = gp.to_pandas(wf.transform(gp.read_csv(tmp_path / "empty.csv")))
+    assert want["s"].tolist() == [1, 1]  # the null id
+    for path in (tmp_path / "empty.csv", tmp_path / "nulls.parquet"):
+        ds = gp.Dataset(path)
+        assert ds.dtypes["s"] == np.float64 or str(ds.dtypes["s"]) == "float64"
+        assert_frame_equal(gp.to_pandas(wf.transform(ds).to_frame()), want)
+    (tmp_path / "numbers.csv").write_text("s,x\n1.5,1.0\n,2.0\n")
+    with pytest.raises(SchemaError, match=r"'s'.*cast it back"):
+        wf.transform(gp.Dataset([tmp_path / "empty.csv", tmp_path / "numbers.csv"]))
+    hive = tmp_path / "hive" / "x=1"
+    hive.mkdir(parents=True)
+    (hive / "p.csv").write_text("s\nb\n")
+    wf_num = gp.Workflow(["x"] >> ops.Normalize(), ["s"] >> ops.Categorify()).fit(gp.from_pandas(_frame()))
+    with pytest.raises(SchemaError, match=r"'x'.*cast it back"):
+        wf_num.transform(gp.Dataset(tmp_path / "hive"))
