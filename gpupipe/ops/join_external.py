@@ -112,7 +112,12 @@ class JoinExternal(Op):
         if self.how != "left":
             V.fail("JoinExternal", "how", self.how, "'left'", "only how='left' is supported (a feature op keeps every "
                    "row); filter rows with ops.Filter or ops.Dropna afterwards")
-        V.name_list(self.columns, "columns", "JoinExternal", none_ok=True)
+        columns = V.name_list(self.columns, "columns", "JoinExternal", none_ok=True)
+        keys = [c for c in columns or () if c in self._on]
+        if keys:
+            V.fail("JoinExternal", "columns", self.columns, "the external frame's columns to add, without the keys",
+                   f"{keys} {'is a key' if len(keys) == 1 else 'are keys'} (on={self.on!r}), which the data holds "
+                   "already; leave them out")
 
     def _validate(self) -> None:
         self._check_params()

@@ -167,7 +167,10 @@ def test_timestamp_keys_with_and_without_a_zone_are_refused_by_name():
 
 
 
-def test_keys_of_list_values_are_refused_by_name():
+def test_keys_named_in_columns_or_of_list_values_are_refused_by_name():
+    ext = pd.DataFrame({"k": [1, 2], "v": [1.0, 2.0]})
+    with pytest.raises(gp.ParameterError, match=r"JoinExternal: columns.*\['k'\] is a key"):
+        JoinExternal(ext, on="k", columns=["k", "v"]).fit(pd.DataFrame({"k": [1, 2]}), ["k"])
     lists = pd.DataFrame({"k": [[1], [2]], "v": [1.0, 2.0]})
     with pytest.raises(SchemaError, match=r"'k'.*nested"):
         gp.Workflow(["k"] >> JoinExternal(lists, on="k")).fit_transform(pd.DataFrame({"k": [[1], [2]]}))
