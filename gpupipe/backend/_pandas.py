@@ -112,8 +112,9 @@ def int_parts(series: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
 
 # ============================================================================== boundary
 def _pandas_types_mapper() -> Any:
-    """Arrow → pandas dtypes: integers/bools nullable (nulls never turn ints into floats); nested, decimal
-    and date columns Arrow-backed."""
+    """Arrow → pandas dtypes: integers/bools nullable (nulls never turn ints into floats); nested, decimal,
+    date and time-of-day columns Arrow-backed (Python's ``datetime.time`` holds microseconds: a TIME with
+    nanoseconds, Polars' ``Time``, has no object form)."""
     table = {
         pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
         pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
@@ -124,7 +125,7 @@ def _pandas_types_mapper() -> Any:
         found = table.get(t)
         if found is not None:
             return found
-        exact = pa.types.is_nested(t) or pa.types.is_decimal(t) or pa.types.is_date(t)
+        exact = pa.types.is_nested(t) or pa.types.is_decimal(t) or pa.types.is_date(t) or pa.types.is_time(t)
         return pd.ArrowDtype(t) if exact else None
 
     return mapper
