@@ -389,7 +389,10 @@ def _from_object(s: pd.Series, name: str) -> pd.Series:
     if rule is not None:
         if rule == "float64" and inferred == "empty":
             return pd.Series(np.full(len(s), np.nan), index=s.index, name=s.name)
-        return s.astype(rule)
+        try:
+            return s.astype(rule)
+        except UnicodeEncodeError as exc:
+            raise SchemaError(F.not_unicode_message(name, exc)) from None
     if inferred in ("datetime", "datetime64", "date"):
         try:
             return pd.to_datetime(s)

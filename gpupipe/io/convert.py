@@ -146,6 +146,8 @@ def _unconvertible(frame: Any, exc: Exception, where: str) -> None:
         except (pa.ArrowException, TypeError, ValueError) as col_exc:
             reason = col_exc
         dtype = s.dtype
+        if isinstance(reason, UnicodeEncodeError):
+            raise SchemaError(f"{where}: {F.not_unicode_message(name, reason)}") from exc
         if getattr(dtype, "kind", "") == "c":
             advice = "keep the real part (s.real) or the magnitude (s.abs()) as a float column"
         elif isinstance(dtype, pd.SparseDtype):
