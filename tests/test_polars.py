@@ -167,3 +167,14 @@ def test_time_of_day_with_nanoseconds_round_trips_exactly(tmp_path):
         assert gp.to_arrow(gp.read_parquet(tmp_path / "t.parquet")).replace_schema_metadata(None).equals(stored)
         with pytest.raises(gp.SchemaError, match="'t'"):  # no op takes a time of day: refused by name
             gp.Workflow(["t"] >> ops.Categorify()).fit(frame)
+
+
+def test_a_polars_column_arrow_cannot_take_is_a_schema_error_naming_it(backend):
+    # Polars' Int128 exports with a format pyarrow does not read: a bare ArrowInvalid ('_pli128') before
+    frame = pl.DataFrame({"ok": [1, 2], "big": pl.Series([2**100, None], dtype=pl.Int128)})
+    for data in (frame, frame.lazy()):
+        with pytest.raises(gp.SchemaError, match=r"'big': 'Int128'.*cast"):
+            gp.from_arrow(data)
+        with pytest.raises(gp.SchemaError, match="'big'"):
+            gp.Workflow(["ok"] >> ops.Categorify()).fit(data)
+    assert gp.to_pandas(gp.from_arrow(frame.with_columns(pl.col("big").cast(pl.Float64))))["big"].iloc[0] == 2.0**100

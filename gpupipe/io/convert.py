@@ -253,8 +253,28 @@ def _polars_table(obj: Any) -> pa.Table:
     if isinstance(obj, pl.LazyFrame):
         obj = obj.collect()
     level = getattr(pl, "CompatLevel", None)
-    # the oldest Arrow layout: large_string rather than string views, which pandas and cuDF take as they are
-    return obj.to_arrow(compat_level=level.oldest()) if level is not None else obj.to_arrow()
+
+    def export(frame: Any) -> pa.Table:
+        # the oldest Arrow layout: large_string rather than string views, which pandas and cuDF take as they are
+        return frame.to_arrow(compat_level=level.oldest()) if level is not None else frame.to_arrow()
+
+    import pyarrow as pa
+
+    try:
+        return export(obj)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        bad = {}
+        for name, dtype in obj.schema.items():  # which columns Arrow cannot take (Polars' Int128: '_pli128')
+            try:
+                export(obj.select(name))
+            except (pa.ArrowException, TypeError, ValueError):
+                bad[name] = str(dtype)
+        if not bad:
+            raise
+        first = next(iter(bad))
+        msg = (f"Polars column(s) {bad} have no Arrow type pyarrow {pa.__version__} reads ({exc}); cast them first, "
+               f"e.g. frame.with_columns(pl.col({first!r}).cast(pl.Int64)) (or pl.Float64, pl.String)")
+        raise SchemaError(msg) from exc
 
 
 def _zero_copy(column: Any) -> bool:
