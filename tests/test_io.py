@@ -434,3 +434,18 @@ def test_csv_dtype_for_a_hive_partition_column_is_refused_not_ignored(backend, t
     assert gp.to_pandas(gp.read_csv(tmp_path))["year"].tolist() == ["2020"]
     with pytest.raises(gp.SchemaError, match=r"dtype names \['year'\], partition column.*astype"):
         gp.read_csv(tmp_path, dtype={"year": "int64"})
+
+
+def test_text_with_a_lone_surrogate_is_a_schema_error_naming_the_column():
+    # such text (bytes decoded with errors="surrogateescape") has no UTF-8 form: Arrow's str conversion raised a bare
+    # UnicodeEncodeError from Workflow.fit and gp.from_pandas, and to_arrow advised the very cast that fails
+    from gpupipe import ops
+
+    df = pd.DataFrame({"c": pd.Series(["\udc80x", "a", None], dtype=object), "y": [0.0, 1.0, 0.0]})
+    with gp.use_backend("pandas"):
+        for call in (lambda: gp.from_pandas(df), lambda: gp.to_arrow(df),
+                     lambda: gp.Workflow(["c"] >> ops.Categorify(), label="y").fit(df)):
+            with pytest.raises(gp.SchemaError, match=r"column 'c' holds text that is not valid Unicode.*errors='replace'"):
+                call()
+        fixed = df.assign(c=df["c"].str.encode("utf-8", errors="replace").str.decode("utf-8"))  # the advice works
+        assert gp.from_pandas(fixed)["c"].tolist()[:2] == ["?x", "a"]

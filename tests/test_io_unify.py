@@ -5,6 +5,8 @@ The oracle is ``pandas.concat`` of the files read one by one (what a user would 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -75,6 +77,8 @@ def test_a_column_null_typed_everywhere_is_float64(backend, tmp_path):
     (pa.array([True]), pa.array([1])),                       # bool vs int
     (pa.array([1], pa.uint64()), pa.array([-1])),            # uint64 vs signed
     (pa.array([0], pa.timestamp("us", "UTC")), pa.array([0], pa.timestamp("us"))),  # tz-aware vs naive
+    # a DATE vs timestamps in New York: Arrow's cast made 2020-01-01 the instant 2019-12-31 19:00 there
+    (pa.array([dt.date(2020, 1, 1)], pa.date32()), pa.array([0], pa.timestamp("us", "America/New_York"))),
 ])
 def test_incompatible_types_are_a_data_error_naming_the_column_and_both_files(backend, tmp_path, a, b):
     paths = _write(tmp_path, [pa.table({"k": [1], "col": a}), pa.table({"k": [2], "col": b})])
@@ -93,6 +97,8 @@ def test_common_types():
     assert common_type(pa.dictionary(pa.int32(), pa.string()), pa.string()) == pa.string()
     assert common_type(pa.timestamp("ms"), pa.timestamp("ns")) == pa.timestamp("ns")
     assert common_type(pa.date32(), pa.timestamp("s")) == pa.timestamp("s")
+    assert common_type(pa.date32(), pa.timestamp("us", "UTC")) == pa.timestamp("us", "UTC")  # the same calendar day
+    assert common_type(pa.timestamp("ms", "Asia/Tokyo"), pa.date32()) is None
     assert common_type(pa.decimal128(5, 2), pa.decimal128(10, 3)) == pa.float64()
     assert common_type(pa.null(), pa.bool_()) == pa.bool_()
     assert common_type(pa.string(), pa.int64()) is None

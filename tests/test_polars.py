@@ -146,3 +146,35 @@ def test_importing_gpupipe_does_not_import_polars():
     code = "import sys, gpupipe as gp; gp.read_parquet; print('polars' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_time_of_day_with_nanoseconds_round_trips_exactly(tmp_path):
+    # Python's datetime.time holds microseconds: a TIME with nanoseconds (Polars' Time is ns) raised ArrowInvalid
+    # ('Value 1 has non-zero nanoseconds') in from_arrow; it stays an Arrow-backed column, exact both ways
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ns = [1, None, 86_399_999_999_999]
+    times = pl.DataFrame({"t": pl.Series(ns, dtype=pl.Int64).cast(pl.Time), "x": [1.0, 2.0, 3.0]})
+    table = pa.table({"t": pa.array(ns, pa.time64("ns")), "s": pa.array([1, None, 86_399], pa.time32("s"))})
+    pq.write_table(table, tmp_path / "t.parquet")
+    with gp.use_backend("pandas"):
+        frame = gp.from_arrow(times)
+        assert gp.to_polars(frame)["t"].to_list() == times["t"].to_list()
+        assert gp.to_polars(frame).schema["t"] == pl.Time
+        assert gp.to_arrow(gp.from_arrow(table)).equals(table)
+        stored = pq.read_table(tmp_path / "t.parquet").replace_schema_metadata(None)  # parquet keeps time32 in ms
+        assert gp.to_arrow(gp.read_parquet(tmp_path / "t.parquet")).replace_schema_metadata(None).equals(stored)
+        with pytest.raises(gp.SchemaError, match="'t'"):  # no op takes a time of day: refused by name
+            gp.Workflow(["t"] >> ops.Categorify()).fit(frame)
+
+
+def test_a_polars_column_arrow_cannot_take_is_a_schema_error_naming_it(backend):
+    # Polars' Int128 exports with a format pyarrow does not read: a bare ArrowInvalid ('_pli128') before
+    frame = pl.DataFrame({"ok": [1, 2], "big": pl.Series([2**100, None], dtype=pl.Int128)})
+    for data in (frame, frame.lazy()):
+        with pytest.raises(gp.SchemaError, match=r"'big': 'Int128'.*cast"):
+            gp.from_arrow(data)
+        with pytest.raises(gp.SchemaError, match="'big'"):
+            gp.Workflow(["ok"] >> ops.Categorify()).fit(data)
+    assert gp.to_pandas(gp.from_arrow(frame.with_columns(pl.col("big").cast(pl.Float64))))["big"].iloc[0] == 2.0**100

@@ -112,8 +112,9 @@ def int_parts(series: Any) -> tuple[np.ndarray, np.ndarray | None] | None:
 
 # ============================================================================== boundary
 def _pandas_types_mapper() -> Any:
-    """Arrow → pandas dtypes: integers/bools nullable (nulls never turn ints into floats); nested, decimal
-    and date columns Arrow-backed."""
+    """Arrow → pandas dtypes: integers/bools nullable (nulls never turn ints into floats); nested, decimal,
+    date and time-of-day columns Arrow-backed (Python's ``datetime.time`` holds microseconds: a TIME with
+    nanoseconds, Polars' ``Time``, has no object form)."""
     table = {
         pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
         pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
@@ -124,7 +125,7 @@ def _pandas_types_mapper() -> Any:
         found = table.get(t)
         if found is not None:
             return found
-        exact = pa.types.is_nested(t) or pa.types.is_decimal(t) or pa.types.is_date(t)
+        exact = pa.types.is_nested(t) or pa.types.is_decimal(t) or pa.types.is_date(t) or pa.types.is_time(t)
         return pd.ArrowDtype(t) if exact else None
 
     return mapper
@@ -388,7 +389,10 @@ def _from_object(s: pd.Series, name: str) -> pd.Series:
     if rule is not None:
         if rule == "float64" and inferred == "empty":
             return pd.Series(np.full(len(s), np.nan), index=s.index, name=s.name)
-        return s.astype(rule)
+        try:
+            return s.astype(rule)
+        except UnicodeEncodeError as exc:
+            raise SchemaError(F.not_unicode_message(name, exc)) from None
     if inferred in ("datetime", "datetime64", "date"):
         try:
             return pd.to_datetime(s)
@@ -801,6 +805,11 @@ def _column_moments_pandas(series: Any, column: str, op: str) -> tuple[int, floa
 @F.group_moments.register("pandas")
 def _group_moments_pandas(frame: Any, keys: list[str], conts: list[str]) -> Any:
     sub = frame[[*keys, *conts]]
+    ints = [c for c in conts if F.kind(sub[c]) in ("int", "bool")]
+    if ints:
+        # in float64, as cuDF groups them: an int64 group sum wraps past 2**63 (two values of 2**62 summed to
+        # -2**63, a mean of -4.6e18 for values of +4.6e18); NaN where missing, which the aggregations skip
+        sub = sub.assign(**{c: _float_values_pandas(sub[c]) for c in ints})
     g = sub.groupby(keys, dropna=True, sort=False)
     agg = g[conts].agg(["count", "sum", "min", "max"])
     var = g[conts].var(ddof=0)

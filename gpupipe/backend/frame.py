@@ -242,6 +242,14 @@ def require_kinds(frame: Any, columns: Sequence[str], op: str, kinds: Sequence[s
         raise SchemaError(msg)
 
 
+def not_unicode_message(column: str, exc: UnicodeEncodeError) -> str:
+    """Why a text column holding a lone surrogate (text decoded with ``errors="surrogateescape"``) has no str form."""
+    bad = exc.object[exc.start:exc.end] if isinstance(exc.object, str) else ""
+    return (f"column {column!r} holds text that is not valid Unicode ({bad!r}: a lone surrogate, as bytes decoded with "
+            "errors='surrogateescape' leave), which no str/Arrow column can hold; replace those characters first, "
+            f"e.g. df[{column!r}] = df[{column!r}].str.encode('utf-8', errors='replace').str.decode('utf-8')")
+
+
 def _advice(k: str) -> str:
     return {
         "nested": "List/struct columns hold several values per row: explode or flatten them first "

@@ -11,10 +11,10 @@ conforms each file to it, on both backends, so they all give the same frame:
   integers widen (int32 → int64; unsigned into a wider signed type); integers and floats give
   float64; float32 and float64 give float64; text and large text give large text; a dictionary
   (category) column and its value type give the value type; timestamps of different units give
-  the finer unit; DATE and timestamps give the timestamp; decimals of different precision and
+  the finer unit; DATE and naive (or UTC) timestamps give the timestamp; decimals of different precision and
   decimals mixed with numbers give float64;
-* anything else (text in one file, numbers in another; bool vs int; tz-aware vs naive; uint64
-  vs a signed type) is a :class:`~gpupipe.errors.DataError` naming the column and both files;
+* anything else (text in one file, numbers in another; bool vs int; tz-aware vs naive; DATE vs
+  timestamps in a zone other than UTC; uint64 vs a signed type) is a :class:`~gpupipe.errors.DataError` naming the column and both files;
 * a column that is null-typed in every file is float64 (gpupipe's rule for all-missing columns).
 
 A hive key that is also a column inside a file is a :class:`~gpupipe.errors.SchemaError` naming
@@ -72,6 +72,10 @@ def common_type(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
         if ta is not None and tb is not None and ta.tz != tb.tz:
             return None
         stamps = [x for x in (ta, tb) if x is not None]
+        if (ta is None or tb is None) and stamps[0].tz not in (None, "UTC"):
+            # Arrow casts a DATE to the instant of its midnight in UTC: in another zone that instant falls on the
+            # day before (2020-01-01 read as 2019-12-31 19:00 in America/New_York), so no such timestamp holds it
+            return None
         unit = max((x.unit for x in stamps), key=_UNITS.index)
         return pa.timestamp(unit, stamps[0].tz)
     return None

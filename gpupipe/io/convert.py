@@ -146,6 +146,8 @@ def _unconvertible(frame: Any, exc: Exception, where: str) -> None:
         except (pa.ArrowException, TypeError, ValueError) as col_exc:
             reason = col_exc
         dtype = s.dtype
+        if isinstance(reason, UnicodeEncodeError):
+            raise SchemaError(f"{where}: {F.not_unicode_message(name, reason)}") from exc
         if getattr(dtype, "kind", "") == "c":
             advice = "keep the real part (s.real) or the magnitude (s.abs()) as a float column"
         elif isinstance(dtype, pd.SparseDtype):
@@ -251,8 +253,28 @@ def _polars_table(obj: Any) -> pa.Table:
     if isinstance(obj, pl.LazyFrame):
         obj = obj.collect()
     level = getattr(pl, "CompatLevel", None)
-    # the oldest Arrow layout: large_string rather than string views, which pandas and cuDF take as they are
-    return obj.to_arrow(compat_level=level.oldest()) if level is not None else obj.to_arrow()
+
+    def export(frame: Any) -> pa.Table:
+        # the oldest Arrow layout: large_string rather than string views, which pandas and cuDF take as they are
+        return frame.to_arrow(compat_level=level.oldest()) if level is not None else frame.to_arrow()
+
+    import pyarrow as pa
+
+    try:
+        return export(obj)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        bad = {}
+        for name, dtype in obj.schema.items():  # which columns Arrow cannot take (Polars' Int128: '_pli128')
+            try:
+                export(obj.select(name))
+            except (pa.ArrowException, TypeError, ValueError):
+                bad[name] = str(dtype)
+        if not bad:
+            raise
+        first = next(iter(bad))
+        msg = (f"Polars column(s) {bad} have no Arrow type pyarrow {pa.__version__} reads ({exc}); cast them first, "
+               f"e.g. frame.with_columns(pl.col({first!r}).cast(pl.Int64)) (or pl.Float64, pl.String)")
+        raise SchemaError(msg) from exc
 
 
 def _zero_copy(column: Any) -> bool:

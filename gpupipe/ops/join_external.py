@@ -12,6 +12,9 @@ from .base import ColumnInfo, Op, register_op
 
 __all__ = ["JoinExternal"]
 
+#: kinds of values a key may hold (a categorical counts as its categories' kind)
+_KEY_KINDS = ("int", "float", "bool", "str", "datetime")
+
 
 @register_op
 class JoinExternal(Op):
@@ -109,7 +112,12 @@ class JoinExternal(Op):
         if self.how != "left":
             V.fail("JoinExternal", "how", self.how, "'left'", "only how='left' is supported (a feature op keeps every "
                    "row); filter rows with ops.Filter or ops.Dropna afterwards")
-        V.name_list(self.columns, "columns", "JoinExternal", none_ok=True)
+        columns = V.name_list(self.columns, "columns", "JoinExternal", none_ok=True)
+        keys = [c for c in columns or () if c in self._on]
+        if keys:
+            V.fail("JoinExternal", "columns", self.columns, "the external frame's columns to add, without the keys",
+                   f"{keys} {'is a key' if len(keys) == 1 else 'are keys'} (on={self.on!r}), which the data holds "
+                   "already; leave them out")
 
     def _validate(self) -> None:
         self._check_params()
@@ -147,10 +155,21 @@ class JoinExternal(Op):
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
         self._require(frame, self._on, "JoinExternal")
+        # the external keys as the join sees them (normalised: DECIMAL → float64, object ints → Int64, ...)
+        ext_keys = self.__dict__.setdefault("_cache", {}).get("keys")
+        if ext_keys is None:
+            ext_keys = self._cache["keys"] = F.normalize(self.frame[self._on])
         for k in self._on:
-            if F.value_kind(frame[k]) != F.value_kind(self.frame[k]):
-                msg = (f"JoinExternal: key {k!r} is {frame[k].dtype} in the data but {self.frame[k].dtype} in the "
-                       "external frame; cast one side so both hold the same kind of value")
+            F.check_kind(frame[k], k, "JoinExternal (key)", _KEY_KINDS)
+            ours, theirs = frame[k].dtype, ext_keys[k].dtype
+            if F.value_kind(frame[k]) != F.value_kind(ext_keys[k]):
+                msg = (f"JoinExternal: key {k!r} is {ours} in the data but {theirs} in the external frame; cast one "
+                       "side so both hold the same kind of value")
+                raise SchemaError(msg)
+            if (getattr(ours, "tz", None) is None) != (getattr(theirs, "tz", None) is None):
+                msg = (f"JoinExternal: key {k!r} is {ours} in the data but {theirs} in the external frame: timestamps "
+                       "with a time zone never equal ones without; localize the naive side "
+                       f"(s.dt.tz_localize('UTC') or its own zone) or drop the zone (s.dt.tz_localize(None))")
                 raise SchemaError(msg)
         # integer keys are matched in one dtype, exactly (pandas would merge int64 with uint64 through float64)
         return F.left_join(frame, self._external(frame), self._on, self._added())

@@ -129,3 +129,48 @@ def test_a_saved_uint64_external_key_joins_int64_data(tmp_path):
     want = _exact_merge(data, ext, ["k"], ["r"])["r"].tolist()
     assert first[0] == again[0] == want[0] == 2.0
     assert np.isnan(first[1]) and np.isnan(again[1]) and np.isnan(want[1])
+
+
+def test_keys_read_as_decimals_on_both_sides_join_as_pandas_merges_them(tmp_path):
+    # both files hold DECIMAL keys; the data reaches the op as float64 (the dtype rule), and so does the external frame
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dec = [decimal.Decimal(v) for v in ("1.10", "2.20", "3.30")]
+    pq.write_table(pa.table({"k": pa.array(dec, pa.decimal128(5, 2))}), tmp_path / "data.parquet")
+    pq.write_table(pa.table({"k": pa.array(dec[:2], pa.decimal128(5, 2)), "v": [10.0, 20.0]}), tmp_path / "ext.parquet")
+    with gp.use_backend("pandas"):
+        data, ext = gp.read_parquet(tmp_path / "data.parquet"), gp.read_parquet(tmp_path / "ext.parquet")
+    want = data.merge(ext, on="k", how="left")["v"].to_numpy()
+    np.testing.assert_array_equal(gp.Workflow(["k"] >> JoinExternal(ext, on="k")).fit_transform(data)["v"], want)
+    # an external frame of Python ints (object) joins int64 data as the Int64 column it normalises to
+    obj = pd.DataFrame({"k": pd.Series([2, 1], dtype=object), "v": [20.0, 10.0]})
+    ints = pd.DataFrame({"k": [1, 2, 3]})
+    got = gp.Workflow(["k"] >> JoinExternal(obj, on="k")).fit_transform(ints)["v"].to_numpy()
+    np.testing.assert_array_equal(got, [10.0, 20.0, np.nan])
+
+
+def test_timestamp_keys_with_and_without_a_zone_are_refused_by_name():
+    naive = pd.to_datetime(["2020-01-01", "2020-01-02"])
+    ext = pd.DataFrame({"t": naive, "v": [1.0, 2.0]})
+    data = pd.DataFrame({"t": naive.tz_localize("UTC")})
+    op = JoinExternal(ext, on="t").fit(data, ["t"])
+    with pytest.raises(SchemaError, match=r"key 't'.*UTC.*time zone.*tz_localize"):
+        op.transform(data, ["t"])
+    # zones that differ are instants all the same: matched as pandas' merge matches them
+    ny = pd.DataFrame({"t": naive.tz_localize("America/New_York"), "v": [1.0, 2.0]})
+    utc = pd.DataFrame({"t": pd.to_datetime(["2020-01-01 05:00", "2020-01-03 00:00"], utc=True)})
+    got = JoinExternal(ny, on="t").fit(utc, ["t"]).transform(utc, ["t"])["v"].to_numpy()
+    np.testing.assert_array_equal(got, utc.merge(ny, on="t", how="left")["v"].to_numpy())
+
+
+
+def test_keys_named_in_columns_or_of_list_values_are_refused_by_name():
+    ext = pd.DataFrame({"k": [1, 2], "v": [1.0, 2.0]})
+    with pytest.raises(gp.ParameterError, match=r"JoinExternal: columns.*\['k'\] is a key"):
+        JoinExternal(ext, on="k", columns=["k", "v"]).fit(pd.DataFrame({"k": [1, 2]}), ["k"])
+    lists = pd.DataFrame({"k": [[1], [2]], "v": [1.0, 2.0]})
+    with pytest.raises(SchemaError, match=r"'k'.*nested"):
+        gp.Workflow(["k"] >> JoinExternal(lists, on="k")).fit_transform(pd.DataFrame({"k": [[1], [2]]}))

@@ -199,3 +199,19 @@ def test_count_min_and_max_hold_with_infinite_values_as_pandas_gives_them():
                                           df["k"].map(want[s]).to_numpy(dtype="float64"))
     with pytest.raises(DataError, match=r"no mean to join.*count, min and max"):
         gp.Workflow(["k"] >> JoinGroupby(["x"], stats=("count", "mean"))).fit(df)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "Int64", "uint64"])
+def test_sums_and_means_of_large_integers_do_not_wrap(backend, dtype):
+    # pandas' int64 groupby sum wraps past 2**63 (2**62 + 2**62 gave -2**63, a mean of -4.6e18); the statistics are
+    # sums of float64 values, as pandas' own groupby mean gives them, on every backend
+    big = 2**63 if dtype == "uint64" else 2**62
+    df = pd.DataFrame({"k": ["a", "a", "b", "b"], "x": pd.array([big, big, 5, 7], dtype=dtype)})
+    want = df.astype({"x": "float64"}).groupby("k")["x"].agg(["sum", "mean"])
+    for data in (gp.from_pandas(df), Partitioned(df, [1, 3])):
+        op = JoinGroupby(["x"], stats=("sum", "mean", "std")).fit(data, ["k"])
+        out = gp.to_pandas(op.transform(gp.from_pandas(df), ["k"]))
+        np.testing.assert_allclose(out["k_x_sum"].to_numpy(dtype="float64"), df["k"].map(want["sum"]), rtol=1e-6)
+        np.testing.assert_allclose(out["k_x_mean"].to_numpy(dtype="float64"), df["k"].map(want["mean"]), rtol=1e-6)
+        assert out["k_x_mean"].tolist()[:2] == [float(np.float32(big))] * 2
+        assert out["k_x_std"].tolist() == [0.0, 0.0, 1.0, 1.0]
