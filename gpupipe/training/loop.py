@@ -391,6 +391,24 @@ def _check_one_row_batches(model: Any, loader: Any) -> None:
         raise _one_row_batch_error(rows, bs, world)
 
 
+def _check_no_rows_dropped(loader: Any) -> None:
+    """ParameterError when a ``drop_last`` loader's epoch ends in a short batch, which it drops: ``predict`` would
+    return fewer scores than rows, with no row saying which are missing. Decided from the loader's size (a loader
+    whose size is not known before reading it is refused, as it may drop rows)."""
+    from .. import _validate as V
+
+    bs = getattr(loader, "batch_size", None)
+    epoch_rows = getattr(loader, "_epoch_rows", None)
+    rows = epoch_rows() if callable(epoch_rows) else None
+    if rows is not None and V.is_integer(bs) and int(bs) >= 1 and rows % int(bs) == 0:
+        return
+    dropped = (f"it drops the last {rows % int(bs)} of its {rows} rows" if rows is not None and V.is_integer(bs)
+               and int(bs) >= 1 else "it may drop the last rows")
+    V.fail("gp.predict", "loader.drop_last", True, "False",
+           f"{dropped} (a batch shorter than batch_size={bs}), so scores would be missing for them: build it with "
+           "gp.Loader(..., shuffle=False, drop_last=False)")
+
+
 # ----------------------------------------------------------------------------- public API
 def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None = None,
             amp: bool | None = False) -> torch.Tensor:
@@ -406,7 +424,8 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
     Raises
     ------
     ParameterError
-        ``loader.shuffle`` is True (checked before any batch), or a bad argument.
+        ``loader.shuffle`` is True, or ``loader.drop_last`` is True and the loader's last batch is
+        short, so that rows would get no score (both checked before any batch); or a bad argument.
     SchemaError
         The loader's columns do not fit the model's.
 
@@ -427,6 +446,8 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
         V.fail("gp.predict", "loader.shuffle", True, "False",
                "scores come in the loader's order, and a shuffling loader (gp.Loader's default) draws a random "
                "order, so they would match no row of the data: build it with gp.Loader(..., shuffle=False)")
+    if getattr(loader, "drop_last", False) is True:
+        _check_no_rows_dropped(loader)
     V.choice(task, ["binary", "regression"], "task", "gp.predict", none_ok=True, none_means="the model's task")
     V.flag(amp, "amp", "gp.predict", none_ok=True, none_means="on for CUDA, off on the CPU")
     _check_loader(loader, "prediction", need_label=False)
