@@ -358,6 +358,15 @@ def _pandas_buffer(series: Any, name: str, role: str) -> tuple[np.ndarray, list[
     import pandas as pd
 
     dtype = series.dtype
+    if isinstance(dtype, pd.ArrowDtype) and not _arrow_number(dtype.pyarrow_dtype):
+        # Arrow bools are bits (no NumPy view: to_numpy(zero_copy_only=True) raised ArrowInvalid), decimals and
+        # dates have no NumPy dtype: the dtype rule makes them pandas booleans, float64 and timestamps first
+        from ..backend._pandas import canonical_series
+
+        converted = canonical_series(series, name)
+        if converted.dtype != dtype:
+            arr, reasons, _ = _pandas_buffer(converted, name, role)
+            return arr, [f"{dtype} → {converted.dtype}", *reasons], None
     values = series.array
     _check_kind(name, role, dtype)
     if isinstance(dtype, np.dtype):
@@ -387,6 +396,13 @@ def _pandas_buffer(series: Any, name: str, role: str) -> tuple[np.ndarray, list[
         return arr, [f"{nulls} nulls → NaN"], _array_range(data)
     arr = np.asarray(series)  # any other numeric extension array: one conversion
     return arr, [f"extension dtype {dtype} converted"], None
+
+
+def _arrow_number(t: Any) -> bool:
+    """Arrow integers and floats: the types whose one null-free chunk is a NumPy array without a copy."""
+    import pyarrow as pa
+
+    return pa.types.is_integer(t) or pa.types.is_floating(t)
 
 
 def _check_integral(name: str, values: np.ndarray) -> None:

@@ -252,3 +252,32 @@ def test_memory_of_to_tensors_does_not_grow_with_rows():
     # The measurement does see copies: a float64 column must be converted (40 MB of new float32).
     copied, copied_peak = _cost(_frame(10_000_000, cont_dtype="float64"))
     assert copied > column_bytes * 0.8 or copied_peak > column_bytes * 0.8, (copied, copied_peak)
+
+
+def test_arrow_bool_and_decimal_columns_convert_once_as_the_dtype_rule_says():
+    import decimal
+
+    df = pd.DataFrame({
+        "b": pd.array([True, False, True], dtype="bool[pyarrow]"),  # pd.read_parquet(dtype_backend="pyarrow")
+        "d": pd.array([decimal.Decimal("1.25"), decimal.Decimal("-2.50"), decimal.Decimal("0.10")],
+                      dtype=pd.ArrowDtype(pa.decimal128(10, 2))),
+        "c": pd.array([True, False, False], dtype="bool[pyarrow]"),
+        "y": pd.array([False, True, True], dtype="bool[pyarrow]"),
+    })
+    # bools were to_numpy(zero_copy_only=True): pyarrow's ArrowInvalid "Zero copy conversions not possible with
+    # boolean types"; decimals a SchemaError "not numeric", though the README's dtype rule makes them float64
+    schema = Schema([ColumnSchema("b", "cont", "bool"), ColumnSchema("d", "cont", "float64"),
+                     ColumnSchema("c", "cat", "bool", 2), ColumnSchema("y", "label", "bool")])
+    tt = gp.to_tensors(df, schema=schema)
+    np.testing.assert_array_equal(tt["b"].numpy(), df["b"].astype("float32").to_numpy())
+    np.testing.assert_array_equal(tt["d"].numpy(), df["d"].astype("float64").to_numpy().astype(np.float32))
+    assert tt["c"].tolist() == [1, 0, 0] and tt["c"].dtype == torch.int64
+    assert tt["y"].tolist() == [0.0, 1.0, 1.0]
+    assert tt.copies["b"].startswith("bool[pyarrow] → boolean") and "float64" in tt.copies["d"]
+    assert [len(b) for b in gp.Loader(df, batch_size=2, schema=schema)] == [2, 1]
+    nulls = df.assign(y=pd.array([False, None, True], dtype="bool[pyarrow]"))
+    with pytest.raises(gp.DataError, match="label column 'y' has 1 nulls"):
+        gp.to_tensors(nulls, schema=schema)
+    dates = pd.DataFrame({"t": pd.array([pa.scalar(0, pa.date32()).as_py()], dtype=pd.ArrowDtype(pa.date32()))})
+    with pytest.raises(gp.SchemaError, match=r"'t' has dtype datetime64.*ops.DateParts"):
+        gp.to_tensors(dates, schema=_schema(["t"]))
