@@ -234,6 +234,18 @@ def _bad_binary_labels(label: torch.Tensor) -> torch.Tensor:
     return ((label != 0) & (label != 1)).any()
 
 
+def _check_binary_labels_up_front(loader: Any, what: str) -> None:
+    """The binary label check, before any training step, for a loader whose labels are one tensor already (an
+    in-memory gp.Loader: one reduction on its device). Other loaders are checked as their batches pass (see
+    _train_epoch), which costs an epoch of training, and changes the model's weights, before the error."""
+    table = getattr(loader, "table", None)
+    label = getattr(getattr(loader, "schema", None), "label", None)
+    if table is None or label is None or not hasattr(table, "columns") or label not in table.columns:
+        return
+    if bool(_bad_binary_labels(table.columns[label])):
+        raise _binary_label_error(what)
+
+
 def _binary_label_error(what: str) -> DataError:
     return DataError(f"the {what} labels hold values other than 0 and 1, but the task is binary; encode the label as "
                      "0/1, or use task='regression' (a model built with task='regression')")
@@ -595,7 +607,9 @@ def train(
         If the loader's schema has no label, or batches do not fit the model's columns.
     DataError
         If a loader is empty, the loss becomes NaN/inf, or the model's validation scores hold
-        NaN/inf (the message says what to try).
+        NaN/inf (the message says what to try); or, for a binary task, labels other than 0/1 (for an
+        in-memory ``gp.Loader``, training or validation, before any step; for other loaders, at the
+        end of the epoch that holds them).
 
     Examples
     --------
@@ -631,6 +645,9 @@ def train(
         _check_loader(val, "validation", need_label=True)
     _check_one_row_batches(model, loader)
     task = _task_of(model, task)
+    if task == "binary":
+        _check_binary_labels_up_front(loader, "training")
+        _check_binary_labels_up_front(val, "validation")
     loader = _check_model_fits(model, loader, "training")
     if val is not None:
         val = _check_model_fits(model, val, "validation")
