@@ -75,12 +75,22 @@ def _check_columns(frame: Any, schema: Schema, need_label: bool) -> None:
         raise SchemaError(msg)
 
 
+def _label_array(frame: Any, name: str) -> Any:
+    """The label as float64 values; a SchemaError naming it when it is not numbers or bools (text labels)."""
+    label = F.normalize(frame, [name])[name]
+    if F.value_kind(label) not in F.NUMERIC_KINDS:  # a categorical counts as its categories
+        msg = (f"label column {name!r} has dtype {label.dtype}, which is not numeric; a baseline needs numeric labels "
+               "(0/1 for a binary task): encode the label as numbers first, e.g. (df[label] == 'yes').astype('int8')")
+        raise SchemaError(msg)
+    return column_array(frame, name)
+
+
 def _labels(frame: Any, schema: Schema, task: str) -> Any:
     name = schema.label
     if name is None:
         raise SchemaError(f"the schema has no label column ({schema!r}); baselines need one: pass label=... to the Workflow")
     xp = _xp(frame)
-    y = column_array(frame, name)
+    y = _label_array(frame, name)
     bad = int(xp.count_nonzero(~xp.isfinite(y)))
     if bad:
         raise DataError(f"label column {name!r} has {bad} null/NaN/inf value(s); drop those rows (ops.Dropna) first")
@@ -123,6 +133,11 @@ def _design(frame: Any, schema: Schema, onehot: bool) -> Any:
             msg = (f"categorical column {c!r} has {bad} null or out-of-range id(s) (allowed 0..{cards[c] - 1} from the "
                    f"schema's cardinality); encode it with ops.Categorify, which maps nulls and unseen values to ids")
             raise DataError(msg)
+        fractional = col != xp.floor(col)
+        if bool(fractional.any()):  # the int64 cast below would truncate 1.5 to id 1, as to_tensors refuses to
+            msg = (f"categorical column {c!r} is float with non-integer values (e.g. {col[fractional][:3].tolist()}); "
+                   "ids must be whole numbers: encode it with ops.Categorify or give it the 'cont' role")
+            raise SchemaError(msg)
         ids.append(col.astype(xp.int64))
     if not ids:
         return xc
@@ -175,6 +190,8 @@ class Baseline:
             msg = (f"column(s) {text} are not numeric, but the schema makes them features; pass the Workflow's output "
                    "(wf.transform(data)), where they are encoded (ops.Categorify for text)")
             raise SchemaError(msg)
+        if len(frame) == 0:  # scikit-learn's "Found array with 0 sample(s)" ValueError otherwise
+            raise DataError("the frame to predict or score has no rows; check the data and any filters")
         x = _design(frame, self.schema, self.onehot)
         return estimator_input.impl(self.backend)(self.kind, x)
 
@@ -293,7 +310,7 @@ def fit(frame: Any, schema: Schema, kind: str = "logistic", *, task: str | None 
     xp = _xp(frame)
     if task is None:
         if kind == "random_forest":
-            y0 = column_array(frame, schema.label)
+            y0 = _label_array(frame, schema.label)
             task = "binary" if bool(xp.all((y0 == 0) | (y0 == 1))) else "regression"
         else:
             task = _TASKS[kind][0]

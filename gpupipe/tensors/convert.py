@@ -228,8 +228,10 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
         or a ``cont``/``cat`` column is not numeric.
     DataError
         A continuous column or the label has NaN/inf or nulls (the message names the column and
-        the op that fills or drops them: ops.FillMissing / ops.FillMedian, ops.Dropna), or a
-        categorical column has nulls or ids outside ``[0, cardinality)``.
+        the op that fills or drops them: ops.FillMissing / ops.FillMedian, ops.Dropna) or finite
+        values beyond float32's range (they would become ±inf), or a categorical column has nulls or
+        ids outside ``[0, cardinality)`` (the message gives the frame's values, also where the
+        conversion to int64 would wrap them, as uint64 ids from 2**63 up).
 
     Examples
     --------
@@ -316,7 +318,7 @@ def _to_tensors_pandas(frame: Any, schema: Schema, device: torch.device | None,
             pinned = torch.empty(len(native), dtype=getattr(torch, str(target)), pin_memory=True)
             np.copyto(pinned.numpy(), native, casting="unsafe")
             if validate:  # on the host, before the upload: no check ever reads back from the device
-                _validate(col.name, col.role, col.cardinality, pinned)
+                _validate_converted(col.name, col.role, col.cardinality, pinned, native)
             t = pinned.to(device, non_blocking=True)
             audit.record_event("upload", t.element_size() * t.numel(), col.name,
                                f"pinned, non-blocking, to {device}" + (f"; {reason}" if reason else ""))
@@ -327,12 +329,47 @@ def _to_tensors_pandas(frame: Any, schema: Schema, device: torch.device | None,
         arr = native if reason is None else np.ascontiguousarray(native, dtype=target)
         t = torch.from_dlpack(arr)
         if validate:
-            _validate(col.name, col.role, col.cardinality, t)
+            _validate_converted(col.name, col.role, col.cardinality, t, native)
         if reason:
             copies[col.name] = reason
         audit.record_tensor(col.name, t, source, reason)
         cols[col.name] = t
     return cols, copies
+
+
+def _validate_converted(name: str, role: str, cardinality: int | None, t: torch.Tensor, native: np.ndarray) -> None:
+    """:func:`_validate` of a host tensor made from ``native``; when it refuses a column whose conversion changed its
+    values, the message gives the frame's values (read from ``native``, only then) rather than the converted ones."""
+    try:
+        _validate(name, role, cardinality, t)
+    except DataError:
+        if native.dtype != t.numpy().dtype:
+            _refuse_by_source(name, role, cardinality, t.numpy(), native)
+        raise
+
+
+def _refuse_by_source(name: str, role: str, cardinality: int | None, converted: np.ndarray,
+                      native: np.ndarray) -> None:
+    import numpy as np
+
+    if role == "cat":
+        # uint64 ids >= 2**63 (and float ids beyond int64) wrap to negative int64 ids in the cast
+        lo, hi = int(native.min()), int(native.max())
+        beyond = " (beyond the int64 range of ids)" if hi > np.iinfo(np.int64).max or lo < np.iinfo(np.int64).min \
+            else ""
+        msg = (f"categorical column {name!r} has ids in [{lo}, {hi}]{beyond} but the schema allows [0, {cardinality}); "
+               "encode it with ops.Categorify, or fix the schema's cardinality")
+        raise DataError(msg)
+    if native.dtype.kind == "f":
+        over = np.isinf(converted) & np.isfinite(native)  # finite values too large for float32
+        n_over = int(over.sum())
+        if n_over:
+            first = int(np.flatnonzero(over)[0])
+            what = "label column" if role == "label" else "continuous column"
+            msg = (f"{what} {name!r} has {n_over} finite values beyond float32's range (±3.4e38; e.g. "
+                   f"{float(native[first])!r} at row {first}), which become ±inf as the float32 tensors models take: scale "
+                   "them in the workflow (ops.LogOp, ops.Normalize) or bound them (ops.Clip)")
+            raise DataError(msg)
 
 
 def _array_range(arr: np.ndarray) -> tuple[int, int]:
@@ -358,6 +395,15 @@ def _pandas_buffer(series: Any, name: str, role: str) -> tuple[np.ndarray, list[
     import pandas as pd
 
     dtype = series.dtype
+    if isinstance(dtype, pd.ArrowDtype) and not _arrow_number(dtype.pyarrow_dtype):
+        # Arrow bools are bits (no NumPy view: to_numpy(zero_copy_only=True) raised ArrowInvalid), decimals and
+        # dates have no NumPy dtype: the dtype rule makes them pandas booleans, float64 and timestamps first
+        from ..backend._pandas import canonical_series
+
+        converted = canonical_series(series, name)
+        if converted.dtype != dtype:
+            arr, reasons, _ = _pandas_buffer(converted, name, role)
+            return arr, [f"{dtype} → {converted.dtype}", *reasons], None
     values = series.array
     _check_kind(name, role, dtype)
     if isinstance(dtype, np.dtype):
@@ -387,6 +433,13 @@ def _pandas_buffer(series: Any, name: str, role: str) -> tuple[np.ndarray, list[
         return arr, [f"{nulls} nulls → NaN"], _array_range(data)
     arr = np.asarray(series)  # any other numeric extension array: one conversion
     return arr, [f"extension dtype {dtype} converted"], None
+
+
+def _arrow_number(t: Any) -> bool:
+    """Arrow integers and floats: the types whose one null-free chunk is a NumPy array without a copy."""
+    import pyarrow as pa
+
+    return pa.types.is_integer(t) or pa.types.is_floating(t)
 
 
 def _check_integral(name: str, values: np.ndarray) -> None:

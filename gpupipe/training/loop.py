@@ -234,6 +234,18 @@ def _bad_binary_labels(label: torch.Tensor) -> torch.Tensor:
     return ((label != 0) & (label != 1)).any()
 
 
+def _check_binary_labels_up_front(loader: Any, what: str) -> None:
+    """The binary label check, before any training step, for a loader whose labels are one tensor already (an
+    in-memory gp.Loader: one reduction on its device). Other loaders are checked as their batches pass (see
+    _train_epoch), which costs an epoch of training, and changes the model's weights, before the error."""
+    table = getattr(loader, "table", None)
+    label = getattr(getattr(loader, "schema", None), "label", None)
+    if table is None or label is None or not hasattr(table, "columns") or label not in table.columns:
+        return
+    if bool(_bad_binary_labels(table.columns[label])):
+        raise _binary_label_error(what)
+
+
 def _binary_label_error(what: str) -> DataError:
     return DataError(f"the {what} labels hold values other than 0 and 1, but the task is binary; encode the label as "
                      "0/1, or use task='regression' (a model built with task='regression')")
@@ -391,6 +403,24 @@ def _check_one_row_batches(model: Any, loader: Any) -> None:
         raise _one_row_batch_error(rows, bs, world)
 
 
+def _check_no_rows_dropped(loader: Any) -> None:
+    """ParameterError when a ``drop_last`` loader's epoch ends in a short batch, which it drops: ``predict`` would
+    return fewer scores than rows, with no row saying which are missing. Decided from the loader's size (a loader
+    whose size is not known before reading it is refused, as it may drop rows)."""
+    from .. import _validate as V
+
+    bs = getattr(loader, "batch_size", None)
+    epoch_rows = getattr(loader, "_epoch_rows", None)
+    rows = epoch_rows() if callable(epoch_rows) else None
+    if rows is not None and V.is_integer(bs) and int(bs) >= 1 and rows % int(bs) == 0:
+        return
+    dropped = (f"it drops the last {rows % int(bs)} of its {rows} rows" if rows is not None and V.is_integer(bs)
+               and int(bs) >= 1 else "it may drop the last rows")
+    V.fail("gp.predict", "loader.drop_last", True, "False",
+           f"{dropped} (a batch shorter than batch_size={bs}), so scores would be missing for them: build it with "
+           "gp.Loader(..., shuffle=False, drop_last=False)")
+
+
 # ----------------------------------------------------------------------------- public API
 def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None = None,
             amp: bool | None = False) -> torch.Tensor:
@@ -406,7 +436,8 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
     Raises
     ------
     ParameterError
-        ``loader.shuffle`` is True (checked before any batch), or a bad argument.
+        ``loader.shuffle`` is True, or ``loader.drop_last`` is True and the loader's last batch is
+        short, so that rows would get no score (both checked before any batch); or a bad argument.
     SchemaError
         The loader's columns do not fit the model's.
 
@@ -427,6 +458,8 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
         V.fail("gp.predict", "loader.shuffle", True, "False",
                "scores come in the loader's order, and a shuffling loader (gp.Loader's default) draws a random "
                "order, so they would match no row of the data: build it with gp.Loader(..., shuffle=False)")
+    if getattr(loader, "drop_last", False) is True:
+        _check_no_rows_dropped(loader)
     V.choice(task, ["binary", "regression"], "task", "gp.predict", none_ok=True, none_means="the model's task")
     V.flag(amp, "amp", "gp.predict", none_ok=True, none_means="on for CUDA, off on the CPU")
     _check_loader(loader, "prediction", need_label=False)
@@ -574,7 +607,9 @@ def train(
         If the loader's schema has no label, or batches do not fit the model's columns.
     DataError
         If a loader is empty, the loss becomes NaN/inf, or the model's validation scores hold
-        NaN/inf (the message says what to try).
+        NaN/inf (the message says what to try); or, for a binary task, labels other than 0/1 (for an
+        in-memory ``gp.Loader``, training or validation, before any step; for other loaders, at the
+        end of the epoch that holds them).
 
     Examples
     --------
@@ -610,6 +645,9 @@ def train(
         _check_loader(val, "validation", need_label=True)
     _check_one_row_batches(model, loader)
     task = _task_of(model, task)
+    if task == "binary":
+        _check_binary_labels_up_front(loader, "training")
+        _check_binary_labels_up_front(val, "validation")
     loader = _check_model_fits(model, loader, "training")
     if val is not None:
         val = _check_model_fits(model, val, "validation")

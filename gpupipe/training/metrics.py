@@ -10,7 +10,9 @@ until :func:`compute_metrics` reads all of them back at once. NumPy and CuPy arr
 too (shared with torch through DLPack), which is how the baselines score with the same functions.
 :func:`compute_metrics` refuses scores or labels holding NaN or ±inf with a ``DataError`` (as
 scikit-learn's metrics do), rather than return a finite AUC and a NaN log loss: early stopping
-then never picks an epoch on such a metric.
+then never picks an epoch on such a metric. For binary tasks it also refuses labels other than
+0/1 and scores outside ``[0, 1]`` (logits passed for probabilities), which gave a meaningless,
+even negative, log loss.
 
 Examples
 --------
@@ -138,6 +140,18 @@ def _non_finite_error(rows: int, p_nan: int, p_inf: int, y_nan: int, y_inf: int)
     raise DataError(msg)
 
 
+def _binary_input_error(rows: int, odd_labels: int, odd_scores: int) -> NoReturn:
+    """The DataError for binary metrics given labels other than 0/1 or scores that are not probabilities."""
+    if odd_labels:
+        msg = (f"{odd_labels} of {rows} labels are neither 0 nor 1, but binary metrics need 0/1 labels (a label of 2 "
+               "or -1 would give a negative or meaningless log loss); encode the label as 0/1, or score with "
+               "task='regression'")
+    else:
+        msg = (f"{odd_scores} of {rows} scores lie outside [0, 1], but binary metrics take probabilities of the "
+               "positive class; pass torch.sigmoid(logits) (gp.predict returns probabilities), not the model's logits")
+    raise DataError(msg)
+
+
 def compute_metrics(pred: Any, label: Any, task: str) -> dict[str, float]:
     """The task's metrics as Python floats, read back from the device in one transfer.
 
@@ -154,15 +168,22 @@ def compute_metrics(pred: Any, label: Any, task: str) -> dict[str, float]:
     DataError
         ``pred`` or ``label`` holds NaN or ±inf (refused as scikit-learn's metrics refuse them,
         "Input contains NaN": an AUC of such scores would rank NaN arbitrarily and the log loss
-        would be NaN); or they are empty or of different lengths.
+        would be NaN); or they are empty or of different lengths; or, for ``binary``, a label is
+        not 0 or 1 or a score lies outside ``[0, 1]`` (scikit-learn's ``log_loss`` refuses such
+        scores too; a label of 2 or -1 gave a negative log loss).
     """
     tensors = metric_tensors(pred, label, task)
     p, y = _pair(pred, label)
     # NaN/inf counts of the scores and labels travel with the metrics: still one read-back
     counts = [torch.isnan(p).sum(), torch.isinf(p).sum(), torch.isnan(y).sum(), torch.isinf(y).sum()]
+    if task == "binary":  # labels other than 0/1 and scores outside [0, 1]: the log loss would be meaningless
+        counts += [((y != 0) & (y != 1)).sum(), ((p < 0) | (p > 1)).sum()]
     values = torch.stack([*tensors.values(), *(c.to(torch.float64) for c in counts)]).tolist()  # the one read
-    if any(values[len(tensors):]):
-        _non_finite_error(int(p.numel()), *(int(v) for v in values[len(tensors):]))
+    found = [int(v) for v in values[len(tensors):]]
+    if any(found[:4]):
+        _non_finite_error(int(p.numel()), *found[:4])
+    if any(found[4:]):
+        _binary_input_error(int(p.numel()), *found[4:])
     out = dict(zip(tensors, (float(v) for v in values[:len(tensors)]), strict=True))
     if task == "binary" and out["auc"] != out["auc"]:
         warnings.warn("AUC is undefined (NaN): the labels hold only one class", RuntimeWarning, stacklevel=2)

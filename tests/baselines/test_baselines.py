@@ -207,3 +207,34 @@ def test_cuml_linear_models_are_fitted_on_the_sparse_matrix(kind, monkeypatch):
         score = base.score(gp.from_pandas(_frame(seed=1, task=task)))
     assert len(inputs) == 1 and isinstance(inputs[0], cupyx.scipy.sparse.csr_matrix), [type(x) for x in inputs]
     assert all(np.isfinite(v) for v in score.values())
+
+
+def test_fractional_float_ids_are_refused_as_to_tensors_refuses_them():
+    df, s = _frame(n=400), _schema()
+    df["c0"] = df["c0"].astype("float64")
+    whole = gp.baselines.fit(df, s, kind="logistic").predict(df)
+    df.loc[0, "c0"] = 1.5  # was truncated to id 1 by the int64 cast: fitted and scored as if it were 1
+    for kind in ("logistic", "random_forest"):
+        with pytest.raises(SchemaError, match=r"'c0' is float with non-integer values \(e.g. \[1.5\]\)"):
+            gp.baselines.fit(df, s, kind=kind)
+    with pytest.raises(SchemaError, match="non-integer"):
+        gp.to_tensors(df, s)  # the same rule as the tensors
+    ok = df.copy()
+    ok.loc[0, "c0"] = 1.0  # whole floats are ids
+    assert gp.baselines.fit(ok, s, kind="logistic").predict(ok).shape == whole.shape
+
+
+def test_text_label_and_empty_frames_are_gpupipe_errors():
+    df, s = _frame(n=300), _schema()
+    text = df.assign(y=df["y"].map({0.0: "no", 1.0: "yes"}))
+    for kind in ("logistic", "random_forest"):  # was a bare ValueError "could not convert string to float: 'no'"
+        with pytest.raises(SchemaError, match=r"label column 'y' has dtype str, which is not numeric"):
+            gp.baselines.fit(text, s, kind=kind)
+    base = gp.baselines.fit(df, s, kind="logistic")
+    with pytest.raises(SchemaError, match="not numeric"):
+        base.score(text)
+    cats = df.assign(y=pd.Categorical(df["y"].astype(int)))  # categorical 0/1 labels are numbers
+    assert base.score(cats) == pytest.approx(base.score(df))
+    for call in (base.predict, base.score):  # was scikit-learn's "Found array with 0 sample(s)" ValueError
+        with pytest.raises(DataError, match="no rows"):
+            call(df.iloc[:0])

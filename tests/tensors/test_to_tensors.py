@@ -252,3 +252,58 @@ def test_memory_of_to_tensors_does_not_grow_with_rows():
     # The measurement does see copies: a float64 column must be converted (40 MB of new float32).
     copied, copied_peak = _cost(_frame(10_000_000, cont_dtype="float64"))
     assert copied > column_bytes * 0.8 or copied_peak > column_bytes * 0.8, (copied, copied_peak)
+
+
+def test_arrow_bool_and_decimal_columns_convert_once_as_the_dtype_rule_says():
+    import decimal
+
+    df = pd.DataFrame({
+        "b": pd.array([True, False, True], dtype="bool[pyarrow]"),  # pd.read_parquet(dtype_backend="pyarrow")
+        "d": pd.array([decimal.Decimal("1.25"), decimal.Decimal("-2.50"), decimal.Decimal("0.10")],
+                      dtype=pd.ArrowDtype(pa.decimal128(10, 2))),
+        "c": pd.array([True, False, False], dtype="bool[pyarrow]"),
+        "y": pd.array([False, True, True], dtype="bool[pyarrow]"),
+    })
+    # bools were to_numpy(zero_copy_only=True): pyarrow's ArrowInvalid "Zero copy conversions not possible with
+    # boolean types"; decimals a SchemaError "not numeric", though the README's dtype rule makes them float64
+    schema = Schema([ColumnSchema("b", "cont", "bool"), ColumnSchema("d", "cont", "float64"),
+                     ColumnSchema("c", "cat", "bool", 2), ColumnSchema("y", "label", "bool")])
+    tt = gp.to_tensors(df, schema=schema)
+    np.testing.assert_array_equal(tt["b"].numpy(), df["b"].astype("float32").to_numpy())
+    np.testing.assert_array_equal(tt["d"].numpy(), df["d"].astype("float64").to_numpy().astype(np.float32))
+    assert tt["c"].tolist() == [1, 0, 0] and tt["c"].dtype == torch.int64
+    assert tt["y"].tolist() == [0.0, 1.0, 1.0]
+    assert tt.copies["b"].startswith("bool[pyarrow] → boolean") and "float64" in tt.copies["d"]
+    assert [len(b) for b in gp.Loader(df, batch_size=2, schema=schema)] == [2, 1]
+    nulls = df.assign(y=pd.array([False, None, True], dtype="bool[pyarrow]"))
+    with pytest.raises(gp.DataError, match="label column 'y' has 1 nulls"):
+        gp.to_tensors(nulls, schema=schema)
+    dates = pd.DataFrame({"t": pd.array([pa.scalar(0, pa.date32()).as_py()], dtype=pd.ArrowDtype(pa.date32()))})
+    with pytest.raises(gp.SchemaError, match=r"'t' has dtype datetime64.*ops.DateParts"):
+        gp.to_tensors(dates, schema=_schema(["t"]))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_refusals_after_a_conversion_give_the_frames_values_not_the_converted_ones():
+    label = ColumnSchema("y", "label", "float32")
+    wrapped = pd.DataFrame({"c": np.array([1, 2**63 + 5], dtype=np.uint64), "y": [0.0, 1.0]})
+    assert int(wrapped["c"].to_numpy().astype(np.int64)[1]) == -(2**63) + 5  # what the message showed
+    with pytest.raises(gp.DataError, match=r"'c' has ids in \[1, 9223372036854775813\] \(beyond the int64 range"):
+        gp.to_tensors(wrapped, schema=Schema([ColumnSchema("c", "cat", "uint64", 10), label]))
+    huge = pd.DataFrame({"c": np.array([1e20, 3.0]), "y": [0.0, 1.0]})
+    with pytest.raises(gp.DataError, match=r"'c' has ids in \[3, 100000000000000000000\] \(beyond"):
+        gp.to_tensors(huge, schema=Schema([ColumnSchema("c", "cat", "float64", 10), label]))
+    # finite float64 values past float32's range became inf and were refused as "±inf values"
+    big = pd.DataFrame({"x": np.array([3.0, 1e39, 2.0]), "y": [0.0, 1.0, 1e39]})
+    assert np.isinf(np.float32(big["x"][1]))
+    with pytest.raises(gp.DataError, match=r"continuous column 'x' has 1 finite values beyond float32's range "
+                                           r"\(±3.4e38; e.g. 1e\+39 at row 1\).*ops.LogOp"):
+        gp.to_tensors(big, schema=_schema(["x"], label="y"))
+    with pytest.raises(gp.DataError, match=r"label column 'y' has 1 finite values beyond float32's range"):
+        gp.to_tensors(big.assign(x=1.0), schema=_schema(["x"], label="y"))
+    # real infinities and in-range ids keep their messages
+    with pytest.raises(gp.DataError, match=r"'x' has 1 ±inf values \(first at row 1\)"):
+        gp.to_tensors(big.assign(x=[3.0, np.inf, 2.0], y=0.0), schema=_schema(["x"], label="y"))
+    with pytest.raises(gp.DataError, match=r"'c' has ids in \[3, 12\] but the schema allows \[0, 10\)"):
+        gp.to_tensors(huge.assign(c=[12.0, 3.0]), schema=Schema([ColumnSchema("c", "cat", "float64", 10), label]))

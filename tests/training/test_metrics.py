@@ -121,3 +121,32 @@ def test_the_nan_check_reads_back_with_the_metrics_in_one_transfer(monkeypatch):
     monkeypatch.setattr(torch.Tensor, "tolist", lambda self: reads.append(1) or real(self))
     compute_metrics(torch.rand(50), (torch.rand(50) > 0.5).float(), "binary")
     assert len(reads) == 1
+
+
+@pytest.mark.parametrize("labels", [[0.0, 2.0, 1.0, 0.0], [-1.0, 1.0, 1.0, -1.0], [0.0, 0.5, 1.0, 0.0]])
+def test_binary_metrics_refuse_labels_other_than_0_and_1(labels):
+    s = np.array([0.1, 0.8, 0.7, 0.2], dtype=np.float32)
+    y = np.array(labels, dtype=np.float32)
+    if labels[0] == -1.0:
+        # the cross-entropy of -1/1 labels is no log loss: -0.669 (compute_metrics reported it), where
+        # scikit-learn, which takes the two values as the classes, gives 0.227
+        assert log_loss(torch.from_numpy(s), torch.from_numpy(y)).item() == pytest.approx(-0.6688, abs=1e-4)
+        assert skm.log_loss(y, s) == pytest.approx(0.2271, abs=1e-4)
+    with pytest.raises(DataError, match=r"1 of 4 labels are neither 0 nor 1.*encode the label as 0/1"
+                       if labels[0] != -1.0 else r"2 of 4 labels are neither 0 nor 1"):
+        compute_metrics(torch.from_numpy(s), torch.from_numpy(y), "binary")
+    compute_metrics(torch.from_numpy(s), torch.from_numpy(y), "regression")  # any targets for regression
+
+
+def test_binary_metrics_refuse_scores_outside_0_1_as_scikit_learn_does():
+    y = np.array([1.0, 0.0, 1.0])
+    logits = np.array([1.5, -0.5, 0.3])
+    with pytest.raises(ValueError, match="greater than 1"):
+        skm.log_loss(y, logits)
+    with pytest.raises(DataError, match=r"2 of 3 scores lie outside \[0, 1\].*torch.sigmoid"):
+        compute_metrics(torch.tensor(logits), torch.tensor(y), "binary")
+    # bool and integer 0/1 labels are fine, with the same values as float ones
+    s = torch.tensor([0.1, 0.8, 0.3])
+    want = compute_metrics(s, torch.tensor([0.0, 1.0, 1.0]), "binary")
+    assert compute_metrics(s, torch.tensor([False, True, True]), "binary") == want
+    assert compute_metrics(s, torch.tensor([0, 1, 1]), "binary") == want

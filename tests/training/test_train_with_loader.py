@@ -160,3 +160,41 @@ def test_batchnorm_on_a_dataset_of_unknown_size_names_the_fix_at_the_one_row_bat
     model = gp.models.TabularMLP.from_schema(schema, hidden=(8,), batchnorm=True)
     with pytest.raises(gp.ParameterError, match=r"a training batch has 1 row; pass drop_last=True"):
         gp.train(model, loader, progress=False)
+
+
+def test_predict_refuses_a_drop_last_loader_that_drops_rows_before_any_batch(monkeypatch):
+    df = _bn_frame(10)
+    schema = gp.Schema.infer(df, label="y")
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(schema, hidden=(4,))
+    everything = gp.predict(model, gp.Loader(df, batch_size=4, shuffle=False, schema=schema))
+    assert everything.shape == (10,)
+    dropping = gp.Loader(df, batch_size=4, shuffle=False, drop_last=True, schema=schema)
+    assert sum(len(b) for b in dropping) == 8  # what predict returned: 8 scores for 10 rows, nothing said
+    with monkeypatch.context() as m:
+        m.setattr(gp.Loader, "__iter__", lambda self: pytest.fail("a batch was read before the check"))
+        with pytest.raises(gp.ParameterError, match=r"loader.drop_last must be False.*drops the last 2 of its 10 rows"):
+            gp.predict(model, dropping)
+    # drop_last with nothing to drop scores every row, in order
+    exact = gp.Loader(df, batch_size=5, shuffle=False, drop_last=True, schema=schema)
+    torch.testing.assert_close(gp.predict(model, exact), everything)
+
+
+@pytest.mark.parametrize("where", ["loader", "val"])
+def test_binary_labels_other_than_0_1_are_refused_before_any_training_step(where, monkeypatch):
+    df = _bn_frame(64)
+    bad = df.assign(y=np.where(np.arange(64) == 63, 2.0, df["y"]).astype("float32"))
+    schema = gp.Schema.infer(df, label="y")
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(schema, hidden=(4,))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train = gp.Loader(bad if where == "loader" else df, batch_size=16, schema=schema)
+    val = gp.Loader(bad if where == "val" else df, batch_size=16, schema=schema)
+    with monkeypatch.context() as m:
+        # the check read the flag at the end of the first epoch (of training, or of its validation): a whole
+        # epoch of steps, which changed the model's weights, before the error
+        m.setattr(gp.Loader, "__iter__", lambda self: pytest.fail("a batch was read before the check"))
+        what = "training" if where == "loader" else "validation"
+        with pytest.raises(gp.DataError, match=f"the {what} labels hold values other than 0 and 1"):
+            gp.train(model, train, val=val, epochs=2, progress=False)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
