@@ -80,6 +80,20 @@ def test_a_save_refuses_a_place_holding_something_else_and_leaves_it(what, place
 
 
 @pytest.mark.parametrize("what", list(SAVES))
+def test_a_previous_save_with_other_files_beside_it_is_refused_and_the_files_kept(what, place):
+    """A workflow save accepted any place that held a workflow.json, and deleted everything else there (notes,
+    data written beside the saved workflow)."""
+    where, write, read = place
+    save, load = SAVES[what]
+    save(where)
+    write("notes.txt", "mine")
+    with pytest.raises(WorkflowFormatError, match=rf"\['notes\.txt'\].*not a saved {what}'s"):
+        save(where)
+    assert read("notes.txt") == "mine"
+    load(where)  # the previous save is untouched too
+
+
+@pytest.mark.parametrize("what", list(SAVES))
 def test_a_save_replaces_a_previous_save_of_the_same_thing(what, place):
     where, _, _ = place
     save, load = SAVES[what]
