@@ -119,3 +119,23 @@ def test_a_save_to_a_file_is_a_parameter_error(what, tmp_path):
     with pytest.raises(gp.ParameterError, match="directory"):
         save(str(f))
     assert f.read_text() == "x"
+
+
+@pytest.mark.parametrize("what", list(SAVES))
+@pytest.mark.parametrize("given", [".", "./", "sub/.."])
+def test_a_save_to_the_current_directory_is_a_parameter_error(what, given, tmp_path, monkeypatch):
+    """A save replaces its directory by renaming it aside: the current directory could not be (a bare
+    OSError: [Errno 16] Device or resource busy: '.' -> '..old-...'), and must not be."""
+    save, load = SAVES[what]
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    with pytest.raises(gp.ParameterError, match=rf"directory of its own.*{here}.* is the current directory"):
+        save(given)
+    assert list(here.iterdir()) == []
+    save(str(here / "saved"))
+    monkeypatch.chdir(here / "saved")  # inside a previous save: refused as well, and the save kept
+    with pytest.raises(gp.ParameterError, match="current directory"):
+        save(".")
+    load(".")
+    assert sorted(p.name for p in here.iterdir()) == ["saved"]
