@@ -284,7 +284,8 @@ def save_target(directory: str | os.PathLike[str], storage_options: Mapping[str,
     A save replaces the whole directory or prefix, so one that already holds entries ``foreign`` names
     (of the top-level names of a directory, of the object names under a prefix: those that are not a
     previous save of ``what``) is refused with a :class:`~gpupipe.errors.WorkflowFormatError`; a local
-    path that is a file, or lies under one, is a :class:`~gpupipe.errors.ParameterError`.
+    path that is a file, or lies under one, or is the current directory or one above it, is a
+    :class:`~gpupipe.errors.ParameterError`.
     """
     from . import _validate as V
     from .errors import WorkflowFormatError
@@ -299,6 +300,11 @@ def save_target(directory: str | os.PathLike[str], storage_options: Mapping[str,
     else:
         V.output_dir(directory, "directory", where)
         target = Path(directory)
+        here = Path.cwd().resolve()
+        if target.resolve() in (here, *here.parents):  # it cannot be renamed aside (EBUSY), nor should it be
+            V.fail(where, "directory", directory, f"a directory of its own for the {what}",
+                   f"{target.resolve()} is the current directory or one above it, and a save replaces the whole "
+                   f"directory; give a new one, e.g. {os.path.join(os.fspath(directory), what)!r}")
         names, place = (sorted(p.name for p in target.iterdir()) if target.is_dir() else []), "directory"
     others = foreign(names)
     if others:

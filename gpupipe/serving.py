@@ -60,6 +60,24 @@ def _check_output_path(path: str | os.PathLike) -> None:
     V.output_dir(os.path.dirname(p), "out", "batch_predict")  # its folder: not a file, nor under one; writable
 
 
+def _check_output_not_input(path: str | os.PathLike, data: Any) -> None:
+    """A local output file that is one of the files being scored would replace that data with its scores (and,
+    left among them, be read back as data by the next run over the same directory or glob): refused by name."""
+    from . import _validate as V
+    from .io._sources import expand, is_url
+
+    if is_url(os.fspath(path)) or not os.path.isfile(path):
+        return
+    if not (isinstance(data, (str, os.PathLike)) or (isinstance(data, (list, tuple)) and data
+                                                     and all(isinstance(d, (str, os.PathLike)) for d in data))):
+        return
+    for src in expand(data, formats=("parquet", "csv"), reader="batch_predict"):
+        if not src.remote and os.path.samefile(src.path, path):
+            V.fail("batch_predict", "out", path, "a file that is not among the data being scored",
+                   f"{src.path} is one of the data's files, and writing the scores there would replace it (or add "
+                   "the scores to the data of the next run). Write them outside the data's files and directories")
+
+
 def _features(schema: Any) -> tuple[list[str], list[str], dict[str, int]]:
     return list(schema.cont), list(schema.cat), {c: int(n) for c, n in schema.cardinalities.items()}
 
@@ -323,6 +341,8 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
     model = _as_model(model)
     check_model_matches(wf, model)
     frame, dataset = _as_data(data, partition_rows)
+    if out is not None:
+        _check_output_not_input(out, data)
     columns = list(dataset.columns if dataset is not None else frame.columns)
     dtypes = dataset.dtypes if dataset is not None else dict(frame.dtypes)
     keys = _check_keys([keys] if isinstance(keys, str) else list(keys or []), columns)

@@ -338,3 +338,28 @@ def test_batch_predict_takes_files_whose_encoded_column_has_no_value(tmp_path):
     want = gp.batch_predict(wf, model, pd.DataFrame({"shop": pd.array([None, None], dtype="str"), "x": [0.5, -1.0]}),
                             progress=False)
     np.testing.assert_allclose(got["prediction"].to_numpy(), want["prediction"].to_numpy())
+
+
+@pytest.mark.parametrize("form", ["directory", "glob", "file", "list"])
+def test_an_output_that_is_one_of_the_data_files_is_refused_and_the_data_kept(saved, parts, form):
+    """Scores written over an input file replaced the data with its scores; written into the scored directory,
+    the next run read them back as data (900 rows scored as 1,800, every feature of the extra rows missing)."""
+    directory, _ = parts
+    first = directory / "part-0.parquet"
+    data = {"directory": directory, "glob": str(directory / "*.parquet"), "file": first,
+            "list": [first, directory / "part-1.parquet"]}[form]
+    before = first.read_bytes()
+    with pytest.raises(gp.ParameterError, match=r"out must be a file that is not among the data.*part-0\.parquet"):
+        gp.batch_predict(saved / "workflow", saved / "model", data, keys=["order_id"], out=first, progress=False)
+    assert first.read_bytes() == before
+
+
+def test_a_second_run_into_the_scored_directory_does_not_score_the_first_runs_output(saved, parts):
+    directory, whole = parts
+    out = directory / "scores.parquet"
+    gp.batch_predict(saved / "workflow", saved / "model", directory, keys=["order_id"], out=out, progress=False)
+    assert len(gp.read_parquet(out)) == len(whole)
+    with pytest.raises(gp.ParameterError, match=r"scores\.parquet is one of the data's files"):
+        gp.batch_predict(saved / "workflow", saved / "model", directory, keys=["order_id"], out=out, progress=False)
+    got = gp.read_parquet(out)
+    assert got["order_id"].tolist() == whole["order_id"].tolist()

@@ -40,7 +40,7 @@ from .._files import SavedFiles, atomic_write_dir, sha256_bytes, sha256_file
 from .._version import __version__
 from ..errors import WorkflowFormatError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "checkpoint_info", "load_checkpoint", "save_checkpoint"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "check_checkpointable", "checkpoint_info", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "gpupipe.checkpoint"
 FORMAT_VERSION = 1
@@ -57,6 +57,19 @@ def checkpoint_target(directory: str | os.PathLike, storage_options: Mapping[str
 
     return save_target(directory, storage_options, where, "checkpoint",
                        lambda names: [n for n in names if n != META and not _WEIGHTS_NAME.match(n)])
+
+
+def check_checkpointable(model: torch.nn.Module, where: str = "save_checkpoint") -> None:
+    """WorkflowFormatError unless ``model`` is of a registered model class with a JSON ``config`` (what
+    :func:`load_checkpoint` rebuilds it from). ``gp.train(checkpoint=...)`` checks it before the first epoch."""
+    from ..models import MODEL_CLASSES
+
+    cls_name = type(model).__name__
+    if MODEL_CLASSES.get(cls_name) is not type(model) or not isinstance(getattr(model, "config", None), Mapping):
+        msg = (f"{where}: cannot checkpoint a {type(model).__module__}.{cls_name}: a checkpoint needs a model with a "
+               f"JSON `config` whose class is registered with gpupipe.models.register_model (known: "
+               f"{sorted(MODEL_CLASSES)}); for other modules save model.state_dict() with torch.save yourself")
+        raise WorkflowFormatError(msg)
 
 
 def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra: Mapping[str, Any] | None = None, *,
@@ -90,18 +103,13 @@ def save_checkpoint(model: torch.nn.Module, directory: str | os.PathLike, extra:
     'TabularMLP'
     """
     from .. import _validate as V
-    from ..models import MODEL_CLASSES
 
     V.output_dir(directory, "directory", "save_checkpoint")
     if extra is not None and not (isinstance(extra, Mapping) and all(isinstance(k, str) for k in extra)):
         V.fail("save_checkpoint", "extra", extra, "None or a dict of str keys to JSON values (numbers, strings, lists)")
+    check_checkpointable(model)
     cls_name = type(model).__name__
-    config = getattr(model, "config", None)
-    if MODEL_CLASSES.get(cls_name) is not type(model) or not isinstance(config, Mapping):
-        msg = (f"cannot checkpoint a {type(model).__module__}.{cls_name}: save_checkpoint needs a model with a "
-               f"JSON `config` whose class is registered with gpupipe.models.register_model (known: "
-               f"{sorted(MODEL_CLASSES)}); for other modules save model.state_dict() with torch.save yourself")
-        raise WorkflowFormatError(msg)
+    config = model.config
     schema = getattr(model, "schema", None)
     meta: dict[str, Any] = {
         "format": FORMAT,

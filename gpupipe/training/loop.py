@@ -651,6 +651,12 @@ def train(
     loader = _check_model_fits(model, loader, "training")
     if val is not None:
         val = _check_model_fits(model, val, "validation")
+    if checkpoint is not None and _is_main_process():
+        # the first save comes after an epoch: a model it cannot save or a place holding other files is refused now
+        from .checkpoint import check_checkpointable, checkpoint_target
+
+        check_checkpointable(_unwrapped(model), where)
+        checkpoint_target(checkpoint, where=where)
     stopper = _early_stopping(early_stopping, task)
     if stopper is not None and val is None:
         raise ParameterError("gp.train: early_stopping needs validation data: pass val=<loader>")

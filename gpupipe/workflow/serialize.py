@@ -132,11 +132,16 @@ def _safe(name: str) -> str:
 def workflow_target(directory: str | os.PathLike, storage_options: Mapping[str, Any] | None = None,
                     where: str = "Workflow.save") -> tuple[Path | str, bool]:
     """``(target, remote)`` of a workflow save to ``directory``, refused before anything is written when it holds
-    anything but a previous saved workflow (:func:`gpupipe._files.save_target`)."""
+    anything but a previous saved workflow (:func:`gpupipe._files.save_target`): ``workflow.json`` and its
+    artifacts, nothing else (a save replaces the whole directory, so any other file would be deleted)."""
     from .._files import save_target
 
-    return save_target(directory, storage_options, where, "workflow",
-                       lambda names: names if names and _JSON not in names else [])
+    def foreign(names: list[str]) -> list[str]:
+        if _JSON not in names:
+            return names
+        return [n for n in names if n not in (_JSON, _ARTIFACTS) and not _ARTIFACT.match(n)]
+
+    return save_target(directory, storage_options, where, "workflow", foreign)
 
 
 def save_workflow(wf: Any, directory: str | os.PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Path | str:

@@ -382,6 +382,8 @@ class Workflow:
                 ops.append(op)
             nodes.append(Node(node_spec["selection"], ops))
         wf = cls(*nodes, label=spec.get("label"))
+        for st in wf._steps():
+            _check_state_covers(st)
         wf._finish_fit({str(k): str(v) for k, v in spec["input_dtypes"].items()})
         if spec.get("output_schema") is not None:
             recorded = Schema.from_dict(spec["output_schema"])
@@ -552,6 +554,23 @@ class Workflow:
         if dataset is not None:
             return dataset.map_partitions(partial(_inverse_partition, plan, oov))
         return _inverse_partition(plan, oov, data)
+
+def _check_state_covers(step: Any) -> None:
+    """WorkflowFormatError when a restored op's per-column statistics (a fitted dict keyed by column name:
+    ``means_``, ``vocab_``, ...) lack a column its node gives it: an edited or damaged spec, which would
+    otherwise load and fail at transform with a bare KeyError."""
+    for attr, value in vars(step.op).items():
+        if attr.startswith("_") or not attr.endswith("_") or not isinstance(value, Mapping):
+            continue
+        if any(isinstance(k, tuple) for k in value):
+            continue  # keyed by groups of columns (JoinGroupby's keys): the op checks those itself
+        missing = [c for c in step.columns if c not in value]
+        if missing:
+            msg = (f"{type(step.op).__name__} (node {step.node}) reads column(s) {missing}, but its saved state "
+                   f"{attr!r} has statistics for {list(value)[:10]} only; the file was edited or is damaged. "
+                   "Refit and save again")
+            raise WorkflowFormatError(msg)
+
 
 def _transform_partition(wf: Workflow, with_label: bool, part: Any) -> Any:
     """One partition of a lazy ``transform`` (module level: Dask pickles it with the workflow)."""

@@ -80,6 +80,20 @@ def test_a_save_refuses_a_place_holding_something_else_and_leaves_it(what, place
 
 
 @pytest.mark.parametrize("what", list(SAVES))
+def test_a_previous_save_with_other_files_beside_it_is_refused_and_the_files_kept(what, place):
+    """A workflow save accepted any place that held a workflow.json, and deleted everything else there (notes,
+    data written beside the saved workflow)."""
+    where, write, read = place
+    save, load = SAVES[what]
+    save(where)
+    write("notes.txt", "mine")
+    with pytest.raises(WorkflowFormatError, match=rf"\['notes\.txt'\].*not a saved {what}'s"):
+        save(where)
+    assert read("notes.txt") == "mine"
+    load(where)  # the previous save is untouched too
+
+
+@pytest.mark.parametrize("what", list(SAVES))
 def test_a_save_replaces_a_previous_save_of_the_same_thing(what, place):
     where, _, _ = place
     save, load = SAVES[what]
@@ -105,3 +119,23 @@ def test_a_save_to_a_file_is_a_parameter_error(what, tmp_path):
     with pytest.raises(gp.ParameterError, match="directory"):
         save(str(f))
     assert f.read_text() == "x"
+
+
+@pytest.mark.parametrize("what", list(SAVES))
+@pytest.mark.parametrize("given", [".", "./", "sub/.."])
+def test_a_save_to_the_current_directory_is_a_parameter_error(what, given, tmp_path, monkeypatch):
+    """A save replaces its directory by renaming it aside: the current directory could not be (a bare
+    OSError: [Errno 16] Device or resource busy: '.' -> '..old-...'), and must not be."""
+    save, load = SAVES[what]
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    with pytest.raises(gp.ParameterError, match=rf"directory of its own.*{here}.* is the current directory"):
+        save(given)
+    assert list(here.iterdir()) == []
+    save(str(here / "saved"))
+    monkeypatch.chdir(here / "saved")  # inside a previous save: refused as well, and the save kept
+    with pytest.raises(gp.ParameterError, match="current directory"):
+        save(".")
+    load(".")
+    assert sorted(p.name for p in here.iterdir()) == ["saved"]

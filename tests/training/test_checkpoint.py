@@ -157,3 +157,39 @@ def test_a_model_saved_on_the_gpu_loads_on_the_cpu(tmp_path):
     cont, cat = _inputs(model.schema)
     with torch.no_grad():
         torch.testing.assert_close(loaded(cont, cat), model(cont.cuda(), cat.cuda()).cpu(), rtol=1e-5, atol=1e-5)
+
+
+class _Unregistered(torch.nn.Module):
+    task = "binary"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(1, 1)
+
+    def forward(self, cont, cat):
+        return self.lin(cont[:, :1]).squeeze(-1)
+
+
+@pytest.mark.parametrize("case", ["other files", "unregistered model"])
+def test_train_refuses_a_checkpoint_it_cannot_write_before_the_first_epoch(tmp_path, case):
+    """gp.train(checkpoint=...) found out at its first save, after a whole epoch (and validation), that the
+    directory held other files or that the model could not be checkpointed: the epoch's work was lost."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=256).astype("float32"), "y": rng.integers(0, 2, 256).astype("float32")})
+    schema = gp.Schema.infer(frame, label="y")
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(schema, hidden=(4,)) if case == "other files" else _Unregistered()
+    where = tmp_path / "ckpt"
+    if case == "other files":
+        where.mkdir()
+        (where / "notes.txt").write_text("mine")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    pattern = r"gp\.train: .*notes\.txt" if case == "other files" else r"gp\.train: cannot checkpoint .*_Unregistered"
+    with pytest.raises(WorkflowFormatError, match=pattern):
+        gp.train(model, gp.Loader(frame, batch_size=32, schema=schema), epochs=2, progress=False, checkpoint=where)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # no step was taken
+    assert case != "other files" or sorted(p.name for p in where.iterdir()) == ["notes.txt"]

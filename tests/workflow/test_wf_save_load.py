@@ -164,6 +164,23 @@ def test_edited_structure_and_schema(tmp_path, fitted: gp.Workflow) -> None:
         gp.Workflow.load(tmp_path / "wf")
 
 
+@pytest.mark.parametrize(("node", "op", "edit", "column"), [
+    (0, 3, lambda st: st["means"].pop("cnt_missing"), "cnt_missing"),  # Normalize
+    (0, 0, lambda st: st["medians"].pop("cnt"), "cnt"),            # FillMedian
+    (1, 2, lambda st: st["ranges"].pop("x_mm"), "x_mm"),           # NormalizeMinMax
+    (3, 0, lambda st: st.update(columns=["z"]), "s"),              # Categorify: a vocabulary of another column
+])
+def test_state_lacking_a_column_of_its_node_is_refused_at_load(tmp_path, fitted: gp.Workflow, node, op, edit,
+                                                                column) -> None:
+    """Such an edited save loaded, and its transform failed with a bare KeyError (Normalize, FillMedian,
+    NormalizeMinMax) or a SchemaError that did not name the file (Categorify)."""
+    fitted.save(tmp_path / "wf")
+    _edit(tmp_path / "wf", lambda d: edit(d["nodes"][node]["ops"][op]["state"]))
+    with pytest.raises(WorkflowFormatError, match=rf"workflow\.json: .*\(node {node}\) reads column\(s\) \['{column}'\]"
+                                                  r".*edited or is damaged"):
+        gp.Workflow.load(tmp_path / "wf")
+
+
 def test_lambda_op_refused_with_advice(tmp_path) -> None:
     wf = gp.Workflow(["x"] >> ops.LambdaOp(lambda s: s.fillna(0)) >> ops.Normalize(), label="y").fit(_frame())
     with pytest.raises(WorkflowFormatError, match=r"never pickles.*built-in op.*recreate it after load"):
