@@ -99,6 +99,8 @@ class FillMedian(StatOp):
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
         self._require(frame, columns, "FillMedian")
+        # as at fit: timestamps, timedeltas and complex numbers would otherwise be read as numbers (NaT as -2**63)
+        F.require_kinds(frame, columns, "FillMedian", F.NUMERIC_KINDS, "Use ops.FillMissing with a string for text columns")
         data: dict[str, Any] = {}
         indicators: dict[str, Any] = {}
         for c in columns:

@@ -85,3 +85,17 @@ def test_fit_on_cudf_copies_only_the_distinct_value_table_to_the_host() -> None:
     assert report.d2h_bytes < 8 * n / 1000  # a thousandth of one column
     assert report.h2d_bytes <= 4096, str(report)  # fill scalars only
     assert op.medians_ == ops.FillMedian().fit(pdf, ["f", "i"]).medians_
+
+
+
+@pytest.mark.parametrize("values", [
+    pd.to_datetime(["2020-01-01", None, "1960-01-01"]),  # used to give ns counts as floats, NaT unfilled as -9.2e18
+    pd.to_timedelta([1, None, 3], unit="s"),             # [1e9, -9.2e18, 3e9]
+    np.array([1 + 1j, np.nan, 3]),                       # imaginary parts dropped: [1.0, 2.0, 3.0]
+    pd.array(["1.5", None, "x"], dtype="str"),           # a bare ValueError from NumPy
+], ids=["datetime", "timedelta", "complex", "text"])
+def test_transform_refuses_a_column_it_cannot_fill_by_name(values) -> None:
+    # fitted on numbers, the op read any other dtype at transform as numbers (or crashed unnamed); fit refuses them
+    op = ops.FillMedian().fit(pd.DataFrame({"a": [1.0, np.nan, 3.0]}), ["a"])
+    with pytest.raises(SchemaError, match=r"FillMedian: column.*'a'"):
+        op.transform(pd.DataFrame({"a": values}), ["a"])
