@@ -195,6 +195,16 @@ class Op(metaclass=_OpClass):
             raise NotImplementedError(f"{type(self).__name__} must implement load_state")
 
     # -- helpers for subclasses ----------------------------------------------------------
+    @classmethod
+    def _inputs(cls, frame: Any, names: Sequence[str], op: str) -> Any:
+        """``frame`` with ``names`` (checked present) in their canonical dtypes, as a Workflow gives them to its ops
+        (:func:`~gpupipe.backend.frame.normalize`; the frame itself when nothing needs converting). An op called on
+        its own then reads an object column of Python ints as integers, not as text."""
+        from ..backend import frame as F
+
+        cls._require(frame, names, op)
+        return F.normalize(frame, list(names))
+
     @staticmethod
     def _require(frame: Any, names: Sequence[str], op: str) -> None:
         missing = [n for n in names if n not in frame.columns]

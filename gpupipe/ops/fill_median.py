@@ -64,7 +64,7 @@ class FillMedian(StatOp):
         return out
 
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[str, tuple[Any, Any]]:
-        self._require(frame, columns, "FillMedian")
+        frame = self._inputs(frame, columns, "FillMedian")
         F.require_kinds(frame, columns, "FillMedian", F.NUMERIC_KINDS, "Use ops.FillMissing with a string for text columns")
         # counted where the data lives; only the distinct values and their counts come back (partials are small)
         return {c: F.float_value_counts(frame[c]) for c in columns}
@@ -98,7 +98,7 @@ class FillMedian(StatOp):
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
-        self._require(frame, columns, "FillMedian")
+        frame = self._inputs(frame, columns, "FillMedian")
         # as at fit: timestamps, timedeltas and complex numbers would otherwise be read as numbers (NaT as -2**63)
         F.require_kinds(frame, columns, "FillMedian", F.NUMERIC_KINDS, "Use ops.FillMissing with a string for text columns")
         data: dict[str, Any] = {}

@@ -99,3 +99,12 @@ def test_transform_refuses_a_column_it_cannot_fill_by_name(values) -> None:
     op = ops.FillMedian().fit(pd.DataFrame({"a": [1.0, np.nan, 3.0]}), ["a"])
     with pytest.raises(SchemaError, match=r"FillMedian: column.*'a'"):
         op.transform(pd.DataFrame({"a": values}), ["a"])
+
+
+def test_an_object_column_of_numbers_is_filled_on_its_own() -> None:
+    # on its own (no Workflow converting dtypes) the op refused an object column of Python numbers as "str values"
+    df = pd.DataFrame({"a": pd.Series([1, 2, None, 10], dtype=object)})
+    op = ops.FillMedian().fit(df, ["a"])
+    imp = SimpleImputer(strategy="median").fit(df.to_numpy(dtype=float, na_value=np.nan))
+    assert op.medians_ == {"a": imp.statistics_[0]}
+    np.testing.assert_array_equal(op.transform(df, ["a"])["a"].to_numpy(), [1.0, 2.0, 2.0, 10.0])
