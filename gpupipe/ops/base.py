@@ -213,6 +213,14 @@ class Op(metaclass=_OpClass):
             shown = have if len(have) <= 30 else [*have[:30], "..."]
             msg = f"{op}: column(s) {missing} not found in the data; it has {shown}"
             raise SchemaError(msg)
+        labels = frame.columns
+        if not labels.is_unique:  # frame[name] would be a frame of several columns, not a column
+            repeated = set(labels[labels.duplicated()])
+            twice = [n for n in dict.fromkeys(names) if n in repeated]
+            if twice:
+                msg = (f"{op}: the data has several columns named {twice}; every column needs its own name. Rename "
+                       "them first (pandas: df.columns = [...])")
+                raise SchemaError(msg)
 
 
 class StatOp(Op):
