@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,9 +92,12 @@ class FillMedian(StatOp):
                 medians[c] = 0.0
                 continue
             ends = np.cumsum(counts)  # value i covers sorted positions [ends[i-1], ends[i])
-            lo = values[np.searchsorted(ends, (n - 1) // 2, side="right")]
-            hi = values[np.searchsorted(ends, n // 2, side="right")]
-            medians[c] = float((lo + hi) / 2.0)
+            lo = float(values[np.searchsorted(ends, (n - 1) // 2, side="right")])
+            hi = float(values[np.searchsorted(ends, n // 2, side="right")])
+            mid = (lo + hi) / 2.0  # numpy.median's arithmetic, to the bit
+            if not math.isfinite(mid):  # two middle values above 9e307 overflow their sum; their halves add exactly
+                mid = lo / 2.0 + hi / 2.0
+            medians[c] = mid
         self.medians_ = medians
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:

@@ -108,3 +108,18 @@ def test_an_object_column_of_numbers_is_filled_on_its_own() -> None:
     imp = SimpleImputer(strategy="median").fit(df.to_numpy(dtype=float, na_value=np.nan))
     assert op.medians_ == {"a": imp.statistics_[0]}
     np.testing.assert_array_equal(op.transform(df, ["a"])["a"].to_numpy(), [1.0, 2.0, 2.0, 10.0])
+
+
+@pytest.mark.parametrize("values", [[1.7e308, 1.7e308, np.nan, 1.7e308, 1.7e308], [1e308, 1.5e308, np.nan],
+                                    [-1.7e308, -1.6e308], [-1.7e308, 1.7e308], [0.1, 0.2, 0.3, 0.7]])
+def test_median_of_huge_middle_values_is_finite(values) -> None:
+    # The mean of the two middle values overflowed: [1.7e308] * 4 had median inf, and the missing values were
+    # filled with inf (numpy.median, pandas and SimpleImputer do the same). The exact mean, rounded once:
+    from fractions import Fraction
+
+    x = sorted(v for v in values if v == v)
+    exact = float((Fraction(x[(len(x) - 1) // 2]) + Fraction(x[len(x) // 2])) / 2)
+    df = pd.DataFrame({"a": values})
+    op = ops.FillMedian().fit(df, ["a"])
+    assert op.medians_["a"] == exact
+    assert op.transform(df, ["a"])["a"].tolist() == [exact if v != v else v for v in values]
