@@ -195,6 +195,16 @@ class Op(metaclass=_OpClass):
             raise NotImplementedError(f"{type(self).__name__} must implement load_state")
 
     # -- helpers for subclasses ----------------------------------------------------------
+    @classmethod
+    def _inputs(cls, frame: Any, names: Sequence[str], op: str) -> Any:
+        """``frame`` with ``names`` (checked present) in their canonical dtypes, as a Workflow gives them to its ops
+        (:func:`~gpupipe.backend.frame.normalize`; the frame itself when nothing needs converting). An op called on
+        its own then reads an object column of Python ints as integers, not as text."""
+        from ..backend import frame as F
+
+        cls._require(frame, names, op)
+        return F.normalize(frame, list(names))
+
     @staticmethod
     def _require(frame: Any, names: Sequence[str], op: str) -> None:
         missing = [n for n in names if n not in frame.columns]
@@ -203,6 +213,14 @@ class Op(metaclass=_OpClass):
             shown = have if len(have) <= 30 else [*have[:30], "..."]
             msg = f"{op}: column(s) {missing} not found in the data; it has {shown}"
             raise SchemaError(msg)
+        labels = frame.columns
+        if not labels.is_unique:  # frame[name] would be a frame of several columns, not a column
+            repeated = set(labels[labels.duplicated()])
+            twice = [n for n in dict.fromkeys(names) if n in repeated]
+            if twice:
+                msg = (f"{op}: the data has several columns named {twice}; every column needs its own name. Rename "
+                       "them first (pandas: df.columns = [...])")
+                raise SchemaError(msg)
 
 
 class StatOp(Op):

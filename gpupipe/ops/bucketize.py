@@ -84,7 +84,7 @@ class Bucketize(Op):
             return {"boundaries": b}
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
-        self._require(frame, columns, "Bucketize")
+        frame = self._inputs(frame, columns, "Bucketize")
         out = {}
         for c in columns:
             bounds = self._bounds(c)

@@ -62,7 +62,7 @@ class DateParts(Op):
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         parts = self._parts()
-        self._require(frame, columns, "DateParts")
+        frame = self._inputs(frame, columns, "DateParts")
         F.require_kinds(frame, columns, "DateParts", ["datetime"],
                         "Parse text dates first (pandas.to_datetime, or a dtype when reading the file)")
         return F.build_frame(frame, {f"{c}_{p}": F.date_part(frame[c], p) for c in columns for p in parts})

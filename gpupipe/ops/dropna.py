@@ -32,6 +32,8 @@ class Dropna(Op):
 
     def transform_frame(self, frame: Any, columns: Sequence[str]) -> Any:
         self._require(frame, columns, "Dropna")
+        if not len(columns):  # no column to look at drops no row (pandas: dropna(subset=[]))
+            return frame.reset_index(drop=True)
         missing = None
         for c in columns:
             m = F.missing(frame[c])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,7 +65,7 @@ class FillMedian(StatOp):
         return out
 
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[str, tuple[Any, Any]]:
-        self._require(frame, columns, "FillMedian")
+        frame = self._inputs(frame, columns, "FillMedian")
         F.require_kinds(frame, columns, "FillMedian", F.NUMERIC_KINDS, "Use ops.FillMissing with a string for text columns")
         # counted where the data lives; only the distinct values and their counts come back (partials are small)
         return {c: F.float_value_counts(frame[c]) for c in columns}
@@ -91,14 +92,19 @@ class FillMedian(StatOp):
                 medians[c] = 0.0
                 continue
             ends = np.cumsum(counts)  # value i covers sorted positions [ends[i-1], ends[i])
-            lo = values[np.searchsorted(ends, (n - 1) // 2, side="right")]
-            hi = values[np.searchsorted(ends, n // 2, side="right")]
-            medians[c] = float((lo + hi) / 2.0)
+            lo = float(values[np.searchsorted(ends, (n - 1) // 2, side="right")])
+            hi = float(values[np.searchsorted(ends, n // 2, side="right")])
+            mid = (lo + hi) / 2.0  # numpy.median's arithmetic, to the bit
+            if not math.isfinite(mid):  # two middle values above 9e307 overflow their sum; their halves add exactly
+                mid = lo / 2.0 + hi / 2.0
+            medians[c] = mid
         self.medians_ = medians
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
-        self._require(frame, columns, "FillMedian")
+        frame = self._inputs(frame, columns, "FillMedian")
+        # as at fit: timestamps, timedeltas and complex numbers would otherwise be read as numbers (NaT as -2**63)
+        F.require_kinds(frame, columns, "FillMedian", F.NUMERIC_KINDS, "Use ops.FillMissing with a string for text columns")
         data: dict[str, Any] = {}
         indicators: dict[str, Any] = {}
         for c in columns:

@@ -20,7 +20,9 @@ class Filter(Op):
     ----------
     predicate : callable
         Takes the current frame (all columns, pandas or cuDF) and returns a boolean mask with
-        one value per row (a Series or an array). Null mask values count as False.
+        one value per row (a Series or an array). Null mask values count as False. A Series must
+        carry the frame's own index (rows in the frame's order): one of reordered or relabelled rows
+        is a :class:`~gpupipe.errors.DataError`, as is a 2-D array.
 
     Notes
     -----
@@ -66,11 +68,22 @@ class Filter(Op):
 
 
 def keep_rows(frame: Any, mask: Any, op: str) -> Any:
-    """Rows of ``frame`` where ``mask`` is True, with a fresh 0..n-1 index."""
+    """Rows of ``frame`` where ``mask`` is True, with a fresh 0..n-1 index.
+
+    The mask is taken by position, so a series mask must carry the frame's own index: one whose rows were
+    reordered or relabelled (``f.sort_values(...)["a"] > 0``) would keep the wrong rows, and is refused."""
     n = len(mask) if hasattr(mask, "__len__") else -1
     dtype = str(getattr(mask, "dtype", type(mask).__name__))
-    if n != len(frame) or dtype not in ("bool", "boolean"):
+    ndim = getattr(mask, "ndim", 1)
+    if n != len(frame) or dtype not in ("bool", "boolean") or ndim != 1:
+        shape = f"{ndim}-dimensional " if ndim != 1 else ""
         msg = (f"{op}: the predicate must return a boolean mask with one value per row ({len(frame)}); "
-               f"got {type(mask).__name__} of dtype {dtype} and length {n}")
+               f"got {shape}{type(mask).__name__} of dtype {dtype} and length {n}")
+        raise DataError(msg)
+    index = getattr(mask, "index", None)
+    if hasattr(index, "equals") and not index.equals(frame.index):
+        msg = (f"{op}: the predicate returned a series whose index is not the frame's (rows reordered, e.g. by "
+               "sort_values, or relabelled); its values would be applied to the wrong rows. Return the mask in the "
+               "frame's row order (e.g. mask.reindex(frame.index), or a boolean array)")
         raise DataError(msg)
     return F.keep_rows(frame, mask)

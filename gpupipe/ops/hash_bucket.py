@@ -57,7 +57,7 @@ class HashBucket(Op):
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self._check_params()
-        self._require(frame, columns, "HashBucket")
+        frame = self._inputs(frame, columns, "HashBucket")
         out = {}
         for c in columns:
             series = frame[c]

@@ -22,7 +22,10 @@ class LambdaOp(Op):
     dtype : str, optional
         The dtype ``fn`` returns, when its kind differs from the input's: a NumPy number dtype
         (``"float32"``, ``"int64"``, ``"bool"``), ``"str"`` or ``"datetime64[ns]"``. The output is cast
-        to it. Without it, ``fn`` must return values of its input's kind (numbers for numbers).
+        to it; a number the dtype cannot hold (beyond an integer dtype's range, a fraction for an integer
+        dtype, anything but 0 or 1 for ``"bool"``, a finite value that would overflow a narrower float) is a
+        :class:`~gpupipe.errors.DataError`, not wrapped or truncated. Without it, ``fn`` must return values
+        of its input's kind (numbers for numbers).
 
     Notes
     -----
@@ -139,8 +142,51 @@ class LambdaOp(Op):
             raise SchemaError(msg)
         if declared is None or str(out.dtype) == declared:
             return out
+        import numpy as np
+
         try:
-            return out.astype(declared)
+            with np.errstate(over="ignore", invalid="ignore"):  # a cast that changes values is refused below
+                cast = out.astype(declared)
         except (TypeError, ValueError, OverflowError) as exc:
             msg = f"LambdaOp: fn's output for column {column!r} ({out.dtype}) cannot be cast to dtype={self.dtype!r}: {exc}"
             raise DataError(msg) from exc
+        lost = _cast_loss(out, cast, got, declared)
+        if lost:
+            msg = (f"LambdaOp: fn's output for column {column!r} ({out.dtype}) does not fit dtype={self.dtype!r}: "
+                   f"{lost}, and the cast would change them silently. Return values that fit, or declare a dtype "
+                   "that holds them (e.g. 'int64' or 'float64')")
+            raise DataError(msg)
+        return cast
+
+
+def _cast_loss(out: Any, cast: Any, got: str, declared: str) -> str | None:
+    """What a numeric cast of ``out`` to ``declared`` would change (NumPy casts wrap integers, truncate fractions
+    and overflow to inf without a word), or None when every value survives. Rounding to a narrower float is not a
+    loss: that is what declaring one asks for."""
+    import numpy as np
+
+    want = F.kind(declared)
+    if got not in F.NUMERIC_KINDS or want not in F.NUMERIC_KINDS or len(out) == 0:
+        return None
+    if want == "float":
+        inf = float("inf")
+        made = int((cast.abs() == inf).sum()) - int((out.abs() == inf).sum())
+        return f"{made} finite value(s) are beyond {declared}'s range (they would become inf)" if made > 0 else None
+    present = out[~out.isna()]  # the cast succeeded, so nothing was missing; kept for nullable dtypes
+    if not len(present):
+        return None
+    if want == "bool":
+        bad = int((~present.isin([0, 1])).sum())
+        return f"{bad} value(s) are neither 0 nor 1" if bad else None
+    info = np.iinfo(np.dtype(declared))
+    if got == "float":
+        fractional = int((present % 1 != 0).sum())
+        if fractional:
+            return f"{fractional} value(s) have a fractional part"
+        lo, hi = float(present.min()), float(present.max())
+        # float(info.max) + 1 is the power of two just above the range, exactly (float(2**63 - 1) is 2**63)
+        fits = lo >= float(info.min) and hi < float(info.max) + 1.0
+    else:
+        lo, hi = int(present.min()), int(present.max())
+        fits = info.min <= lo and hi <= info.max
+    return None if fits else f"values from {lo} to {hi} are beyond {declared}'s range [{info.min}, {info.max}]"

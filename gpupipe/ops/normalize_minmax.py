@@ -48,7 +48,7 @@ class NormalizeMinMax(StatOp):
         return {c: ColumnInfo("float32", "cont") for c in columns}
 
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> Any:
-        self._require(frame, columns, "NormalizeMinMax")
+        frame = self._inputs(frame, columns, "NormalizeMinMax")
         F.require_kinds(frame, columns, "NormalizeMinMax", F.NUMERIC_KINDS, "Encode text with ops.Categorify instead")
         return moments(frame, columns, "NormalizeMinMax")
 
@@ -66,7 +66,7 @@ class NormalizeMinMax(StatOp):
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
-        self._require(frame, columns, "NormalizeMinMax")
+        frame = self._inputs(frame, columns, "NormalizeMinMax")
         F.require_kinds(frame, columns, "NormalizeMinMax", F.NUMERIC_KINDS, "Encode text with ops.Categorify instead")
         data = {}
         for c in columns:

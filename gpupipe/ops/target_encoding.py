@@ -94,17 +94,19 @@ class TargetEncoding(StatOp):
         self.smoothing = V.number(self.smoothing, "smoothing", "TargetEncoding", min_value=0, finite=False)
         self.seed = V.seed(self.seed, "TargetEncoding")
 
-    def _check(self, frame: Any, columns: Sequence[str]) -> None:
+    def _check(self, frame: Any, columns: Sequence[str]) -> Any:
+        """The fit data, its columns and target checked and in their canonical dtypes."""
         self._check_params()
         if self.target not in frame.columns:
             msg = (f"TargetEncoding: target column {self.target!r} not found in the data; it has "
                    f"{list(frame.columns)[:30]}. Keep the target in the data you fit on")
             raise SchemaError(msg)
-        self._require(frame, columns, "TargetEncoding")
+        frame = self._inputs(frame, [*columns, self.target], "TargetEncoding")
         if self.target in columns:
             raise SchemaError(f"TargetEncoding: the target {self.target!r} cannot also be a column to encode")
         for c in columns:
             F.check_kind(frame[c], c, "TargetEncoding", _KINDS)
+        return frame
 
     def _target(self, frame: Any) -> Any:
         series = frame[self.target]
@@ -133,7 +135,7 @@ class TargetEncoding(StatOp):
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[str, Any]:
         import pandas as pd
 
-        self._check(frame, columns)
+        frame = self._check(frame, columns)
         y = self._target(frame)
         out: dict[str, Any] = {"__total__": (float(y.sum()), len(y))}
         for c in columns:
@@ -213,7 +215,7 @@ class TargetEncoding(StatOp):
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
-        self._require(frame, columns, "TargetEncoding")
+        frame = self._inputs(frame, columns, "TargetEncoding")
         unknown = [c for c in columns if c not in self.stats_]
         if unknown:
             msg = (f"TargetEncoding was fitted on column(s) {list(self.stats_)}, not {unknown}; fit it on the same "
@@ -236,6 +238,7 @@ class TargetEncoding(StatOp):
         self.fit(frame, columns)
         if self.kfold == 1:
             return self.transform(frame, columns)
+        frame = self._check(frame, columns)
         y = self._target(frame)
         xp = array_namespace(y)
         k = self.kfold

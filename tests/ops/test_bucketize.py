@@ -114,3 +114,10 @@ def test_integer_boundaries_are_kept_exact_in_the_parameters(tmp_path):
     assert wf.ops[0].get_params() == {"boundaries": [0, bd]}
     wf.save(tmp_path / "wf")
     assert gp.Workflow.load(tmp_path / "wf").transform(df)["t"].tolist() == [1, 2]
+
+
+def test_an_object_column_of_ints_is_bucketized_on_its_own():
+    # on its own (no Workflow converting dtypes) the op refused an object column of Python ints as "str values"
+    values = [1, None, 5, -3, 2]
+    out = Bucketize([0, 2]).transform(pd.DataFrame({"a": pd.Series(values, dtype=object)}), ["a"])["a"].tolist()
+    assert out == [3 if v is None else int(np.digitize(v, [0, 2])) for v in values]

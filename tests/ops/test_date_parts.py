@@ -31,3 +31,12 @@ def test_unknown_part() -> None:
 def test_text_dates_refused_with_advice() -> None:
     with pytest.raises(SchemaError, match="to_datetime"):
         ops.DateParts().transform(pd.DataFrame({"t": ["2013-01-01"]}), ["t"])
+
+
+def test_an_object_column_of_timestamps_is_split_on_its_own() -> None:
+    # on its own (no Workflow converting dtypes) the op refused an object column of Timestamps as text to parse
+    t = pd.Series([pd.Timestamp("2013-01-07 05:06:07"), None, pd.Timestamp("1969-12-31 23:00")], dtype=object)
+    out = ops.DateParts(parts=("year", "dow", "hour")).transform(pd.DataFrame({"t": t}), ["t"])
+    ref = pd.to_datetime(t)
+    for part, attr in (("year", "year"), ("dow", "day_of_week"), ("hour", "hour")):
+        pd.testing.assert_series_equal(out[f"t_{part}"], getattr(ref.dt, attr).astype("Int64"), check_names=False)

@@ -85,3 +85,41 @@ def test_fit_on_cudf_copies_only_the_distinct_value_table_to_the_host() -> None:
     assert report.d2h_bytes < 8 * n / 1000  # a thousandth of one column
     assert report.h2d_bytes <= 4096, str(report)  # fill scalars only
     assert op.medians_ == ops.FillMedian().fit(pdf, ["f", "i"]).medians_
+
+
+
+@pytest.mark.parametrize("values", [
+    pd.to_datetime(["2020-01-01", None, "1960-01-01"]),  # used to give ns counts as floats, NaT unfilled as -9.2e18
+    pd.to_timedelta([1, None, 3], unit="s"),             # [1e9, -9.2e18, 3e9]
+    np.array([1 + 1j, np.nan, 3]),                       # imaginary parts dropped: [1.0, 2.0, 3.0]
+    pd.array(["1.5", None, "x"], dtype="str"),           # a bare ValueError from NumPy
+], ids=["datetime", "timedelta", "complex", "text"])
+def test_transform_refuses_a_column_it_cannot_fill_by_name(values) -> None:
+    # fitted on numbers, the op read any other dtype at transform as numbers (or crashed unnamed); fit refuses them
+    op = ops.FillMedian().fit(pd.DataFrame({"a": [1.0, np.nan, 3.0]}), ["a"])
+    with pytest.raises(SchemaError, match=r"FillMedian: column.*'a'"):
+        op.transform(pd.DataFrame({"a": values}), ["a"])
+
+
+def test_an_object_column_of_numbers_is_filled_on_its_own() -> None:
+    # on its own (no Workflow converting dtypes) the op refused an object column of Python numbers as "str values"
+    df = pd.DataFrame({"a": pd.Series([1, 2, None, 10], dtype=object)})
+    op = ops.FillMedian().fit(df, ["a"])
+    imp = SimpleImputer(strategy="median").fit(df.to_numpy(dtype=float, na_value=np.nan))
+    assert op.medians_ == {"a": imp.statistics_[0]}
+    np.testing.assert_array_equal(op.transform(df, ["a"])["a"].to_numpy(), [1.0, 2.0, 2.0, 10.0])
+
+
+@pytest.mark.parametrize("values", [[1.7e308, 1.7e308, np.nan, 1.7e308, 1.7e308], [1e308, 1.5e308, np.nan],
+                                    [-1.7e308, -1.6e308], [-1.7e308, 1.7e308], [0.1, 0.2, 0.3, 0.7]])
+def test_median_of_huge_middle_values_is_finite(values) -> None:
+    # The mean of the two middle values overflowed: [1.7e308] * 4 had median inf, and the missing values were
+    # filled with inf (numpy.median, pandas and SimpleImputer do the same). The exact mean, rounded once:
+    from fractions import Fraction
+
+    x = sorted(v for v in values if v == v)
+    exact = float((Fraction(x[(len(x) - 1) // 2]) + Fraction(x[len(x) // 2])) / 2)
+    df = pd.DataFrame({"a": values})
+    op = ops.FillMedian().fit(df, ["a"])
+    assert op.medians_["a"] == exact
+    assert op.transform(df, ["a"])["a"].tolist() == [exact if v != v else v for v in values]

@@ -65,3 +65,13 @@ def test_same_ids_on_both_backends():
     with gp.use_backend("cudf"):
         gpu = HashBucket(1009).transform(gp.from_pandas(df), ["s", "i", "f"])
     pd.testing.assert_frame_equal(via_arrow(gpu), via_arrow(cpu))
+
+
+def test_object_columns_of_python_values_hash_as_their_kind():
+    # on its own (no Workflow converting dtypes) an object column of ints or bools raised pyarrow's ArrowTypeError
+    ints = [1, -2, None, 2**40]
+    bools = [True, None, False, True]
+    df = pd.DataFrame({"i": pd.Series(ints, dtype=object), "b": pd.Series(bools, dtype=object)})
+    out = HashBucket(97).transform(df, ["i", "b"])
+    assert out["i"].tolist() == [0 if v is None else _ref(v, 97) for v in ints]
+    assert out["b"].tolist() == [0 if v is None else _ref(int(v), 97) for v in bools]

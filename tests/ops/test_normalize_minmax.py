@@ -47,3 +47,11 @@ def test_a_range_that_overflows_is_a_data_error_naming_the_column() -> None:
     ok = pd.DataFrame({"big": [1e308, 1e308, 1.0, -1e160]})
     got = gp.Workflow(["big"] >> ops.NormalizeMinMax()).fit_transform(ok)["big"].to_numpy()
     np.testing.assert_allclose(got, MinMaxScaler().fit_transform(ok).ravel().astype(np.float32))
+
+
+def test_an_object_column_of_numbers_is_scaled_on_its_own() -> None:
+    # on its own (no Workflow converting dtypes) the op refused an object column of Python numbers as "str values"
+    df = pd.DataFrame({"a": pd.Series([4, None, -2, 10], dtype=object)})
+    out = ops.NormalizeMinMax().fit(df, ["a"]).transform(df, ["a"])["a"].to_numpy(dtype=np.float64)
+    want = MinMaxScaler().fit_transform(df.to_numpy(dtype=float, na_value=np.nan)).ravel()
+    np.testing.assert_allclose(out, want, rtol=1e-6, equal_nan=True)

@@ -27,6 +27,7 @@ from helpers import assert_frame_equal, close_structures, require_cudf, via_arro
 
 import gpupipe as gp
 from gpupipe import ops
+from gpupipe.errors import SchemaError
 from gpupipe.ops import REGISTRY, ColumnInfo
 
 
@@ -286,3 +287,25 @@ def test_op_on_cudf_gives_what_it_gives_on_pandas(name: str, nan_as: str) -> Non
     assert states["cudf"][1].keys() == states["pandas"][1].keys()
     for key, art in states["pandas"][1].items():
         pd.testing.assert_frame_equal(states["cudf"][1][key], art, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_a_selected_column_named_twice_in_the_data_is_named(name: str) -> None:
+    """Called on its own (a Workflow refuses such data first), an op given a frame with two columns of a selected
+    name raised AttributeError ('DataFrame' object has no attribute 'dtype': ``frame[name]`` is then a frame), or,
+    for Rename, returned two columns of the same new name; now a SchemaError naming the column."""
+    example = EXAMPLES[name]
+    frame = _frame()
+    first = example.columns[0]
+    doubled = pd.concat([frame, frame[[first]]], axis=1)
+    op = OPS[name](**example.params)
+    with pytest.raises(SchemaError, match=f"several columns named \\['{first}'\\]"):
+        if op.stateful:
+            op.fit(doubled, example.columns)
+        (op.transform_frame if op.changes_rows else op.transform)(doubled, example.columns)
+
+
+def test_dropna_of_no_column_drops_no_row() -> None:
+    # pandas: df.dropna(subset=[]) keeps every row; the op raised TypeError (bad operand type for unary ~)
+    frame = _frame()
+    pd.testing.assert_frame_equal(ops.Dropna().transform_frame(frame, []), frame.dropna(subset=[]).reset_index(drop=True))

@@ -164,3 +164,18 @@ def test_a_column_all_missing_at_transform_gets_the_prior(empty, fitted):
     assert wf.transform(pd.DataFrame({"k": empty}))["TE_k_y"].tolist() == [prior, prior]
     op = wf.ops[0]
     assert op.transform(pd.DataFrame({"k": empty}), ["k"])["TE_k_y"].tolist() == [prior, prior]
+
+
+def test_an_object_column_of_ints_is_encoded_as_ints_on_its_own():
+    # Called on its own (no Workflow to convert dtypes), an object column of Python ints was fitted as the strings
+    # "1", "2", "3" and looked up as ints: every row got the prior (5 of 6 rows wrong here).
+    df = pd.DataFrame({"c": pd.Series([1, 2, None, 1, 3, 2], dtype=object), "y": [1.0, 0.0, 1.0, 1.0, 0.0, 0.0]})
+    te = TargetEncoding("y", smoothing=2.0).fit(df, ["c"])
+    got = te.transform(df, ["c"])["TE_c_y"].to_numpy()
+    # the documented formula, by pandas: (sum_y + smoothing * prior) / (count + smoothing), nulls -> prior
+    prior = df["y"].mean()
+    g = df.assign(c=df["c"].astype("Int64")).groupby("c")["y"].agg(["sum", "count"])
+    keys = df["c"].astype("Int64")
+    want = ((keys.map(g["sum"]).fillna(0) + 2.0 * prior) / (keys.map(g["count"]).fillna(0) + 2.0)).to_numpy(float)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert te.stats_["c"]["value"].tolist() == [1, 2, 3]
