@@ -92,19 +92,21 @@ class Categorify(StatOp):
         return FIRST_OOV_ID + self.num_oov_buckets
 
     # -- fitting ---------------------------------------------------------------------------
-    def _checked(self, frame: Any, columns: Sequence[str]) -> dict[str, str | None]:
-        self._require(frame, columns, "Categorify")
+    def _checked(self, frame: Any, columns: Sequence[str]) -> tuple[Any, dict[str, str | None]]:
+        """The frame with ``columns`` in their canonical dtypes (an object column of ints read as ints) and each
+        column's kind (None: all missing)."""
+        frame = self._inputs(frame, columns, "Categorify")
         kinds: dict[str, str | None] = {}
         for c in columns:
             s = frame[c]
             # a column all missing (one partition's share of a sparse column, read as float NaN) carries no kind
             # and adds no value; the other partitions give the column its kind (combine)
             kinds[c] = None if F.value_kind(s) not in _KINDS and F.all_missing(s) else F.check_kind(s, c, "Categorify", _KINDS)
-        return kinds
+        return frame, kinds
 
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[str, Any]:
         self._check_params()
-        kinds = self._checked(frame, columns)
+        frame, kinds = self._checked(frame, columns)
         counts = F.map_columns(frame, columns, F.value_counts)
         return {c: (kinds[c], vc) for c, vc in zip(columns, counts, strict=True)}
 
@@ -190,7 +192,7 @@ class Categorify(StatOp):
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
-        self._require(frame, columns, "Categorify")
+        frame = self._inputs(frame, columns, "Categorify")
         # dtype errors first, in column order, before any column's work starts
         no_kind = {c for c in columns if self._check_transform_kind(frame[c], c)}
         ids = F.map_columns(frame, columns, lambda s: self._ids(s, s.name, s.name in no_kind))
@@ -207,7 +209,7 @@ class Categorify(StatOp):
 
         self._check_params()
         columns = list(columns)
-        kinds = self._checked(frame, columns)
+        frame, kinds = self._checked(frame, columns)
         factorized, partial = {}, {}
         for col in columns:
             codes, values = F.factorize(frame[col])

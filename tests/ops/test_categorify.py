@@ -238,3 +238,17 @@ def test_a_partition_where_a_column_is_all_missing_adds_nothing_to_the_fit():
         by_parts = gp.Workflow(["a"] >> Categorify()).fit(gp.Dataset(ddf))
         in_memory = gp.Workflow(["a"] >> Categorify()).fit(whole)
         assert by_parts.transform(whole)["a"].tolist() == in_memory.transform(whole)["a"].tolist() == [1, 1, 1, 3, 4, 3]
+
+
+@pytest.mark.parametrize("how", ["fit_then_transform", "fit_transform"])
+def test_an_object_column_of_ints_is_encoded_as_ints_on_its_own(how):
+    """Called on its own (no Workflow to convert dtypes), an object column of Python ints was fitted as text and
+    looked up as ints: every row came out of vocabulary. It encodes as the same ints held as Int64 do."""
+    obj = pd.DataFrame({"c": pd.Series([1, 2, None, 1, 3, 2, 1], dtype=object)})
+    ints = pd.DataFrame({"c": pd.array([1, 2, None, 1, 3, 2, 1], dtype="Int64")})
+    want = Categorify().fit(ints, ["c"]).transform(ints, ["c"])["c"].tolist()
+    assert want == [3, 4, 1, 3, 5, 4, 3]  # 1 most frequent, then 2, then 3; null id 1
+    op = Categorify()
+    got = op.fit_transform(obj, ["c"]) if how == "fit_transform" else op.fit(obj, ["c"]).transform(obj, ["c"])
+    assert got["c"].tolist() == want
+    assert op.vocabulary("c")["value"].tolist()[3:] == [1, 2, 3]
