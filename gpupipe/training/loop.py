@@ -403,12 +403,17 @@ def _check_one_row_batches(model: Any, loader: Any) -> None:
         raise _one_row_batch_error(rows, bs, world)
 
 
-def _check_no_rows_dropped(loader: Any) -> None:
+def _check_no_rows_dropped(loader: Any, where: str = "gp.predict", param: str = "loader",
+                           lost: str = "scores would be missing for them",
+                           build: str = "gp.Loader(..., shuffle=False, drop_last=False)") -> None:
     """ParameterError when a ``drop_last`` loader's epoch ends in a short batch, which it drops: ``predict`` would
-    return fewer scores than rows, with no row saying which are missing. Decided from the loader's size (a loader
-    whose size is not known before reading it is refused, as it may drop rows)."""
+    return fewer scores than rows, with no row saying which are missing, and ``evaluate`` (or validation) would
+    score a subset of the rows. Decided from the loader's size (a loader whose size is not known before reading it
+    is refused, as it may drop rows); a loader without ``drop_last=True`` passes."""
     from .. import _validate as V
 
+    if getattr(loader, "drop_last", False) is not True:
+        return
     bs = getattr(loader, "batch_size", None)
     epoch_rows = getattr(loader, "_epoch_rows", None)
     rows = epoch_rows() if callable(epoch_rows) else None
@@ -416,9 +421,8 @@ def _check_no_rows_dropped(loader: Any) -> None:
         return
     dropped = (f"it drops the last {rows % int(bs)} of its {rows} rows" if rows is not None and V.is_integer(bs)
                and int(bs) >= 1 else "it may drop the last rows")
-    V.fail("gp.predict", "loader.drop_last", True, "False",
-           f"{dropped} (a batch shorter than batch_size={bs}), so scores would be missing for them: build it with "
-           "gp.Loader(..., shuffle=False, drop_last=False)")
+    V.fail(where, f"{param}.drop_last", True, "False",
+           f"{dropped} (a batch shorter than batch_size={bs}), so {lost}: build it with {build}")
 
 
 # ----------------------------------------------------------------------------- public API
@@ -458,8 +462,7 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
         V.fail("gp.predict", "loader.shuffle", True, "False",
                "scores come in the loader's order, and a shuffling loader (gp.Loader's default) draws a random "
                "order, so they would match no row of the data: build it with gp.Loader(..., shuffle=False)")
-    if getattr(loader, "drop_last", False) is True:
-        _check_no_rows_dropped(loader)
+    _check_no_rows_dropped(loader)
     V.choice(task, ["binary", "regression"], "task", "gp.predict", none_ok=True, none_means="the model's task")
     V.flag(amp, "amp", "gp.predict", none_ok=True, none_means="on for CUDA, off on the CPU")
     _check_loader(loader, "prediction", need_label=False)
@@ -474,7 +477,8 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None 
              amp: bool | None = False, threads: int | None = None) -> dict[str, float]:
     """Metrics of ``model`` on ``loader``: ``auc``, ``logloss``, ``accuracy`` (binary) or ``rmse``, ``mae``.
 
-    Computed on the loader's device (see :mod:`gpupipe.training.metrics`), read back once.
+    Computed on the loader's device (see :mod:`gpupipe.training.metrics`), read back once, over every row of the
+    loader: a ``drop_last=True`` loader whose last batch is short is a ``ParameterError`` before any batch.
     ``threads`` sets torch's intra-op threads for the call, as in :func:`train`.
 
     Examples
@@ -495,6 +499,8 @@ def evaluate(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None 
     threads = V.integer(threads, "threads", "gp.evaluate", min_value=1, none_ok=True,
                         none_means="torch's current count")
     _check_loader(loader, "evaluation", need_label=True)
+    _check_no_rows_dropped(loader, "gp.evaluate", lost="the metrics would leave them out",
+                           build="gp.Loader(..., drop_last=False)")
     device = _device_of(loader)
     model.to(device)
     task = _task_of(model, task)
@@ -643,6 +649,7 @@ def train(
     _check_loader(loader, "training", need_label=True)
     if val is not None:
         _check_loader(val, "validation", need_label=True)
+        _check_no_rows_dropped(val, where, "val", "validation metrics would leave them out", "gp.Loader(..., drop_last=False)")
     _check_one_row_batches(model, loader)
     task = _task_of(model, task)
     if task == "binary":

@@ -180,6 +180,32 @@ def test_predict_refuses_a_drop_last_loader_that_drops_rows_before_any_batch(mon
     torch.testing.assert_close(gp.predict(model, exact), everything)
 
 
+def test_evaluate_and_validation_refuse_a_drop_last_loader_that_drops_rows(monkeypatch):
+    """Metrics over a drop_last loader left its short last batch out (8 of 10 rows scored, AUC of those rows, nothing
+    said); evaluate and train's validation refuse it before any batch, as predict does. Training keeps drop_last."""
+    from sklearn.metrics import roc_auc_score
+
+    df = _bn_frame(10)
+    schema = gp.Schema.infer(df, label="y")
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(schema, hidden=(4,))
+    dropping = gp.Loader(df, batch_size=4, shuffle=False, drop_last=True, schema=schema)
+    with monkeypatch.context() as m:
+        m.setattr(gp.Loader, "__iter__", lambda self: pytest.fail("a batch was read before the check"))
+        with pytest.raises(gp.ParameterError, match=r"gp.evaluate: loader.drop_last must be False.*drops the last 2 "
+                                                    r"of its 10 rows.*metrics would leave them out"):
+            gp.evaluate(model, dropping)
+        with pytest.raises(gp.ParameterError, match=r"gp.train: val.drop_last must be False.*drops the last 2"):
+            gp.train(model, gp.Loader(df, batch_size=4, drop_last=True, schema=schema), val=dropping, epochs=1,
+                     progress=False)
+    every = gp.Loader(df, batch_size=4, shuffle=False, schema=schema)
+    scores = gp.predict(model, every).numpy()
+    got = gp.evaluate(model, every)["auc"]
+    assert got == pytest.approx(roc_auc_score(df["y"].to_numpy(), scores))  # all 10 rows
+    exact = gp.Loader(df, batch_size=5, shuffle=False, drop_last=True, schema=schema)  # nothing to drop
+    assert gp.evaluate(model, exact)["auc"] == pytest.approx(got)
+
+
 @pytest.mark.parametrize("where", ["loader", "val"])
 def test_binary_labels_other_than_0_1_are_refused_before_any_training_step(where, monkeypatch):
     df = _bn_frame(64)
