@@ -104,9 +104,10 @@ def atomic_write_file(path: str | os.PathLike[str], write: Callable[[str], objec
     Examples
     --------
     >>> import os, tempfile
+    >>> from pathlib import Path
     >>> p = os.path.join(tempfile.mkdtemp(), "a.txt")
-    >>> _ = atomic_write_file(p, lambda tmp: open(tmp, "w").write("hello"))
-    >>> open(p).read(), sorted(os.listdir(os.path.dirname(p)))
+    >>> _ = atomic_write_file(p, lambda tmp: Path(tmp).write_text("hello"))
+    >>> Path(p).read_text(), sorted(os.listdir(os.path.dirname(p)))
     ('hello', ['a.txt'])
     """
     if _is_url(path):
