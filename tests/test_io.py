@@ -449,3 +449,21 @@ def test_text_with_a_lone_surrogate_is_a_schema_error_naming_the_column():
                 call()
         fixed = df.assign(c=df["c"].str.encode("utf-8", errors="replace").str.decode("utf-8"))  # the advice works
         assert gp.from_pandas(fixed)["c"].tolist()[:2] == ["?x", "a"]
+
+
+def test_csv_text_that_is_not_utf8_is_a_data_error_not_a_column_of_bytes(tmp_path):
+    """One Latin-1 value made Arrow read the whole column as binary: every value came back as bytes (b'Paris'), so
+    ``== 'Paris'`` matched none of 999 rows, where pandas.read_csv raises UnicodeDecodeError."""
+    p = tmp_path / "cities.csv"
+    p.write_bytes(("id,city\n" + "".join(f"{i},Paris\n" for i in range(999)) + "999,Montr\xe9al\n").encode("latin-1"))
+    with pytest.raises(UnicodeDecodeError):
+        pd.read_csv(p)
+    with gp.use_backend("pandas"):
+        for call in (lambda: gp.read_csv(p), lambda: gp.read_csv([p, p]), lambda: gp.Dataset(p, partition_rows=300)):
+            with pytest.raises(gp.DataError, match=r"cities\.csv: column 'city' holds bytes that are not UTF-8.*row 999"):
+                call()
+        with pytest.raises(gp.DataError, match=r"cities\.csv: column 'city' holds bytes that are not UTF-8.*re-encode"):
+            gp.read_csv(p, dtype={"city": "str"})
+        good = tmp_path / "utf8.csv"
+        good.write_text(p.read_bytes().decode("latin-1"), encoding="utf-8")  # the advice works
+        assert gp.read_csv(good)["city"].tolist() == pd.read_csv(good)["city"].tolist()

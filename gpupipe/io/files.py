@@ -554,6 +554,33 @@ def _csv_arrow_options(opts: Mapping[str, Any], select: bool, src: Source,
 
 _CSV_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to ([\w\[\], ]+?): invalid value '(.*)'")
 _CSV_FIELDS = re.compile(r"Expected (\d+) columns, got (\d+)")
+_CSV_NOT_UTF8 = re.compile(r"In CSV column #(\d+): CSV conversion error to \w+: invalid UTF8 data")
+
+
+def _not_utf8(src: Source, column: str, row: int | None = None) -> DataError:
+    at = "" if row is None else f" (first in row {row}, counting data rows from 0)"
+    return DataError(f"{src.name}: column {column} holds bytes that are not UTF-8 text{at}; gpupipe reads CSV files as "
+                     "UTF-8: re-encode the file (e.g. iconv -f latin1 -t utf-8, or pandas.read_csv(path, "
+                     "encoding=...) then gp.from_pandas)")
+
+
+def _check_utf8(table: pa.Table, src: Source, opts: Mapping[str, Any]) -> None:
+    """DataError naming the first column Arrow read as binary (it does when a value is not valid UTF-8, and then
+    every value of the column comes out as bytes, ``b'Paris'`` for ``'Paris'``) unless ``dtype=`` asked for binary."""
+    import pyarrow as pa
+
+    for field in table.schema:
+        if not (pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)) or field.name in opts["dtype"]:
+            continue
+        row = None
+        for i, value in enumerate(table.column(field.name).to_pylist()):
+            try:
+                if value is not None:
+                    value.decode("utf-8")
+            except UnicodeDecodeError:
+                row = i
+                break
+        raise _not_utf8(src, repr(field.name), row)
 
 
 def _csv_parse_error(src: Source, exc: BaseException, read: Any, parse: Any) -> DataError | None:
@@ -572,6 +599,16 @@ def _csv_parse_error(src: Source, exc: BaseException, read: Any, parse: Any) -> 
         col = repr(names[k]) if k < len(names) else f"#{k}"
         return DataError(f"{src.name}: column {col} holds {value!r}, which does not read as {to} (the dtype given, or "
                          f"the one its earlier rows gave it); read it as text (dtype={{{col}: 'str'}}) or fix the value")
+    m = _CSV_NOT_UTF8.search(text)
+    if m:
+        names = []
+        with contextlib.suppress(Exception):
+            import pyarrow.csv as pcsv
+
+            with src.readable(compression="infer") as f:
+                names = pcsv.open_csv(f, read_options=read, parse_options=parse).schema.names
+        k = int(m[1])
+        return _not_utf8(src, repr(names[k]) if k < len(names) else f"#{k}")
     m = _CSV_FIELDS.search(text)
     if m:
         return DataError(f"{src.name}: {text}: a row has another number of fields than the first one. Check the "
@@ -600,6 +637,7 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
                 raise
             raise named from exc
         table.schema.names  # noqa: B018  Arrow checks values are UTF-8, not header names: decode them here
+        _check_utf8(table, src, opts)
         table = _exact_big_integers(table, src, opts, read, parse, convert)
     check_column_names(table.column_names, src.name)
     return table
