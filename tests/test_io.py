@@ -467,3 +467,14 @@ def test_csv_text_that_is_not_utf8_is_a_data_error_not_a_column_of_bytes(tmp_pat
         good = tmp_path / "utf8.csv"
         good.write_text(p.read_bytes().decode("latin-1"), encoding="utf-8")  # the advice works
         assert gp.read_csv(good)["city"].tolist() == pd.read_csv(good)["city"].tolist()
+
+
+@pytest.mark.parametrize("kind", ["file", "stream"])
+def test_read_arrow_of_a_file_with_a_repeated_column_name_is_a_schema_error_naming_it(backend, tmp_path, kind):
+    # Arrow IPC allows repeated names; the conversion failed with a bare AttributeError ('DataFrame' has no 'dtype')
+    table = pa.table([[1, 2], [3, 4], [5.0, 6.0]], names=["a", "a", "b"])
+    p = tmp_path / f"dup.{kind}"
+    with pa.OSFile(str(p), "wb") as f, (pa.ipc.new_file if kind == "file" else pa.ipc.new_stream)(f, table.schema) as w:
+        w.write_table(table)
+    with pytest.raises(gp.SchemaError, match=r"dup\.\w+: duplicate column name\(s\) \['a'\]"):
+        gp.read_arrow(p)

@@ -774,4 +774,5 @@ def read_arrow(path: PathLike) -> Any:
             raise _read_failed("Arrow IPC/Feather", p, exc) from exc
     from ..backend import frame as F
 
+    check_column_names(table.column_names, str(p))  # before converting: a repeated name broke it with AttributeError
     return _named(F.from_arrow.impl(get_backend().name)(table), [Source(str(p))])
