@@ -478,3 +478,19 @@ def test_read_arrow_of_a_file_with_a_repeated_column_name_is_a_schema_error_nami
         w.write_table(table)
     with pytest.raises(gp.SchemaError, match=r"dup\.\w+: duplicate column name\(s\) \['a'\]"):
         gp.read_arrow(p)
+
+
+def test_csv_na_values_number_matches_its_other_spellings_as_pandas(tmp_path):
+    """na_values=['-999'] left the sentinel wherever it was spelled otherwise: a float column written by pandas holds
+    '-999.0', so none of the 3 sentinels in x was null (mean -748.875, not 1.5; with ['-999.0'], 2 of 3 stayed:
+    -665.5). pandas nulls a float equal to the number, and the texts '-999' and '-999.0' for either."""
+    p = tmp_path / "s.csv"
+    p.write_text("x,y,t\n1.5,-999,a\n-999.0,1,-999.0\n-999.00,-999.0,b\n-9.99e2,2,c\n")
+    for na in (["-999"], ["-999.0"]):
+        want = pd.read_csv(p, na_values=na)
+        with gp.use_backend("pandas"):
+            got = gp.read_csv(p, na_values=na)
+        assert got["x"].isna().tolist() == want["x"].isna().tolist() == [False, True, True, True]
+        assert got["x"].mean() == want["x"].mean() == 1.5
+        assert got["y"].tolist() == [pd.NA, 1, pd.NA, 2] and want["y"].isna().tolist() == [True, False, True, False]
+        assert got["t"].isna().tolist() == want["t"].isna().tolist() == [False, True, False, False]

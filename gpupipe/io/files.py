@@ -381,7 +381,9 @@ def read_csv(
         comma for the others.
     na_values : list of str, optional
         Strings read as null besides pandas' defaults (the empty field, ``NA``, ``N/A``, ``n/a``, ``#N/A``,
-        ``NULL``, ``null``, ``None``, ``<NA>``, ``NaN``, ``nan``, ``-nan``...), which are always null.
+        ``NULL``, ``null``, ``None``, ``<NA>``, ``NaN``, ``nan``, ``-nan``...), which are always null. A number
+        stands for its value, as in pandas: ``"-999"`` also nulls the text ``-999.0``, and in float columns
+        every spelling of -999 (``-999.00``, ``-9.99e2``).
     header : bool
         Whether the first line names the columns.
     names : list of str, optional
@@ -449,10 +451,55 @@ def _check_csv_dtype(dtype: Any, columns: list[str] | None) -> dict[str, Any] | 
 def csv_options(*, columns: Sequence[str] | None = None, dtype: Mapping[str, Any] | None = None, sep: str | None = None,
                 na_values: Sequence[str] | None = None, header: bool = True, names: Sequence[str] | None = None,
                 skip_rows: int = 0) -> dict[str, Any]:
-    """The parsing options both backends' CSV readers take (``read_csv``'s defaults; ``sep`` None: :func:`csv_sep`)."""
+    """The parsing options both backends' CSV readers take (``read_csv``'s defaults; ``sep`` None: :func:`csv_sep`).
+    A number in ``na_values`` also stands for its other spellings as pandas takes them (``"-999"`` and
+    ``"-999.0"``); :func:`_numeric_na` nulls the values of float columns equal to it."""
     return {"columns": None if columns is None else list(columns), "dtype": dict(dtype or {}), "sep": sep,
-            "na_values": None if na_values is None else list(na_values), "header": header,
+            "na_values": None if na_values is None else _na_spellings(na_values), "header": header,
             "names": None if names is None else list(names), "skip_rows": int(skip_rows)}
+
+
+def _na_numbers(na_values: Sequence[str] | None) -> list[float]:
+    """The finite numbers among ``na_values`` (pandas' ``_floatify_na_values``)."""
+    import math
+
+    out = []
+    for x in na_values or ():
+        try:
+            v = float(x)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if math.isfinite(v) and v not in out:
+            out.append(v)
+    return out
+
+
+def _na_spellings(na_values: Sequence[str]) -> list[str]:
+    """``na_values`` with each whole number's two spellings, ``"-999"`` and ``"-999.0"``, as pandas'
+    ``_stringify_na_values`` adds them (a float column written by pandas holds ``-999.0``)."""
+    out = list(na_values)
+    for v in _na_numbers(na_values):
+        if v == int(v):
+            out += [x for x in (str(int(v)), f"{int(v)}.0") if x not in out]
+    return out
+
+
+def _numeric_na(table: pa.Table, opts: Mapping[str, Any]) -> pa.Table:
+    """``table`` with the values of its float columns equal to a number among ``na_values`` null, as pandas reads
+    them (``-999.00`` and ``-9.99e2`` are ``-999`` as much as ``-999`` is)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    numbers = _na_numbers(opts["na_values"])
+    if not numbers:
+        return table
+    for i, field in enumerate(table.schema):
+        if pa.types.is_floating(field.type):
+            col = table.column(i)
+            hit = pc.is_in(col, value_set=pa.array(numbers, pa.float64()).cast(field.type))
+            if pc.any(hit).as_py():
+                table = table.set_column(i, field, pc.if_else(hit, pa.scalar(None, field.type), col))
+    return table
 
 
 _TAB_SUFFIXES = (".tsv",)
@@ -638,7 +685,7 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
             raise named from exc
         table.schema.names  # noqa: B018  Arrow checks values are UTF-8, not header names: decode them here
         _check_utf8(table, src, opts)
-        table = _exact_big_integers(table, src, opts, read, parse, convert)
+        table = _numeric_na(_exact_big_integers(table, src, opts, read, parse, convert), opts)
     check_column_names(table.column_names, src.name)
     return table
 
@@ -718,7 +765,7 @@ def read_csv_rows(src: Source, opts: Mapping[str, Any], schema: pa.Schema, start
                    "build the Dataset again")
             raise DataError(msg) from failed
         return table.slice(start, length)
-    table = pa.Table.from_batches(kept, schema=reader.schema)
+    table = _numeric_na(pa.Table.from_batches(kept, schema=reader.schema), opts)
     if table.schema != schema:  # the file changed since its schema was read
         msg = (f"{src.name}: its columns are now {table.schema.names} ({table.schema.types}), not the "
                f"{schema.names} ({schema.types}) found when the Dataset was built; build it again")
