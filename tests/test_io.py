@@ -494,3 +494,23 @@ def test_csv_na_values_number_matches_its_other_spellings_as_pandas(tmp_path):
         assert got["x"].mean() == want["x"].mean() == 1.5
         assert got["y"].tolist() == [pd.NA, 1, pd.NA, 2] and want["y"].isna().tolist() == [True, False, True, False]
         assert got["t"].isna().tolist() == want["t"].isna().tolist() == [False, True, False, False]
+
+
+def test_a_glob_reads_the_same_files_on_object_storage_as_on_a_local_disk(tmp_path):
+    """fsspec's glob matches names starting with '.', Python's does not: memory://.../**/*.parquet read a hidden file's
+    rows too (6 rows where the local glob gave 4). A glob whose matches all lie in '_' or '.' directories gave a bare
+    ArrowInvalid ('Must pass at least one table'); it is a FileNotFoundError naming the pattern."""
+    df = pd.DataFrame({"a": pd.array([1, 2], dtype="Int64")})
+    url = "memory://gpupipe-test-glob/d"
+    with gp.use_backend("pandas"):
+        for rel in ("year=2013/x.parquet", "year=2014/x.parquet", ".hidden.parquet", "_tmp/y.parquet"):
+            gp.write_parquet(df, f"{url}/{rel}")
+            gp.write_parquet(df, tmp_path / rel)
+        for pattern in ("**/*.parquet", "*/*.parquet", "year=*/*"):
+            local = gp.read_parquet(str(tmp_path / pattern))
+            pd.testing.assert_frame_equal(gp.read_parquet(f"{url}/{pattern}"), local)
+        assert gp.read_parquet(str(tmp_path / "**/*.parquet"))["year"].tolist() == ["2013", "2013", "2014", "2014"]
+        assert len(gp.read_parquet(f"{url}/.hidden.parquet")) == len(gp.read_parquet(f"{url}/.h*")) == 2  # named: read
+        for where in (str(tmp_path), url):
+            with pytest.raises(FileNotFoundError, match=r"no \w+ matches the pattern.*skipped"):
+                gp.read_parquet(f"{where}/_tmp*/*.parquet")
