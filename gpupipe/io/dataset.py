@@ -48,6 +48,7 @@ class _Piece:
     groups: tuple[int, ...] | None = None
     start: int = 0  # first row, counted from the first row of `groups` (or of the file)
     length: int | None = None
+    sizes: tuple[int, ...] | None = None  # rows of each of the file's row groups, as its footer said (with `groups`)
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         return (self.backend, self.source.path, self.source.hive, self.fmt, str(self.target), self.groups,
@@ -426,7 +427,8 @@ def _parquet_pieces(sources: list[Source], partition_rows: int | None, columns: 
         for a in range(0, total, partition_rows):
             b = min(a + partition_rows, total)
             groups = [g for g in range(len(sizes)) if starts[g] < b and starts[g] + sizes[g] > a]
-            pieces.append(_Piece(backend, src, "parquet", target, own, tuple(groups), a - starts[groups[0]], b - a))
+            pieces.append(_Piece(backend, src, "parquet", target, own, tuple(groups), a - starts[groups[0]], b - a,
+                                 tuple(sizes)))
     return pieces, _meta_from_arrow(target.empty_table(), backend)
 
 
@@ -502,7 +504,7 @@ def _read_parquet_piece_pandas(piece: _Piece) -> Any:
 
     assert piece.own is not None
     # Partitions get a plain 0..n-1 index: the target schema carries no pandas metadata.
-    table = read_parquet_conformed(piece.source, piece.target, piece.own, piece.groups)
+    table = read_parquet_conformed(piece.source, piece.target, piece.own, piece.groups, piece.sizes)
     if piece.length is not None:
         table = table.slice(piece.start, piece.length)
     return arrow_to_pandas(table)

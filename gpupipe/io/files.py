@@ -153,8 +153,11 @@ def parquet_target(sources: Sequence[Source], columns: Sequence[str] | None,
     return unify(list(zip(sources, schemas, strict=True)), columns=columns, reader=reader), schemas
 
 
-def read_parquet_arrow(src: Source, columns: Sequence[str] | None, groups: Sequence[int] | None = None) -> pa.Table:
-    """One parquet file (or some of its row groups) as an Arrow table, page checksums verified."""
+def read_parquet_arrow(src: Source, columns: Sequence[str] | None, groups: Sequence[int] | None = None,
+                       sizes: Sequence[int] | None = None) -> pa.Table:
+    """One parquet file (or some of its row groups) as an Arrow table, page checksums verified. ``sizes``: the rows
+    of each of the file's row groups when its footer was read before (a DataError if they changed since: row
+    groups are chosen by number, and those of a rewritten file hold other rows)."""
     import pyarrow.parquet as pq
 
     cols = None if columns is None else list(columns)
@@ -165,16 +168,22 @@ def read_parquet_arrow(src: Source, columns: Sequence[str] | None, groups: Seque
         missing = [c for c in cols or () if c not in names]
         if missing:
             raise SchemaError(f"{src.name} has no column(s) {missing}; it has {names}")
+        now = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
+        if sizes is not None and now != list(sizes):
+            msg = (f"{src.name} changed since the Dataset was built: its row groups now hold {sum(now)} rows "
+                   f"({len(now)} groups), not {sum(sizes)} ({len(sizes)}); build the Dataset again")
+            raise DataError(msg)
         table = (pf.read(columns=cols) if groups is None
                  else pf.read_row_groups(list(groups), columns=cols))
     return table
 
 
 def read_parquet_conformed(src: Source, target: pa.Schema, own: pa.Schema,
-                           groups: Sequence[int] | None = None) -> pa.Table:
-    """One file (whose own schema is ``own``) read as ``target``: its columns, types and partition values."""
+                           groups: Sequence[int] | None = None, sizes: Sequence[int] | None = None) -> pa.Table:
+    """One file (whose own schema is ``own``) read as ``target``: its columns, types and partition values
+    (``sizes``: :func:`read_parquet_arrow`)."""
     cols, read = columns_to_read(target, src, own)
-    table = read_parquet_arrow(src, read, groups)
+    table = read_parquet_arrow(src, read, groups, sizes)
     return conform_table(table.replace_schema_metadata(None).select(cols), target, src)
 
 
