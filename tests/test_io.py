@@ -449,3 +449,68 @@ def test_text_with_a_lone_surrogate_is_a_schema_error_naming_the_column():
                 call()
         fixed = df.assign(c=df["c"].str.encode("utf-8", errors="replace").str.decode("utf-8"))  # the advice works
         assert gp.from_pandas(fixed)["c"].tolist()[:2] == ["?x", "a"]
+
+
+def test_csv_text_that_is_not_utf8_is_a_data_error_not_a_column_of_bytes(tmp_path):
+    """One Latin-1 value made Arrow read the whole column as binary: every value came back as bytes (b'Paris'), so
+    ``== 'Paris'`` matched none of 999 rows, where pandas.read_csv raises UnicodeDecodeError."""
+    p = tmp_path / "cities.csv"
+    p.write_bytes(("id,city\n" + "".join(f"{i},Paris\n" for i in range(999)) + "999,Montr\xe9al\n").encode("latin-1"))
+    with pytest.raises(UnicodeDecodeError):
+        pd.read_csv(p)
+    with gp.use_backend("pandas"):
+        for call in (lambda: gp.read_csv(p), lambda: gp.read_csv([p, p]), lambda: gp.Dataset(p, partition_rows=300)):
+            with pytest.raises(gp.DataError, match=r"cities\.csv: column 'city' holds bytes that are not UTF-8.*row 999"):
+                call()
+        with pytest.raises(gp.DataError, match=r"cities\.csv: column 'city' holds bytes that are not UTF-8.*re-encode"):
+            gp.read_csv(p, dtype={"city": "str"})
+        good = tmp_path / "utf8.csv"
+        good.write_text(p.read_bytes().decode("latin-1"), encoding="utf-8")  # the advice works
+        assert gp.read_csv(good)["city"].tolist() == pd.read_csv(good)["city"].tolist()
+
+
+@pytest.mark.parametrize("kind", ["file", "stream"])
+def test_read_arrow_of_a_file_with_a_repeated_column_name_is_a_schema_error_naming_it(backend, tmp_path, kind):
+    # Arrow IPC allows repeated names; the conversion failed with a bare AttributeError ('DataFrame' has no 'dtype')
+    table = pa.table([[1, 2], [3, 4], [5.0, 6.0]], names=["a", "a", "b"])
+    p = tmp_path / f"dup.{kind}"
+    with pa.OSFile(str(p), "wb") as f, (pa.ipc.new_file if kind == "file" else pa.ipc.new_stream)(f, table.schema) as w:
+        w.write_table(table)
+    with pytest.raises(gp.SchemaError, match=r"dup\.\w+: duplicate column name\(s\) \['a'\]"):
+        gp.read_arrow(p)
+
+
+def test_csv_na_values_number_matches_its_other_spellings_as_pandas(tmp_path):
+    """na_values=['-999'] left the sentinel wherever it was spelled otherwise: a float column written by pandas holds
+    '-999.0', so none of the 3 sentinels in x was null (mean -748.875, not 1.5; with ['-999.0'], 2 of 3 stayed:
+    -665.5). pandas nulls a float equal to the number, and the texts '-999' and '-999.0' for either."""
+    p = tmp_path / "s.csv"
+    p.write_text("x,y,t\n1.5,-999,a\n-999.0,1,-999.0\n-999.00,-999.0,b\n-9.99e2,2,c\n")
+    for na in (["-999"], ["-999.0"]):
+        want = pd.read_csv(p, na_values=na)
+        with gp.use_backend("pandas"):
+            got = gp.read_csv(p, na_values=na)
+        assert got["x"].isna().tolist() == want["x"].isna().tolist() == [False, True, True, True]
+        assert got["x"].mean() == want["x"].mean() == 1.5
+        assert got["y"].tolist() == [pd.NA, 1, pd.NA, 2] and want["y"].isna().tolist() == [True, False, True, False]
+        assert got["t"].isna().tolist() == want["t"].isna().tolist() == [False, True, False, False]
+
+
+def test_a_glob_reads_the_same_files_on_object_storage_as_on_a_local_disk(tmp_path):
+    """fsspec's glob matches names starting with '.', Python's does not: memory://.../**/*.parquet read a hidden file's
+    rows too (6 rows where the local glob gave 4). A glob whose matches all lie in '_' or '.' directories gave a bare
+    ArrowInvalid ('Must pass at least one table'); it is a FileNotFoundError naming the pattern."""
+    df = pd.DataFrame({"a": pd.array([1, 2], dtype="Int64")})
+    url = "memory://gpupipe-test-glob/d"
+    with gp.use_backend("pandas"):
+        for rel in ("year=2013/x.parquet", "year=2014/x.parquet", ".hidden.parquet", "_tmp/y.parquet"):
+            gp.write_parquet(df, f"{url}/{rel}")
+            gp.write_parquet(df, tmp_path / rel)
+        for pattern in ("**/*.parquet", "*/*.parquet", "year=*/*"):
+            local = gp.read_parquet(str(tmp_path / pattern))
+            pd.testing.assert_frame_equal(gp.read_parquet(f"{url}/{pattern}"), local)
+        assert gp.read_parquet(str(tmp_path / "**/*.parquet"))["year"].tolist() == ["2013", "2013", "2014", "2014"]
+        assert len(gp.read_parquet(f"{url}/.hidden.parquet")) == len(gp.read_parquet(f"{url}/.h*")) == 2  # named: read
+        for where in (str(tmp_path), url):
+            with pytest.raises(FileNotFoundError, match=r"no \w+ matches the pattern.*skipped"):
+                gp.read_parquet(f"{where}/_tmp*/*.parquet")

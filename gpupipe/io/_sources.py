@@ -7,7 +7,9 @@ Every reader (``read_parquet``, ``read_csv``, ``gp.Dataset``) turns what it was 
 * a directory: the files under it, recursively, whose names end in the reader's extensions
   (``.parquet``/``.parq``/``.pq``; ``.csv``/``.tsv``/``.csv.gz``/...), skipping every path part that
   starts with ``.`` or ``_`` (``_SUCCESS``, ``.ipynb_checkpoints``), in sorted order;
-* a glob (``*``, ``?``, ``[``; ``**`` crosses directories): the matching files, sorted;
+* a glob (``*``, ``?``, ``[``; ``**`` crosses directories): the matching files, sorted, skipping those in
+  directories below its fixed prefix whose names start with ``.`` or ``_``, and (as Python's glob does, for
+  URLs too) file names starting with ``.`` unless the pattern's last part does;
 * a list of any of these, in the order given.
 
 Hive partitions: below a directory or a glob's fixed prefix, each path part ``key=value`` names a
@@ -278,11 +280,12 @@ def _no_files(where: str, formats: Sequence[str], reader: str) -> DataError:
 def _expand_local(text: str, formats: Sequence[str], reader: str) -> list[Source]:
     if any(ch in text for ch in _GLOB_CHARS) and not os.path.exists(text):
         base = _glob_base(text)
-        matched = sorted(m for m in glob.glob(text, recursive=True) if os.path.isfile(m))
+        matched = sorted(m for m in glob.glob(text, recursive=True)
+                         if os.path.isfile(m) and not _hidden(_relparts(m, base)[:-1]))
         if not matched:
-            raise FileNotFoundError(errno.ENOENT, "no file matches the pattern; check the path", text)
-        return [Source(m, hive=_hive(_relparts(m, base)), base=base or None) for m in matched
-                if not _hidden(_relparts(m, base)[:-1])]
+            raise FileNotFoundError(errno.ENOENT, "no file matches the pattern (names starting with '.' or '_' in "
+                                    "directories below its fixed prefix are skipped); check the path", text)
+        return [Source(m, hive=_hive(_relparts(m, base)), base=base or None) for m in matched]
     p = Path(text)
     if p.is_dir():
         exts = _exts(formats)
@@ -309,11 +312,15 @@ def _expand_remote(url: str, formats: Sequence[str], reader: str,
         globbing = "*" in path if proto in ("http", "https") else any(ch in path for ch in _GLOB_CHARS)
         if globbing:
             base = _glob_base(path)
-            matched = sorted(m for m in fs.glob(path) if fs.isfile(m))
+            # as Python's glob (local paths): a name starting with '.' only when the pattern's does
+            dot = path.rstrip("/").rsplit("/", 1)[-1].startswith(".")
+            matched = sorted(m for m in fs.glob(path) if fs.isfile(m) and not _hidden(_relparts(m, base)[:-1])
+                             and (dot or not m.rstrip("/").rsplit("/", 1)[-1].startswith(".")))
             if not matched:
-                raise FileNotFoundError(errno.ENOENT, "no object matches the pattern; check the URL", url)
+                raise FileNotFoundError(errno.ENOENT, "no object matches the pattern (names starting with '.' or "
+                                        "'_' in directories below its fixed prefix are skipped); check the URL", url)
             return [Source(full(m), True, opts, _hive(_relparts(m, base)), full(base) if base else None)
-                    for m in matched if not _hidden(_relparts(m, base)[:-1])]
+                    for m in matched]
         try:
             info = fs.info(path)
         except FileNotFoundError:

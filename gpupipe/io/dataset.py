@@ -48,6 +48,7 @@ class _Piece:
     groups: tuple[int, ...] | None = None
     start: int = 0  # first row, counted from the first row of `groups` (or of the file)
     length: int | None = None
+    sizes: tuple[int, ...] | None = None  # rows of each of the file's row groups, as its footer said (with `groups`)
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         return (self.backend, self.source.path, self.source.hive, self.fmt, str(self.target), self.groups,
@@ -87,6 +88,8 @@ class Dataset:
     #: columns with no value in any file (null-typed in each file's own schema, or absent from it): their dtype is
     #: the unified schema's default and says nothing of their kind (Workflow.transform accepts any for them)
     _valueless: frozenset[str] = frozenset()
+    #: where the files this Dataset reads lie (:func:`_location` of each), so that ``to_parquet`` never writes over them
+    _reads: frozenset[tuple[str, str]] = frozenset()
 
     def __init__(self, source: Any, partition_rows: int | None = None, *,
                  columns: Sequence[str] | None = None, storage_options: Mapping[str, Any] | None = None) -> None:
@@ -101,6 +104,7 @@ class Dataset:
         source = as_frame(source, "gp.Dataset")  # a Polars frame, converted once
         if isinstance(source, Dataset):
             self._ddf, self.backend, self._valueless = source._ddf, source.backend, source._valueless
+            self._reads = source._reads
         elif hasattr(source, "__dask_graph__") and hasattr(source, "npartitions"):
             self._ddf, self.backend = source, backend_of(source._meta)
         elif _is_frame(source):
@@ -114,8 +118,8 @@ class Dataset:
                 isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, os.PathLike)) for p in source)):
             check_storage_options(source, storage_options, "gp.Dataset")
             self.backend = get_backend().name
-            self._ddf, self._valueless = _from_paths(source, partition_rows, None if columns is None else list(columns),
-                                                     self.backend, storage_options)
+            self._ddf, self._valueless, self._reads = _from_paths(
+                source, partition_rows, None if columns is None else list(columns), self.backend, storage_options)
         else:
             msg = (f"gp.Dataset takes paths (file, glob, directory or list), a pandas/cuDF DataFrame, a dask "
                    f"DataFrame or a Dataset as source; got {type(source).__module__}.{type(source).__qualname__}")
@@ -195,7 +199,7 @@ class Dataset:
             meta = fn(self._ddf._meta)
         ddf = self._ddf.map_partitions(fn, meta=meta, enforce_metadata=False, align_dataframes=False)
         out = Dataset.__new__(Dataset)
-        out._ddf, out.backend, out.partition_rows = ddf, self.backend, self.partition_rows
+        out._ddf, out.backend, out.partition_rows, out._reads = ddf, self.backend, self.partition_rows, self._reads
         return out
 
     def to_parquet(self, directory: PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Path | str:
@@ -206,6 +210,11 @@ class Dataset:
         files left from an earlier, longer write to the same directory are removed after the new
         ones are complete. The directory as a whole is not swapped atomically: a write that fails
         midway leaves whole part files, some new and some from before.
+
+        Refused (:class:`~gpupipe.errors.ParameterError`, before anything is computed): a directory
+        holding files this Dataset reads (each part would replace a file that later partitions still
+        read), and one holding data files other than ``part-NNNNN.parquet`` (reading the directory back
+        would add their rows).
 
         Parameters
         ----------
@@ -231,6 +240,9 @@ class Dataset:
             with remote_errors(url, "write"):
                 if fs.isfile(root):
                     raise FileExistsError(17, "exists and is not a directory; give Dataset.to_parquet a prefix", url)
+                base = root.rstrip("/")
+                held = [p[len(base) + 1:] for p in fs.find(base) if p.startswith(base + "/")] if fs.exists(base) else []
+            self._check_output(directory, url, held, _location(url, True))
             tasks = [dask.delayed(_write_part, pure=False)(part, f"{url}/part-{i:05d}.parquet", storage_options)
                      for i, part in enumerate(self._ddf.to_delayed())]
             dask.compute(*tasks)
@@ -244,6 +256,8 @@ class Dataset:
         if out.exists() and not out.is_dir():
             msg = f"{out} exists and is not a directory; give Dataset.to_parquet a directory"
             raise FileExistsError(msg)
+        held = [f.relative_to(out).as_posix() for f in out.rglob("*") if f.is_file()] if out.is_dir() else []
+        self._check_output(directory, str(out), held, _location(str(out), False))
         out.mkdir(parents=True, exist_ok=True)
         tasks = [dask.delayed(_write_part, pure=False)(part, str(out / f"part-{i:05d}.parquet"))
                  for i, part in enumerate(self._ddf.to_delayed())]
@@ -253,6 +267,40 @@ class Dataset:
             if number is not None and number >= n:
                 old.unlink()
         return out
+
+
+    def _check_output(self, directory: Any, where: str, held: list[str], target: tuple[str, str]) -> None:
+        """ParameterError unless ``directory`` (named ``where``, holding the files ``held``, relative paths) may
+        take this Dataset's part files: it holds none of the files the Dataset reads, and no data file a reader of
+        the directory would pick up besides ``part-NNNNN.parquet`` ones."""
+        from .. import _validate as V
+
+        proto, root = target
+        inside = sorted(path if p == "file" else f"{p}://{path}" for p, path in self._reads
+                        if p == proto and path.startswith(root.rstrip("/") + "/"))
+        if inside:
+            V.fail("Dataset.to_parquet", "directory", directory, "a directory this Dataset does not read from",
+                   f"it reads {len(inside)} file(s) under {where} ({inside[0]}...), and each part written would "
+                   "replace a file that later partitions still read (rows lost); write to another directory, then "
+                   "move it")
+        data = sorted(h for h in held if fmt_of(h) is not None and not any(x.startswith((".", "_")) for x in h.split("/"))
+                      and not ("/" not in h and _part_number(h) is not None))
+        if data:
+            V.fail("Dataset.to_parquet", "directory", directory, "an empty directory, a new one, or one an earlier "
+                   "to_parquet wrote", f"{where} holds {data[:5]}{'...' if len(data) > 5 else ''}, which readers of "
+                   "the directory would read with the new part files; choose another directory, or remove them")
+
+
+def _location(path: str, remote: bool) -> tuple[str, str]:
+    """Where a file or directory lies, comparable between a Dataset's sources and a to_parquet target:
+    ``("file", real path)`` for a local one, ``(protocol, path without protocol)`` for a URL."""
+    import re
+
+    if not remote:
+        return "file", os.path.realpath(path)
+    m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", path)
+    proto = m.group(1).lower() if m else "file"
+    return proto, path[m.end() if m else 0:].split("?", 1)[0].strip("/")
 
 
 def _part_number(name: str) -> int | None:
@@ -321,8 +369,9 @@ def _from_frame(frame: Any, partition_rows: int | None) -> Any:
 
 
 def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | None, backend: str,
-                storage_options: Mapping[str, Any] | None) -> tuple[Any, frozenset[str]]:
-    """The files' partitions as a dask frame, and the columns no file holds a value of (see ``Dataset._valueless``)."""
+                storage_options: Mapping[str, Any] | None) -> tuple[Any, frozenset[str], frozenset[tuple[str, str]]]:
+    """The files' partitions as a dask frame, the columns no file holds a value of (see ``Dataset._valueless``)
+    and where the files lie (``Dataset._reads``)."""
     import dask.dataframe as dd
 
     sources = expand(source, formats=("parquet", "csv"), reader="gp.Dataset", storage_options=storage_options)
@@ -342,7 +391,7 @@ def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | No
     _register_backend(backend)
     with _no_string_conversion():
         ddf = dd.from_map(_read_piece, pieces, meta=meta, enforce_metadata=False)
-    return ddf, _valueless_columns(pieces)
+    return ddf, _valueless_columns(pieces), frozenset(_location(s.path, s.remote) for s in sources)
 
 
 def _valueless_columns(pieces: list[_Piece]) -> frozenset[str]:
@@ -378,7 +427,8 @@ def _parquet_pieces(sources: list[Source], partition_rows: int | None, columns: 
         for a in range(0, total, partition_rows):
             b = min(a + partition_rows, total)
             groups = [g for g in range(len(sizes)) if starts[g] < b and starts[g] + sizes[g] > a]
-            pieces.append(_Piece(backend, src, "parquet", target, own, tuple(groups), a - starts[groups[0]], b - a))
+            pieces.append(_Piece(backend, src, "parquet", target, own, tuple(groups), a - starts[groups[0]], b - a,
+                                 tuple(sizes)))
     return pieces, _meta_from_arrow(target.empty_table(), backend)
 
 
@@ -454,7 +504,7 @@ def _read_parquet_piece_pandas(piece: _Piece) -> Any:
 
     assert piece.own is not None
     # Partitions get a plain 0..n-1 index: the target schema carries no pandas metadata.
-    table = read_parquet_conformed(piece.source, piece.target, piece.own, piece.groups)
+    table = read_parquet_conformed(piece.source, piece.target, piece.own, piece.groups, piece.sizes)
     if piece.length is not None:
         table = table.slice(piece.start, piece.length)
     return arrow_to_pandas(table)

@@ -153,8 +153,11 @@ def parquet_target(sources: Sequence[Source], columns: Sequence[str] | None,
     return unify(list(zip(sources, schemas, strict=True)), columns=columns, reader=reader), schemas
 
 
-def read_parquet_arrow(src: Source, columns: Sequence[str] | None, groups: Sequence[int] | None = None) -> pa.Table:
-    """One parquet file (or some of its row groups) as an Arrow table, page checksums verified."""
+def read_parquet_arrow(src: Source, columns: Sequence[str] | None, groups: Sequence[int] | None = None,
+                       sizes: Sequence[int] | None = None) -> pa.Table:
+    """One parquet file (or some of its row groups) as an Arrow table, page checksums verified. ``sizes``: the rows
+    of each of the file's row groups when its footer was read before (a DataError if they changed since: row
+    groups are chosen by number, and those of a rewritten file hold other rows)."""
     import pyarrow.parquet as pq
 
     cols = None if columns is None else list(columns)
@@ -165,16 +168,22 @@ def read_parquet_arrow(src: Source, columns: Sequence[str] | None, groups: Seque
         missing = [c for c in cols or () if c not in names]
         if missing:
             raise SchemaError(f"{src.name} has no column(s) {missing}; it has {names}")
+        now = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
+        if sizes is not None and now != list(sizes):
+            msg = (f"{src.name} changed since the Dataset was built: its row groups now hold {sum(now)} rows "
+                   f"({len(now)} groups), not {sum(sizes)} ({len(sizes)}); build the Dataset again")
+            raise DataError(msg)
         table = (pf.read(columns=cols) if groups is None
                  else pf.read_row_groups(list(groups), columns=cols))
     return table
 
 
 def read_parquet_conformed(src: Source, target: pa.Schema, own: pa.Schema,
-                           groups: Sequence[int] | None = None) -> pa.Table:
-    """One file (whose own schema is ``own``) read as ``target``: its columns, types and partition values."""
+                           groups: Sequence[int] | None = None, sizes: Sequence[int] | None = None) -> pa.Table:
+    """One file (whose own schema is ``own``) read as ``target``: its columns, types and partition values
+    (``sizes``: :func:`read_parquet_arrow`)."""
     cols, read = columns_to_read(target, src, own)
-    table = read_parquet_arrow(src, read, groups)
+    table = read_parquet_arrow(src, read, groups, sizes)
     return conform_table(table.replace_schema_metadata(None).select(cols), target, src)
 
 
@@ -381,7 +390,9 @@ def read_csv(
         comma for the others.
     na_values : list of str, optional
         Strings read as null besides pandas' defaults (the empty field, ``NA``, ``N/A``, ``n/a``, ``#N/A``,
-        ``NULL``, ``null``, ``None``, ``<NA>``, ``NaN``, ``nan``, ``-nan``...), which are always null.
+        ``NULL``, ``null``, ``None``, ``<NA>``, ``NaN``, ``nan``, ``-nan``...), which are always null. A number
+        stands for its value, as in pandas: ``"-999"`` also nulls the text ``-999.0``, and in float columns
+        every spelling of -999 (``-999.00``, ``-9.99e2``).
     header : bool
         Whether the first line names the columns.
     names : list of str, optional
@@ -449,10 +460,55 @@ def _check_csv_dtype(dtype: Any, columns: list[str] | None) -> dict[str, Any] | 
 def csv_options(*, columns: Sequence[str] | None = None, dtype: Mapping[str, Any] | None = None, sep: str | None = None,
                 na_values: Sequence[str] | None = None, header: bool = True, names: Sequence[str] | None = None,
                 skip_rows: int = 0) -> dict[str, Any]:
-    """The parsing options both backends' CSV readers take (``read_csv``'s defaults; ``sep`` None: :func:`csv_sep`)."""
+    """The parsing options both backends' CSV readers take (``read_csv``'s defaults; ``sep`` None: :func:`csv_sep`).
+    A number in ``na_values`` also stands for its other spellings as pandas takes them (``"-999"`` and
+    ``"-999.0"``); :func:`_numeric_na` nulls the values of float columns equal to it."""
     return {"columns": None if columns is None else list(columns), "dtype": dict(dtype or {}), "sep": sep,
-            "na_values": None if na_values is None else list(na_values), "header": header,
+            "na_values": None if na_values is None else _na_spellings(na_values), "header": header,
             "names": None if names is None else list(names), "skip_rows": int(skip_rows)}
+
+
+def _na_numbers(na_values: Sequence[str] | None) -> list[float]:
+    """The finite numbers among ``na_values`` (pandas' ``_floatify_na_values``)."""
+    import math
+
+    out = []
+    for x in na_values or ():
+        try:
+            v = float(x)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if math.isfinite(v) and v not in out:
+            out.append(v)
+    return out
+
+
+def _na_spellings(na_values: Sequence[str]) -> list[str]:
+    """``na_values`` with each whole number's two spellings, ``"-999"`` and ``"-999.0"``, as pandas'
+    ``_stringify_na_values`` adds them (a float column written by pandas holds ``-999.0``)."""
+    out = list(na_values)
+    for v in _na_numbers(na_values):
+        if v == int(v):
+            out += [x for x in (str(int(v)), f"{int(v)}.0") if x not in out]
+    return out
+
+
+def _numeric_na(table: pa.Table, opts: Mapping[str, Any]) -> pa.Table:
+    """``table`` with the values of its float columns equal to a number among ``na_values`` null, as pandas reads
+    them (``-999.00`` and ``-9.99e2`` are ``-999`` as much as ``-999`` is)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    numbers = _na_numbers(opts["na_values"])
+    if not numbers:
+        return table
+    for i, field in enumerate(table.schema):
+        if pa.types.is_floating(field.type):
+            col = table.column(i)
+            hit = pc.is_in(col, value_set=pa.array(numbers, pa.float64()).cast(field.type))
+            if pc.any(hit).as_py():
+                table = table.set_column(i, field, pc.if_else(hit, pa.scalar(None, field.type), col))
+    return table
 
 
 _TAB_SUFFIXES = (".tsv",)
@@ -554,6 +610,33 @@ def _csv_arrow_options(opts: Mapping[str, Any], select: bool, src: Source,
 
 _CSV_CONVERSION = re.compile(r"In CSV column #(\d+): CSV conversion error to ([\w\[\], ]+?): invalid value '(.*)'")
 _CSV_FIELDS = re.compile(r"Expected (\d+) columns, got (\d+)")
+_CSV_NOT_UTF8 = re.compile(r"In CSV column #(\d+): CSV conversion error to \w+: invalid UTF8 data")
+
+
+def _not_utf8(src: Source, column: str, row: int | None = None) -> DataError:
+    at = "" if row is None else f" (first in row {row}, counting data rows from 0)"
+    return DataError(f"{src.name}: column {column} holds bytes that are not UTF-8 text{at}; gpupipe reads CSV files as "
+                     "UTF-8: re-encode the file (e.g. iconv -f latin1 -t utf-8, or pandas.read_csv(path, "
+                     "encoding=...) then gp.from_pandas)")
+
+
+def _check_utf8(table: pa.Table, src: Source, opts: Mapping[str, Any]) -> None:
+    """DataError naming the first column Arrow read as binary (it does when a value is not valid UTF-8, and then
+    every value of the column comes out as bytes, ``b'Paris'`` for ``'Paris'``) unless ``dtype=`` asked for binary."""
+    import pyarrow as pa
+
+    for field in table.schema:
+        if not (pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type)) or field.name in opts["dtype"]:
+            continue
+        row = None
+        for i, value in enumerate(table.column(field.name).to_pylist()):
+            try:
+                if value is not None:
+                    value.decode("utf-8")
+            except UnicodeDecodeError:
+                row = i
+                break
+        raise _not_utf8(src, repr(field.name), row)
 
 
 def _csv_parse_error(src: Source, exc: BaseException, read: Any, parse: Any) -> DataError | None:
@@ -572,6 +655,16 @@ def _csv_parse_error(src: Source, exc: BaseException, read: Any, parse: Any) -> 
         col = repr(names[k]) if k < len(names) else f"#{k}"
         return DataError(f"{src.name}: column {col} holds {value!r}, which does not read as {to} (the dtype given, or "
                          f"the one its earlier rows gave it); read it as text (dtype={{{col}: 'str'}}) or fix the value")
+    m = _CSV_NOT_UTF8.search(text)
+    if m:
+        names = []
+        with contextlib.suppress(Exception):
+            import pyarrow.csv as pcsv
+
+            with src.readable(compression="infer") as f:
+                names = pcsv.open_csv(f, read_options=read, parse_options=parse).schema.names
+        k = int(m[1])
+        return _not_utf8(src, repr(names[k]) if k < len(names) else f"#{k}")
     m = _CSV_FIELDS.search(text)
     if m:
         return DataError(f"{src.name}: {text}: a row has another number of fields than the first one. Check the "
@@ -600,7 +693,8 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
                 raise
             raise named from exc
         table.schema.names  # noqa: B018  Arrow checks values are UTF-8, not header names: decode them here
-        table = _exact_big_integers(table, src, opts, read, parse, convert)
+        _check_utf8(table, src, opts)
+        table = _numeric_na(_exact_big_integers(table, src, opts, read, parse, convert), opts)
     check_column_names(table.column_names, src.name)
     return table
 
@@ -680,7 +774,7 @@ def read_csv_rows(src: Source, opts: Mapping[str, Any], schema: pa.Schema, start
                    "build the Dataset again")
             raise DataError(msg) from failed
         return table.slice(start, length)
-    table = pa.Table.from_batches(kept, schema=reader.schema)
+    table = _numeric_na(pa.Table.from_batches(kept, schema=reader.schema), opts)
     if table.schema != schema:  # the file changed since its schema was read
         msg = (f"{src.name}: its columns are now {table.schema.names} ({table.schema.types}), not the "
                f"{schema.names} ({schema.types}) found when the Dataset was built; build it again")
@@ -736,4 +830,5 @@ def read_arrow(path: PathLike) -> Any:
             raise _read_failed("Arrow IPC/Feather", p, exc) from exc
     from ..backend import frame as F
 
+    check_column_names(table.column_names, str(p))  # before converting: a repeated name broke it with AttributeError
     return _named(F.from_arrow.impl(get_backend().name)(table), [Source(str(p))])

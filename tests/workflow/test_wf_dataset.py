@@ -274,3 +274,62 @@ def test_dataset_column_with_no_value_in_any_file_transforms_as_missing(backend,
     wf_num = gp.Workflow(["x"] >> ops.Normalize(), ["s"] >> ops.Categorify()).fit(gp.from_pandas(_frame()))
     with pytest.raises(SchemaError, match=r"'x'.*cast it back"):
         wf_num.transform(gp.Dataset(tmp_path / "hive"))
+
+
+def test_to_parquet_refuses_the_directory_the_dataset_reads_from(tmp_path) -> None:
+    """Each part replaced a file later partitions still read: 10 rows written back onto their own directory came
+    back as 4, 8 or 6 (partition_rows 1, 2, 3), on local paths and memory:// alike. Refused before any work."""
+    df = pd.DataFrame({"a": pd.array(range(10), dtype="Int64"), "x": np.arange(10.0)})
+    with gp.use_backend("pandas"):
+        src = gp.Dataset(df, partition_rows=5).to_parquet(tmp_path / "data")
+        before = {p.name: p.read_bytes() for p in src.iterdir()}
+        ds = gp.Dataset(src, partition_rows=3)
+        for derived in (ds, ds.map_partitions(lambda p: p.assign(x=p["x"] * 2)), gp.Dataset(ds, columns=["a"])):
+            with pytest.raises(gp.ParameterError, match=r"directory must be a directory this Dataset does not read "
+                                                         r"from.*reads 2 file\(s\).*part-00000\.parquet"):
+                derived.to_parquet(src)
+        with pytest.raises(gp.ParameterError, match="does not read from"):
+            gp.Dataset(src / "part-00001.parquet").to_parquet(tmp_path)  # the directory above the file read
+        assert {p.name: p.read_bytes() for p in src.iterdir()} == before
+        pd.testing.assert_frame_equal(gp.read_parquet(src), df)
+        ds.to_parquet(tmp_path / "copy")  # elsewhere: every row
+        pd.testing.assert_frame_equal(gp.read_parquet(tmp_path / "copy"), pd.read_parquet(src))
+        url = "memory://gpupipe-test-onto/data"
+        gp.Dataset(df, partition_rows=5).to_parquet(url)
+        with pytest.raises(gp.ParameterError, match=r"reads 2 file\(s\) under memory://gpupipe-test-onto/data"):
+            gp.Dataset(url, partition_rows=3).to_parquet(url + "/")
+        pd.testing.assert_frame_equal(gp.read_parquet(url), df)
+
+
+def test_to_parquet_refuses_a_directory_holding_other_data_files(tmp_path) -> None:
+    """Reading the directory back gave their rows with the new ones: 2 rows written, 7 read. Part files of an
+    earlier to_parquet, and names readers skip, are no obstacle."""
+    df = pd.DataFrame({"a": [1.0, 2.0]})
+    with gp.use_backend("pandas"):
+        for other in ("old.parquet", "sub/year=2020/x.csv"):
+            out = tmp_path / other.replace("/", "_")
+            (out / other).parent.mkdir(parents=True)
+            (out / other).write_bytes(b"a\n9\n")
+            with pytest.raises(gp.ParameterError, match=rf"holds \['{other}'\], which readers of the directory would"):
+                gp.Dataset(df).to_parquet(out)
+            assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [other]
+        out = tmp_path / "ok"
+        gp.Dataset(pd.DataFrame({"a": [5.0, 6.0, 7.0]}), partition_rows=1).to_parquet(out)
+        for skipped in ("_SUCCESS", ".hidden.parquet", "notes.txt"):
+            (out / skipped).write_text("x")
+        gp.Dataset(df).to_parquet(out)
+        pd.testing.assert_frame_equal(gp.read_parquet(out), df)
+
+
+def test_a_parquet_file_rewritten_after_the_dataset_was_built_is_a_data_error_not_a_mix(tmp_path) -> None:
+    """Partitions read row groups by number: a file rewritten with 12 rows in groups of 5 read through the groups
+    of 4 found at build time gave 10 rows with 106 and 110 left out."""
+    p = tmp_path / "x.parquet"
+    pq.write_table(pa.table({"a": list(range(10))}), p, row_group_size=4)
+    with gp.use_backend("pandas"):
+        ds = gp.Dataset(p, partition_rows=3)
+        assert ds.to_frame()["a"].tolist() == list(range(10))
+        pq.write_table(pa.table({"a": list(range(100, 112))}), p, row_group_size=5)
+        with pytest.raises(DataError, match=r"x\.parquet changed since the Dataset was built.*12 rows.*not 10.*again"):
+            ds.to_frame()
+        assert gp.Dataset(p, partition_rows=3).to_frame()["a"].tolist() == pd.read_parquet(p)["a"].tolist()
