@@ -192,22 +192,27 @@ class Schema:
 
     @classmethod
     def infer(cls, frame: Any, *, label: str | None = None, cat: Iterable[str] = ()) -> Schema:
-        """Guess a schema from a frame: floats and bools are ``cont``, listed/integer columns ``cat``.
+        """Guess a schema from a frame: floats, decimals and bools are ``cont``, listed/integer columns ``cat``.
 
         Integer columns become categorical with cardinality ``max + 1``; use a Workflow to get
-        real statistics. Meant for quick experiments on already-encoded frames.
+        real statistics. Meant for quick experiments on already-encoded frames. A decimal column
+        is continuous with dtype ``float64``: the dtype rule makes decimals float64 where tensors take them.
 
         Raises
         ------
         SchemaError
             ``label`` or a ``cat`` name is not a column of the frame (a typo would otherwise make the
-            real label a feature); a column is neither numeric nor listed; an id column holds values
-            beyond the int64 range (uint64 above 2**63 - 1), which no embedding can take.
+            real label a feature); a column name is not a string; a column is neither numeric nor listed;
+            an id column holds values beyond the int64 range (uint64 above 2**63 - 1), which no embedding
+            can take.
         """
         from . import _validate as V
         from .backend import frame as F
+        from .io.convert import check_column_names
 
         V.string(label, "label", "Schema.infer", none_ok=True)
+        # a column 1 would not match label="1" (and a schema names columns by str): the label would become a feature
+        check_column_names(frame.columns, "Schema.infer")
         cat = set(V.name_list(cat, "cat", "Schema.infer", empty_ok=True) or [])
         names = [str(c) for c in frame.columns]
         missing = [c for c in ([label] if label is not None else []) + sorted(cat) if c not in names]
@@ -227,6 +232,8 @@ class Schema:
                 cols.append(ColumnSchema(str(name), "cat", str(dtype).lower(), _id_cardinality(frame[name], name)))
             elif kind in ("float", "bool"):
                 cols.append(ColumnSchema(str(name), "cont", str(dtype).lower()))
+            elif kind == "decimal":
+                cols.append(ColumnSchema(str(name), "cont", "float64"))
             else:
                 msg = (f"column {name!r} has dtype {str(dtype).lower()}, which is neither numeric nor listed as cat; "
                        "encode it with a Workflow (e.g. ops.Categorify) first")
