@@ -42,7 +42,7 @@ class Categorify(StatOp):
     max_size : int, optional
         Keep at most this many vocabulary entries (the most frequent); the special ids are not counted.
     num_oov_buckets : int, default 1
-        Number of out-of-vocabulary ids (at least 1).
+        Number of out-of-vocabulary ids (at least 1, at most ``2**32 - 1``: the hash is 32 bits).
 
     Notes
     -----
@@ -82,7 +82,9 @@ class Categorify(StatOp):
     def _check_params(self) -> None:
         from .. import _validate as V
 
-        self.num_oov_buckets = V.integer(self.num_oov_buckets, "num_oov_buckets", "Categorify", min_value=1)
+        # OOV buckets are a 32-bit hash modulo their number: more than 2**32 - 1 could never be reached
+        self.num_oov_buckets = V.integer(self.num_oov_buckets, "num_oov_buckets", "Categorify", min_value=1,
+                                         max_value=2**32 - 1)
         self.freq_threshold = V.integer(self.freq_threshold, "freq_threshold", "Categorify", min_value=0)
         self.max_size = V.integer(self.max_size, "max_size", "Categorify", min_value=0, none_ok=True,
                                   none_means="no limit")
