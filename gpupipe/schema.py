@@ -53,6 +53,14 @@ class ColumnSchema:
         if self.role not in ROLES:
             msg = f"column {self.name!r}: role {self.role!r} is not one of {ROLES}"
             raise SchemaError(msg)
+        from ._validate import is_integer
+
+        if self.cardinality is not None:
+            if not is_integer(self.cardinality):  # 7.5 would size an embedding 7 for ids up to 7; True would be 1
+                msg = (f"column {self.name!r}: cardinality must be a whole number of ids, got "
+                       f"{type(self.cardinality).__name__} {self.cardinality!r}")
+                raise SchemaError(msg)
+            object.__setattr__(self, "cardinality", int(self.cardinality))
         if self.role == "cat" and (self.cardinality is None or self.cardinality < 1):
             msg = f"categorical column {self.name!r} needs a positive cardinality, got {self.cardinality!r}"
             raise SchemaError(msg)
@@ -67,13 +75,20 @@ class ColumnSchema:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ColumnSchema:
+        if not isinstance(d, Mapping):
+            msg = f"a column schema must be a dictionary (name, role, dtype, ...), got {type(d).__name__} {d!r:.60}"
+            raise SchemaError(msg)
+        properties = d.get("properties", {})
+        if not isinstance(properties, Mapping):
+            msg = f"column schema {d.get('name')!r}: properties must be a dictionary, got {type(properties).__name__}"
+            raise SchemaError(msg)
         try:
             return cls(
                 name=str(d["name"]),
                 role=str(d["role"]),
                 dtype=str(d["dtype"]),
-                cardinality=None if d.get("cardinality") is None else int(d["cardinality"]),
-                properties=dict(d.get("properties", {})),
+                cardinality=d.get("cardinality"),  # checked as given: never truncated
+                properties=dict(properties),
             )
         except KeyError as exc:
             msg = f"column schema {dict(d)!r} lacks the key {exc.args[0]!r}"

@@ -31,3 +31,22 @@ def test_infer_refuses_column_names_that_are_not_strings():
     df = pd.DataFrame({0: [1.5, 2.0], 1: [1, 0]})
     with pytest.raises(gp.SchemaError, match=r"Schema.infer: column names must be strings, got \[0, 1\]"):
         gp.Schema.infer(df, label="1")
+
+
+@pytest.mark.parametrize(("cardinality", "shown"), [(7.5, "float 7.5"), ("abc", "str 'abc'"), (True, "bool True")])
+def test_from_dict_refuses_a_cardinality_that_is_not_a_whole_number(cardinality, shown):
+    # 7.5 was truncated to 7 (an embedding one row short of id 7) and True read as 1, silently; "abc" was a bare
+    # ValueError
+    d = {"columns": [{"name": "c", "role": "cat", "dtype": "int64", "cardinality": cardinality}]}
+    with pytest.raises(gp.SchemaError, match=f"column 'c': cardinality must be a whole number of ids, got {shown}"):
+        gp.Schema.from_dict(d)
+
+
+def test_from_dict_refuses_entries_that_are_not_dictionaries_by_name():
+    # bare TypeErrors: "string indices must be integers", "cannot convert dictionary update sequence element"
+    with pytest.raises(gp.SchemaError, match="a column schema must be a dictionary"):
+        gp.Schema.from_dict({"columns": ["c"]})
+    with pytest.raises(gp.SchemaError, match="column schema 'c': properties must be a dictionary, got list"):
+        gp.Schema.from_dict({"columns": [{"name": "c", "role": "cont", "dtype": "float32", "properties": [1]}]})
+    schema = gp.Schema([gp.ColumnSchema("c", "cat", "int64", np.int64(5), {"op": "Categorify"})])
+    assert gp.Schema.from_dict(schema.to_dict()) == schema and schema["c"].cardinality == 5
