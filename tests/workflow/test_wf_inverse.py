@@ -255,3 +255,17 @@ def test_inverse_errors_name_the_output_column_after_a_rename(backend):
         wf.inverse_transform(_on(backend, pd.DataFrame({"c_id": [3.0]})))
     with pytest.raises(SchemaError, match=r"oov=1 for column 'c_id'"):
         wf.inverse_transform(_on(backend, pd.DataFrame({"c_id": [3]})), oov={"c_id": 1})
+
+
+def test_inverse_keeps_the_width_of_a_column_another_node_or_op_added():
+    # A Categorify of a column an earlier node added (a Rename of an Int32 column, JoinExternal's Int16 column)
+    # read back as Int64: only raw input columns kept their width at fit.
+    df = pd.DataFrame({"n": pd.array([5, 6, None, 5], dtype="Int32"), "k": ["a", "b", "a", "b"]})
+    ext = pd.DataFrame({"k": ["a", "b"], "code": pd.array([7, 8], dtype="Int16")})
+    wf = gp.Workflow(["n"] >> ops.Rename(postfix="_r"), ["n_r"] >> ops.Categorify(),
+                     ["n"] >> ops.FillMissing(0) >> ops.Categorify() >> ops.Rename(postfix="_f"),
+                     ["k"] >> ops.JoinExternal(ext, on="k"), ["code"] >> ops.Categorify()).fit(df)
+    out = wf.inverse_transform(wf.transform(df))
+    assert {c: str(out[c].dtype) for c in ("n_r", "n_f", "code")} == {"n_r": "Int32", "n_f": "Int32", "code": "Int16"}
+    assert _pylist(out["n_r"]) == [5, 6, None, 5] and _pylist(out["n_f"]) == [5, 6, 0, 5]
+    assert _pylist(out["code"]) == [7, 8, 7, 8]
