@@ -53,6 +53,14 @@ class ColumnSchema:
         if self.role not in ROLES:
             msg = f"column {self.name!r}: role {self.role!r} is not one of {ROLES}"
             raise SchemaError(msg)
+        from ._validate import is_integer
+
+        if self.cardinality is not None:
+            if not is_integer(self.cardinality):  # 7.5 would size an embedding 7 for ids up to 7; True would be 1
+                msg = (f"column {self.name!r}: cardinality must be a whole number of ids, got "
+                       f"{type(self.cardinality).__name__} {self.cardinality!r}")
+                raise SchemaError(msg)
+            object.__setattr__(self, "cardinality", int(self.cardinality))
         if self.role == "cat" and (self.cardinality is None or self.cardinality < 1):
             msg = f"categorical column {self.name!r} needs a positive cardinality, got {self.cardinality!r}"
             raise SchemaError(msg)
@@ -67,13 +75,20 @@ class ColumnSchema:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ColumnSchema:
+        if not isinstance(d, Mapping):
+            msg = f"a column schema must be a dictionary (name, role, dtype, ...), got {type(d).__name__} {d!r:.60}"
+            raise SchemaError(msg)
+        properties = d.get("properties", {})
+        if not isinstance(properties, Mapping):
+            msg = f"column schema {d.get('name')!r}: properties must be a dictionary, got {type(properties).__name__}"
+            raise SchemaError(msg)
         try:
             return cls(
                 name=str(d["name"]),
                 role=str(d["role"]),
                 dtype=str(d["dtype"]),
-                cardinality=None if d.get("cardinality") is None else int(d["cardinality"]),
-                properties=dict(d.get("properties", {})),
+                cardinality=d.get("cardinality"),  # checked as given: never truncated
+                properties=dict(properties),
             )
         except KeyError as exc:
             msg = f"column schema {dict(d)!r} lacks the key {exc.args[0]!r}"
@@ -192,22 +207,27 @@ class Schema:
 
     @classmethod
     def infer(cls, frame: Any, *, label: str | None = None, cat: Iterable[str] = ()) -> Schema:
-        """Guess a schema from a frame: floats and bools are ``cont``, listed/integer columns ``cat``.
+        """Guess a schema from a frame: floats, decimals and bools are ``cont``, listed/integer columns ``cat``.
 
         Integer columns become categorical with cardinality ``max + 1``; use a Workflow to get
-        real statistics. Meant for quick experiments on already-encoded frames.
+        real statistics. Meant for quick experiments on already-encoded frames. A decimal column
+        is continuous with dtype ``float64``: the dtype rule makes decimals float64 where tensors take them.
 
         Raises
         ------
         SchemaError
             ``label`` or a ``cat`` name is not a column of the frame (a typo would otherwise make the
-            real label a feature); a column is neither numeric nor listed; an id column holds values
-            beyond the int64 range (uint64 above 2**63 - 1), which no embedding can take.
+            real label a feature); a column name is not a string; a column is neither numeric nor listed;
+            an id column holds values beyond the int64 range (uint64 above 2**63 - 1), which no embedding
+            can take.
         """
         from . import _validate as V
         from .backend import frame as F
+        from .io.convert import check_column_names
 
         V.string(label, "label", "Schema.infer", none_ok=True)
+        # a column 1 would not match label="1" (and a schema names columns by str): the label would become a feature
+        check_column_names(frame.columns, "Schema.infer")
         cat = set(V.name_list(cat, "cat", "Schema.infer", empty_ok=True) or [])
         names = [str(c) for c in frame.columns]
         missing = [c for c in ([label] if label is not None else []) + sorted(cat) if c not in names]
@@ -227,6 +247,8 @@ class Schema:
                 cols.append(ColumnSchema(str(name), "cat", str(dtype).lower(), _id_cardinality(frame[name], name)))
             elif kind in ("float", "bool"):
                 cols.append(ColumnSchema(str(name), "cont", str(dtype).lower()))
+            elif kind == "decimal":
+                cols.append(ColumnSchema(str(name), "cont", "float64"))
             else:
                 msg = (f"column {name!r} has dtype {str(dtype).lower()}, which is neither numeric nor listed as cat; "
                        "encode it with a Workflow (e.g. ops.Categorify) first")

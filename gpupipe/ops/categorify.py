@@ -42,7 +42,7 @@ class Categorify(StatOp):
     max_size : int, optional
         Keep at most this many vocabulary entries (the most frequent); the special ids are not counted.
     num_oov_buckets : int, default 1
-        Number of out-of-vocabulary ids (at least 1).
+        Number of out-of-vocabulary ids (at least 1, at most ``2**32 - 1``: the hash is 32 bits).
 
     Notes
     -----
@@ -82,7 +82,9 @@ class Categorify(StatOp):
     def _check_params(self) -> None:
         from .. import _validate as V
 
-        self.num_oov_buckets = V.integer(self.num_oov_buckets, "num_oov_buckets", "Categorify", min_value=1)
+        # OOV buckets are a 32-bit hash modulo their number: more than 2**32 - 1 could never be reached
+        self.num_oov_buckets = V.integer(self.num_oov_buckets, "num_oov_buckets", "Categorify", min_value=1,
+                                         max_value=2**32 - 1)
         self.freq_threshold = V.integer(self.freq_threshold, "freq_threshold", "Categorify", min_value=0)
         self.max_size = V.integer(self.max_size, "max_size", "Categorify", min_value=0, none_ok=True,
                                   none_means="no limit")
@@ -255,9 +257,9 @@ class Categorify(StatOp):
                 return canonical
         return name
 
-    def _oov_value(self, column: str, oov: Any, explicit: bool) -> Any:
+    def _oov_value(self, column: str, oov: Any, explicit: bool, shown: str | None = None) -> Any:
         """The value OOV ids read back as in ``column``: ``oov`` when the column's kind can hold it, else
-        missing (an explicit per-column value that cannot be held is an error)."""
+        missing (an explicit per-column value that cannot be held is an error naming the column ``shown``)."""
         kind = self.kinds_[column]
         fits = (oov is None
                 or (kind == "str" and isinstance(oov, str))
@@ -266,10 +268,24 @@ class Categorify(StatOp):
         if fits:
             return oov
         if explicit:
-            msg = (f"Categorify.inverse_transform: oov={oov!r} for column {column!r}, which holds {kind} values; "
+            msg = (f"Categorify.inverse_transform: oov={oov!r} for column {shown or column!r}, which holds {kind} values; "
                    f"give a {kind} value or None (missing)")
             raise SchemaError(msg)
         return None
+
+    def _check_oov_not_a_value(self, column: str, oov_value: Any, shown: str) -> None:
+        """SchemaError when out-of-vocabulary ids would read back as a value of the vocabulary (a real ``"<OOV>"``
+        seen at fit): the decoded column could not tell the two apart."""
+        if oov_value is None:
+            return
+        import numpy as np
+
+        hits = np.flatnonzero(np.asarray(self.vocab_[column]["value"] == oov_value, dtype=bool))
+        if len(hits):
+            msg = (f"Categorify.inverse_transform: column {shown!r} has the value {oov_value!r} in its vocabulary "
+                   f"(id {self._first_vocab_id + int(hits[0])}), so out-of-vocabulary ids would read back as that "
+                   f"value too; pass oov={{{shown!r}: <a value the column never holds>}} or oov=None (missing)")
+            raise SchemaError(msg)
 
     def _decode_table(self, column: str, oov: Any = OOV_MARKER, dtype: Any = None, explicit: bool = False) -> Any:
         """The value of every id of ``column`` as a host pandas Series (position = id), then one missing entry
@@ -328,7 +344,7 @@ class Categorify(StatOp):
         return {c: c for c in columns}
 
     def inverse_transform(self, frame: Any, columns: Sequence[str], oov: Any = OOV_MARKER,
-                          dtypes: Mapping[str, Any] | None = None) -> Any:
+                          dtypes: Mapping[str, Any] | None = None, names: Mapping[str, str] | None = None) -> Any:
         """Read the ids in ``frame[columns]`` back as values: a frame of exactly ``columns``, on ``frame``'s backend.
 
         Id 0 (padding) and id 1 (null) read as missing; out-of-vocabulary ids read as ``oov``
@@ -340,12 +356,14 @@ class Categorify(StatOp):
 
         The values come back in a nullable dtype of the kind fitted (``str``, ``Int64``, ``boolean`` on
         pandas; the matching cuDF dtype with nulls), or in the nullable form of ``dtypes[column]`` (the
-        column's dtype at fit, e.g. ``Int32``) when it is an integer dtype.
+        column's dtype at fit, e.g. ``Int32``) when it is an integer dtype. ``names`` gives the name error
+        messages call a column by (a Workflow passes its output names: ``c_id`` after a Rename).
 
         Raises
         ------
         SchemaError
-            A column has no vocabulary or does not hold integer ids.
+            A column has no vocabulary or does not hold integer ids, or OOV ids would read back as a value the
+            vocabulary holds (a real ``"<OOV>"`` seen at fit: give another ``oov``).
         DataError
             An id outside ``0 .. cardinality - 1``, naming the column.
         """
@@ -357,14 +375,16 @@ class Categorify(StatOp):
             msg = f"Categorify.inverse_transform: oov names {unknown}, which are not among the columns {list(columns)}"
             raise SchemaError(msg)
         tables = {}
+        shown = {c: str((names or {}).get(c, c)) for c in columns}
         for c in columns:  # every check before any column's work
             self._fitted_column(c, "inverse_transform")
             if F.value_kind(frame[c]) != "int":
-                msg = (f"Categorify.inverse_transform: column {c!r} has dtype {frame[c].dtype}, not integer ids; "
+                msg = (f"Categorify.inverse_transform: column {shown[c]!r} has dtype {frame[c].dtype}, not integer ids; "
                        "give it the output of transform")
                 raise SchemaError(msg)
             explicit = c in per_column
             value = per_column[c] if explicit else (OOV_MARKER if isinstance(oov, Mapping) else oov)
+            self._check_oov_not_a_value(c, self._oov_value(c, value, explicit, shown[c]), shown[c])
             tables[c] = self._decode_table(c, value, (dtypes or {}).get(c), explicit)
         out = {}
         for c in columns:
@@ -376,7 +396,7 @@ class Categorify(StatOp):
             n_bad = int(bad.sum())
             if n_bad:
                 first = int(F.to_host(ids[bad][:1])[0])
-                msg = (f"Categorify.inverse_transform: column {c!r} holds {n_bad} id(s) outside 0..{card - 1} "
+                msg = (f"Categorify.inverse_transform: column {shown[c]!r} holds {n_bad} id(s) outside 0..{card - 1} "
                        f"(e.g. {first}); it is not a column this Categorify encoded")
                 raise DataError(msg)
             out[c] = F.take_values(series, tables[c], xp.where(missing, card, ids))

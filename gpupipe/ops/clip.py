@@ -87,7 +87,26 @@ class Clip(Op):
 
     def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
         return {c: ColumnInfo("float64" if self._to_float(info[c].dtype) else info[c].dtype, info[c].role,
-                              info[c].cardinality) for c in columns}
+                              self._clipped_cardinality(c, info[c])) for c in columns}
+
+    def _clipped_cardinality(self, column: str, info: ColumnInfo) -> int | None:
+        """The cardinality of ids ``0 .. cardinality - 1`` once clipped: a lower bound above the ids raises every id
+        to it (cardinality ``lower + 1``); an upper bound keeps the cardinality (the ids only shrink, and a saved
+        schema stays the same). SchemaError for bounds that make ids negative or fractional, which no embedding
+        can take."""
+        if info.role != "cat" or info.cardinality is None:
+            return info.cardinality
+        self._check_params()
+        top = info.cardinality - 1
+        lo = 0 if self.lower is None else self.lower
+        hi = math.inf if self.upper is None else self.upper
+        low_id, high_id = min(max(0, lo), hi), min(max(top, lo), hi)
+        if low_id < 0 or (_fractional(self.lower) and self.lower > 0) or (_fractional(self.upper) and self.upper < top):
+            msg = (f"Clip(lower={self.lower!r}, upper={self.upper!r}) on column {column!r}, which holds categorical "
+                   f"ids 0..{top}: the ids would become {low_id}..{high_id}, and ids must be whole numbers from 0. "
+                   "Give whole bounds of at least 0 (Clip(upper=k) merges the ids above k into k)")
+            raise SchemaError(msg)
+        return max(info.cardinality, int(high_id) + 1)
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self._check_params()

@@ -59,7 +59,8 @@ class FillMedian(StatOp):
         return cols + [c + INDICATOR_SUFFIX for c in cols] if self.add_indicator else cols
 
     def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
-        out = {c: ColumnInfo("float64", info[c].role) for c in columns}
+        # ids (role cat) have no nulls, and a median of ids lies among them: the cardinality holds
+        out = {c: ColumnInfo("float64", info[c].role, info[c].cardinality) for c in columns}
         if self.add_indicator:
             out.update({c + INDICATOR_SUFFIX: ColumnInfo("float32", "cont") for c in columns})
         return out

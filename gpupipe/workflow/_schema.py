@@ -21,17 +21,28 @@ def build_schema(plan: Plan, label: str | None, input_dtypes: dict[str, str]) ->
     # keyed by working-frame column, as the steps read and write them
     info: dict[str, ColumnInfo] = {c: ColumnInfo(str(d)) for c, d in input_dtypes.items()}
     origin: dict[str, str] = {}
+    lost: dict[str, str] = {}  # a column of ids whose cardinality an op dropped -> that op (a Rename passes it on)
     for st in plan.steps:
         seen = {c: info[st.physical(c)] for c in st.columns if st.physical(c) in info}
         new = st.op.output_info(st.columns, seen)
+        inherited = [lost[st.physical(c)] for c in st.columns if st.physical(c) in lost]
         for name, ci in new.items():
-            info[st.writes.get(name, name)] = ci
-            origin[st.writes.get(name, name)] = type(st.op).__name__
+            phys = st.writes.get(name, name)
+            info[phys] = ci
+            origin[phys] = type(st.op).__name__
+            lost.pop(phys, None)
+            if ci.role == "cat" and ci.cardinality is None:
+                lost[phys] = inherited[0] if inherited else repr(st.op)
     cols = []
     for node in plan.outputs:
         for name, phys in node:
             ci = info[phys]
             props = {"op": origin[phys]} if phys in origin else {}
+            if ci.role == "cat" and ci.cardinality is None:
+                msg = (f"output column {name!r}: {lost.get(phys, 'an op')} turned its categorical ids into values that "
+                       "are no longer ids an embedding can index (no cardinality); apply it before the op that makes "
+                       "the ids, or leave it out")
+                raise SchemaError(msg)
             if ci.role == "cat":
                 cols.append(ColumnSchema(name, "cat", "int64", ci.cardinality, properties=props))
                 continue

@@ -24,7 +24,8 @@ __all__ = ["TableSource", "table_sources"]
 @dataclass(frozen=True)
 class TableSource:
     """The op whose table stands behind an output column, the key its ``table`` takes, and the dtype the
-    op's input column had at fit (None when an earlier op produced that column)."""
+    op's input column had at fit (as the output schema derives it: an input column's dtype, or the dtype the
+    op that added or rewrote the column gives)."""
 
     op: Op
     key: Any
@@ -33,10 +34,16 @@ class TableSource:
 
 def table_sources(plan: Plan, input_dtypes: dict[str, str]) -> dict[str, TableSource]:
     """Output column → its :class:`TableSource`, for the output columns that have one, in output order."""
+    from ..ops.base import ColumnInfo
+
     origin: dict[str, TableSource] = {}  # working-frame column -> the table behind its values
-    written: set[str] = set()  # working-frame columns some step has written (the rest are raw input columns)
+    # working-frame column -> its dtype as the schema derives it (a column an op added or renamed keeps its width)
+    info: dict[str, ColumnInfo] = {c: ColumnInfo(str(d)) for c, d in input_dtypes.items()}
     for st in plan.steps:
         produced = list(st.op.output_columns(st.columns))
+        seen = {c: info[st.physical(c)] for c in st.columns if st.physical(c) in info}
+        before = {c: seen[c].dtype for c in seen}
+        info.update({st.writes.get(n, n): ci for n, ci in st.op.output_info(st.columns, seen).items()})
         if isinstance(st.op, Rename):
             moved = [(st.writes.get(new, new), origin.get(st.physical(old)))
                      for old, new in zip(st.columns, produced, strict=True)]
@@ -51,9 +58,6 @@ def table_sources(plan: Plan, input_dtypes: dict[str, str]) -> dict[str, TableSo
             keys = getattr(st.op, "table_keys", None)
             if keys is not None:
                 for name, key in keys(st.columns).items():
-                    source = st.physical(key) if isinstance(key, str) else None
-                    raw = source is not None and source not in written
-                    dtype = input_dtypes.get(source) if raw and source is not None else None
+                    dtype = before.get(key) if isinstance(key, str) else None
                     origin[st.writes.get(name, name)] = TableSource(st.op, key, dtype)
-        written.update(st.writes.get(name, name) for name in produced)
     return {name: origin[phys] for node in plan.outputs for name, phys in node if phys in origin}

@@ -590,7 +590,7 @@ def _inverse_partition(plan: list[tuple[str, Any]], oov: Any, frame: Any) -> Any
         if isinstance(oov, Mapping):  # only the columns it names: the others keep the default
             value = {src.key: oov[name]} if name in oov else OOV_MARKER
         dtypes = None if src.input_dtype is None else {src.key: src.input_dtype}
-        result[name] = src.op.inverse_transform(view, [src.key], oov=value, dtypes=dtypes)[src.key]
+        result[name] = src.op.inverse_transform(view, [src.key], oov=value, dtypes=dtypes, names={src.key: name})[src.key]
     return result
 
 

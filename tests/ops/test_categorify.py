@@ -252,3 +252,15 @@ def test_an_object_column_of_ints_is_encoded_as_ints_on_its_own(how):
     got = op.fit_transform(obj, ["c"]) if how == "fit_transform" else op.fit(obj, ["c"]).transform(obj, ["c"])
     assert got["c"].tolist() == want
     assert op.vocabulary("c")["value"].tolist()[3:] == [1, 2, 3]
+
+
+def test_num_oov_buckets_beyond_the_32_bit_hash_is_refused_when_the_workflow_is_built():
+    # 2**32 buckets fitted, then the first unseen value at transform raised a bare OverflowError
+    # ("Python integer 4294967296 out of bounds for uint32")
+    from gpupipe import ops
+    from gpupipe.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"num_oov_buckets must be an integer in \[1, 4294967295\], got 4294967296"):
+        gp.Workflow(["c"] >> ops.Categorify(num_oov_buckets=2**32))
+    op = Categorify(num_oov_buckets=2**32 - 1).fit(pd.DataFrame({"c": ["a"]}), ["c"])
+    assert op.transform(pd.DataFrame({"c": ["zz"]}), ["c"])["c"].tolist() == [2 + mmh3_hash(b"zz", 0) % (2**32 - 1)]

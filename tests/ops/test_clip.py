@@ -63,3 +63,28 @@ def test_bool_and_categorical_columns_are_refused_naming_them(column: pd.Series)
         ops.Clip(upper=0).transform(df, ["f"])
     with pytest.raises(SchemaError, match="'f'"):
         gp.Workflow(["f"] >> ops.Clip(lower=1) >> ops.HashBucket(10)).fit_transform(df)
+
+
+@pytest.mark.parametrize(("bounds", "cardinality"), [({"lower": 10}, 11), ({"lower": 6}, 7), ({"lower": 7, "upper": 8}, 8),
+                                                      ({"upper": 4}, 7), ({"lower": -5, "upper": 100}, 7), ({"upper": 9.5}, 7)])
+def test_clip_of_categorical_ids_gives_a_cardinality_that_holds_every_id(bounds, cardinality):
+    # Clip kept the Categorify's cardinality (7: ids 0..6): Clip(lower=10) made every id 10 under a schema of 7 ids.
+    # An upper bound only shrinks the ids: the cardinality stays (so do saved schemas).
+    df = pd.DataFrame({"c": ["a", "a", "b", "b", "c", "d", "d", "d"]})
+    wf = gp.Workflow(["c"] >> ops.Categorify() >> ops.Clip(**bounds),
+                     ["c"] >> ops.HashBucket(7) >> ops.Clip(**bounds) >> ops.Rename(postfix="_h"))
+    out = wf.fit_transform(df)
+    for col in ("c", "c_h"):
+        ids = np.clip(np.arange(7), bounds.get("lower"), bounds.get("upper"))
+        assert wf.output_schema[col].cardinality == cardinality == max(7, int(ids.max()) + 1), col
+        assert out[col].max() < cardinality and out[col].min() >= 0
+    gp.to_tensors(out, schema=wf.output_schema)  # every id within its cardinality
+
+
+@pytest.mark.parametrize(("bounds", "became"), [({"upper": -1}, "-1..-1"), ({"upper": 2.5}, "0..2.5"),
+                                                ({"lower": 3.5}, "3.5..6")])
+def test_clip_making_categorical_ids_negative_or_fractional_is_refused(bounds, became):
+    df = pd.DataFrame({"c": ["a", "a", "b", "b", "c", "d", "d", "d"]})
+    wf = gp.Workflow(["c"] >> ops.Categorify() >> ops.Clip(**bounds))
+    with pytest.raises(gp.SchemaError, match=rf"column 'c', which holds categorical ids 0\.\.6: the ids would become {became}"):
+        wf.fit(df)

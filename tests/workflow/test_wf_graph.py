@@ -264,3 +264,14 @@ def test_dtype_kind_change_at_transform() -> None:
     wf = gp.Workflow(["cnt"] >> ops.FillMissing(), label="y").fit(df)
     with pytest.raises(SchemaError, match=r"'cnt'.*cast it back"):
         wf.transform(df.assign(cnt=df["cnt"].astype("str")))
+
+
+def test_an_op_that_drops_the_cardinality_of_ids_is_named_and_fill_median_keeps_it():
+    # Both raised "categorical column 'c' needs a positive cardinality, got None" at the end of fit, naming no op
+    df = pd.DataFrame({"c": ["a", "b", "a"]})
+    wf = gp.Workflow(["c"] >> ops.HashBucket(4) >> ops.LogOp() >> ops.Rename(postfix="_l"))
+    with pytest.raises(SchemaError, match=r"output column 'c_l': LogOp\(\) turned its categorical ids into values"):
+        wf.fit(df)
+    wf = gp.Workflow(["c"] >> ops.Categorify() >> ops.FillMedian())  # ids have no nulls: nothing to fill
+    assert wf.fit_transform(df)["c"].tolist() == [3, 4, 3]
+    assert wf.output_schema.cardinalities == {"c": 5}

@@ -228,3 +228,44 @@ def test_vocabularies_tables_and_inverse_are_the_same_after_save_and_load(tmp_pa
     enc = wf.transform(pdf)
     pd.testing.assert_frame_equal(again.inverse_transform(enc), wf.inverse_transform(enc))
     assert again.inverse_transform(enc)["n"].dtype == "Int16"
+
+
+def test_an_oov_value_the_vocabulary_holds_is_refused_not_read_back_as_both(backend):
+    # A real "<OOV>" seen at fit and an unseen value both read back as "<OOV>": the decoded column could not
+    # tell them apart. The same for an explicit oov= that the vocabulary holds.
+    pdf = pd.DataFrame({"c": ["<OOV>", "a", "a"], "n": pd.array([-1, 5, 5], dtype="Int64")})
+    wf = gp.Workflow(["c", "n"] >> ops.Categorify() >> ops.Rename(postfix="_id")).fit(_on(backend, pdf))
+    enc = wf.transform(_on(backend, pd.DataFrame({"c": ["<OOV>", "zz", "a"], "n": pd.array([-1, 9, 5], dtype="Int64")})))
+    assert _pylist(enc["c_id"]) == [4, 2, 3] and _pylist(enc["n_id"]) == [4, 2, 3]
+    with pytest.raises(SchemaError, match=r"column 'c_id' has the value '<OOV>' in its vocabulary \(id 4\).*oov=\{'c_id'"):
+        wf.inverse_transform(enc)
+    with pytest.raises(SchemaError, match=r"column 'n_id' has the value -1 in its vocabulary \(id 4\)"):
+        wf.inverse_transform(enc, oov={"c_id": "?", "n_id": -1})
+    out = wf.inverse_transform(enc, oov={"c_id": "?"})
+    assert _pylist(out["c_id"]) == ["<OOV>", "?", "a"] and _pylist(out["n_id"]) == [-1, None, 5]
+    assert _pylist(wf.inverse_transform(enc, oov=None)["c_id"]) == ["<OOV>", None, "a"]
+
+
+def test_inverse_errors_name_the_output_column_after_a_rename(backend):
+    # They named the Categorify's input column 'c', which the data given to inverse_transform does not have.
+    wf = gp.Workflow(["c"] >> ops.Categorify() >> ops.Rename(postfix="_id")).fit(_on(backend, pd.DataFrame({"c": ["a", "b"]})))
+    with pytest.raises(DataError, match=r"column 'c_id' holds 1 id\(s\) outside 0\.\.4"):
+        wf.inverse_transform(_on(backend, pd.DataFrame({"c_id": [3, 9]})))
+    with pytest.raises(SchemaError, match=r"column 'c_id' has dtype float64, not integer ids"):
+        wf.inverse_transform(_on(backend, pd.DataFrame({"c_id": [3.0]})))
+    with pytest.raises(SchemaError, match=r"oov=1 for column 'c_id'"):
+        wf.inverse_transform(_on(backend, pd.DataFrame({"c_id": [3]})), oov={"c_id": 1})
+
+
+def test_inverse_keeps_the_width_of_a_column_another_node_or_op_added():
+    # A Categorify of a column an earlier node added (a Rename of an Int32 column, JoinExternal's Int16 column)
+    # read back as Int64: only raw input columns kept their width at fit.
+    df = pd.DataFrame({"n": pd.array([5, 6, None, 5], dtype="Int32"), "k": ["a", "b", "a", "b"]})
+    ext = pd.DataFrame({"k": ["a", "b"], "code": pd.array([7, 8], dtype="Int16")})
+    wf = gp.Workflow(["n"] >> ops.Rename(postfix="_r"), ["n_r"] >> ops.Categorify(),
+                     ["n"] >> ops.FillMissing(0) >> ops.Categorify() >> ops.Rename(postfix="_f"),
+                     ["k"] >> ops.JoinExternal(ext, on="k"), ["code"] >> ops.Categorify()).fit(df)
+    out = wf.inverse_transform(wf.transform(df))
+    assert {c: str(out[c].dtype) for c in ("n_r", "n_f", "code")} == {"n_r": "Int32", "n_f": "Int32", "code": "Int16"}
+    assert _pylist(out["n_r"]) == [5, 6, None, 5] and _pylist(out["n_f"]) == [5, 6, 0, 5]
+    assert _pylist(out["code"]) == [7, 8, 7, 8]
