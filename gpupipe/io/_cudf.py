@@ -34,8 +34,10 @@ from .files import (
     _read_failed,
     _read_parquet,
     _write_parquet,
+    check_row_groups,
     csv_sep,
     csv_target,
+    parquet_footer,
     parquet_target,
 )
 
@@ -156,6 +158,8 @@ def _read_parquet_cudf(sources: list[Source], columns: list[str] | None) -> cudf
 @_read_parquet_piece.register("cudf")
 def _read_parquet_piece_cudf(piece: _Piece) -> cudf.DataFrame:
     src, own, target = piece.source, piece.own, piece.target
+    if piece.sizes is not None:  # row groups are chosen by number: those of a rewritten file hold other rows
+        check_row_groups(src, parquet_footer(src)[1], piece.sizes)
     frame = _read_parquet_files([src.path], columns_to_read(target, src, own)[1], src, src.name,
                                 None if piece.groups is None else [list(piece.groups)])
     return _conform(_rows(frame, piece), target, src, own, "gp.Dataset")

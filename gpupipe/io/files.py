@@ -168,14 +168,21 @@ def read_parquet_arrow(src: Source, columns: Sequence[str] | None, groups: Seque
         missing = [c for c in cols or () if c not in names]
         if missing:
             raise SchemaError(f"{src.name} has no column(s) {missing}; it has {names}")
-        now = [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)]
-        if sizes is not None and now != list(sizes):
-            msg = (f"{src.name} changed since the Dataset was built: its row groups now hold {sum(now)} rows "
-                   f"({len(now)} groups), not {sum(sizes)} ({len(sizes)}); build the Dataset again")
-            raise DataError(msg)
+        if sizes is not None:
+            check_row_groups(src, [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)], sizes)
         table = (pf.read(columns=cols) if groups is None
                  else pf.read_row_groups(list(groups), columns=cols))
     return table
+
+
+def check_row_groups(src: Source, now: Sequence[int], sizes: Sequence[int]) -> None:
+    """DataError when a parquet file's row groups (``now``: rows of each, from its footer) are not the ``sizes`` its
+    footer gave when a Dataset was built: partitions choose row groups by number, and those of a rewritten file
+    hold other rows."""
+    if list(now) != list(sizes):
+        msg = (f"{src.name} changed since the Dataset was built: its row groups now hold {sum(now)} rows "
+               f"({len(now)} groups), not {sum(sizes)} ({len(sizes)}); build the Dataset again")
+        raise DataError(msg)
 
 
 def read_parquet_conformed(src: Source, target: pa.Schema, own: pa.Schema,
