@@ -15,7 +15,7 @@ import pytest
 
 import gpupipe as gp
 from gpupipe import ops
-from gpupipe.errors import BackendUnavailableError
+from gpupipe.errors import BackendUnavailableError, ParameterError
 
 pytestmark = pytest.mark.distributed
 
@@ -108,6 +108,16 @@ def test_world_reads_torchrun_environment(monkeypatch) -> None:
         gp.distributed.world()
     monkeypatch.delenv("RANK")
     monkeypatch.delenv("WORLD_SIZE")
+    assert gp.distributed.world() == (0, 1)
+
+
+def test_world_size_without_rank_is_refused(monkeypatch) -> None:
+    # Every process of the job would get (0, 2) and read rank 0's shard; torch's env:// refuses it as well.
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ParameterError, match=r"WORLD_SIZE=2 is set but RANK is not.*torchrun"):
+        gp.distributed.world()
+    monkeypatch.setenv("WORLD_SIZE", "1")  # a one-process job: rank 0 is the only place
     assert gp.distributed.world() == (0, 1)
 
 
