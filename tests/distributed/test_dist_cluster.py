@@ -87,6 +87,12 @@ def test_address_joins_a_running_scheduler_and_leaves_it_running() -> None:
     ({"n_workers": 0}, "n_workers must be a positive integer"),
     ({"threads_per_worker": 1.5}, "threads_per_worker must be a positive integer"),
     ({"kind": "cpu", "rmm_pool_size": "1GB"}, "a cpu cluster has none"),
+    # with address, the workers are already running: these were ignored (the old code connected, and Client
+    # waited for a scheduler at that address)
+    ({"address": "tcp://127.0.0.1:8786", "n_workers": 4}, r"n_workers=4 would be ignored.*--nworkers"),
+    ({"address": "tcp://127.0.0.1:8786", "memory_limit": "2GB", "spill": False},
+     r"memory_limit='2GB', spill=False would be ignored"),
+    ({"address": "tcp://127.0.0.1:8786", "torch_rmm": True}, r"torch_rmm=True would be ignored"),
 ])
 def test_bad_arguments_are_refused_before_anything_starts(kwargs, needle) -> None:
     with pytest.raises(ValueError, match=needle), gp.distributed.cluster(**kwargs):
