@@ -98,7 +98,8 @@ def cluster(kind: str = "auto", n_workers: int | None = None, address: str | Non
         Worker processes. Default: one per visible GPU (cuda), ``cpu_count // threads_per_worker`` (cpu).
     address : str, optional
         ``"tcp://host:8786"`` of a running scheduler (``dask scheduler`` + ``dask cuda worker`` or
-        ``dask worker`` on each machine). Only a client is opened; ``kind`` must stay ``"auto"``.
+        ``dask worker`` on each machine). Only a client is opened; ``kind`` must stay ``"auto"``, and the
+        workers' parameters below are those the workers were started with (giving one is refused).
     threads_per_worker : int, optional
         Default 1: cuDF and pandas partitions are processed one per worker at a time, which bounds
         each worker's memory to about one partition's working set.
@@ -128,7 +129,9 @@ def cluster(kind: str = "auto", n_workers: int | None = None, address: str | Non
     BackendUnavailableError
         ``kind="cuda"`` (or ``"auto"`` on the cudf backend) without dask-cuda installed.
     ValueError
-        An unknown ``kind``, ``kind`` given with ``address``, or a non-positive count.
+        An unknown ``kind``, ``kind`` given with ``address``, or a non-positive count; with ``address``, any
+        of the parameters that configure a local cluster's workers (``n_workers``, ``threads_per_worker``,
+        ``memory_limit``, ``rmm_pool_size``, ``spill=False``, ``torch_rmm``).
 
     Examples
     --------
@@ -148,6 +151,17 @@ def cluster(kind: str = "auto", n_workers: int | None = None, address: str | Non
         if kind != "auto":
             msg = (f"cluster(kind={kind!r}, address={address!r}): give a kind to start a local cluster, or an "
                    f"address to join a running one, not both")
+            raise ParameterError(msg)
+        local_only = {name: value for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker),
+                                                      ("memory_limit", memory_limit), ("rmm_pool_size", rmm_pool_size),
+                                                      ("torch_rmm", torch_rmm or None), ("spill", None if spill else spill))
+                      if value is not None}
+        if local_only:
+            given = ", ".join(f"{name}={value!r}" for name, value in local_only.items())
+            msg = (f"cluster(address={address!r}) joins a running scheduler whose workers are already started, so "
+                   f"{given} would be ignored; drop them and set them where the workers start (dask worker "
+                   f"--nworkers/--nthreads/--memory-limit, dask cuda worker --rmm-pool-size), or leave out address "
+                   f"to start a local cluster with them")
             raise ParameterError(msg)
         client = Client(address, **kwargs)
         try:

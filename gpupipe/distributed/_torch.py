@@ -23,7 +23,8 @@ def _env_int(name: str, default: int) -> int:
 
 def world() -> tuple[int, int]:
     """This process's ``(rank, world_size)``: from ``torch.distributed`` once initialised, else the
-    ``RANK``/``WORLD_SIZE`` variables ``torchrun`` sets, else ``(0, 1)``.
+    ``RANK``/``WORLD_SIZE`` variables ``torchrun`` sets, else ``(0, 1)``. ``WORLD_SIZE`` above 1
+    without ``RANK`` raises ``ParameterError`` (every process would take rank 0, and the same rows).
 
     Pass them to ``gp.Loader(..., rank=rank, world_size=world_size)`` so every process reads its
     own, disjoint share of the rows (and the same number of batches, which DDP needs).
@@ -41,6 +42,11 @@ def world() -> tuple[int, int]:
     if dist is not None and dist.is_available() and dist.is_initialized():
         return int(dist.get_rank()), int(dist.get_world_size())
     rank, size = _env_int("RANK", 0), _env_int("WORLD_SIZE", 1)
+    if size > 1 and os.environ.get("RANK", "") == "":
+        # every process would take rank 0 and read the same shard (torch's env:// refuses it too)
+        msg = (f"WORLD_SIZE={size} is set but RANK is not, so this process's place among the {size} is unknown; "
+               "start the processes with torchrun (which sets both), set RANK too, or unset WORLD_SIZE")
+        raise ParameterError(msg)
     if size < 1 or not 0 <= rank < size:
         msg = f"RANK={rank} and WORLD_SIZE={size} are inconsistent; need 0 <= RANK < WORLD_SIZE"
         raise ParameterError(msg)

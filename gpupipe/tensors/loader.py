@@ -51,8 +51,10 @@ into tensors and staged in a background thread while the current one is batched.
 ``shuffle``, partitions are visited in a random order (per epoch) and rows are shuffled within
 each partition; batches keep their full size across partition boundaries (the tail of one
 partition is joined with the head of the next). With ``world_size > 1`` every rank reads every
-partition and takes its DistributedSampler share of each partition's rows (padded per
-partition), so ranks stay disjoint and equal in length.
+partition and takes its ``DistributedSampler`` share of the epoch's row order (the partitions'
+orders one after the other): rank ``r`` the rows at positions ``r, r + world_size, ...``, the
+order padded once, at its end, by repeating its head. So ranks stay disjoint apart from at most
+``world_size - 1`` padding rows, and equal in length, however many (or small) the partitions.
 """
 
 from __future__ import annotations
@@ -413,6 +415,43 @@ def _infer_dataset_schema(ds: Any, label: str | None) -> tuple[Schema, list[int]
     return schema, [int(n) for n, _ in found]
 
 
+class _Shard:
+    """One rank's share of a dataset's epoch, as ``DistributedSampler`` splits the epoch's whole row order (the
+    partitions' orders one after the other): rank ``r`` takes the rows at positions ``r, r + world_size, ...``,
+    and the order is padded by repeating its head until it divides by ``world_size``. Padding each partition
+    instead would repeat up to ``world_size - 1`` rows per partition (every row of one-row partitions).
+
+    Fed the partitions in the epoch's order (:meth:`take`), it keeps the rows seen so far and the first
+    ``world_size - 1`` rows of the epoch; :meth:`padding` is then this rank's padding row, if it has one."""
+
+    def __init__(self, rank: int, world_size: int, on_device: Any) -> None:
+        self.rank, self.world_size, self.on_device = rank, world_size, on_device
+        self.rows = 0
+        self.head: list[Batch] = []
+
+    def take(self, staged: _Staged | _Records, order: torch.Tensor) -> torch.Tensor:
+        """This rank's rows of a partition whose rows come in ``order`` (all of them, on the CPU)."""
+        w = self.world_size
+        if w == 1:
+            return order
+        n = int(order.shape[0])
+        if self.rows < w - 1 and n:
+            self.head.append(staged.gather(self.on_device(order[:w - 1 - self.rows])))
+        first = (self.rank - self.rows) % w  # the partition's first row sits at position self.rows of the epoch
+        self.rows += n
+        return order[first::w]
+
+    def padding(self) -> Batch | None:
+        """This rank's padding row: the epoch's row at position ``(rank - rows % world_size) % rows``, for the ranks
+        that ``rows`` (not a multiple of ``world_size``) leaves one row short; else None."""
+        n, w = self.rows, self.world_size
+        if w == 1 or n == 0 or self.rank < n % w or n % w == 0:
+            return None
+        k = (self.rank - n % w) % n
+        head = _concat(self.head)
+        return Batch(head.cont[k:k + 1], head.cat[k:k + 1], None if head.label is None else head.label[k:k + 1])
+
+
 def _part_seed(seed: int, epoch: int, part: int) -> int:
     import numpy as np
 
@@ -596,7 +635,7 @@ class Loader:
     def __len__(self) -> int:
         if self._staged is not None:
             return self._batches_for(self._rank_rows(self._staged.rows))
-        return self._batches_for(sum(self._rank_rows(n) for n in self._partition_rows()))
+        return self._batches_for(self._rank_rows(sum(self._partition_rows())))
 
     def _epoch_rows(self) -> int | None:
         """Rows of this rank's epoch before ``drop_last`` (padding included); ``None`` for a dataset whose
@@ -604,7 +643,7 @@ class Loader:
         if self._staged is not None:
             return self._rank_rows(self._staged.rows)
         if self._part_rows is not None:
-            return sum(self._rank_rows(n) for n in self._part_rows)
+            return self._rank_rows(sum(self._part_rows))
         return None
 
     def __iter__(self) -> Iterator[Batch]:
@@ -691,19 +730,20 @@ class Loader:
             # Sequential access only: partitions come in their stored order.
             yield from enumerate(ds.iter_partitions())
 
-    def _prepare(self, parts: Iterator[tuple[int, Any]], epoch: int) -> tuple[int, int, _Staged | _Records,
-                                                                                 torch.Tensor] | None:
-        """Next partition → tensors → staged matrices → this rank's row order (runs in the worker thread)."""
+    def _prepare(self, parts: Iterator[tuple[int, Any]], epoch: int,
+                 shard: _Shard) -> tuple[int, int, _Staged | _Records, torch.Tensor] | None:
+        """Next partition → tensors → staged matrices → this rank's row order (runs in the worker thread,
+        one partition after the other, so ``shard`` advances in the epoch's partition order)."""
         item = next(parts, None)
         if item is None:
             return None
         i, frame = item
         tt = to_tensors(frame, schema=self.schema, device=self.device)
         staged = _stage(tt, records=True)
-        order = epoch_indices(staged.rows, epoch=epoch, seed=_part_seed(self.seed, epoch, i),
-                              shuffle=self.shuffle, rank=self.rank, world_size=self.world_size)
+        order = epoch_indices(staged.rows, epoch=epoch, seed=_part_seed(self.seed, epoch, i), shuffle=self.shuffle)
         if staged.rows == 0:
             order = order[:0]
+        order = shard.take(staged, order)
         return i, staged.rows, staged, self._order_on_device(order)
 
     def _iter_dataset(self, epoch: int) -> Iterator[Batch]:
@@ -722,14 +762,15 @@ class Loader:
         carry: list[Batch] = []
         carried = 0
         rows_seen: dict[int, int] = {}
+        shard = _Shard(self.rank, self.world_size, self._order_on_device)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpupipe-loader")
         try:
-            fut: Future | None = pool.submit(self._prepare, parts, epoch)
+            fut: Future | None = pool.submit(self._prepare, parts, epoch, shard)
             while fut is not None:
                 prepared = fut.result()
                 if prepared is None:
                     break
-                fut = pool.submit(self._prepare, parts, epoch)  # the next partition, in the background
+                fut = pool.submit(self._prepare, parts, epoch, shard)  # the next partition, in the background
                 part, rows, staged, order = prepared
                 rows_seen[part] = rows
                 m = int(order.shape[0])
@@ -748,6 +789,13 @@ class Loader:
                 if start < m:
                     carry.append(staged.gather(order[start:]))
                     carried += m - start
+            pad = shard.padding()  # DistributedSampler's: the epoch's head repeated, at most one row per rank
+            if pad is not None:
+                carry.append(pad)
+                carried += len(pad)
+                if carried == b:
+                    yield _concat(carry)
+                    carry, carried = [], 0
             if carried and not self.drop_last:
                 yield _concat(carry)
             self._part_rows = [rows_seen[i] for i in sorted(rows_seen)]

@@ -268,7 +268,8 @@ def _label_of(batch: Any, what: str) -> torch.Tensor:
 def _progress(loader: Any, desc: str, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
-    total = getattr(loader, "num_rows", None)
+    epoch_rows = getattr(loader, "_epoch_rows", None)  # this rank's rows (gp.Loader), not every rank's
+    total = epoch_rows() if callable(epoch_rows) else getattr(loader, "num_rows", None)
     bs = getattr(loader, "batch_size", None)
     try:
         if total is not None and bs:

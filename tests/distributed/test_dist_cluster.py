@@ -15,7 +15,7 @@ import pytest
 
 import gpupipe as gp
 from gpupipe import ops
-from gpupipe.errors import BackendUnavailableError
+from gpupipe.errors import BackendUnavailableError, ParameterError
 
 pytestmark = pytest.mark.distributed
 
@@ -87,6 +87,12 @@ def test_address_joins_a_running_scheduler_and_leaves_it_running() -> None:
     ({"n_workers": 0}, "n_workers must be a positive integer"),
     ({"threads_per_worker": 1.5}, "threads_per_worker must be a positive integer"),
     ({"kind": "cpu", "rmm_pool_size": "1GB"}, "a cpu cluster has none"),
+    # with address, the workers are already running: these were ignored (the old code connected, and Client
+    # waited for a scheduler at that address)
+    ({"address": "tcp://127.0.0.1:8786", "n_workers": 4}, r"n_workers=4 would be ignored.*--nworkers"),
+    ({"address": "tcp://127.0.0.1:8786", "memory_limit": "2GB", "spill": False},
+     r"memory_limit='2GB', spill=False would be ignored"),
+    ({"address": "tcp://127.0.0.1:8786", "torch_rmm": True}, r"torch_rmm=True would be ignored"),
 ])
 def test_bad_arguments_are_refused_before_anything_starts(kwargs, needle) -> None:
     with pytest.raises(ValueError, match=needle), gp.distributed.cluster(**kwargs):
@@ -108,6 +114,16 @@ def test_world_reads_torchrun_environment(monkeypatch) -> None:
         gp.distributed.world()
     monkeypatch.delenv("RANK")
     monkeypatch.delenv("WORLD_SIZE")
+    assert gp.distributed.world() == (0, 1)
+
+
+def test_world_size_without_rank_is_refused(monkeypatch) -> None:
+    # Every process of the job would get (0, 2) and read rank 0's shard; torch's env:// refuses it as well.
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ParameterError, match=r"WORLD_SIZE=2 is set but RANK is not.*torchrun"):
+        gp.distributed.world()
+    monkeypatch.setenv("WORLD_SIZE", "1")  # a one-process job: rank 0 is the only place
     assert gp.distributed.world() == (0, 1)
 
 

@@ -232,8 +232,42 @@ def test_dataset_shards_are_disjoint_and_cover():
     assert len({len(s) for s in shards}) == 1
     together = [i for s in shards for i in s]
     assert set(together) == set(range(sum(sizes)))
-    padding = sum(-(-n // 3) * 3 - n for n in sizes)
-    assert len(together) - len(set(together)) == padding
+    assert len(together) - len(set(together)) == -(-100 // 3) * 3 - 100  # DistributedSampler's padding: 2 rows
+
+
+@pytest.mark.parametrize("sizes", [[1] * 10, [5, 5], [3, 0, 1, 40, 2, 1], [1, 1, 1], [0, 7]])
+@pytest.mark.parametrize(("world_size", "batch_size", "shuffle", "drop_last"),
+                         [(2, 4, True, False), (2, 3, False, True), (3, 1, True, False), (8, 2, True, True),
+                          (4, 5, False, False)])
+def test_dataset_shards_are_distributed_samplers_split_of_the_epoch(sizes, world_size, batch_size, shuffle, drop_last):
+    # The epoch's row order (partitions in their shuffled order, rows shuffled within each) split by torch's
+    # DistributedSampler: padded once, by repeating the epoch's head, not once per partition (ten one-row
+    # partitions gave every row twice over two ranks, and three one-row partitions each row 8 times over 8).
+    n = sum(sizes)
+    order = _row_ids(_dataset_loader(StandInDataset(sizes), batch_size=1000, shuffle=shuffle, seed=4, workers=0))
+    assert sorted(order) == list(range(n))
+    together = []
+    for rank in range(world_size):
+        loader = _dataset_loader(StandInDataset(sizes), batch_size=batch_size, shuffle=shuffle, seed=4,
+                                 drop_last=drop_last, rank=rank, world_size=world_size)
+        batches = list(loader)
+        sampler = DistributedSampler(range(n), num_replicas=world_size, rank=rank, shuffle=False)
+        ref = [[order[i] for i in b.tolist()] for b in DataLoader(list(sampler), batch_size=batch_size,
+                                                                  drop_last=drop_last)]
+        assert [b.cont[:, 0].to(torch.int64).tolist() for b in batches] == ref
+        assert [b.label.tolist() for b in batches] == [[float(i % 2) for i in b] for b in ref]
+        assert len(loader) == len(ref)
+        if not shuffle:  # the in-memory Loader's shard of the same rows
+            whole = pd.concat(StandInDataset(sizes).parts, ignore_index=True)
+            assert _batch_ids(gp.Loader(whole, batch_size=batch_size, shuffle=False, drop_last=drop_last,
+                                         schema=SCHEMA, rank=rank, world_size=world_size)) == ref
+        together += [i for b in ref for i in b] if not drop_last else []
+    if not drop_last:
+        assert sorted(set(together)) == list(range(n)) and len(together) == -(-n // world_size) * world_size
+
+
+def _batch_ids(loader) -> list[list[int]]:
+    return [b.cont[:, 0].to(torch.int64).tolist() for b in loader]
 
 
 def test_dataset_length_unknown_until_read_once():

@@ -8,6 +8,7 @@ import sys
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from loader_standin import StandInLoader, learnable, loaders, make_schema
@@ -228,6 +229,20 @@ def test_progress_bar_reports_rows(capsys):
     gp.train(_model(schema), train, epochs=1, progress=True)
     err = capsys.readouterr().err
     assert "epoch 1/1" in err and "rows/s" in err
+
+
+def test_progress_bar_counts_this_ranks_rows(capsys):
+    # 600 rows over 2 ranks: 300 per rank; the bar's total was 512 (every rank's 600, capped at 2 batches of 256),
+    # so each epoch ended at 59%
+    schema = make_schema()
+    cont, cat, label = learnable(600)
+    frame = pd.DataFrame({**{f"x{i}": cont[:, i].numpy() for i in range(3)},
+                          **{f"c{i}": cat[:, i].numpy() for i in range(2)}, "y": label.numpy()})
+    shard = gp.Loader(frame, batch_size=256, schema=schema, rank=1, world_size=2)
+    result = gp.train(_model(schema), shard, epochs=1, progress=True)
+    err = capsys.readouterr().err
+    assert result.history[0]["rows"] == 300
+    assert "300/300" in err and "/512" not in err
 
 
 def test_dcnv2_trains_too():
