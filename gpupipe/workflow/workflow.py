@@ -89,6 +89,7 @@ class Workflow:
         # workflow is fitted exactly when the schema exists.
         self._input_dtypes: dict[str, str] = {}
         self._schema: Schema | None = None
+        self._fits = 0  # fits so far: a lazy transform refuses to run with statistics fitted after it was asked for
 
     # ------------------------------------------------------------------ structure
     def _steps(self) -> list[Step]:
@@ -156,6 +157,7 @@ class Workflow:
         return finalize_output(out, schema)
 
     def _finish_fit(self, input_dtypes: dict[str, str]) -> None:
+        self._fits = getattr(self, "_fits", 0) + 1
         self._input_dtypes = input_dtypes
         self._schema = build_schema(self._plan, self.label, input_dtypes)
 
@@ -267,7 +269,7 @@ class Workflow:
         assert self._schema is not None
         meta = empty_output(ds.backend, self._schema if with_label else without_label(self._schema))
         # The function holds this workflow: refitting it before computing changes the result.
-        return ds.map_partitions(partial(_transform_partition, self, with_label), meta=meta)
+        return ds.map_partitions(partial(_transform_partition, self, with_label, self._fits), meta=meta)
 
     @property
     def output_schema(self) -> Schema:
@@ -572,8 +574,16 @@ def _check_state_covers(step: Any) -> None:
             raise WorkflowFormatError(msg)
 
 
-def _transform_partition(wf: Workflow, with_label: bool, part: Any) -> Any:
-    """One partition of a lazy ``transform`` (module level: Dask pickles it with the workflow)."""
+def _transform_partition(wf: Workflow, with_label: bool, fits: int, part: Any) -> Any:
+    """One partition of a lazy ``transform`` (module level: Dask pickles it with the workflow); ``fits``: the
+    workflow's fit count when the transform was asked for. The function holds the workflow itself, not a copy of
+    its statistics: a refit since then would encode these partitions with the new ones (and the Dataset's meta and
+    any Loader built on the old ``output_schema`` would no longer hold), so it is refused."""
+    if getattr(wf, "_fits", 0) != fits:
+        msg = ("the workflow was fitted again after transform(dataset) was called, so this lazy result would mix "
+               "statistics; call wf.transform(dataset) again after the fit (or use a copy of the workflow: "
+               "copy.deepcopy(wf))")
+        raise DataError(msg)
     working = run_frame(wf._steps(), part, "transform")
     return wf._output(working, with_label)
 

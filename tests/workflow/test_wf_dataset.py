@@ -333,3 +333,20 @@ def test_a_parquet_file_rewritten_after_the_dataset_was_built_is_a_data_error_no
         ds.to_frame()
     again = gp.to_pandas(gp.Dataset(p, partition_rows=3).to_frame())
     assert again["a"].tolist() == pd.read_parquet(p)["a"].tolist()
+
+
+def test_a_lazy_transform_refuses_to_run_after_the_workflow_is_fitted_again() -> None:
+    """The lazy result of transform(dataset) holds the workflow: fitted again before it was computed, it encoded the
+    first data with the second fit's statistics (id 3 became 4, normalised x moved), with no word."""
+    a = pd.DataFrame({"s": ["a", "a", "b"], "x": [0.0, 1.0, 2.0]})
+    b = pd.DataFrame({"s": ["b", "b", "a"], "x": [10.0, 11.0, 12.0]})
+    wf = gp.Workflow(["s"] >> ops.Categorify(), ["x"] >> ops.Normalize())
+    with gp.use_backend("pandas"):
+        want = wf.fit(a).transform(a)
+        lazy = wf.transform(gp.Dataset(a, partition_rows=2))
+        wf.fit(gp.Dataset(b))
+        with pytest.raises(DataError, match=r"fitted again after transform\(dataset\).*call wf.transform\(dataset\) again"):
+            lazy.to_frame()
+        assert wf.transform(gp.Dataset(a, partition_rows=2)).to_frame()["s"].tolist() == [4, 4, 3]
+        wf.fit(a)
+        assert_frame_equal(wf.transform(gp.Dataset(a, partition_rows=2)).to_frame(), want)
