@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -259,7 +259,8 @@ class Dataset:
         held = [f.relative_to(out).as_posix() for f in out.rglob("*") if f.is_file()] if out.is_dir() else []
         self._check_output(directory, str(out), held, _location(str(out), False))
         out.mkdir(parents=True, exist_ok=True)
-        tasks = [dask.delayed(_write_part, pure=False)(part, str(out / f"part-{i:05d}.parquet"))
+        # absolute: the parts are written by the tasks, which may run in workers started in another directory
+        tasks = [dask.delayed(_write_part, pure=False)(part, str(out.absolute() / f"part-{i:05d}.parquet"))
                  for i, part in enumerate(self._ddf.to_delayed())]
         dask.compute(*tasks)
         for old in out.glob("part-*.parquet"):
@@ -375,6 +376,10 @@ def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | No
     import dask.dataframe as dd
 
     sources = expand(source, formats=("parquet", "csv"), reader="gp.Dataset", storage_options=storage_options)
+    # local files by absolute path: partitions are read by tasks, which may run in workers started elsewhere
+    sources = [s if s.remote else replace(s, path=os.path.abspath(s.path),
+                                       base=None if s.base is None else os.path.abspath(s.base))
+               for s in sources]
     fmts = {s.path: fmt_of(s.path.rsplit("/", 1)[-1]) for s in sources}
     unknown = [p for p, k in fmts.items() if k is None]
     if unknown:

@@ -350,3 +350,22 @@ def test_a_lazy_transform_refuses_to_run_after_the_workflow_is_fitted_again() ->
         assert wf.transform(gp.Dataset(a, partition_rows=2)).to_frame()["s"].tolist() == [4, 4, 3]
         wf.fit(a)
         assert_frame_equal(wf.transform(gp.Dataset(a, partition_rows=2)).to_frame(), want)
+
+
+def test_relative_paths_are_read_and_written_where_they_were_given(tmp_path, monkeypatch) -> None:
+    """Partitions are read and parts written by tasks, which on a cluster run in workers started in another
+    directory: a Dataset of 'in.parquet' read its footer on the client, then failed on the workers (and to_parquet('out')
+    wrote into the workers' directory). Paths are taken where they were given."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    gp.write_parquet(pd.DataFrame({"x": [1, 2, 3]}), "in.parquet")
+    with gp.use_backend("pandas"):
+        ds = gp.Dataset("in.parquet", partition_rows=2)
+        monkeypatch.chdir(tmp_path / "b")  # as a worker started elsewhere sees the file system
+        assert ds.to_frame()["x"].tolist() == [1, 2, 3]
+        monkeypatch.chdir(tmp_path / "a")
+        lazy = gp.Dataset(ds.to_frame(), partition_rows=2)
+        written = lazy.to_parquet("out")
+    assert sorted(p.name for p in (tmp_path / "a" / "out").iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
+    assert gp.read_parquet(tmp_path / "a" / written)["x"].tolist() == [1, 2, 3]
