@@ -36,3 +36,29 @@ def test_garbage_collector_tuned_only_when_the_command_owns_the_process(capsys):
         out = subprocess.run([sys.executable, "-c", probe.format(fn=fn)], capture_output=True, text=True, check=True)
         lines[fn] = out.stdout.strip().splitlines()[-1]
     assert lines == {"main": f"{gc.get_threshold()} False 0", "console_main": "(50000, 20, 10) True 0"}
+
+
+def test_run_and_predict_follow_gpupipe_backend_when_no_backend_is_given(monkeypatch, capsys, tmp_path):
+    # the GPU containers set GPUPIPE_BACKEND=cudf so that a container without the GPU fails loudly; `gpupipe run`
+    # used to pass its default --backend auto on, which ignores the variable, and ran on pandas without a word
+    import gpupipe as gp
+
+    if "cudf" in gp.available_backends():
+        import pytest
+
+        pytest.skip("cuDF runs here: GPUPIPE_BACKEND=cudf would not fail")
+    monkeypatch.setenv("GPUPIPE_BACKEND", "cudf")
+    assert main(["run", "criteo-ctr", "--rows", "2000", "--baseline", "none", "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert "'cudf' backend is not usable" in captured.err and "rows train" not in captured.out
+    assert main(["predict", str(tmp_path / "x.parquet"), "--workflow", str(tmp_path), "--model", str(tmp_path),
+                 "--out", str(tmp_path / "s.parquet")]) == 2
+    assert "'cudf' backend is not usable" in capsys.readouterr().err
+    monkeypatch.setenv("GPUPIPE_BACKEND", "bogus")
+    assert main(["run", "criteo-ctr", "--rows", "2000", "--baseline", "none", "--no-progress"]) == 2
+    assert "GPUPIPE_BACKEND" in capsys.readouterr().err
+    # an explicit --backend still wins over the variable
+    monkeypatch.setenv("GPUPIPE_BACKEND", "cudf")
+    assert main(["run", "criteo-ctr", "--rows", "2000", "--baseline", "none", "--no-progress",
+                 "--backend", "pandas"]) == 0
+    assert "backend pandas" in capsys.readouterr().out
