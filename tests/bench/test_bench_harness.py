@@ -273,3 +273,25 @@ def test_speedup_bars_label_plain_ratios_and_leave_missing_ones_out():
     assert big == {"40x", "1x"}
     heights = [p.get_height() for p in fig.axes[1].patches]
     assert sorted(h for h in heights if h == h) == [1.0, 40.0] and not any(h == 0 for h in heights)
+
+
+def test_every_flights_cache_is_cleared_before_each_run(no_gpu):
+    # flights_scaled(joined=False), which the pipelines resample at --rows, kept its pandas flights table from
+    # the warm-up: the timed runs' read stage skipped that conversion
+    import functools
+    import importlib
+
+    fl = importlib.import_module("gpupipe.datasets.flights")
+    cached = sorted(n for n, v in vars(fl).items() if isinstance(v, functools._lru_cache_wrapper))
+    assert {"_arrow_table", "_flights_pandas", "_joined_pandas"} <= set(cached)
+    seen = []
+
+    def reader(rows, seed, epochs):
+        seen.append({n: getattr(fl, n).cache_info().currsize for n in cached})
+        fl._flights_pandas()
+        fl._joined_pandas()
+        return PipelineResult("toy", "pandas", "cpu", timings={"read": 0.01, "total": 0.01})
+
+    run_bench("toy", rows=[1], backends=["pandas"], repeats=2, warmup=1, runners={"pandas": reader},
+              progress=False)
+    assert seen == [dict.fromkeys(cached, 0)] * 3
