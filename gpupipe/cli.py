@@ -173,7 +173,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     fmt = ", ".join(f"{k} {v:.4f}" for k, v in res.metrics.items())
     print(f"\nvalidation ({res.extra.get('epochs')} epoch(s)): {fmt}")
     if res.baseline:
-        print(f"baseline ({res.extra.get('baseline_kind')}): "
+        fit_s = res.extra.get("baseline_fit_seconds")
+        # fitted beside training on the CPU: the stage table's `baseline` is then only the wait after evaluation
+        took = "" if fit_s is None else f"; fitted and scored in {fit_s:.2f} s" + (
+            ", beside training (stage 'baseline' is the wait for it)" if res.extra.get("baseline_overlapped") else "")
+        print(f"baseline ({res.extra.get('baseline_kind')}{took}): "
               + ", ".join(f"{k} {v:.4f}" for k, v in res.baseline.items()))
     h2d = sum(a.get("h2d_bytes", 0) for a in res.audit.values())
     d2h = sum(a.get("d2h_bytes", 0) for a in res.audit.values())
