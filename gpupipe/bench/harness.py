@@ -324,6 +324,8 @@ def run_bench(pipeline: str, rows: Sequence[int | None] = (None,), backends: Seq
     if any(r is not None and r <= 0 for r in rows_list):
         raise ParameterError(f"rows must be positive integers (or None for the full data), got {rows_list}")
     backends = list(dict.fromkeys(backends))
+    # a size given twice would be two tables' worth of rows under one heading, with speedups from the last only
+    rows_list = list(dict.fromkeys(rows_list))
 
     threads = _configure_threads()
     machine = collect_info()

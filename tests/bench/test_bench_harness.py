@@ -295,3 +295,12 @@ def test_every_flights_cache_is_cleared_before_each_run(no_gpu):
     run_bench("toy", rows=[1], backends=["pandas"], repeats=2, warmup=1, runners={"pandas": reader},
               progress=False)
     assert seen == [dict.fromkeys(cached, 0)] * 3
+
+
+def test_a_size_given_twice_is_measured_once(no_gpu):
+    # --rows 10 10 listed two pandas rows under "10 rows", both showing the speedup of the second run's medians
+    runner = scripted("pandas", [1.0, 2.0], n_warmup=0)
+    res = run_bench("toy", rows=[10, 10], backends=["pandas"], repeats=1, warmup=0, runners={"pandas": runner},
+                    progress=False)
+    assert runner.calls == [10] and [r["rows"] for r in res["runs"]] == [10]
+    assert res["settings"]["rows"] == [10]
