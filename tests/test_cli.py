@@ -47,6 +47,9 @@ def test_run_and_predict_follow_gpupipe_backend_when_no_backend_is_given(monkeyp
         import pytest
 
         pytest.skip("cuDF runs here: GPUPIPE_BACKEND=cudf would not fail")
+    import gpupipe.backend
+
+    monkeypatch.setattr(gpupipe.backend, "_selected", None)  # as in the command's own process (no set_backend yet)
     monkeypatch.setenv("GPUPIPE_BACKEND", "cudf")
     assert main(["run", "criteo-ctr", "--rows", "2000", "--baseline", "none", "--no-progress"]) == 2
     captured = capsys.readouterr()
