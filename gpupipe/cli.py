@@ -83,11 +83,26 @@ def _check_common_args(args: argparse.Namespace) -> int:
 _RUN_BASELINES = ("logistic", "random_forest", "none")
 
 
+def _backend_choice(given: str | None) -> str:
+    """``--backend`` when given, else the ``GPUPIPE_BACKEND`` environment variable (checked as the library checks
+    it: a name that is not a backend, or a backend this machine cannot run, raises its GpupipeError here, before
+    any work), else ``auto``. ``auto`` passed on would ignore the variable, and a container told
+    ``GPUPIPE_BACKEND=cudf`` would run on pandas without a word."""
+    if given is not None:
+        return given
+    if not os.environ.get("GPUPIPE_BACKEND", "").strip():
+        return "auto"
+    from .backend import get_backend
+
+    return get_backend().name
+
+
 def _check_run_args(args: argparse.Namespace) -> int:
     """0 when every `gpupipe run` option is usable here, else 2 after one error line; nothing is read first."""
     code = _check_common_args(args)
     if code:
         return code
+    args.backend = _backend_choice(args.backend)
     if args.rows is not None and args.rows <= 0:
         return _arg_error("--rows", args.rows, "must be positive")
     if args.baseline.lower() not in _RUN_BASELINES:
@@ -158,7 +173,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     fmt = ", ".join(f"{k} {v:.4f}" for k, v in res.metrics.items())
     print(f"\nvalidation ({res.extra.get('epochs')} epoch(s)): {fmt}")
     if res.baseline:
-        print(f"baseline ({res.extra.get('baseline_kind')}): "
+        fit_s = res.extra.get("baseline_fit_seconds")
+        # fitted beside training on the CPU: the stage table's `baseline` is then only the wait after evaluation
+        took = "" if fit_s is None else f"; fitted and scored in {fit_s:.2f} s" + (
+            ", beside training (stage 'baseline' is the wait for it)" if res.extra.get("baseline_overlapped") else "")
+        print(f"baseline ({res.extra.get('baseline_kind')}{took}): "
               + ", ".join(f"{k} {v:.4f}" for k, v in res.baseline.items()))
     h2d = sum(a.get("h2d_bytes", 0) for a in res.audit.values())
     d2h = sum(a.get("d2h_bytes", 0) for a in res.audit.values())
@@ -179,7 +198,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     keys = [k.strip() for k in (args.keys or "").split(",") if k.strip()]
     try:
-        set_backend(args.backend)
+        set_backend(_backend_choice(args.backend))
         path, stats = _batch_predict(args.workflow, args.model, args.data if len(args.data) > 1 else args.data[0],
                                      keys=keys, out=args.out, batch_size=args.batch_size,
                                      partition_rows=args.partition_rows, device=args.device,
@@ -211,8 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Runs a pipeline from pipelines/ on the best backend present (or --backend) and "
                                    "prints stage times, validation metrics, the baseline's and host<->device traffic.")
     p.add_argument("pipeline", choices=["flights-delay", "criteo-ctr"], help="which pipeline")
-    p.add_argument("--backend", default="auto", choices=["auto", "cudf", "pandas", "hybrid"],
-                   help="where frames live (hybrid: pandas prep, CUDA training); default auto")
+    p.add_argument("--backend", default=None, choices=["auto", "cudf", "pandas", "hybrid"],
+                   help="where frames live (hybrid: pandas prep, CUDA training); default: $GPUPIPE_BACKEND if set, "
+                        "else auto")
     p.add_argument("--epochs", type=int, default=1, help="training epochs (default 1)")
     p.add_argument("--rows", type=int, default=None, help="resample the data to this many rows")
     p.add_argument("--seed", type=int, default=0)
@@ -251,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=65536, help="rows per model call (default 65536)")
     p.add_argument("--partition-rows", type=int, default=None, metavar="N",
                    help="rows per partition read at a time (default: one partition per file)")
-    p.add_argument("--backend", default="auto", choices=["auto", "cudf", "pandas"], help="default auto")
+    p.add_argument("--backend", default=None, choices=["auto", "cudf", "pandas"],
+                   help="default: $GPUPIPE_BACKEND if set, else auto")
     p.add_argument("--device", default=None, help="torch device of the model (default: the data's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_predict)

@@ -63,6 +63,16 @@ def test_criteo_shape_nulls_and_determinism(backend):
     assert not df.equals(other)
 
 
+def test_criteo_ids_cover_their_whole_vocabulary():
+    # C1..C26 are Zipf over vocabularies of CRITEO_CARDINALITIES values; the rank was floor(card ** u), which
+    # never reaches card: C1 held 9 distinct ids of its 10, C6 99 of its 100
+    with gp.use_backend("pandas"):
+        df = gp.datasets.criteo(20_000, seed=0)
+    for i, card in enumerate(CRITEO_CARDINALITIES[:6], start=1):
+        assert df[f"C{i}"].nunique() == card, f"C{i}"
+    assert all(df[f"C{i}"].nunique() <= card for i, card in enumerate(CRITEO_CARDINALITIES, start=1))
+
+
 def test_criteo_label_is_learnable():
     """The label depends on features (a model has something to learn)."""
     with gp.use_backend("pandas"):

@@ -105,6 +105,13 @@ def _plain(x: float) -> str:
     return np.format_float_positional(x, precision=3, fractional=False, trim="-")
 
 
+def _ratio(x: float) -> str:
+    """A speedup to two significant digits, as a plain number: ``0.63``, ``3``, ``40``, ``120`` (never ``1.2e+02``)."""
+    import numpy as np
+
+    return np.format_float_positional(float(f"{x:.2g}"), trim="-")
+
+
 def plain_log_axis(axis: Any) -> None:
     """Give a log-scale axis plain-number tick labels with sensible minor ticks.
 
@@ -184,10 +191,11 @@ def _speedups_figure(result: dict[str, Any]) -> Any:
         x = np.arange(len(backends))
         width = 0.8 / len(refs)
         for j, ref in enumerate(refs):
+            # a reference that did not run at this size has no ratio: no bar (NaN), never a "0x" one
             vals = [next((s["total"] for s in sp if s["rows"] == key and s["backend"] == b and s["vs"] == ref),
-                         0.0) for b in backends]
+                         float("nan")) for b in backends]
             bars = ax.bar(x + (j - (len(refs) - 1) / 2) * width, vals, width, label=f"vs {ref}")
-            ax.bar_label(bars, fmt="%.2gx", fontsize=7)
+            ax.bar_label(bars, labels=["" if v != v else f"{_ratio(v)}x" for v in vals], fontsize=7)
         ax.axhline(1.0, color="k", linewidth=0.8)
         shown = [s["total"] for s in sp if s["rows"] == key and s["total"] > 0]
         if shown and max(shown) / min(shown) > 20:  # GPU-vs-naive ratios span decades

@@ -49,9 +49,10 @@ def _cat_column(n: int, seed: int, j: int, card: int) -> tuple[Any, Any, Any]:
     import numpy as np
 
     rng = np.random.default_rng([seed, 2, j])
-    # Zipf(1) over ranks 1..card: P(rank <= k) ~ log k / log card, so rank = card ** u.
+    # Zipf(1) over ranks 1..card: P(rank <= k) = log(k + 1) / log(card + 1), so rank = floor((card + 1) ** u)
+    # (floor(card ** u) never reached rank card: C1 held 9 distinct ids of its 10)
     u = rng.random(n, dtype=np.float32)
-    rank = np.minimum(np.exp(u * np.float32(np.log(card))), card).astype(np.int64)
+    rank = np.minimum(np.exp(u * np.float32(np.log(card + 1))), card).astype(np.int64)
     null = rng.random(n, dtype=np.float32) < _CAT_NULL_RATE
     contrib = None
     if j < 6:

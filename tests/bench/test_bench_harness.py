@@ -256,3 +256,51 @@ def test_log_axes_label_ticks_with_plain_numbers():
     assert {"100,000", "1,000,000", "10,000,000"} <= set(shown["rows"])
     assert {"10", "100"} <= set(shown["seconds"])
     assert {"1", "10"} <= set(shown["speedup"]) and ("2" in shown["speedup"] or "5" in shown["speedup"])
+
+
+def test_speedup_bars_label_plain_ratios_and_leave_missing_ones_out():
+    # naive failed at 1M rows: no ratio against it there, so no bar (it was drawn as a "0x" bar), and a 120x
+    # ratio reads "120x" (it read "1.2e+02x")
+    from gpupipe.bench.report import _speedups_figure
+
+    speedups = [{"rows": rows, "backend": b, "vs": ref, "total": x}
+                for rows, b, ref, x in ((100_000, "cudf", "pandas", 31.0), (100_000, "cudf", "naive", 123.4),
+                                        (100_000, "pandas", "pandas", 1.0), (100_000, "pandas", "naive", 0.63),
+                                        (1_000_000, "cudf", "pandas", 40.0), (1_000_000, "pandas", "pandas", 1.0))]
+    fig = _speedups_figure({"pipeline": "toy", "runs": [], "speedups": speedups})
+    small, big = ({t.get_text() for t in ax.texts} - {""} for ax in fig.axes)
+    assert small == {"31x", "120x", "1x", "0.63x"}
+    assert big == {"40x", "1x"}
+    heights = [p.get_height() for p in fig.axes[1].patches]
+    assert sorted(h for h in heights if h == h) == [1.0, 40.0] and not any(h == 0 for h in heights)
+
+
+def test_every_flights_cache_is_cleared_before_each_run(no_gpu):
+    # flights_scaled(joined=False), which the pipelines resample at --rows, kept its pandas flights table from
+    # the warm-up: the timed runs' read stage skipped that conversion
+    import functools
+    import importlib
+
+    fl = importlib.import_module("gpupipe.datasets.flights")
+    cached = sorted(n for n, v in vars(fl).items() if isinstance(v, functools._lru_cache_wrapper))
+    assert {"_arrow_table", "_flights_pandas", "_joined_pandas"} <= set(cached)
+    seen = []
+
+    def reader(rows, seed, epochs):
+        seen.append({n: getattr(fl, n).cache_info().currsize for n in cached})
+        fl._flights_pandas()
+        fl._joined_pandas()
+        return PipelineResult("toy", "pandas", "cpu", timings={"read": 0.01, "total": 0.01})
+
+    run_bench("toy", rows=[1], backends=["pandas"], repeats=2, warmup=1, runners={"pandas": reader},
+              progress=False)
+    assert seen == [dict.fromkeys(cached, 0)] * 3
+
+
+def test_a_size_given_twice_is_measured_once(no_gpu):
+    # --rows 10 10 listed two pandas rows under "10 rows", both showing the speedup of the second run's medians
+    runner = scripted("pandas", [1.0, 2.0], n_warmup=0)
+    res = run_bench("toy", rows=[10, 10], backends=["pandas"], repeats=1, warmup=0, runners={"pandas": runner},
+                    progress=False)
+    assert runner.calls == [10] and [r["rows"] for r in res["runs"]] == [10]
+    assert res["settings"]["rows"] == [10]
