@@ -363,3 +363,18 @@ def test_a_second_run_into_the_scored_directory_does_not_score_the_first_runs_ou
         gp.batch_predict(saved / "workflow", saved / "model", directory, keys=["order_id"], out=out, progress=False)
     got = gp.read_parquet(out)
     assert got["order_id"].tolist() == whole["order_id"].tolist()
+
+
+def test_a_device_that_is_not_here_is_refused_before_any_partition_is_read(saved, parts, monkeypatch):
+    """A CUDA device on a machine without one failed only when the first partition reached the Loader, after
+    it had been read and transformed; it is refused first, naming the parameter."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    directory, _ = parts
+    monkeypatch.setattr(serving, "_score_part", lambda *a, **k: pytest.fail("a partition was scored"))
+    monkeypatch.setattr(gp.Dataset, "iter_partitions", lambda self: pytest.fail("a partition was read"))
+    with pytest.raises(gp.BackendUnavailableError, match=r"batch_predict: device='cuda' asks for a CUDA device"):
+        gp.batch_predict(saved / "workflow", saved / "model", directory, device="cuda", progress=False)
+    with pytest.raises(gp.ParameterError, match=r"batch_predict.*device"):
+        gp.batch_predict(saved / "workflow", saved / "model", directory, device="gpu", progress=False)
