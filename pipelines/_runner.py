@@ -49,8 +49,11 @@ class Spec:
     baseline_params: dict[str, Any] = field(default_factory=dict)
 
 
-def resolve(backend: str, device: str | None) -> tuple[str, str | None]:
-    """Map the user's backend name to (frame backend, torch device). ``hybrid`` = pandas frames, CUDA training."""
+def resolve(backend: str | None, device: str | None) -> tuple[str, str | None]:
+    """Map the user's backend name to (frame backend, torch device). ``hybrid`` = pandas frames, CUDA training;
+    None = the active backend (``gp.set_backend`` / ``gp.use_backend`` / ``GPUPIPE_BACKEND``, else detection)."""
+    if backend is None:
+        return gp.get_backend().name, device
     if backend == "hybrid":
         return "pandas", device or "cuda"
     if backend not in ("auto", "cudf", "pandas"):
@@ -71,7 +74,7 @@ def _audit_dict(report: Any) -> dict[str, Any]:
             "shared": list(report.shared), "copied": dict(report.copied)}
 
 
-def run_pipeline(spec: Spec, *, backend: str = "auto", device: str | None = None, epochs: int = 1,
+def run_pipeline(spec: Spec, *, backend: str | None = None, device: str | None = None, epochs: int = 1,
                  seed: int = 0, progress: bool = True, out: str | Path | None = None,
                  audit_cuda: bool | None = None) -> gp.bench.PipelineResult:
     """Run ``spec`` end to end and return timings, metrics, baseline metrics and the transfer audit."""

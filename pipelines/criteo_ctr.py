@@ -55,7 +55,7 @@ def load(rows: int, seed: int = 0) -> tuple[Any, Any]:
     return frame[~mask], frame[mask]
 
 
-def run(backend: str = "auto", epochs: int = 1, rows: int | None = None, seed: int = 0, *,
+def run(backend: str | None = None, epochs: int = 1, rows: int | None = None, seed: int = 0, *,
         device: str | None = None, progress: bool = True, out: str | Path | None = None,
         baseline: str | None = "logistic", freq_threshold: int = 10, embedding_dim: int = 16, batch_size: int = 4096,
         lr: float = 2e-3) -> gp.bench.PipelineResult:

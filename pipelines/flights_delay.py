@@ -88,7 +88,7 @@ def load(rows: int | None = None, seed: int = 0) -> tuple[Any, Any, dict[str, An
     return flights[train], flights[~train], _externals(tables)
 
 
-def run(backend: str = "auto", epochs: int = 1, rows: int | None = None, seed: int = 0, *,
+def run(backend: str | None = None, epochs: int = 1, rows: int | None = None, seed: int = 0, *,
         device: str | None = None, progress: bool = True, out: str | Path | None = None,
         baseline: str | None = "logistic", hidden: tuple[int, ...] = (128, 64), embedding_dim: int | None = 16,
         batch_size: int = 2048, lr: float = 3e-3) -> gp.bench.PipelineResult:
@@ -96,8 +96,10 @@ def run(backend: str = "auto", epochs: int = 1, rows: int | None = None, seed: i
 
     Parameters
     ----------
-    backend : {"auto", "cudf", "pandas", "hybrid"}
+    backend : {None, "auto", "cudf", "pandas", "hybrid"}
         Where frames live; ``hybrid`` is pandas prep with training on CUDA.
+        None (the default): the active backend (``gp.set_backend``, ``gp.use_backend`` or
+        ``GPUPIPE_BACKEND``; else ``"auto"``, which detects).
     epochs : int
         Training epochs.
     rows : int, optional

@@ -108,3 +108,24 @@ def test_background_job_runs_under_the_callers_backend_choice():
         job = _Background(_scoped.get)
     assert job.result() == "pandas"
     assert _Background(_scoped.get).result() is None
+
+
+@pytest.mark.parametrize("module", ["flights_delay", "criteo_ctr"])
+def test_run_without_a_backend_takes_the_active_one(module, monkeypatch):
+    """run() defaulted to "auto", which detects afresh and so ignored gp.set_backend/use_backend and
+    GPUPIPE_BACKEND; by default it now takes the active backend, and an unusable one is named before any work."""
+    import importlib
+
+    from gpupipe.backend import _detect
+
+    if _detect.probe("cudf").available:
+        pytest.skip("cuDF can run here: GPUPIPE_BACKEND=cudf would be usable")
+    run = importlib.import_module(f"pipelines.{module}").run
+    monkeypatch.setenv("GPUPIPE_BACKEND", "cudf")
+    with pytest.raises(gp.BackendUnavailableError, match="cudf"):
+        run(rows=2000, epochs=1, baseline=None, progress=False)
+    monkeypatch.delenv("GPUPIPE_BACKEND")
+    with gp.use_backend("pandas"):
+        from pipelines._runner import resolve
+
+        assert resolve(None, None) == ("pandas", None)
