@@ -70,8 +70,10 @@ class FillMissing(Op):
         self.add_indicator = V.flag(self.add_indicator, "add_indicator", "FillMissing")
 
     def _to_float(self, dtype: Any) -> bool:
+        # _check_params has made a number an int or a float: only a float can be fractional (an int beyond
+        # float64, 10**400, is whole and must not go through float())
         v = self.fill_value
-        return isinstance(v, numbers.Real) and not isinstance(v, bool) and float(v) != int(v) and F.kind(dtype) == "int"
+        return isinstance(v, float) and v != int(v) and F.kind(dtype) == "int"
 
     def output_columns(self, columns: Sequence[str]) -> list[str]:
         cols = list(columns)
@@ -111,7 +113,8 @@ class FillMissing(Op):
 
 
     def _check_fits(self, series: Any, column: str) -> None:
-        """A whole-number fill must fit an integer column's dtype (and be 0 or 1 for a bool column)."""
+        """A whole-number fill must fit an integer column's dtype (and be 0 or 1 for a bool column); any fill must
+        lie within a float column's finite range (1e40 would be inf in float32)."""
         import numpy as np
 
         kind = F.kind(series)
@@ -120,6 +123,15 @@ class FillMissing(Op):
             msg = (f"FillMissing(fill_value={v!r}): column {column!r} is boolean; give fill_value=0 or 1 for it "
                    "in its own node, or cast it to a number first")
             raise SchemaError(msg)
+        if kind == "float":
+            top = float(np.finfo(np.dtype(F.plain_dtype_name(series.dtype))).max)
+            if abs(v) > top:  # Python compares an int with a float exactly, however large
+                wider = ", or cast the column to float64 first" if top < 1e308 else ""
+                msg = (f"FillMissing(fill_value={v!r}): the value is beyond the finite range of column {column!r} "
+                       f"of dtype {series.dtype} (largest {top:.7g}), where it would become infinite; choose a fill "
+                       f"value in range{wider}")
+                raise SchemaError(msg)
+            return
         if kind != "int":
             return
         info = np.iinfo(np.dtype(getattr(series.dtype, "numpy_dtype", series.dtype)))

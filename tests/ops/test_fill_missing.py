@@ -82,3 +82,19 @@ def test_a_datetime_column_is_refused_without_advice_to_change_the_fill() -> Non
     df = pd.DataFrame({"t": pd.to_datetime(["2020-01-01", None])})
     with pytest.raises(SchemaError, match=r"'t'.*numeric and string columns only.*DateParts"):
         ops.FillMissing(fill_value="x").transform(df, ["t"])
+
+
+@pytest.mark.parametrize(("dtype", "fill"), [("float32", 1e40), ("float32", -(2**128)), ("float64", 10**400),
+                                             ("Int64", 10**400)], ids=["f32-1e40", "f32-2**128", "f64-1e400", "Int64-1e400"])
+def test_a_fill_beyond_a_columns_finite_range_is_refused(backend: str, dtype: str, fill: float) -> None:
+    # 1e40 is inf in float32 (np.float32(1e40)); the fill was written as inf, which FillMissing refuses as fill_value;
+    # 10**400 has no float64 at all (it was a bare OverflowError)
+    df = gp.from_pandas(pd.DataFrame({"x": pd.array([1, None, 3], dtype=dtype)}))
+    with pytest.raises(SchemaError, match=r"'x'.*choose a fill value in range"):
+        ops.FillMissing(fill_value=fill).transform(df, ["x"])
+
+
+def test_a_fill_within_float32s_range_is_float32s_value(backend: str) -> None:
+    df = gp.from_pandas(pd.DataFrame({"x": np.array([1.0, np.nan], dtype="float32")}))
+    out = gp.to_pandas(ops.FillMissing(fill_value=3e38).transform(df, ["x"]))
+    assert str(out["x"].dtype) == "float32" and out["x"].tolist() == [1.0, float(np.float32(3e38))]
