@@ -77,7 +77,7 @@ class FillMissing(Op):
 
     def output_columns(self, columns: Sequence[str]) -> list[str]:
         cols = list(columns)
-        return cols + [c + INDICATOR_SUFFIX for c in cols] if self.add_indicator else cols
+        return cols + indicator_names(self, cols) if self.add_indicator else cols
 
     def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
         out = {}
@@ -93,6 +93,7 @@ class FillMissing(Op):
         self._check_params()
         self._require(frame, columns, "FillMissing")
         text = isinstance(self.fill_value, str)
+        self.output_columns(columns)  # indicator names must not be selected columns
         data: dict[str, Any] = {}
         indicators: dict[str, Any] = {}
         for c in columns:
@@ -140,6 +141,20 @@ class FillMissing(Op):
                    f"(range {info.min}..{info.max}); cast the column to a wider type (e.g. int64) first, or choose a "
                    "fill value in range")
             raise SchemaError(msg)
+
+
+def indicator_names(op: Op, columns: Sequence[str]) -> list[str]:
+    """``<column>_missing`` for each column; SchemaError when one is itself among ``columns`` (its filled values
+    and the other column's indicator would be one output column)."""
+    names = [c + INDICATOR_SUFFIX for c in columns]
+    chosen = set(columns)
+    for c, name in zip(columns, names, strict=True):
+        if name in chosen:
+            msg = (f"{op!r} on {list(columns)}: the missing-value indicator of column {c!r} is named {name!r}, "
+                   f"which is also a selected column. Rename that column in the data first (e.g. "
+                   f"df.rename(columns={{{name!r}: {name + '_raw'!r}}})), or leave add_indicator off")
+            raise SchemaError(msg)
+    return names
 
 
 def _kind_error(fill_value: Any, column: str, dtype: Any, kind: str) -> Exception:
