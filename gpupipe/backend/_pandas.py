@@ -909,7 +909,12 @@ def _finalize_output_pandas(frame: Any, schema: Any) -> Any:
         elif s.dtype == np.float32:
             data[col.name] = s
         else:
-            data[col.name] = s.to_numpy(dtype=np.float32, na_value=np.nan)
+            try:
+                # a finite value past float32's range would become inf: NumPy's overflow flag says so, no extra pass
+                with np.errstate(over="raise"):
+                    data[col.name] = s.to_numpy(dtype=np.float32, na_value=np.nan)
+            except FloatingPointError:
+                raise F.float32_overflow_error(col.name, col.role, _float_values_pandas(s)) from None
     return pd.DataFrame(data, index=frame.index, copy=False)
 
 

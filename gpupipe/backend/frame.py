@@ -804,6 +804,24 @@ def cat_null_error(name: str, count: int) -> Exception:
     return DataError(msg)
 
 
+def float32_overflow_error(name: str, role: str, values: Any) -> Exception:
+    """The DataError for an output column (continuous or label) holding finite values beyond float32's range,
+    which the float32 output would turn into ±inf; ``values`` are its float64 values (NumPy or CuPy)."""
+    from ..errors import DataError
+    from . import array_namespace
+
+    xp = array_namespace(values)
+    over = xp.isfinite(values) & (xp.abs(values) > float(xp.finfo(xp.float32).max))
+    count = int(to_host(over.sum()))
+    first = int(to_host(xp.flatnonzero(over)[0])) if count else -1
+    example = f"; e.g. {float(to_host(values[first]))!r} at row {first}" if count else ""
+    what = "label" if role == "label" else "continuous output column"
+    msg = (f"{what} {name!r} has {count} finite value(s) beyond float32's range (±3.4e38{example}), which the "
+           "float32 output would make ±inf: scale them in the workflow (ops.LogOp, ops.Normalize) or bound them "
+           "(ops.Clip)")
+    return DataError(msg)
+
+
 check_label = _generic("check_label", "DataError naming the label if it holds a missing or infinite value.")
 finalize_output = _generic(
     "finalize_output",

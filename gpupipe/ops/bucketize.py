@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -116,7 +117,10 @@ def _plain(x: Any) -> int | float:
 def _float_cut(b: int | float) -> float:
     """The least float64 at or above ``b``: for a float ``x``, ``b <= x`` exactly when ``_float_cut(b) <= x``
     (an integer boundary above 2**53 may have no float of its own)."""
-    f = float(b)
+    try:
+        f = float(b)
+    except OverflowError:  # an integer beyond float64 (10**400): above every finite float, or below every one
+        return math.inf if b > 0 else -sys.float_info.max
     return math.nextafter(f, math.inf) if f < b else f
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +30,8 @@ class Clip(Op):
         The bounds; at least one is required. Integer columns stay integer unless a bound is not a
         whole number, or lies beyond the dtype's range where it takes effect (then they become float64);
         an integer bound is exact, however large (``10**17 + 1`` has no float64 of its own).
-        Infinities, and integer bounds beyond the range on their own side, bound nothing.
+        Infinities, and integer bounds beyond the range on their own side, bound nothing. A float32
+        column becomes float64 when a bound beyond float32's range takes effect (``lower=1e39``).
 
     Notes
     -----
@@ -57,7 +59,14 @@ class Clip(Op):
         for name in ("lower", "upper"):
             v = getattr(self, name)
             if V.is_integer(v):
-                setattr(self, name, int(v))  # exact, however large (2**70 clips nothing in an int64 column)
+                v = int(v)  # exact, however large (2**70 clips nothing in an int64 column)
+                if abs(v) > sys.float_info.max:  # beyond every dtype, float64 included (10**400)
+                    if (v > 0) != (name == "upper"):
+                        msg = (f"Clip: {name} must lie within float64's range (about ±1.8e308), got {V.given(v)}: "
+                               "every value would become it, and no dtype holds it")
+                        raise ParameterError(msg)
+                    v = math.inf if v > 0 else -math.inf  # on its own side it bounds nothing, as an infinity
+                setattr(self, name, v)
             else:
                 setattr(self, name, V.number(v, name, "Clip", finite=False, none_ok=True))
         if self.lower is None and self.upper is None:
@@ -74,11 +83,15 @@ class Clip(Op):
 
     def _to_float(self, dtype: Any) -> bool:
         """Integer columns become float64 when a bound is fractional, or lies beyond the dtype's range on the
-        side where it takes effect (every value would become a number the dtype cannot hold)."""
-        if F.kind(dtype) != "int":
-            return False
+        side where it takes effect (every value would become a number the dtype cannot hold); so do float32
+        columns for a bound beyond float32's finite range (``lower=1e39`` would make every value inf)."""
         import numpy as np
 
+        if F.kind(dtype) == "float":
+            top = float(np.finfo(np.dtype(F.plain_dtype_name(dtype))).max)
+            return (self.lower is not None and self.lower > top) or (self.upper is not None and self.upper < -top)
+        if F.kind(dtype) != "int":
+            return False
         info = np.iinfo(np.dtype(F.plain_dtype_name(dtype)))
         # Python compares ints and floats exactly: no float() here, which would round 2**63 - 1 up to 2**63
         return (_fractional(self.lower) or _fractional(self.upper)

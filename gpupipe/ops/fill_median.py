@@ -9,7 +9,7 @@ from typing import Any
 from ..backend import array_namespace
 from ..backend import frame as F
 from .base import ColumnInfo, StatOp, register_op
-from .fill_missing import INDICATOR_SUFFIX
+from .fill_missing import INDICATOR_SUFFIX, indicator_names
 
 __all__ = ["FillMedian"]
 
@@ -56,7 +56,7 @@ class FillMedian(StatOp):
 
     def output_columns(self, columns: Sequence[str]) -> list[str]:
         cols = list(columns)
-        return cols + [c + INDICATOR_SUFFIX for c in cols] if self.add_indicator else cols
+        return cols + indicator_names(self, cols) if self.add_indicator else cols
 
     def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
         # ids (role cat) have no nulls, and a median of ids lies among them: the cardinality holds
@@ -106,6 +106,7 @@ class FillMedian(StatOp):
         frame = self._inputs(frame, columns, "FillMedian")
         # as at fit: timestamps, timedeltas and complex numbers would otherwise be read as numbers (NaT as -2**63)
         F.require_kinds(frame, columns, "FillMedian", F.NUMERIC_KINDS, "Use ops.FillMissing with a string for text columns")
+        self.output_columns(columns)  # indicator names must not be selected columns
         data: dict[str, Any] = {}
         indicators: dict[str, Any] = {}
         for c in columns:

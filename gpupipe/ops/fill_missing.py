@@ -70,12 +70,14 @@ class FillMissing(Op):
         self.add_indicator = V.flag(self.add_indicator, "add_indicator", "FillMissing")
 
     def _to_float(self, dtype: Any) -> bool:
+        # _check_params has made a number an int or a float: only a float can be fractional (an int beyond
+        # float64, 10**400, is whole and must not go through float())
         v = self.fill_value
-        return isinstance(v, numbers.Real) and not isinstance(v, bool) and float(v) != int(v) and F.kind(dtype) == "int"
+        return isinstance(v, float) and v != int(v) and F.kind(dtype) == "int"
 
     def output_columns(self, columns: Sequence[str]) -> list[str]:
         cols = list(columns)
-        return cols + [c + INDICATOR_SUFFIX for c in cols] if self.add_indicator else cols
+        return cols + indicator_names(self, cols) if self.add_indicator else cols
 
     def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
         out = {}
@@ -91,6 +93,7 @@ class FillMissing(Op):
         self._check_params()
         self._require(frame, columns, "FillMissing")
         text = isinstance(self.fill_value, str)
+        self.output_columns(columns)  # indicator names must not be selected columns
         data: dict[str, Any] = {}
         indicators: dict[str, Any] = {}
         for c in columns:
@@ -111,7 +114,8 @@ class FillMissing(Op):
 
 
     def _check_fits(self, series: Any, column: str) -> None:
-        """A whole-number fill must fit an integer column's dtype (and be 0 or 1 for a bool column)."""
+        """A whole-number fill must fit an integer column's dtype (and be 0 or 1 for a bool column); any fill must
+        lie within a float column's finite range (1e40 would be inf in float32)."""
         import numpy as np
 
         kind = F.kind(series)
@@ -120,6 +124,15 @@ class FillMissing(Op):
             msg = (f"FillMissing(fill_value={v!r}): column {column!r} is boolean; give fill_value=0 or 1 for it "
                    "in its own node, or cast it to a number first")
             raise SchemaError(msg)
+        if kind == "float":
+            top = float(np.finfo(np.dtype(F.plain_dtype_name(series.dtype))).max)
+            if abs(v) > top:  # Python compares an int with a float exactly, however large
+                wider = ", or cast the column to float64 first" if top < 1e308 else ""
+                msg = (f"FillMissing(fill_value={v!r}): the value is beyond the finite range of column {column!r} "
+                       f"of dtype {series.dtype} (largest {top:.7g}), where it would become infinite; choose a fill "
+                       f"value in range{wider}")
+                raise SchemaError(msg)
+            return
         if kind != "int":
             return
         info = np.iinfo(np.dtype(getattr(series.dtype, "numpy_dtype", series.dtype)))
@@ -128,6 +141,20 @@ class FillMissing(Op):
                    f"(range {info.min}..{info.max}); cast the column to a wider type (e.g. int64) first, or choose a "
                    "fill value in range")
             raise SchemaError(msg)
+
+
+def indicator_names(op: Op, columns: Sequence[str]) -> list[str]:
+    """``<column>_missing`` for each column; SchemaError when one is itself among ``columns`` (its filled values
+    and the other column's indicator would be one output column)."""
+    names = [c + INDICATOR_SUFFIX for c in columns]
+    chosen = set(columns)
+    for c, name in zip(columns, names, strict=True):
+        if name in chosen:
+            msg = (f"{op!r} on {list(columns)}: the missing-value indicator of column {c!r} is named {name!r}, "
+                   f"which is also a selected column. Rename that column in the data first (e.g. "
+                   f"df.rename(columns={{{name!r}: {name + '_raw'!r}}})), or leave add_indicator off")
+            raise SchemaError(msg)
+    return names
 
 
 def _kind_error(fill_value: Any, column: str, dtype: Any, kind: str) -> Exception:

@@ -121,3 +121,13 @@ def test_an_object_column_of_ints_is_bucketized_on_its_own():
     values = [1, None, 5, -3, 2]
     out = Bucketize([0, 2]).transform(pd.DataFrame({"a": pd.Series(values, dtype=object)}), ["a"])["a"].tolist()
     assert out == [3 if v is None else int(np.digitize(v, [0, 2])) for v in values]
+
+
+def test_integer_boundaries_beyond_float64_compare_exactly_with_floats(backend: str) -> None:
+    # 10**400 has no float64 (it was a bare OverflowError); every finite float lies between -10**400 and 10**400,
+    # and inf is at or above 10**400, as Python compares them
+    x = [-np.inf, -1.7e308, 0.0, 1.7e308, np.inf, np.nan]
+    df = gp.from_pandas(pd.DataFrame({"x": x}))
+    bounds = [-(10**400), 0, 10**400]
+    out = gp.to_pandas(Bucketize(bounds).transform(df, ["x"]))["x"].tolist()
+    assert out == [sum(b <= v for b in bounds) for v in x[:-1]] + [4] == [0, 1, 2, 2, 3, 4]

@@ -88,3 +88,35 @@ def test_clip_making_categorical_ids_negative_or_fractional_is_refused(bounds, b
     wf = gp.Workflow(["c"] >> ops.Categorify() >> ops.Clip(**bounds))
     with pytest.raises(gp.SchemaError, match=rf"column 'c', which holds categorical ids 0\.\.6: the ids would become {became}"):
         wf.fit(df)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "Int64"])
+def test_an_integer_bound_beyond_float64_on_its_own_side_bounds_nothing(backend: str, dtype: str) -> None:
+    # 10**400 has no float64: these were a bare OverflowError ("int too large to convert to float")
+    df = pd.DataFrame({"x": pd.array([1, None, -3], dtype=dtype)})
+    out = gp.to_pandas(ops.Clip(lower=-(10**400), upper=10**400).transform(gp.from_pandas(df), ["x"]))
+    pd.testing.assert_series_equal(out["x"], df["x"])
+
+
+@pytest.mark.parametrize(("side", "bound"), [("lower", 10**400), ("upper", -(10**400))], ids=["lower", "upper"])
+def test_an_integer_bound_beyond_float64_where_it_takes_effect_is_refused(side: str, bound: int) -> None:
+    from gpupipe.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=f"{side} must lie within float64's range"):
+        ops.Clip(**{side: bound}).transform(pd.DataFrame({"x": [1.0]}), ["x"])
+
+
+@pytest.mark.parametrize(("bounds", "ref"), [({"lower": 1e39}, (1e39, None)), ({"upper": -(2**200)}, (None, -(2.0**200)))])
+def test_a_bound_beyond_float32_makes_a_float32_column_float64(backend: str, bounds: dict, ref: tuple) -> None:
+    # np.clip of the float64 values; in float32 every value became inf
+    x = np.array([1.0, np.nan, -2.5], dtype="float32")
+    df = gp.from_pandas(pd.DataFrame({"x": x}))
+    op = ops.Clip(**bounds)
+    out = gp.to_pandas(op.transform(df, ["x"]))
+    np.testing.assert_array_equal(out["x"].to_numpy(), np.clip(x.astype("float64"), *ref))
+    assert str(out["x"].dtype) == "float64" == op.output_info(["x"], {"x": ops.ColumnInfo("float32")})["x"].dtype
+    # followed by LogOp: log1p of the bound (it was log1p(inf) = inf)
+    logged = gp.to_pandas(gp.Workflow(["x"] >> ops.Clip(**bounds) >> ops.LogOp()).fit_transform(df)) \
+        if "lower" in bounds else None
+    if logged is not None:
+        np.testing.assert_array_equal(logged["x"].to_numpy(), np.log1p([1e39, np.nan, 1e39]).astype("float32"))

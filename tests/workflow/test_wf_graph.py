@@ -67,6 +67,23 @@ def test_output_dtypes_follow_schema_exactly(backend: str) -> None:
     np.testing.assert_array_equal(out["cnt"].to_numpy(), df["cnt"].to_numpy(dtype=np.float32, na_value=np.nan))
 
 
+@pytest.mark.parametrize(("wf", "name"), [
+    (lambda: gp.Workflow(["x"] >> ops.Clip(lower=0)), "continuous output column 'x'"),
+    (lambda: gp.Workflow(["x"]), "continuous output column 'x'"),
+    (lambda: gp.Workflow(["z"], label="x"), "label 'x'"),
+], ids=["after-op", "passed-through", "label"])
+def test_a_finite_value_beyond_float32_in_the_output_is_refused_naming_the_column(backend: str, wf, name: str) -> None:
+    # np.float32(1e300) is inf: the float32 output held inf in that row, with no word (the label check passes a
+    # finite 1e300)
+    df = gp.from_pandas(pd.DataFrame({"x": [1e300, 1.0, np.nan], "z": [1.0, 2.0, 3.0]}).iloc[:2 if "label" in name else 3])
+    with pytest.raises(DataError, match=f"{name} has 1 finite value.*beyond float32's range.*1e\\+300 at row 0"):
+        wf().fit_transform(df)
+    # infinities and values within float32's range keep their float32 values
+    ok = pd.DataFrame({"x": [np.inf, 3e38, np.nan]})
+    np.testing.assert_array_equal(gp.to_pandas(gp.Workflow(["x"]).fit_transform(gp.from_pandas(ok)))["x"].to_numpy(),
+                                  ok["x"].to_numpy(dtype=np.float32))
+
+
 def test_categorical_output_is_int64_with_cardinality(backend: str) -> None:
     df = _frame()
     wf = gp.Workflow(["s"] >> ops.Categorify(), ["x"] >> ops.FillMissing(), label="y")
