@@ -435,6 +435,8 @@ def _check_label_cudf(frame: cudf.DataFrame, label: str) -> None:
 
 @F.finalize_output.register("cudf")
 def _finalize_output_cudf(frame: cudf.DataFrame, schema: Schema) -> cudf.DataFrame:
+    import cupy
+
     data: dict[str, Any] = {}
     for col in schema:
         s = column(frame, col.name)
@@ -447,6 +449,12 @@ def _finalize_output_cudf(frame: cudf.DataFrame, schema: Schema) -> cudf.DataFra
             data[col.name] = s
         else:
             # NaN where missing and no null mask: the tensor is then a view of the column, as on pandas
-            data[col.name] = float64_values(s).astype(np.float32)
+            x = float64_values(s)
+            out: cupy.ndarray = x.astype(np.float32)
+            # finite values beyond float32's range would become ±inf (the pandas backend raises NumPy's overflow
+            # flag; CuPy has none): one device pass and one read-back per column that was not float32 already
+            if s.dtype != np.float32 and bool((cupy.isinf(out) & cupy.isfinite(x)).any()):
+                raise F.float32_overflow_error(col.name, col.role, x)
+            data[col.name] = out
     return _build_frame_cudf(frame, data)
 
