@@ -162,7 +162,7 @@ def record_tensor(name: str, tensor: Any, source: tuple[int, int] | None, reason
         return
     start, end = _tensor_range(tensor)
     # an empty tensor has no memory to share (DLPack gives it data_ptr 0): unconverted, it copied nothing
-    shared = source is not None and reason is None and (start == end or source[0] <= start and end <= source[1])
+    shared = source is not None and reason is None and (start == end or (source[0] <= start and end <= source[1]))
     with _lock:
         for rep in _active:
             if shared:
