@@ -120,6 +120,21 @@ def test_numeric_columns_without_nulls_are_views_of_polars_memory():
         assert tt["x"].data_ptr() == df["x"].to_numpy().ctypes.data
 
 
+def test_the_audit_counts_the_bytes_each_polars_conversion_wrote_and_says_what_it_made():
+    n = 1000
+    df = pl.DataFrame({"b": np.arange(n) % 2 == 0, "i": pl.Series([1, None] * (n // 2), dtype=pl.Int64),
+                       "f": pl.Series([1.0, None] * (n // 2), dtype=pl.Float32), "x": np.arange(n, dtype="float32")})
+    with gp.use_backend("pandas"), gp.audit.transfers(cuda=False) as report:
+        frame = gp.from_arrow(df)
+    host = {e.name: e.bytes for e in report.events if e.kind == "host"}
+    # bool: 1 byte of values + 1 byte of mask per row (Arrow's bits were 125 bytes); Int64: 8 + 1; float32: 4 (NaN)
+    assert host == {"b": 2 * n, "i": 9 * n, "f": 4 * n}
+    assert host == {name: frame[name].array.nbytes for name in host}
+    why = {e.name: e.reason for e in report.events}
+    assert str(frame["f"].dtype) == "float32" and why["f"].endswith("null(s) → NaN in a NumPy float column")
+    assert str(frame["i"].dtype) == "Int64" and why["i"].endswith("null(s) → nullable pandas column")
+
+
 def test_workflow_loader_and_dataset_take_polars_frames(backend):
     rng = np.random.default_rng(0)
     df = pl.DataFrame({"x": rng.normal(size=50), "c": rng.choice(["a", "b", None], 50).tolist(),

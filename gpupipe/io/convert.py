@@ -290,7 +290,8 @@ def _why_copied(column: Any) -> str:
 
     t = column.type
     if column.null_count:
-        return f"Polars {t} with {column.null_count} null(s) → nullable pandas column"
+        into = "NaN in a NumPy float column" if pa.types.is_floating(t) else "nullable pandas column"
+        return f"Polars {t} with {column.null_count} null(s) → {into}"
     if column.num_chunks > 1:
         return f"Polars {t} in {column.num_chunks} chunks → one pandas column (rechunk the Polars frame to avoid it)"
     if pa.types.is_boolean(t):
@@ -298,14 +299,15 @@ def _why_copied(column: Any) -> str:
     return f"Polars {t} → pandas"
 
 
-def _record_copies(table: pa.Table, copies: dict[str, str]) -> None:
-    """Name the copies in any open ``gp.audit.transfers()`` block (if the audit was never imported, none is open)."""
+def _record_copies(nbytes: dict[str, int], copies: dict[str, str]) -> None:
+    """Name the copies, with the bytes each wrote, in any open ``gp.audit.transfers()`` block (if the audit was never
+    imported, none is open)."""
     audit = sys.modules.get("gpupipe.tensors.audit")
     if audit is None or not copies or not audit._recording():
         return
     kind = "host" if get_backend().name == "pandas" else "upload"
     for name, why in copies.items():
-        audit.record_event(kind, int(table.column(name).nbytes), name, why)
+        audit.record_event(kind, int(nbytes[name]), name, why)
 
 
 def from_polars(obj: Any, where: str = "from_polars") -> Any:
@@ -327,8 +329,9 @@ def from_polars(obj: Any, where: str = "from_polars") -> Any:
     table = _polars_table(obj)
     check_column_names(table.column_names, where)
     backend = get_backend().name
-    if backend != "pandas":
-        _record_copies(table, {n: f"Polars (host) → {backend}" for n in table.column_names})
+    if backend != "pandas":  # the Arrow bytes are what is uploaded
+        _record_copies({n: table.column(n).nbytes for n in table.column_names},
+                       {n: f"Polars (host) → {backend}" for n in table.column_names})
         return F.from_arrow.impl(backend)(table)
     from ..backend._pandas import frame_from_columns
 
@@ -336,11 +339,12 @@ def from_polars(obj: Any, where: str = "from_polars") -> Any:
              for i, f in enumerate(table.schema) if _zero_copy(table.column(i))}
     rest = [i for i, f in enumerate(table.schema) if f.name not in views]
     copies = {table.schema.field(i).name: _why_copied(table.column(i)) for i in rest}
-    _record_copies(table, copies)
     columns: dict[str, Any] = dict(views)
     if rest:
         converted = arrow_to_pandas(table.select(rest))
         columns.update({name: converted[name].array for name in copies})
+        # the bytes of the pandas columns written (a bool is 1 bit in Arrow, 2 bytes as a pandas boolean)
+        _record_copies({name: columns[name].nbytes for name in copies}, copies)
     return frame_from_columns({name: columns[name] for name in table.column_names}, table.num_rows)
 
 

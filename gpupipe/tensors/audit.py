@@ -161,7 +161,8 @@ def record_tensor(name: str, tensor: Any, source: tuple[int, int] | None, reason
     if not _active:
         return
     start, end = _tensor_range(tensor)
-    shared = source is not None and reason is None and source[0] <= start and end <= source[1]
+    # an empty tensor has no memory to share (DLPack gives it data_ptr 0): unconverted, it copied nothing
+    shared = source is not None and reason is None and (start == end or (source[0] <= start and end <= source[1]))
     with _lock:
         for rep in _active:
             if shared:

@@ -8,7 +8,10 @@ Numeric, null-free columns of the dtype their role calls for (``cont`` float32, 
   to ``torch.from_dlpack``. pandas 3 returns read-only arrays (copy-on-write); ``torch.from_numpy``
   warns on them, ``torch.from_dlpack`` shares them silently (checked with torch 2.13, NumPy 2.4,
   pandas 3.1). The tensor does not enforce read-only-ness: writing into it would write into the
-  frame, so treat the tensors as read-only views.
+  frame, so treat the tensors as read-only views. The other way round, the tensor keeps the column's
+  pandas Series alive, so pandas' copy-on-write sees a reference: a later ``df.loc[i, col] = v``
+  copies the frame's block first and the tensor keeps the values it was made from (without that,
+  the write landed in the tensor's memory).
 * cuDF: the column's ``__cuda_array_interface__`` gives a CuPy view (no copy) that goes through
   ``torch.from_dlpack``. Never ``cudf.DataFrame.to_dlpack`` (copies into one matrix) and never a
   whole-frame ``.values`` (copies, column-major).
@@ -304,7 +307,8 @@ def _to_tensors_pandas(frame: Any, schema: Schema, device: torch.device | None,
     cols: dict[str, torch.Tensor] = {}
     copies: dict[str, str] = {}
     for col in schema:
-        native, reasons, source = _pandas_buffer(frame[col.name], col.name, col.role)
+        series = frame[col.name]
+        native, reasons, source = _pandas_buffer(series, col.name, col.role)
         target = np.dtype(ROLE_DTYPES[col.role])
         if col.role == "cat" and native.dtype.kind == "f":
             _check_integral(col.name, native)
@@ -326,7 +330,8 @@ def _to_tensors_pandas(frame: Any, schema: Schema, device: torch.device | None,
                 copies[col.name] = reason
             cols[col.name] = t
             continue
-        arr = native if reason is None else np.ascontiguousarray(native, dtype=target)
+        # shared: the tensor holds the Series, a reference pandas' copy-on-write honours (see the module docstring)
+        arr = np.asarray(_Held(native, series)) if reason is None else np.ascontiguousarray(native, dtype=target)
         t = torch.from_dlpack(arr)
         if validate:
             _validate_converted(col.name, col.role, col.cardinality, t, native)
@@ -335,6 +340,18 @@ def _to_tensors_pandas(frame: Any, schema: Schema, device: torch.device | None,
         audit.record_tensor(col.name, t, source, reason)
         cols[col.name] = t
     return cols, copies
+
+
+class _Held:
+    """A NumPy array's memory, exported with its pandas owner attached: ``np.asarray(_Held(arr, series))`` is a view
+    of ``arr`` whose base holds ``series``, and a tensor made from it by DLPack keeps that view, hence the Series,
+    alive as long as its storage. pandas' copy-on-write then copies the frame's block before writing into it."""
+
+    __slots__ = ("__array_interface__", "owner")
+
+    def __init__(self, arr: np.ndarray, owner: Any) -> None:
+        self.__array_interface__ = arr.__array_interface__
+        self.owner = owner
 
 
 def _validate_converted(name: str, role: str, cardinality: int | None, t: torch.Tensor, native: np.ndarray) -> None:

@@ -35,6 +35,14 @@ def test_report_lists_shared_and_copied_columns_with_reasons():
     assert "zero-copy" in text and "b: float64 → float32" in text
 
 
+def test_an_empty_frame_copies_nothing_and_the_report_agrees_with_copies():
+    with gp.audit.transfers(cuda=False) as report:
+        tt = gp.to_tensors(_frame(0), schema=SCHEMA)
+    assert set(tt.copies) == {"b", "y"} == set(report.copied)
+    assert sorted(report.shared) == ["a", "c"]
+    assert {e.name: e.bytes for e in report.events} == {"b": 0, "y": 0}
+
+
 def test_sharing_is_checked_not_assumed(monkeypatch):
     """A converter that claims zero-copy but returns a copy is reported as copied."""
     from gpupipe.tensors import convert

@@ -307,3 +307,25 @@ def test_refusals_after_a_conversion_give_the_frames_values_not_the_converted_on
         gp.to_tensors(big.assign(x=[3.0, np.inf, 2.0], y=0.0), schema=_schema(["x"], label="y"))
     with pytest.raises(gp.DataError, match=r"'c' has ids in \[3, 12\] but the schema allows \[0, 10\)"):
         gp.to_tensors(huge.assign(c=[12.0, 3.0]), schema=Schema([ColumnSchema("c", "cat", "float64", 10), label]))
+
+
+def test_writing_into_the_frame_afterwards_leaves_the_shared_tensors_as_they_were():
+    # pandas' copy-on-write: the frame copies its block before the write, because the tensors hold the columns
+    df = pd.DataFrame(np.arange(8, dtype=np.float32).reshape(4, 2), columns=["x", "y"])  # one 2-D block
+    df["c"] = pd.array([0, 1, 2, 3], dtype="Int64")
+    ptrs = {"x": _ptr(df["x"].to_numpy()), "c": _ptr(df["c"].array._data)}
+    tt = gp.to_tensors(df, schema=_schema(["x"], ["c"], "y", card=10))
+    assert tt.copies == {} and {n: tt[n].data_ptr() for n in ptrs} == ptrs  # still zero-copy
+    df.loc[0, "x"] = 99.0
+    df.iloc[1, 1] = 77.0
+    df.loc[2, "c"] = 9
+    assert df["x"].tolist()[0] == 99.0 and df["y"].tolist()[1] == 77.0 and df["c"].tolist()[2] == 9
+    assert tt["x"].tolist() == [0.0, 2.0, 4.0, 6.0]
+    assert tt["y"].tolist() == [1.0, 3.0, 5.0, 7.0]
+    assert tt["c"].tolist() == [0, 1, 2, 3]
+    # a sequential loader's batches are views of those tensors: they keep the values too
+    df = pd.DataFrame({"x": np.arange(4, dtype=np.float32), "y": np.zeros(4, dtype=np.float32)})
+    loader = gp.Loader(df, batch_size=4, shuffle=False, schema=_schema(["x"], label="y"))
+    df.loc[0, ["x", "y"]] = 5.0
+    batch = next(iter(loader))
+    assert batch.cont[:, 0].tolist() == [0.0, 1.0, 2.0, 3.0] and batch.label.tolist() == [0.0] * 4
