@@ -125,6 +125,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     code = _check_common_args(args)
     if code:
         return code
+    bad_rows = [r for r in args.rows or () if r <= 0]
+    if bad_rows:
+        return _arg_error("--rows", bad_rows[0], "must be positive")
+    if args.repeats < 1:
+        return _arg_error("--repeats", args.repeats, "must be at least 1")
+    if args.warmup < 0:
+        return _arg_error("--warmup", args.warmup, "must be 0 or more")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     try:
         res = run_bench(args.pipeline, rows=args.rows or [None], backends=backends, repeats=args.repeats,

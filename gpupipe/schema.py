@@ -66,6 +66,7 @@ class ColumnSchema:
             raise SchemaError(msg)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON values: ``name``, ``role``, ``dtype``, and ``cardinality`` and ``properties`` when set."""
         out: dict[str, Any] = {"name": self.name, "role": self.role, "dtype": self.dtype}
         if self.cardinality is not None:
             out["cardinality"] = int(self.cardinality)
@@ -75,6 +76,7 @@ class ColumnSchema:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ColumnSchema:
+        """The column schema :meth:`to_dict` gave; a :class:`~gpupipe.errors.SchemaError` if ``d`` is not one."""
         if not isinstance(d, Mapping):
             msg = f"a column schema must be a dictionary (name, role, dtype, ...), got {type(d).__name__} {d!r:.60}"
             raise SchemaError(msg)
@@ -154,6 +156,7 @@ class Schema:
     # -- views by role -------------------------------------------------------------------
     @property
     def names(self) -> list[str]:
+        """Names of every column (the label included), in order."""
         return [c.name for c in self._columns]
 
     @property
@@ -196,10 +199,12 @@ class Schema:
         return Schema(c for c in self._columns if c.role != "label")
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON values: ``{"columns": [ColumnSchema.to_dict(), ...]}``."""
         return {"columns": [c.to_dict() for c in self._columns]}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Schema:
+        """The schema :meth:`to_dict` gave; a :class:`~gpupipe.errors.SchemaError` if ``d`` is not one."""
         if not isinstance(d, Mapping) or not isinstance(d.get("columns"), list):
             msg = "a schema dictionary needs a 'columns' list"
             raise SchemaError(msg)

@@ -64,6 +64,7 @@ class Backend:
 
     @property
     def is_gpu(self) -> bool:
+        """Whether frames of this backend live on a GPU (the ``cudf`` backend)."""
         return self.name == "cudf"
 
 

@@ -310,19 +310,27 @@ def run_bench(pipeline: str, rows: Sequence[int | None] = (None,), backends: Seq
     >>> [r["status"] for r in res["runs"]]                     # doctest: +SKIP
     ['ok', 'ok']
     """
+    from .. import _validate as V
     from .._info import collect_info
     from ..errors import ParameterError
 
+    # the rules of every entry point (gpupipe/_validate.py): no float is truncated, no string read as a list
+    where = "gp.bench.run_bench"
+    backends = V.name_list(backends, "backends", where, unique=False, what="backend names (str)")
+    repeats = V.integer(repeats, "repeats", where, min_value=1)
+    warmup = V.integer(warmup, "warmup", where, min_value=0)
+    epochs = V.integer(epochs, "epochs", where, min_value=1)
+    seed = V.seed(seed, where)
+    progress = V.flag(progress, "progress", where)
+    charts = V.flag(charts, "charts", where)
+    if rows is not None and (isinstance(rows, str) or not isinstance(rows, Sequence)):
+        V.fail(where, "rows", rows, "a list of positive integers (None for the full data)")
+    rows_list = [None if r is None else V.integer(r, "rows", where, min_value=1) for r in (rows or [None])]
     runners = dict(runners)
     known = set(BACKENDS) | set(runners)
     unknown = [b for b in backends if b not in known]
     if unknown:
         raise ParameterError(f"unknown backend(s) {unknown}; choose from {list(BACKENDS)}")
-    if int(repeats) < 1 or int(warmup) < 0:
-        raise ParameterError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats!r}, warmup={warmup!r}")
-    rows_list = [None if r is None else int(r) for r in (rows or [None])]
-    if any(r is not None and r <= 0 for r in rows_list):
-        raise ParameterError(f"rows must be positive integers (or None for the full data), got {rows_list}")
     backends = list(dict.fromkeys(backends))
     # a size given twice would be two tables' worth of rows under one heading, with speedups from the last only
     rows_list = list(dict.fromkeys(rows_list))

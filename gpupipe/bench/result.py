@@ -61,9 +61,11 @@ class PipelineResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field as plain dicts and lists (``dataclasses.asdict``)."""
         return asdict(self)
 
     def to_json(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` to ``path`` as indented JSON (parent directories created); returns the path."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(json.dumps(self.to_dict(), indent=2, default=float))

@@ -39,6 +39,8 @@ class StageTimer:
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        """Time the ``with`` block into ``times[name]`` (added to what the stage already holds), the device
+        synchronised before each clock read."""
         synchronize()
         t0 = time.perf_counter()
         try:

@@ -72,6 +72,10 @@ def read_parquet(path: PathLike | Sequence[PathLike], columns: Sequence[str] | N
                  storage_options: Mapping[str, Any] | None = None) -> Any:
     """Read a parquet file, a directory or glob of parquet files, or a list of them, into a frame.
 
+    The frame's index is ``0..n-1``: a pandas index stored in a file (``df.to_parquet``) is a column
+    when it has a name; an unnamed one of integers, or a range, is row numbers and left out; an unnamed
+    one of other labels (text, dates) is kept as the column pandas stored it in, ``__index_level_0__``.
+
     Parameters
     ----------
     path : path, glob, URL or list of them
@@ -87,10 +91,6 @@ def read_parquet(path: PathLike | Sequence[PathLike], columns: Sequence[str] | N
     storage_options : dict, optional
         fsspec options for URLs (``{"anon": True}``, ``{"key": ..., "secret": ...,
         "client_kwargs": {"endpoint_url": ...}}``).
-
-    The frame's index is ``0..n-1``: a pandas index stored in a file (``df.to_parquet``) is a column
-    when it has a name; an unnamed one of integers, or a range, is row numbers and left out; an unnamed
-    one of other labels (text, dates) is kept as the column pandas stored it in, ``__index_level_0__``.
 
     Examples
     --------

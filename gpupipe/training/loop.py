@@ -594,9 +594,9 @@ def train(
     threads : int, optional
         torch intra-op threads for this call (``torch.set_num_threads``, which is process-wide: torch
         work in other threads meanwhile uses the same count; the previous count is restored after, so
-        do not run two ``train`` calls with different counts at once). Default: torch's current count,
-        which nothing in gpupipe changes (torch
-        starts with one per core). On the CPU, ``threads=1`` gives the same weights on any number of
+        do not run two ``train`` calls with different counts at once). Default: torch's current count
+        (torch starts with one per core; in gpupipe only :func:`gpupipe.bench.run_bench` changes it, to
+        the cores the process may use, and leaves it so). On the CPU, ``threads=1`` gives the same weights on any number of
         cores and never waits for a core another process holds; more threads pay off with large
         batches and wide layers on an idle machine.
 

@@ -34,6 +34,17 @@ def test_bench_unknown_backend_is_a_clean_error(capsys, tmp_path):
     assert "spark" in err and "cudf" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("argv, line", [
+    (["--rows", "100", "-3"], "--rows must be positive, got -3"),
+    (["--repeats", "0"], "--repeats must be at least 1, got 0"),
+    (["--warmup", "-1"], "--warmup must be 0 or more, got -1"),
+])
+def test_bench_option_errors_name_the_option(capsys, tmp_path, argv, line):
+    assert main(["bench", *argv, "--backends", "pandas", "--out", str(tmp_path / "b"), "--no-progress"]) == 2
+    assert capsys.readouterr().err.strip() == f"gpupipe: error: {line}"
+    assert not (tmp_path / "b").exists()
+
+
 def test_bench_reports_an_unusable_backend_and_writes_files(capsys, tmp_path):
     if "cudf" in gp.available_backends():
         pytest.skip("cuDF is usable here; this checks the report of an absent backend")

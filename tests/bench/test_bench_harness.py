@@ -175,6 +175,24 @@ def test_bad_arguments_raise_with_the_accepted_values():
         run_bench("flights-delay", rows=[0], backends=["pandas"], progress=False, runners=runners)
 
 
+@pytest.mark.parametrize("kwargs, name", [
+    ({"repeats": 2.5}, "repeats"), ({"repeats": True}, "repeats"), ({"warmup": 0.5}, "warmup"),
+    ({"rows": [1.5]}, "rows"), ({"rows": 5}, "rows"), ({"epochs": 2.5}, "epochs"), ({"seed": None}, "seed"),
+    ({"seed": -1}, "seed"), ({"progress": "no"}, "progress"), ({"backends": "pandas"}, "backends"),
+])
+def test_arguments_follow_the_rules_of_every_entry_point(kwargs, name):
+    # README, Errors: integers are never floats or bools (2.5 repeats used to run 2), flags are bools, a list of
+    # names is never a bare string ("pandas" used to be six unknown backends), seeds lie in [0, 2**63)
+    from gpupipe.errors import ParameterError
+
+    calls = []
+    args = {"rows": [10], "backends": ["pandas"], "repeats": 1, "warmup": 0, "progress": False,
+            "runners": {"pandas": lambda r, s, e: calls.append(r)}, **kwargs}
+    with pytest.raises(ParameterError, match=rf"gp\.bench\.run_bench: {name} must be"):
+        run_bench("toy", **args)
+    assert calls == []
+
+
 def test_runner_without_total_is_an_error_entry(no_gpu):
     res = run_bench("toy", rows=[1], backends=["pandas"], repeats=1, warmup=0, progress=False,
                     runners={"pandas": lambda r, s, e: PipelineResult("toy", "pandas", "cpu", timings={"read": 1.0})})
