@@ -67,7 +67,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataError, SchemaError, oom_advice
+from ..errors import DataError, GpupipeError, SchemaError, oom_advice
 from ..schema import ColumnSchema, Schema
 from . import audit
 from .convert import TensorTable, resolve_schema, to_tensors
@@ -738,8 +738,13 @@ class Loader:
         if item is None:
             return None
         i, frame = item
-        tt = to_tensors(frame, schema=self.schema, device=self.device)
-        staged = _stage(tt, records=True)
+        try:
+            tt = to_tensors(frame, schema=self.schema, device=self.device)
+            staged = _stage(tt, records=True)
+        except GpupipeError as exc:  # name the partition: the row numbers in the message count within it
+            exc.args = (f"partition {i} of the dataset: {exc} (rows counted from the partition's first row)",
+                        *exc.args[1:])
+            raise
         order = epoch_indices(staged.rows, epoch=epoch, seed=_part_seed(self.seed, epoch, i), shuffle=self.shuffle)
         if staged.rows == 0:
             order = order[:0]

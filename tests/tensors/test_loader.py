@@ -442,3 +442,13 @@ def test_a_tensor_table_is_checked_against_its_schema_as_a_frame_is():
                                     "y": torch.full((n,), float("nan"))}, schema)
         with pytest.raises(gp.DataError, match="label column 'y' has 10 NaN"):
             gp.Loader(nan_label, batch_size=4)
+
+
+def test_a_partitions_error_names_the_partition():
+    """A DataError raised while a background thread prepares a partition names it: its row numbers count within
+    that partition, not the dataset."""
+    ds = StandInDataset([10, 10, 10])
+    ds.parts[2] = ds.parts[2].assign(y=np.where(np.arange(10) == 3, np.nan, 1.0).astype(np.float32))
+    with pytest.raises(gp.DataError, match=r"partition 2 of the dataset: label column 'y' .*first at row 3"):
+        list(_dataset_loader(ds, batch_size=4, shuffle=False))
+
