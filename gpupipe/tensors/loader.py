@@ -623,8 +623,10 @@ class Loader:
 
     # -- DataLoader protocol -------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
-        """Use ``epoch`` for the next iteration (as ``DistributedSampler.set_epoch``)."""
-        self.epoch = int(epoch)
+        """Use ``epoch`` for the next iteration (as ``DistributedSampler.set_epoch``); a non-negative integer."""
+        from .. import _validate as V
+
+        self.epoch = V.integer(epoch, "epoch", "Loader.set_epoch", min_value=0)
 
     def _rank_rows(self, n: int) -> int:
         return math.ceil(n / self.world_size) if self.world_size > 1 else n

@@ -452,3 +452,13 @@ def test_a_partitions_error_names_the_partition():
     with pytest.raises(gp.DataError, match=r"partition 2 of the dataset: label column 'y' .*first at row 3"):
         list(_dataset_loader(ds, batch_size=4, shuffle=False))
 
+
+@pytest.mark.parametrize("bad", [-1, 2.5, None, "3", True])
+def test_set_epoch_takes_a_non_negative_integer(bad):
+    """set_epoch refuses what would be truncated (2.5), parsed ("3") or crash later in the partition thread (-1)."""
+    loader = _dataset_loader(StandInDataset([5, 5]), batch_size=4)
+    with pytest.raises(gp.ParameterError, match="set_epoch: epoch"):
+        loader.set_epoch(bad)
+    assert loader.epoch == 0
+    loader.set_epoch(np.int64(3))
+    assert loader.epoch == 3 and type(loader.epoch) is int
