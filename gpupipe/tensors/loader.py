@@ -868,7 +868,8 @@ def _gather_ahead(staged: _Staged | _Records, slices: Iterator[torch.Tensor], wo
         for r in room:
             r.release()
         for t in threads:
-            t.join()
+            if t is not threading.current_thread():  # an abandoned iterator may be collected in a helper thread
+                t.join()
 
 
 def _concat(pieces: list[Batch]) -> Batch:

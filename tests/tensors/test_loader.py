@@ -462,3 +462,43 @@ def test_set_epoch_takes_a_non_negative_integer(bad):
     assert loader.epoch == 0
     loader.set_epoch(np.int64(3))
     assert loader.epoch == 3 and type(loader.epoch) is int
+
+
+def test_an_abandoned_iterator_collected_in_a_gather_thread_closes_cleanly(monkeypatch):
+    """The garbage collector runs in whichever thread allocates: an abandoned iterator held in a reference cycle
+    may be closed in one of its own gather threads, which must then not try to join itself."""
+    import gc
+    import sys
+
+    import gpupipe.tensors.loader as loader_mod
+
+    real = loader_mod._Records.gather
+    ready, collected = threading.Event(), threading.Event()
+
+    def gather(self, idx):
+        if threading.current_thread().name.startswith("gpupipe-gather") and not collected.is_set():
+            ready.wait(5)
+            gc.collect()  # what an allocation in this thread may trigger
+            collected.set()
+        return real(self, idx)
+
+    raised = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: raised.append(u.exc_value))
+    monkeypatch.setattr(loader_mod._Records, "gather", gather)
+    it = iter(gp.Loader(_frame(1000), batch_size=64, schema=SCHEMA, workers=1))
+    next(it)
+    enabled = gc.isenabled()
+    gc.disable()  # so that only the gather thread collects the cycle
+    try:
+        cycle = [it]
+        cycle.append(cycle)
+        del it, cycle
+        ready.set()
+        assert collected.wait(5)
+    finally:
+        if enabled:
+            gc.enable()
+    for t in [t for t in threading.enumerate() if t.name.startswith("gpupipe-gather")]:
+        t.join(5)
+    assert not [t for t in threading.enumerate() if t.name.startswith("gpupipe-gather")]
+    assert raised == []
