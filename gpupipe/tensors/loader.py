@@ -67,7 +67,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataError, SchemaError, oom_advice
+from ..errors import DataError, GpupipeError, SchemaError, oom_advice
 from ..schema import ColumnSchema, Schema
 from . import audit
 from .convert import TensorTable, resolve_schema, to_tensors
@@ -623,8 +623,10 @@ class Loader:
 
     # -- DataLoader protocol -------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
-        """Use ``epoch`` for the next iteration (as ``DistributedSampler.set_epoch``)."""
-        self.epoch = int(epoch)
+        """Use ``epoch`` for the next iteration (as ``DistributedSampler.set_epoch``); a non-negative integer."""
+        from .. import _validate as V
+
+        self.epoch = V.integer(epoch, "epoch", "Loader.set_epoch", min_value=0)
 
     def _rank_rows(self, n: int) -> int:
         return math.ceil(n / self.world_size) if self.world_size > 1 else n
@@ -738,8 +740,13 @@ class Loader:
         if item is None:
             return None
         i, frame = item
-        tt = to_tensors(frame, schema=self.schema, device=self.device)
-        staged = _stage(tt, records=True)
+        try:
+            tt = to_tensors(frame, schema=self.schema, device=self.device)
+            staged = _stage(tt, records=True)
+        except GpupipeError as exc:  # name the partition: the row numbers in the message count within it
+            exc.args = (f"partition {i} of the dataset: {exc} (rows counted from the partition's first row)",
+                        *exc.args[1:])
+            raise
         order = epoch_indices(staged.rows, epoch=epoch, seed=_part_seed(self.seed, epoch, i), shuffle=self.shuffle)
         if staged.rows == 0:
             order = order[:0]
@@ -861,7 +868,8 @@ def _gather_ahead(staged: _Staged | _Records, slices: Iterator[torch.Tensor], wo
         for r in room:
             r.release()
         for t in threads:
-            t.join()
+            if t is not threading.current_thread():  # an abandoned iterator may be collected in a helper thread
+                t.join()
 
 
 def _concat(pieces: list[Batch]) -> Batch:

@@ -442,3 +442,63 @@ def test_a_tensor_table_is_checked_against_its_schema_as_a_frame_is():
                                     "y": torch.full((n,), float("nan"))}, schema)
         with pytest.raises(gp.DataError, match="label column 'y' has 10 NaN"):
             gp.Loader(nan_label, batch_size=4)
+
+
+def test_a_partitions_error_names_the_partition():
+    """A DataError raised while a background thread prepares a partition names it: its row numbers count within
+    that partition, not the dataset."""
+    ds = StandInDataset([10, 10, 10])
+    ds.parts[2] = ds.parts[2].assign(y=np.where(np.arange(10) == 3, np.nan, 1.0).astype(np.float32))
+    with pytest.raises(gp.DataError, match=r"partition 2 of the dataset: label column 'y' .*first at row 3"):
+        list(_dataset_loader(ds, batch_size=4, shuffle=False))
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, None, "3", True])
+def test_set_epoch_takes_a_non_negative_integer(bad):
+    """set_epoch refuses what would be truncated (2.5), parsed ("3") or crash later in the partition thread (-1)."""
+    loader = _dataset_loader(StandInDataset([5, 5]), batch_size=4)
+    with pytest.raises(gp.ParameterError, match="set_epoch: epoch"):
+        loader.set_epoch(bad)
+    assert loader.epoch == 0
+    loader.set_epoch(np.int64(3))
+    assert loader.epoch == 3 and type(loader.epoch) is int
+
+
+def test_an_abandoned_iterator_collected_in_a_gather_thread_closes_cleanly(monkeypatch):
+    """The garbage collector runs in whichever thread allocates: an abandoned iterator held in a reference cycle
+    may be closed in one of its own gather threads, which must then not try to join itself."""
+    import gc
+    import sys
+
+    import gpupipe.tensors.loader as loader_mod
+
+    real = loader_mod._Records.gather
+    ready, collected = threading.Event(), threading.Event()
+
+    def gather(self, idx):
+        if threading.current_thread().name.startswith("gpupipe-gather") and not collected.is_set():
+            ready.wait(5)
+            gc.collect()  # what an allocation in this thread may trigger
+            collected.set()
+        return real(self, idx)
+
+    raised = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: raised.append(u.exc_value))
+    monkeypatch.setattr(loader_mod._Records, "gather", gather)
+    it = iter(gp.Loader(_frame(1000), batch_size=64, schema=SCHEMA, workers=1))
+    next(it)
+    enabled = gc.isenabled()
+    gc.disable()  # so that only the gather thread collects the cycle
+    try:
+        cycle = [it]
+        cycle.append(cycle)
+        del it, cycle
+        ready.set()
+        assert collected.wait(5)
+    finally:
+        if enabled:
+            gc.enable()
+    for t in [t for t in threading.enumerate() if t.name.startswith("gpupipe-gather")]:
+        t.join(5)
+    assert not [t for t in threading.enumerate() if t.name.startswith("gpupipe-gather")]
+    assert raised == []
