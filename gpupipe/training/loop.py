@@ -729,7 +729,9 @@ def train(
                                                                       "history": result.history})
                     else:
                         bad_epochs += 1
-                        if stopper is not None and bad_epochs > stopper.patience:
+                        # patience=k: stop at the k-th epoch in a row without improvement (Keras', Lightning's
+                        # and XGBoost's count; 0 stops at the first, as 1 does)
+                        if stopper is not None and bad_epochs >= stopper.patience:
                             result.stopped_early = True
                             break
                 if stopper is not None and stopper.restore_best and best_state is not None:

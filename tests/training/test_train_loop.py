@@ -118,9 +118,40 @@ def test_early_stopping_stops_and_restores_the_best_weights():
     assert result.stopped_early and len(result.history) < 20
     aucs = [h["val_auc"] for h in result.history]
     assert result.best_epoch == 1 + int(np.argmax(aucs))
-    assert len(result.history) == result.best_epoch + 3  # patience 2: stops on the third epoch without gain
+    assert len(result.history) == result.best_epoch + 2  # patience 2: stops on the second epoch without gain
     assert result.metrics["auc"] == pytest.approx(max(aucs))
     assert gp.evaluate(model, val)["auc"] == pytest.approx(max(aucs))  # best weights are back
+
+
+@pytest.mark.parametrize("patience", [1, 2, 3])
+def test_early_stopping_stops_after_patience_epochs_without_gain_with_torchs_weights(patience):
+    """EarlyStopping(patience=k, restore_best=False) stops at the k-th epoch in a row without improvement, and the
+    model holds the weights of that many epochs of torch.optim.Adam on the same batches (not one epoch more)."""
+    schema = make_schema()
+    cont, cat, label = learnable(600, seed=1)
+    train = StandInLoader(cont[:400], cat[:400], label[:400], 64, shuffle=True, schema=schema)
+    # inverted validation labels: every epoch after the first is worse, so epoch 1 is the best
+    val = StandInLoader(cont[400:], cat[400:], 1 - label[400:], 200, schema=schema)
+    model = _model(schema)
+    reference = copy.deepcopy(model)
+    result = gp.train(model, train, val=val, epochs=10, lr=1e-2, seed=0, threads=1, progress=False,
+                      early_stopping=gp.EarlyStopping(patience=patience, restore_best=False))
+    aucs = [h["val_auc"] for h in result.history]
+    assert result.best_epoch == 1 and all(a < aucs[0] for a in aucs[1:])
+    assert result.stopped_early and len(result.history) == 1 + patience
+    opt = torch.optim.Adam(reference.parameters(), lr=1e-2)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    with gp.training.loop.intra_op_threads(1):
+        for epoch in range(1 + patience):
+            train.set_epoch(epoch)
+            for b in train:
+                loss = loss_fn(reference(b.cont, b.cat).reshape(-1), b.label)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+    for (k, a), b in zip(model.state_dict().items(), reference.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    assert result.metrics == pytest.approx(gp.evaluate(reference, val))
 
 
 def test_early_stopping_needs_validation_and_a_known_metric():
