@@ -42,6 +42,7 @@ class EarlyStopping:
         ``"auc"``, ``"logloss"``, ``"accuracy"``, ``"rmse"`` or ``"mae"``; default ``auc`` for
         binary tasks and ``rmse`` for regression.
     patience : int, default 2
+        Epochs in a row without improvement after which training stops (0 behaves as 1).
     min_delta : float, default 0.0
         The smallest change that counts as an improvement.
     restore_best : bool, default True
