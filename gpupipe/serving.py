@@ -335,6 +335,7 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
 
     batch_size = V.integer(batch_size, "batch_size", "batch_predict", min_value=1)
     device = V.device(device, "batch_predict")  # before any file is read (the Loader of the first partition was later)
+    V.path(out, "out", "batch_predict", none_ok=True)
     fmt = _output_format(out) if out is not None else None
     if out is not None:
         _check_output_path(out)

@@ -136,3 +136,24 @@ def test_dataset_and_workflow_methods_name_a_bad_argument(call, match):
 
 def test_dataset_head_takes_a_numpy_integer():
     assert len(_small_dataset().head(np.int64(1))) == 1
+
+
+def test_more_entry_points_name_a_bad_argument(tmp_path):
+    """These raised bare TypeErrors from deep inside (os.fspath, iteration, subscripting) or named no function."""
+    import pandas as pd
+
+    from gpupipe import ops
+
+    wf = gp.Workflow(["c"] >> ops.Categorify()).fit(pd.DataFrame({"c": ["a", "b", "a"]}))
+    out = wf.transform(pd.DataFrame({"c": ["a", "b"]}))
+    with pytest.raises(gp.ParameterError, match=r"Workflow.inverse_transform: columns"):
+        wf.inverse_transform(out, columns=1)
+    assert wf.inverse_transform(out, columns="c")["c"].tolist() == ["a", "b"]  # one name is one column
+    for bad in (None, 1, "x", {"nodes": "x"}):
+        with pytest.raises(gp.WorkflowFormatError, match=r"Workflow.from_spec: spec must be"):
+            gp.Workflow.from_spec(bad)
+    with pytest.raises(gp.ParameterError, match=r"batch_predict: out"):
+        gp.batch_predict(wf, None, out, out=1, progress=False)
+    for call in (gp.set_backend, lambda n: gp.use_backend(n).__enter__()):
+        with pytest.raises(gp.ParameterError, match=r"gp\.(set|use)_backend: name 'gpu' is not a backend"):
+            call("gpu")

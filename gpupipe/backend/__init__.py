@@ -131,7 +131,7 @@ def set_backend(name: str = "auto") -> Backend:
     :class:`~gpupipe.errors.BackendUnavailableError` here rather than at the first read.
     """
     global _selected
-    key = _check_choice(name, "backend")
+    key = _check_choice(name, "gp.set_backend: name")
     backend = _resolve(key)
     _selected = key
     return backend
@@ -140,7 +140,7 @@ def set_backend(name: str = "auto") -> Backend:
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[Backend]:
     """Use a backend inside a ``with`` block (thread- and task-local), then restore the previous one."""
-    key = _check_choice(name, "backend")
+    key = _check_choice(name, "gp.use_backend: name")
     backend = _resolve(key)
     token = _scoped.set(key)
     try:

@@ -358,6 +358,10 @@ class Workflow:
         """
         from ..ops.base import REGISTRY
 
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("nodes"), list):
+            msg = (f"Workflow.from_spec: spec must be the dict Workflow.to_spec() returns (with a 'nodes' list), "
+                   f"got {type(spec).__name__}; load a saved workflow with gp.Workflow.load(path)")
+            raise WorkflowFormatError(msg)
         nodes = []
         for n, node_spec in enumerate(spec["nodes"]):
             ops = []
@@ -551,7 +555,10 @@ class Workflow:
         if columns is None:
             names = [n for n in sources if n in have and hasattr(sources[n].op, "inverse_transform")]
         else:
-            names = [columns] if isinstance(columns, str) else list(columns)
+            from .. import _validate as V
+
+            # one name or a list of names (a string is one column, never its letters)
+            names = [columns] if isinstance(columns, str) else V.name_list(columns, "columns", "Workflow.inverse_transform")
             for n in names:
                 self._categorify_source(n, "inverse_transform")
             missing = [n for n in names if n not in have]
