@@ -225,6 +225,8 @@ class Schema:
             real label a feature); a column name is not a string; a column is neither numeric nor listed;
             an id column holds values beyond the int64 range (uint64 above 2**63 - 1), which no embedding
             can take.
+        ParameterError
+            ``cat`` names the label.
         """
         from . import _validate as V
         from .backend import frame as F
@@ -242,6 +244,9 @@ class Schema:
             msg = (f"{what} {missing[0]!r} is not a column of the frame; it has {shown}. Pass the name of an "
                    "existing column (an unknown label would silently make the real label a feature)")
             raise SchemaError(msg)
+        if label is not None and label in cat:
+            V.fail("Schema.infer", "cat", sorted(cat), "feature columns, not the label",
+                   f"{label!r} is the label (label={label!r}); leave it out of cat")
         cols = []
         for name in frame.columns:
             dtype = frame[name].dtype

@@ -50,3 +50,11 @@ def test_from_dict_refuses_entries_that_are_not_dictionaries_by_name():
         gp.Schema.from_dict({"columns": [{"name": "c", "role": "cont", "dtype": "float32", "properties": [1]}]})
     schema = gp.Schema([gp.ColumnSchema("c", "cat", "int64", np.int64(5), {"op": "Categorify"})])
     assert gp.Schema.from_dict(schema.to_dict()) == schema and schema["c"].cardinality == 5
+
+
+def test_infer_refuses_the_label_listed_as_cat():
+    """label="y" with cat=["y"] silently made y the label; which was meant is not clear, so it is refused."""
+    df = pd.DataFrame({"y": [0, 1, 1], "c": [1, 2, 3]})
+    with pytest.raises(gp.ParameterError, match=r"Schema.infer: cat .*'y' is the label"):
+        gp.Schema.infer(df, label="y", cat=["y", "c"])
+    assert gp.Schema.infer(df, label="y", cat=["c"]).label == "y"
