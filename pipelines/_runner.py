@@ -47,6 +47,8 @@ class Spec:
     lr: float = 1e-3
     baseline: str | None = "logistic"
     baseline_params: dict[str, Any] = field(default_factory=dict)
+    #: what the data is (the real table, or how many rows were generated or resampled, with which seed)
+    data: str = ""
 
 
 def resolve(backend: str | None, device: str | None) -> tuple[str, str | None]:
@@ -117,7 +119,7 @@ def run_pipeline(spec: Spec, *, backend: str | None = None, device: str | None =
             extra={"schema": schema.to_dict(), "epochs": epochs, "seed": seed, "batch_size": spec.batch_size,
                    "lr": spec.lr, "baseline_kind": spec.baseline, "loss_curve": list(result.loss_curve),
                    "train_threads": CPU_TRAIN_THREADS if torch_device.type == "cpu" else None,
-                   "baseline_fit_seconds": fit_seconds, "baseline_overlapped": baseline_job},
+                   "baseline_fit_seconds": fit_seconds, "baseline_overlapped": baseline_job, "data": spec.data},
         )
         if out is not None:
             _write_outputs(res, wf, result, Path(out))

@@ -79,6 +79,7 @@ def spec(rows: int | None = None, seed: int = 0, *, baseline: str | None = "logi
     """What :func:`run` runs: data, workflow, model and training settings (parameters as :func:`run`'s)."""
     n = DEFAULT_ROWS if rows is None else int(rows)
     return Spec(
+        data=f"synthetic Criteo-shaped click log, {n:,} rows (gp.datasets.criteo, seed {seed})",
         name="criteo-ctr",
         load=lambda: load(n, seed),
         workflow=lambda: workflow(freq_threshold),

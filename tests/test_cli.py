@@ -84,3 +84,5 @@ def test_run_prints_what_result_json_holds_and_the_baselines_own_time(capsys, tm
     if extra["baseline_overlapped"]:
         took += ", beside training (stage 'baseline' is the wait for it)"
     assert f"baseline (logistic; {took}): " + ", ".join(f"{k} {v:.4f}" for k, v in saved["baseline"].items()) in out
+    # the data it ran on is recorded: the rows asked for and the seed (result.json said only the split's sizes)
+    assert extra["data"] == "synthetic Criteo-shaped click log, 4,000 rows (gp.datasets.criteo, seed 0)"
