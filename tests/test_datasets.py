@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,6 +86,45 @@ def test_criteo_label_is_learnable():
 def test_criteo_rows_must_be_positive():
     with pytest.raises(ValueError, match="rows must be an integer >= 1"):
         gp.datasets.criteo(0)
+
+
+@pytest.mark.parametrize(("fn", "kwargs"), [(gp.datasets.criteo, {}), (gp.datasets.flights_scaled, {}),
+                                          (gp.datasets.flights_scaled, {"joined": False})])
+@pytest.mark.parametrize("rows", [10**13, 2**63])
+def test_rows_beyond_the_machines_memory_are_refused_before_allocating(fn, kwargs, rows, monkeypatch):
+    # the old code let NumPy try: a bare MemoryError ("Unable to allocate 36.4 TiB") for 10**13, a bare
+    # ValueError ("Maximum allowed dimension exceeded") for 2**63
+    from gpupipe.datasets import _memory
+    from gpupipe.errors import OutOfMemoryError
+
+    monkeypatch.setattr(_memory, "total_memory", lambda: 64 * 2**30)  # the same answer on every machine
+    name = fn.__name__
+    with pytest.raises(OutOfMemoryError, match=rf"^gp\.datasets\.{name}: rows={rows} needs at least [\d.]+ PiB "
+                       r"of host memory \(\d+ bytes a row.*more than this machine's 64\.0 GiB"):
+        fn(rows, **kwargs)
+
+
+def test_the_memory_check_comes_before_any_allocation(monkeypatch):
+    from gpupipe.datasets import _memory
+    from gpupipe.errors import OutOfMemoryError
+
+    monkeypatch.setattr(_memory, "total_memory", lambda: 10_000)  # 1,000 rows of either table need more
+    with pytest.raises(OutOfMemoryError, match=r"gp\.datasets\.criteo: rows=1000 .*\(162 bytes a row"):
+        gp.datasets.criteo(1000)
+    with pytest.raises(OutOfMemoryError, match=r"gp\.datasets\.flights_scaled: rows=1000 "):
+        gp.datasets.flights_scaled(1000)
+    monkeypatch.setattr(_memory, "total_memory", lambda: None)  # unknown: no check
+    assert len(gp.datasets.criteo(1000)) == 1000
+
+
+def test_total_memory_reads_the_machine():
+    from gpupipe.datasets._memory import total_memory
+
+    total = total_memory()
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        assert total is not None and total > 2**20
+    else:
+        assert total is None
 
 
 def test_flights_parquet_cache_is_written_reused_and_repaired(tmp_path, monkeypatch):

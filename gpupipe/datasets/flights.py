@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backend import get_backend
 from ..errors import BackendUnavailableError, ParameterError
+from ._memory import check_rows_fit
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -247,6 +248,12 @@ def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05, joined: bo
     weather) gets Gaussian noise of ``jitter`` times its standard deviation, integer columns
     rounded back to integers and nulls kept. Deterministic for a given ``(rows, seed)``.
 
+    Raises
+    ------
+    OutOfMemoryError
+        Before allocating, when ``rows`` rows of the generated columns alone would exceed this machine's
+        total memory (``os.sysconf``; not checked where the OS does not report it).
+
     Examples
     --------
     >>> import gpupipe as gp
@@ -267,6 +274,9 @@ def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05, joined: bo
     jitter = V.number(jitter, "jitter", where, min_value=0)
     joined = V.flag(joined, "joined", where)
     base = _joined_pandas() if joined else _flights_pandas()
+    # the resampled frame has the base's columns and dtypes: refuse a size this machine cannot hold
+    # before NumPy tries (a bare MemoryError, or a ValueError past its largest array)
+    check_rows_fit(where, rows, float(base.memory_usage(deep=True).sum()) / len(base))
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(base), size=int(rows))
     out = base.take(idx).reset_index(drop=True)
