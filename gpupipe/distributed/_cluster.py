@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -15,20 +17,42 @@ if TYPE_CHECKING:
 __all__ = ["cluster"]
 
 _KINDS = ("auto", "cuda", "cpu")
+_WHERE = "gp.distributed.cluster"
 
 
-def _check_count(name: str, value: int | None) -> None:
-    from .._validate import is_integer
+def _check_memory_limit(value: Any) -> int | float | str | None:
+    """Dask's ``memory_limit``: None (Dask's "auto"), "auto", a positive int of bytes, a fraction of the
+    machine's memory in (0, 1], or a string Dask parses to a positive number of bytes ("4GB")."""
+    from .._validate import fail, is_integer
 
-    if value is not None and (not is_integer(value) or int(value) < 1):
-        msg = f"{name} must be a positive integer or None, got {value!r}"
-        raise ParameterError(msg)
+    accepted = ("None, 'auto', a positive integer of bytes, a float fraction of the machine's memory in (0, 1], "
+                "or a size string such as '4GB'")
+    if value is None or value == "auto":
+        return value
+    if is_integer(value):
+        if int(value) < 1:
+            fail(_WHERE, "memory_limit", value, accepted)
+        return int(value)
+    if isinstance(value, str):
+        from dask.utils import parse_bytes
+
+        try:
+            parsed = parse_bytes(value)
+        except (ValueError, TypeError):
+            fail(_WHERE, "memory_limit", value, accepted, "Dask cannot read it as a size")
+        if parsed < 1:
+            fail(_WHERE, "memory_limit", value, accepted, f"it reads as {parsed} bytes")
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # a float (Python or NumPy)
+        frac = float(value)
+        if not 0.0 < frac <= 1.0:  # NaN fails this too
+            hint = "a float is a fraction of memory; pass bytes as an int" if frac > 1 and math.isfinite(frac) else ""
+            fail(_WHERE, "memory_limit", value, accepted, hint)
+        return frac
+    fail(_WHERE, "memory_limit", value, accepted)
 
 
 def _resolve_kind(kind: str) -> str:
-    if kind not in _KINDS:
-        msg = f"cluster kind must be one of {list(_KINDS)}, got {kind!r} (pass address=... for an existing scheduler)"
-        raise ParameterError(msg)
     if kind != "auto":
         return kind
     from ..backend import get_backend
@@ -104,7 +128,8 @@ def cluster(kind: str = "auto", n_workers: int | None = None, address: str | Non
         Default 1: cuDF and pandas partitions are processed one per worker at a time, which bounds
         each worker's memory to about one partition's working set.
     memory_limit : int, str or float, optional
-        Host memory per worker (Dask's ``memory_limit``, default ``"auto"``); past it a worker
+        Host memory per worker (Dask's ``memory_limit``, default ``"auto"``): a positive int of bytes, a
+        float fraction of the machine's memory in (0, 1], or a size string (``"4GB"``); past it a worker
         spills task results to disk, then pauses.
     rmm_pool_size : int or str, optional
         cuda only: each worker's initial RMM pool (e.g. ``"20GB"`` or ``0.8``).
@@ -128,8 +153,11 @@ def cluster(kind: str = "auto", n_workers: int | None = None, address: str | Non
     ------
     BackendUnavailableError
         ``kind="cuda"`` (or ``"auto"`` on the cudf backend) without dask-cuda installed.
-    ValueError
-        An unknown ``kind``, ``kind`` given with ``address``, or a non-positive count; with ``address``, any
+    ParameterError
+        Before anything starts: an argument outside the rules of ``gpupipe._validate`` (an unknown ``kind``, a
+        non-positive or non-integer count, a ``spill``/``torch_rmm`` that is not a bool, a ``memory_limit``
+        Dask cannot read or that is not positive, an ``address`` that is not a string), ``kind`` given with
+        ``address``; with ``address``, any
         of the parameters that configure a local cluster's workers (``n_workers``, ``threads_per_worker``,
         ``memory_limit``, ``rmm_pool_size``, ``spill=False``, ``torch_rmm``).
 
@@ -143,8 +171,19 @@ def cluster(kind: str = "auto", n_workers: int | None = None, address: str | Non
     ...         wf = gp.Workflow(["x"] >> ops.Normalize(), label="y").fit(ds)
     ...         wf.transform(ds).to_parquet("prepared/")
     """
-    _check_count("n_workers", n_workers)
-    _check_count("threads_per_worker", threads_per_worker)
+    from .._validate import fail, flag, integer, string
+
+    # Every argument is checked before anything starts (a bad memory_limit used to surface only as
+    # "Nanny failed to start" once the worker processes were launched).
+    if not isinstance(kind, str) or kind not in _KINDS:
+        fail(_WHERE, "kind", kind, "one of " + ", ".join(repr(k) for k in _KINDS),
+             "pass address=... to join an existing scheduler")
+    address = string(address, "address", _WHERE, none_ok=True, empty_ok=False)
+    n_workers = integer(n_workers, "n_workers", _WHERE, min_value=1, none_ok=True)
+    threads_per_worker = integer(threads_per_worker, "threads_per_worker", _WHERE, min_value=1, none_ok=True)
+    memory_limit = _check_memory_limit(memory_limit)
+    spill = bool(flag(spill, "spill", _WHERE))
+    torch_rmm = bool(flag(torch_rmm, "torch_rmm", _WHERE))
     from distributed import Client
 
     if address is not None:

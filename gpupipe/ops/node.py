@@ -15,7 +15,7 @@ then shared, which :class:`~gpupipe.workflow.Workflow` refuses; build one op per
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import ParameterError, SchemaError
@@ -30,8 +30,9 @@ class Node:
     ----------
     selection : str or list of str
         Input column names (a list, tuple, pandas Index or NumPy array of ``str``).
-    ops : sequence of Op, optional
-        The chain, first applied first.
+    ops : Op or sequence of Op, optional
+        The chain, first applied first. A single op is the chain of that one op, as in
+        ``selection >> op``; ``()`` (the default) is no op.
 
     Examples
     --------
@@ -45,7 +46,7 @@ class Node:
 
     def __init__(self, selection: str | Sequence[str], ops: Sequence[Any] = ()) -> None:
         self.selection = _check_selection(selection)
-        self.ops = tuple(ops)
+        self.ops = _check_ops(ops)
 
     @classmethod
     def coerce(cls, obj: Any) -> Node:
@@ -96,6 +97,31 @@ class Node:
         return isinstance(other, Node) and self.selection == other.selection and self.ops == other.ops
 
     __hash__ = None  # type: ignore[assignment]  # mutable ops inside; not a dict key
+
+
+def _check_ops(ops: Any) -> tuple[Any, ...]:
+    """``ops`` as a tuple of op instances: a single op is the chain of that op (as ``selection >> op``
+    builds); anything else is a ParameterError naming Node and ``ops``, before a Workflow is built."""
+    from .._validate import fail
+    from .base import Op
+
+    accepted = "an op or a list of ops (for example [ops.FillMissing(), ops.Normalize()]; () for none)"
+    if isinstance(ops, Op):
+        return (ops,)
+    if isinstance(ops, type) and issubclass(ops, Op):
+        fail("Node", "ops", ops, accepted, f"pass an instance: ops.{ops.__name__}()")
+    listed = None if isinstance(ops, (str, bytes, Mapping)) or not isinstance(ops, Iterable) else list(ops)
+    if listed is None:
+        hint = ("None is not a chain: pass () for no ops" if ops is None else
+                "a string is not an op" if isinstance(ops, str) else "")
+        fail("Node", "ops", ops, accepted, hint)
+    for i, op in enumerate(listed):
+        if isinstance(op, type) and issubclass(op, Op):
+            fail("Node", "ops", ops, accepted, f"ops[{i}] is the class {op.__name__}; pass an instance: "
+                 f"ops.{op.__name__}()")
+        if not isinstance(op, Op):
+            fail("Node", "ops", ops, accepted, f"ops[{i}] is {op!r:.60} ({type(op).__name__}), not a gpupipe op")
+    return tuple(listed)
 
 
 def _check_selection(selection: Any) -> list[str]:

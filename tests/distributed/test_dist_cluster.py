@@ -82,10 +82,10 @@ def test_address_joins_a_running_scheduler_and_leaves_it_running() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "needle"), [
-    ({"kind": "gpu"}, "cluster kind must be one of"),
+    ({"kind": "gpu"}, r"gp\.distributed\.cluster: kind must be one of 'auto', 'cuda', 'cpu'"),
     ({"kind": "cpu", "address": "tcp://127.0.0.1:8786"}, "not both"),
-    ({"n_workers": 0}, "n_workers must be a positive integer"),
-    ({"threads_per_worker": 1.5}, "threads_per_worker must be a positive integer"),
+    ({"n_workers": 0}, "n_workers must be an integer >= 1"),
+    ({"threads_per_worker": 1.5}, "threads_per_worker must be an integer >= 1"),
     ({"kind": "cpu", "rmm_pool_size": "1GB"}, "a cpu cluster has none"),
     # with address, the workers are already running: these were ignored (the old code connected, and Client
     # waited for a scheduler at that address)
@@ -97,6 +97,67 @@ def test_address_joins_a_running_scheduler_and_leaves_it_running() -> None:
 def test_bad_arguments_are_refused_before_anything_starts(kwargs, needle) -> None:
     with pytest.raises(ValueError, match=needle), gp.distributed.cluster(**kwargs):
         pass
+
+
+@pytest.mark.parametrize(("kwargs", "needle"), [
+    # the old code passed these to Dask: spill/torch_rmm were read as truthy, memory_limit=True as 1 byte,
+    # memory_limit=-1 failed as "Nanny failed to start" after the workers were launched
+    ({"spill": "no"}, r"spill must be True or False, got 'no' \(str\)"),
+    ({"spill": 1}, r"spill must be True or False, got 1 \(int\)"),
+    ({"torch_rmm": "yes"}, r"torch_rmm must be True or False"),
+    ({"memory_limit": True}, r"memory_limit must be None, 'auto', a positive integer of bytes.*got True \(bool\)"),
+    ({"memory_limit": -1}, r"memory_limit must be .*got -1 \(int\)"),
+    ({"memory_limit": 0}, r"memory_limit must be .*got 0 \(int\)"),
+    ({"memory_limit": "lots"}, r"memory_limit must be .*'4GB', got 'lots' \(str\); Dask cannot read it"),
+    ({"memory_limit": "-1GB"}, r"memory_limit must be .*got '-1GB'"),
+    ({"memory_limit": 1.5}, r"memory_limit must be .*got 1\.5 \(float\); a float is a fraction"),
+    ({"memory_limit": float("nan")}, r"memory_limit must be .*got nan"),
+    ({"memory_limit": [1]}, r"memory_limit must be .*got \[1\]"),
+    ({"address": 1}, r"address must be a non-empty string or None, got 1 \(int\)"),
+    ({"address": ""}, r"address must be a non-empty string or None"),
+    ({"n_workers": True}, r"n_workers must be an integer >= 1 or None, got True"),
+    ({"threads_per_worker": "2"}, r"threads_per_worker must be an integer >= 1 or None, got '2'"),
+    ({"kind": None}, r"kind must be one of"),
+])
+@pytest.mark.parametrize("kind", ["cpu", "cuda"])
+def test_cluster_arguments_follow_the_argument_rules(monkeypatch, kwargs, needle, kind) -> None:
+    import distributed
+
+    def must_not_start(*args, **kw):
+        pytest.fail(f"a cluster or client was started for a bad argument: {args} {kw}")
+
+    monkeypatch.setattr(distributed, "LocalCluster", must_not_start)
+    monkeypatch.setattr(distributed, "Client", must_not_start)
+    try:
+        import dask_cuda
+    except ImportError:
+        pass
+    else:
+        monkeypatch.setattr(dask_cuda, "LocalCUDACluster", must_not_start)
+    kwargs = {"kind": kind, **kwargs}
+    with pytest.raises(ParameterError, match=r"^gp\.distributed\.cluster: " + needle), \
+            gp.distributed.cluster(**kwargs):
+        pass
+
+
+@pytest.mark.parametrize("memory_limit", [None, "auto", 2**30, np.int64(2**30), 0.5, np.float32(0.25), 1.0, "4GB",
+                                          "512 MiB"])
+def test_cluster_accepts_the_memory_limits_dask_reads(monkeypatch, memory_limit) -> None:
+    import distributed
+
+    seen = {}
+
+    class Started(Exception):
+        pass
+
+    def fake_cluster(**kw):
+        seen.update(kw)
+        raise Started
+
+    monkeypatch.setattr(distributed, "LocalCluster", fake_cluster)
+    with pytest.raises(Started), gp.distributed.cluster(kind="cpu", n_workers=1, memory_limit=memory_limit):
+        pass
+    assert seen["memory_limit"] == ("auto" if memory_limit is None else memory_limit)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("dask_cuda") is not None, reason="dask-cuda is installed here")
