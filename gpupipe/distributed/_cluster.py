@@ -20,7 +20,7 @@ _KINDS = ("auto", "cuda", "cpu")
 _WHERE = "gp.distributed.cluster"
 
 
-def _check_memory_limit(value: Any) -> int | float | str | None:
+def _check_memory_limit(value: int | float | str | None) -> int | float | str | None:
     """Dask's ``memory_limit``: None (Dask's "auto"), "auto", a positive int of bytes, a fraction of the
     machine's memory in (0, 1], or a string Dask parses to a positive number of bytes ("4GB")."""
     from .._validate import fail, is_integer
