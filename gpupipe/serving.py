@@ -144,7 +144,9 @@ def _as_model(model: Any) -> Any:
 
 
 def _as_data(data: Any, partition_rows: int | None) -> tuple[Any, Any]:
-    """(frame, None) for an in-memory frame, (None, Dataset) for everything read in partitions."""
+    """(frame, None) for an in-memory frame (cut into ``partition_rows`` slices by the caller, so its key
+    columns stay as they are: a Dataset would normalize them, decimals to float64 and dates to timestamps),
+    (None, Dataset) for everything read in partitions."""
     from .io.dataset import Dataset
 
     if isinstance(data, Dataset):
@@ -163,8 +165,6 @@ def _as_data(data: Any, partition_rows: int | None) -> tuple[Any, Any]:
         msg = (f"data must be a path, glob, directory or list of files, a pandas/cuDF frame or a gp.Dataset; got "
                f"{type(data).__module__}.{type(data).__qualname__}")
         raise ParameterError(msg) from None
-    if partition_rows is not None:
-        return None, Dataset(data, partition_rows=partition_rows)
     return data, None
 
 
@@ -187,9 +187,10 @@ def _check_keys(keys: Sequence[str], columns: Sequence[str]) -> list[str]:
     return keys
 
 
-def _score_part(wf: Any, model: Any, part: Any, keys: list[str], batch_size: int, device: Any) -> Any:
+def _score_part(wf: Any, model: Any, part: Any, keys: list[str], batch_size: int, device: Any,
+                key_table: Any = None) -> Any:
     """The Arrow table (keys, prediction) of one in-memory frame; empty when the workflow's ops (Dropna,
-    Filter) drop every row of it."""
+    Filter) drop every row of it. ``key_table``: the part's keys already as Arrow (a slice of a frame's)."""
     import pyarrow as pa
 
     from .tensors.loader import Loader
@@ -201,6 +202,8 @@ def _score_part(wf: Any, model: Any, part: Any, keys: list[str], batch_size: int
         part = part.drop(columns=[label])  # scoring needs no label: a partly missing one must not stop it
     out, rows = wf._transform_tracking_rows(part)
     if len(out) == 0:  # every row dropped by an op: nothing to score here, the other partitions go on
+        if key_table is not None:
+            return key_table.slice(0, 0).append_column(PREDICTION, pa.array([], type=pa.float32()))
         return _empty_table(key_part if key_part is not None else part, keys)
     schema = wf.output_schema
     if label is not None and label not in out.columns:
@@ -210,7 +213,7 @@ def _score_part(wf: Any, model: Any, part: Any, keys: list[str], batch_size: int
     del loader, out
     if not keys:
         return pa.table({PREDICTION: scores})
-    table = F.to_arrow(key_part)
+    table = F.to_arrow(key_part) if key_table is None else key_table
     if rows is not None:  # an op dropped rows: the keys of the rows kept, in their order
         table = table.take(pa.array(rows, type=pa.int64()))
     return table.append_column(PREDICTION, scores)
@@ -334,6 +337,7 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
     from . import _validate as V
 
     batch_size = V.integer(batch_size, "batch_size", "batch_predict", min_value=1)
+    partition_rows = V.integer(partition_rows, "partition_rows", "batch_predict", min_value=1, none_ok=True)
     device = V.device(device, "batch_predict")  # before any file is read (the Loader of the first partition was later)
     V.path(out, "out", "batch_predict", none_ok=True)
     fmt = _output_format(out) if out is not None else None
@@ -351,8 +355,17 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
     wf._check_columns({c: d for c, d in dtypes.items()}, "transform", frame if dataset is None else None,
                       dataset._valueless if dataset is not None else frozenset())
     backend = dataset.backend if dataset is not None else backend_of(frame)
-    parts = dataset.iter_partitions() if dataset is not None else iter([frame])
-    total = dataset.num_partitions if dataset is not None else 1
+    if dataset is not None:
+        parts, total = ((p, None) for p in dataset.iter_partitions()), dataset.num_partitions
+    elif partition_rows is not None and len(frame) > partition_rows:
+        # the keys converted once, whole: their Arrow types (decimal scale, all-null slices) are the column's
+        key_arrow = F.to_arrow(frame[keys]) if keys else None
+        starts = range(0, len(frame), partition_rows)
+        parts = ((frame.iloc[a:a + partition_rows],
+                  None if key_arrow is None else key_arrow.slice(a, partition_rows)) for a in starts)
+        total = len(starts)
+    else:
+        parts, total = iter([(frame, None)]), 1
 
     from tqdm.auto import tqdm
 
@@ -362,12 +375,12 @@ def _batch_predict(workflow: Any, model: Any, data: Any, *, keys: Any, out: Any,
         start = time.perf_counter()
         first = None
         with tqdm(total=total, desc="predict", unit="partition", disable=not progress, dynamic_ncols=True) as bar:
-            for part in parts:
+            for part, key_table in parts:
                 if first is None:
                     first = part
                 if len(part):
                     try:
-                        table = _score_part(wf, model, part, keys, batch_size, device)
+                        table = _score_part(wf, model, part, keys, batch_size, device, key_table)
                     except DataError as exc:  # its row numbers count within the partition: say which one
                         if total == 1:
                             raise

@@ -378,3 +378,36 @@ def test_a_device_that_is_not_here_is_refused_before_any_partition_is_read(saved
         gp.batch_predict(saved / "workflow", saved / "model", directory, device="cuda", progress=False)
     with pytest.raises(gp.ParameterError, match=r"batch_predict.*device"):
         gp.batch_predict(saved / "workflow", saved / "model", directory, device="gpu", progress=False)
+
+
+def test_partition_rows_keeps_a_frames_decimal_and_date_keys_as_they_are(tmp_path):
+    """A frame cut by partition_rows was wrapped in a gp.Dataset, which normalizes its columns: the decimal
+    key 12345678901234567.89 came back as the float 1.2345678901234568e16 (and dates as timestamps), while
+    the same frame without partition_rows kept them."""
+    import datetime as dt
+    from decimal import Decimal
+
+    import torch
+
+    n = 5
+    data = pd.DataFrame({"amount": [Decimal("12345678901234567.89") + i for i in range(n)],
+                         "day": [dt.date(2024, 1, i + 1) for i in range(n)],
+                         "x": np.arange(1.0, n + 1), "y": np.arange(n) % 2})
+    wf = gp.Workflow(["x"] >> ops.Normalize(), label="y").fit(data)
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(4,))
+    want = gp.predict(model, gp.Loader(wf.transform(data), shuffle=False, schema=wf.output_schema)).numpy()
+    # decimals whose scale differs between partitions: one Arrow type for the whole column
+    data["price"] = [Decimal("1.5"), Decimal("2.5"), Decimal("123456.125"), None, Decimal("1")]
+    cut = gp.batch_predict(wf, model, data, keys=["price"], partition_rows=2, progress=False)
+    assert [None if pd.isna(v) else v for v in cut["price"]] == [None if v is None else v for v in data["price"]]
+    whole = gp.batch_predict(wf, model, data, keys=["amount", "day"], progress=False)
+    cut = gp.batch_predict(wf, model, data, keys=["amount", "day"], partition_rows=2, progress=False)
+    for got in (whole, cut):
+        assert got["amount"].tolist() == data["amount"].tolist()
+        assert got["day"].tolist() == data["day"].tolist()
+        np.testing.assert_allclose(got["prediction"].to_numpy(), want, rtol=1e-6)
+    written = pd.read_parquet(gp.batch_predict(wf, model, data, keys=["amount", "day"], partition_rows=2,
+                                               out=tmp_path / "o.parquet", progress=False))
+    assert written["amount"].tolist() == data["amount"].tolist()
+    assert written["day"].tolist() == data["day"].tolist()
