@@ -11,7 +11,16 @@ import os
 import platform
 import sys
 
-__all__ = ["collect_info"]
+__all__ = ["collect_info", "format_bytes"]
+
+
+def format_bytes(n: float) -> str:
+    """A byte count for people: ``512 B``, ``1.5 KiB``, ``36.4 TiB``, ``1.4 PiB``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # unreachable: the last unit returns
 
 _KEY_PACKAGES = ("gpupipe", "numpy", "pandas", "pyarrow", "torch", "dask", "distributed", "scikit-learn",
                  "polars", "cudf-cu13", "cuml-cu13", "dask-cudf-cu13", "dask-cuda", "cupy-cuda13x", "cudf-polars-cu13",

@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ._info import format_bytes
+
 __all__ = ["main"]
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -147,14 +149,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 1 if any(r["status"] == "error" for r in res["runs"]) else 0
 
 
-def _fmt_bytes(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     import importlib
 
@@ -174,8 +168,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if stage == "total":
             continue
         a = res.audit.get(stage, {})
-        print(f"  {stage:<12} {secs:8.3f}   {_fmt_bytes(a.get('h2d_bytes', 0)):>12}   "
-              f"{_fmt_bytes(a.get('d2h_bytes', 0)):>12}")
+        print(f"  {stage:<12} {secs:8.3f}   {format_bytes(a.get('h2d_bytes', 0)):>12}   "
+              f"{format_bytes(a.get('d2h_bytes', 0)):>12}")
     print(f"  {'total':<12} {res.timings['total']:8.3f}")
     fmt = ", ".join(f"{k} {v:.4f}" for k, v in res.metrics.items())
     print(f"\nvalidation ({res.extra.get('epochs')} epoch(s)): {fmt}")
@@ -189,7 +183,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     h2d = sum(a.get("h2d_bytes", 0) for a in res.audit.values())
     d2h = sum(a.get("d2h_bytes", 0) for a in res.audit.values())
     if res.device.startswith("cuda"):
-        print(f"host<->device traffic: {_fmt_bytes(h2d)} to the device, {_fmt_bytes(d2h)} back")
+        print(f"host<->device traffic: {format_bytes(h2d)} to the device, {format_bytes(d2h)} back")
     else:
         copied = sorted({c for a in res.audit.values() for c in a.get("copied", {})})
         print("host<->device traffic: none (CPU run); columns converted on the way to tensors: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from .._info import format_bytes
 from ..errors import OutOfMemoryError
 
 __all__ = ["check_rows_fit", "total_memory"]
@@ -20,14 +21,6 @@ def total_memory() -> int | None:
     return int(pages) * int(page_size)
 
 
-def _fmt(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError  # unreachable
-
-
 def check_rows_fit(where: str, rows: int, bytes_per_row: float, *, total: int | None = None) -> None:
     """Raise :class:`~gpupipe.errors.OutOfMemoryError` before allocating when ``rows`` rows of about
     ``bytes_per_row`` bytes (the generated frame alone, a lower bound of the peak) exceed this machine's
@@ -38,8 +31,8 @@ def check_rows_fit(where: str, rows: int, bytes_per_row: float, *, total: int | 
     need = rows * bytes_per_row
     if need <= total:
         return
-    msg = (f"{where}: rows={rows} needs at least {_fmt(need)} of host memory ({bytes_per_row:.0f} bytes a row "
-           f"for the generated columns alone), more than this machine's {_fmt(total)} in all; refused before "
+    msg = (f"{where}: rows={rows} needs at least {format_bytes(need)} of host memory ({bytes_per_row:.0f} bytes a row "
+           f"for the generated columns alone), more than this machine's {format_bytes(total)} in all; refused before "
            f"allocating. Ask for fewer rows (well under {int(total // bytes_per_row):,} here: the work needs "
            f"more than the result), or generate the data in parts with different seeds and write each part to "
            f"parquet")

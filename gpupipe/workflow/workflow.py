@@ -157,7 +157,7 @@ class Workflow:
         return finalize_output(out, schema)
 
     def _finish_fit(self, input_dtypes: dict[str, str]) -> None:
-        self._fits = getattr(self, "_fits", 0) + 1
+        self._fits += 1
         self._input_dtypes = input_dtypes
         self._schema = build_schema(self._plan, self.label, input_dtypes)
 
@@ -594,7 +594,7 @@ def _transform_partition(wf: Workflow, with_label: bool, fits: int, part: Any) -
     workflow's fit count when the transform was asked for. The function holds the workflow itself, not a copy of
     its statistics: a refit since then would encode these partitions with the new ones (and the Dataset's meta and
     any Loader built on the old ``output_schema`` would no longer hold), so it is refused."""
-    if getattr(wf, "_fits", 0) != fits:
+    if wf._fits != fits:
         msg = ("the workflow was fitted again after transform(dataset) was called, so this lazy result would mix "
                "statistics; call wf.transform(dataset) again after the fit (or use a copy of the workflow: "
                "copy.deepcopy(wf))")
