@@ -209,7 +209,7 @@ def columns_to_pandas(table: pa.Table) -> dict[str, Any]:
         if i in ints:
             out[name] = _masked_from_chunks(table.column(i), mapper(table.schema.field(i).type))
         elif i in floats:
-            out[name] = _float_from_chunks(table.column(i))
+            out[name] = numpy_from_chunks(table.column(i))
         elif getattr(rest[name].dtype, "kind", None) in ("M", "m"):
             # timestamps and durations come as read-only views of Arrow's buffers: copied, so they can be assigned into
             out[name] = rest[name].copy(deep=True)
@@ -218,11 +218,11 @@ def columns_to_pandas(table: pa.Table) -> dict[str, Any]:
     return out
 
 
-def _float_from_chunks(column: pa.ChunkedArray) -> np.ndarray:
+def numpy_from_chunks(column: pa.ChunkedArray) -> np.ndarray:
     """A NumPy float column from an Arrow float column, nulls as NaN (NaN is the only missing marker of NumPy
-    floats, so NaN values and nulls both read as missing, as ``pd.read_parquet`` gives them): the values copied
-    once into fresh, writable memory (``Table.to_pandas`` hands out read-only views of Arrow's buffers, which
-    pandas then refuses to assign into)."""
+    floats, so NaN values and nulls both read as missing, as ``pd.read_parquet`` gives them), or a NumPy integer
+    column from an Arrow integer column without nulls: the values copied once into fresh, writable memory
+    (``Table.to_pandas`` hands out read-only views of Arrow's buffers, which pandas then refuses to assign into)."""
     data = np.empty(len(column), dtype=np.dtype(column.type.to_pandas_dtype()))
     for rows, values, nulls in _chunk_values(column, data.dtype):
         part = data[rows]
