@@ -386,9 +386,12 @@ def _from_object(s: pd.Series, name: str) -> pd.Series:
     rule = _OBJECT_RULES.get(inferred)
     if rule == "int":
         return _object_ints(s, name)
+    if rule == "float64":
+        # every missing marker (None, NaN, pd.NA: a Float64 column cast to object holds pd.NA, which astype("float64")
+        # refuses) becomes NaN; Decimals convert by float()
+        values = np.full(len(s), np.nan) if inferred == "empty" else s.to_numpy(dtype=np.float64, na_value=np.nan)
+        return pd.Series(values, index=s.index, name=s.name)
     if rule is not None:
-        if rule == "float64" and inferred == "empty":
-            return pd.Series(np.full(len(s), np.nan), index=s.index, name=s.name)
         try:
             return s.astype(rule)
         except UnicodeEncodeError as exc:

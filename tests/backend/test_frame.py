@@ -106,6 +106,23 @@ def test_normalize_gives_the_canonical_dtype_of_each_column(backend):
     assert out["py_str"].isna().tolist() == [False, False, True]
 
 
+def test_normalize_reads_object_numbers_with_pd_na_as_the_nullable_column_they_came_from(backend):
+    # a Float64 (or Decimal) column cast to object holds pd.NA for its nulls: the same floats, NaN for missing
+    from decimal import Decimal
+
+    floats = pd.array([0.5, None, 2.0, -1.0], dtype="Float64")
+    floats[3] = np.nan
+    pdf = pd.DataFrame({"f": floats, "o": pd.Series(floats, dtype=object),
+                        "mixed": pd.Series([1, pd.NA, 2.5, None], dtype=object),
+                        "dec": pd.Series([Decimal("1.25"), pd.NA, None, Decimal(3)], dtype=object)})
+    out = F.to_pandas(on(backend, pdf))
+    assert [str(out[c].dtype) for c in out.columns] == ["float64"] * 4
+    np.testing.assert_array_equal(out["o"].to_numpy(), out["f"].to_numpy())
+    np.testing.assert_array_equal(out["o"].to_numpy(), [0.5, np.nan, 2.0, np.nan])
+    np.testing.assert_array_equal(out["mixed"].to_numpy(), [1.0, np.nan, 2.5, np.nan])
+    np.testing.assert_array_equal(out["dec"].to_numpy(), [1.25, np.nan, np.nan, 3.0])
+
+
 def test_normalize_returns_the_same_frame_when_nothing_needs_converting():
     pdf = F.normalize(sample())
     assert F.normalize(pdf) is pdf
