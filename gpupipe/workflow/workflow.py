@@ -41,7 +41,7 @@ from ..ops.node import Node
 from ..schema import Schema
 from ._execute import as_dataset, fit_dataset, run_frame
 from ._graph import Step, check_columns, plan, read_columns
-from ._schema import build_schema, without_label
+from ._schema import build_schema, check_number_kinds, without_label
 
 __all__ = ["Workflow"]
 
@@ -118,7 +118,10 @@ class Workflow:
         ``gp.Dataset``), a column holding only missing values may arrive in any dtype at transform (it carries no
         kind)."""
         all_missing = (lambda c: F.all_missing(frame[c])) if frame is not None else valueless.__contains__
-        return check_columns(self.nodes, self.label, dtypes, stage, self._input_dtypes, all_missing)
+        used = check_columns(self.nodes, self.label, dtypes, stage, self._input_dtypes, all_missing)
+        if stage == "transform" and self._input_dtypes:
+            check_number_kinds(self._plan, self._input_dtypes, dtypes, all_missing)
+        return used
 
     def _check_frame(self, data: Any, stage: str) -> Any:
         from ..io.convert import as_frame
