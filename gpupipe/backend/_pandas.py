@@ -363,7 +363,25 @@ def canonical_series(s: pd.Series, name: str) -> pd.Series:
         return s if dtype == _str_dtype() else s.astype("str")
     if getattr(dtype, "kind", None) == "f" and hasattr(dtype, "numpy_dtype"):  # Float32/Float64: NaN is missing
         return pd.Series(s.to_numpy(dtype=dtype.numpy_dtype, na_value=np.nan), index=s.index, name=s.name, copy=False)
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _canonical_categories(s, name)
     return s
+
+
+def _canonical_categories(s: pd.Series, name: str) -> pd.Series:
+    """A categorical whose categories are in their canonical dtype, as a column of them would be: categories held
+    as Python objects (``pd.Categorical(..., categories=pd.Index([1, 2], dtype=object))``) are read by the rules of
+    object columns, so that the values are ints (not the text "1"), as in the plain column."""
+    cats = s.cat.categories
+    new = canonical_series(pd.Series(cats, name=s.name), name)
+    if new.dtype == cats.dtype:
+        return s
+    values = pd.Index(new.array, name=cats.name)
+    if not values.is_unique:  # two categories with one canonical value: the column of the values, not a categorical
+        return canonical_series(pd.Series(np.asarray(s.array), index=s.index, name=s.name), name)
+    codes = s.cat.codes.to_numpy()
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(values, s.cat.ordered)),
+                     index=s.index, name=s.name, copy=False)
 
 
 def _from_arrow_backed(s: pd.Series, name: str) -> pd.Series:
@@ -386,9 +404,12 @@ def _from_object(s: pd.Series, name: str) -> pd.Series:
     rule = _OBJECT_RULES.get(inferred)
     if rule == "int":
         return _object_ints(s, name)
+    if rule == "float64":
+        # every missing marker (None, NaN, pd.NA: a Float64 column cast to object holds pd.NA, which astype("float64")
+        # refuses) becomes NaN; Decimals convert by float()
+        values = np.full(len(s), np.nan) if inferred == "empty" else s.to_numpy(dtype=np.float64, na_value=np.nan)
+        return pd.Series(values, index=s.index, name=s.name)
     if rule is not None:
-        if rule == "float64" and inferred == "empty":
-            return pd.Series(np.full(len(s), np.nan), index=s.index, name=s.name)
         try:
             return s.astype(rule)
         except UnicodeEncodeError as exc:

@@ -369,3 +369,34 @@ def test_relative_paths_are_read_and_written_where_they_were_given(tmp_path, mon
         written = lazy.to_parquet("out")
     assert sorted(p.name for p in (tmp_path / "a" / "out").iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
     assert gp.read_parquet(tmp_path / "a" / written)["x"].tolist() == [1, 2, 3]
+
+
+def test_a_dataset_of_files_with_decimal_and_date_columns_fits_as_the_file_read_in_memory(tmp_path):
+    """gp.read_parquet keeps DECIMAL and DATE columns Arrow-backed and the Workflow makes them float64 and
+    datetime64 on entry; a gp.Dataset of the same file handed its partitions to the ops unconverted, which refused
+    the decimals (FillMissing, Normalize, Clip, JoinGroupby), or built an output schema that refused them."""
+    import datetime
+    from decimal import Decimal
+
+    table = pa.table({
+        "amount": pa.array([Decimal("1.10"), None, Decimal("2.25"), Decimal("-3.00"), Decimal("0.01"), Decimal("5.5"),
+                            Decimal("7"), Decimal("1.10")], type=pa.decimal128(10, 2)),
+        "day": pa.array([datetime.date(2020, 1, 31), None, datetime.date(1960, 2, 29), datetime.date(2100, 12, 31),
+                         datetime.date(2020, 3, 1), datetime.date(1999, 1, 1), datetime.date(1999, 1, 1),
+                         datetime.date(1999, 1, 2)]),
+        "k": ["a", "b", "a", "b", "c", "a", "c", "a"],
+    })
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path)
+
+    def workflow():
+        return gp.Workflow(["amount"] >> ops.FillMissing() >> ops.Clip(lower=-1) >> ops.Normalize(),
+                           ["amount"] >> ops.Rename(postfix="_mm") >> ops.NormalizeMinMax(),
+                           ["k"] >> ops.JoinGroupby(cont_cols=["amount"], stats=("count", "mean", "max")),
+                           ["day"] >> ops.DateParts(parts=("year", "dow")))
+
+    want = workflow().fit_transform(gp.read_parquet(path))
+    wf = workflow().fit(gp.Dataset(path, partition_rows=3))
+    got = wf.transform(gp.Dataset(path, partition_rows=3)).to_frame()
+    pd.testing.assert_frame_equal(got, want)
+    pd.testing.assert_frame_equal(wf.transform(gp.read_parquet(path)), want)
