@@ -826,11 +826,12 @@ def _column_moments_pandas(series: Any, column: str, op: str) -> tuple[int, floa
 @F.group_moments.register("pandas")
 def _group_moments_pandas(frame: Any, keys: list[str], conts: list[str]) -> Any:
     sub = frame[[*keys, *conts]]
-    ints = [c for c in conts if F.kind(sub[c]) in ("int", "bool")]
-    if ints:
+    as_floats = [c for c in conts if F.kind(sub[c]) in ("int", "bool", "category")]
+    if as_floats:
         # in float64, as cuDF groups them: an int64 group sum wraps past 2**63 (two values of 2**62 summed to
-        # -2**63, a mean of -4.6e18 for values of +4.6e18); NaN where missing, which the aggregations skip
-        sub = sub.assign(**{c: _float_values_pandas(sub[c]) for c in ints})
+        # -2**63, a mean of -4.6e18 for values of +4.6e18), and a categorical of numbers (which pandas does not
+        # sum) is read as its values; NaN where missing, which the aggregations skip
+        sub = sub.assign(**{c: _float_values_pandas(sub[c]) for c in as_floats})
     g = sub.groupby(keys, dropna=True, sort=False)
     agg = g[conts].agg(["count", "sum", "min", "max"])
     var = g[conts].var(ddof=0)

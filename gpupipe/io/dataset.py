@@ -19,11 +19,12 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..backend import Dispatch, backend_of, get_backend
-from ..errors import DataError, ParameterError, SchemaError
+from ..errors import DataError, GpupipeError, ParameterError, SchemaError
 from ._sources import Source, check_storage_options, expand, fmt_of, is_url
 
 if TYPE_CHECKING:
@@ -53,6 +54,13 @@ class _Piece:
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         return (self.backend, self.source.path, self.source.hive, self.fmt, str(self.target), self.groups,
                 self.start, self.length)
+
+    def where(self) -> str:
+        """What the piece holds, for messages: its file, and which of its rows (from 0) when it holds some of them."""
+        if not self.length:  # the whole file
+            return self.source.name
+        first = self.start + (sum(self.sizes[:self.groups[0]]) if self.groups and self.sizes else 0)
+        return f"rows {first} to {first + self.length - 1} of {self.source.name}"
 
 
 class Dataset:
@@ -90,6 +98,8 @@ class Dataset:
     _valueless: frozenset[str] = frozenset()
     #: where the files this Dataset reads lie (:func:`_location` of each), so that ``to_parquet`` never writes over them
     _reads: frozenset[tuple[str, str]] = frozenset()
+    #: what each partition holds, for messages (its file, or which rows of a file or frame); empty when unknown
+    _parts: tuple[str, ...] = ()
 
     def __init__(self, source: Any, partition_rows: int | None = None, *,
                  columns: Sequence[str] | None = None, storage_options: Mapping[str, Any] | None = None) -> None:
@@ -104,7 +114,7 @@ class Dataset:
         source = as_frame(source, "gp.Dataset")  # a Polars frame, converted once
         if isinstance(source, Dataset):
             self._ddf, self.backend, self._valueless = source._ddf, source.backend, source._valueless
-            self._reads = source._reads
+            self._reads, self._parts = source._reads, source._parts
         elif hasattr(source, "__dask_graph__") and hasattr(source, "npartitions"):
             self._ddf, self.backend = source, backend_of(source._meta)
         elif _is_frame(source):
@@ -113,12 +123,12 @@ class Dataset:
 
             check_column_names(source.columns, "gp.Dataset")
             self.backend = backend_of(source)
-            self._ddf = _from_frame(F.normalize(source), partition_rows)
+            self._ddf, self._parts = _from_frame(F.normalize(source), partition_rows)
         elif isinstance(source, (str, os.PathLike)) or (
                 isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, os.PathLike)) for p in source)):
             check_storage_options(source, storage_options, "gp.Dataset")
             self.backend = get_backend().name
-            self._ddf, self._valueless, self._reads = _from_paths(
+            self._ddf, self._valueless, self._reads, self._parts = _from_paths(
                 source, partition_rows, None if columns is None else list(columns), self.backend, storage_options)
         else:
             msg = (f"gp.Dataset takes paths (file, glob, directory or list), a pandas/cuDF DataFrame, a dask "
@@ -177,20 +187,32 @@ class Dataset:
         """``[fn(partition) for partition in self]``, computed in parallel, in partition order.
 
         ``fn`` should return something small (statistics): every result comes back to this
-        process. This is how StatOps fit (``gpupipe.ops.base.map_partitions``).
+        process. This is how StatOps fit (``gpupipe.ops.base.map_partitions``). A gpupipe error
+        ``fn`` raises names the partition (its counts and rows are the partition's).
         """
         import dask
 
         from .. import _validate as V
 
         V.callable_param(fn, "fn", "Dataset.map_partials", "a partition, returning its partial result")
-        tasks = [dask.delayed(fn, pure=False)(part) for part in self._ddf.to_delayed()]
+        tasks = [dask.delayed(_partial_of, pure=False)(fn, self._partition_name(i), part)
+                 for i, part in enumerate(self._ddf.to_delayed())]
         return list(dask.compute(*tasks))
 
     def iter_partitions(self) -> Iterator[Any]:
-        """Yield each partition, computed, one at a time (only one is held by this iterator)."""
+        """Yield each partition, computed, one at a time (only one is held by this iterator). A gpupipe error
+        computing one (reading it, or a lazy transform's check) names the partition."""
         for i in range(self.num_partitions):
-            yield self._ddf.get_partition(i).compute().reset_index(drop=True)
+            try:
+                part = self._ddf.get_partition(i).compute()
+            except GpupipeError as exc:
+                raise _in_partition(exc, self._partition_name(i)) from None
+            yield part.reset_index(drop=True)
+
+    def _partition_name(self, i: int) -> str:
+        """How messages name partition ``i``: its number (from 0) and, where known, its file or rows."""
+        where = self._parts[i] if i < len(self._parts) else ""
+        return f"partition {i} of the dataset" + (f" ({where})" if where else "")
 
     def __iter__(self) -> Iterator[Any]:
         return self.iter_partitions()
@@ -206,9 +228,11 @@ class Dataset:
         V.callable_param(fn, "fn", "Dataset.map_partitions", "a partition, returning a frame")
         if meta is None:
             meta = fn(self._ddf._meta)
-        ddf = self._ddf.map_partitions(fn, meta=meta, enforce_metadata=False, align_dataframes=False)
+        ddf = self._ddf.map_partitions(partial(_partition_of, fn), meta=meta, enforce_metadata=False,
+                                       align_dataframes=False)
         out = Dataset.__new__(Dataset)
         out._ddf, out.backend, out.partition_rows, out._reads = ddf, self.backend, self.partition_rows, self._reads
+        out._parts = self._parts  # partition for partition
         return out
 
     def to_parquet(self, directory: PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Path | str:
@@ -370,21 +394,58 @@ def _slice_frame(part: _FramePart) -> Any:
     return part.frame.reset_index(drop=True)
 
 
-def _from_frame(frame: Any, partition_rows: int | None) -> Any:
+def _partial_of(fn: Callable[[Any], Any], name: str, part: Any) -> Any:
+    """``fn(part)``; a gpupipe error it raises names the partition (``name``)."""
+    try:
+        return fn(part)
+    except GpupipeError as exc:
+        raise _in_partition(exc, name) from None
+
+
+def _partition_of(fn: Callable[[Any], Any], part: Any) -> Any:
+    """``fn(part)`` for :meth:`Dataset.map_partitions`; a gpupipe error it raises says it is of one partition (which
+    one, a lazy step cannot tell: the partition's number is added where it is known)."""
+    try:
+        return fn(part)
+    except GpupipeError as exc:
+        raise _in_partition(exc) from None
+
+
+_A_PARTITION = "a partition of the dataset"
+
+
+def _in_partition(exc: GpupipeError, name: str | None = None) -> GpupipeError:
+    """``exc`` with its message prefixed by the partition's ``name`` (or, not known, by "a partition of the dataset"):
+    what it counts, and its row numbers, are that partition's. A message names its partition once."""
+    prefix = getattr(exc, "_gp_partition", None)
+    if prefix is not None and (name is None or prefix != _A_PARTITION):
+        return exc
+    text = str(exc)[len(prefix) + 2:] if prefix is not None else str(exc)
+    exc._gp_partition = name or _A_PARTITION  # type: ignore[attr-defined]
+    exc.args = (f"{exc._gp_partition}: {text}", *exc.args[1:])  # type: ignore[attr-defined]
+    return exc
+
+
+def _from_frame(frame: Any, partition_rows: int | None) -> tuple[Any, tuple[str, ...]]:
+    """The frame's partitions as a dask frame, and which of its rows each holds (nothing when one holds them all)."""
     import dask.dataframe as dd
 
     _register_backend(backend_of(frame))
     n = len(frame)
     step = partition_rows or max(n, 1)
-    parts = [_FramePart(frame.iloc[a:a + step]) for a in range(0, max(n, 1), step)]
+    starts = range(0, max(n, 1), step)
+    parts = [_FramePart(frame.iloc[a:a + step]) for a in starts]
+    where = tuple(f"rows {a} to {min(a + step, n) - 1} of the frame" for a in starts) if len(parts) > 1 else ()
     with _no_string_conversion():
-        return dd.from_map(_slice_frame, parts, meta=frame.iloc[:0].reset_index(drop=True), enforce_metadata=False)
+        return dd.from_map(_slice_frame, parts, meta=frame.iloc[:0].reset_index(drop=True),
+                           enforce_metadata=False), where
 
 
 def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | None, backend: str,
-                storage_options: Mapping[str, Any] | None) -> tuple[Any, frozenset[str], frozenset[tuple[str, str]]]:
-    """The files' partitions as a dask frame, the columns no file holds a value of (see ``Dataset._valueless``)
-    and where the files lie (``Dataset._reads``)."""
+                storage_options: Mapping[str, Any] | None
+                ) -> tuple[Any, frozenset[str], frozenset[tuple[str, str]], tuple[str, ...]]:
+    """The files' partitions as a dask frame, the columns no file holds a value of (see ``Dataset._valueless``),
+    where the files lie (``Dataset._reads``) and what each partition holds (``Dataset._parts``)."""
     import dask.dataframe as dd
 
     sources = expand(source, formats=("parquet", "csv"), reader="gp.Dataset", storage_options=storage_options)
@@ -408,7 +469,8 @@ def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | No
     _register_backend(backend)
     with _no_string_conversion():
         ddf = dd.from_map(_read_piece, pieces, meta=meta, enforce_metadata=False)
-    return ddf, _valueless_columns(pieces), frozenset(_location(s.path, s.remote) for s in sources)
+    return (ddf, _valueless_columns(pieces), frozenset(_location(s.path, s.remote) for s in sources),
+            tuple(p.where() for p in pieces))
 
 
 def _valueless_columns(pieces: list[_Piece]) -> frozenset[str]:

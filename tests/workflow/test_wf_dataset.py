@@ -400,3 +400,52 @@ def test_a_dataset_of_files_with_decimal_and_date_columns_fits_as_the_file_read_
     got = wf.transform(gp.Dataset(path, partition_rows=3)).to_frame()
     pd.testing.assert_frame_equal(got, want)
     pd.testing.assert_frame_equal(wf.transform(gp.read_parquet(path)), want)
+
+
+def test_a_null_label_or_target_is_counted_in_the_partition_the_error_names(backend, tmp_path) -> None:
+    """Nulls in the label of several partitions: the error stops at one bad partition, and said "has 2 null" of
+    data holding 8 with no word of which part it counted; it names the partition, its file and rows."""
+    import re
+
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(4):
+        y = rng.integers(0, 2, 6).astype("float64")
+        if i:
+            y[[1, 4]] = np.nan  # 2 in each of the last three files, 6 in all
+        path = tmp_path / f"p{i}.parquet"
+        pq.write_table(pa.table({"k": list("ababab"), "x": np.arange(6.0), "y": y}), path, row_group_size=3)
+        files.append(pd.read_parquet(path))
+    whole = pd.concat(files, ignore_index=True)
+    whole.loc[[8, 9], "y"] = np.nan  # 8 in all
+
+    def named(exc: Exception, what: str) -> tuple[pd.Series, int]:
+        m = re.match(rf"partition (\d) of the dataset \((.+)\): {what} column 'y' has (\d+) null", str(exc))
+        assert m, str(exc)
+        part, where, count = int(m[1]), m[2], int(m[3])
+        rows = re.fullmatch(r"rows (\d+) to (\d+) of (.+)", where)
+        if rows is None:  # a whole file
+            assert where == str(tmp_path / f"p{part}.parquet")
+            return files[part]["y"], count
+        source = whole if rows[3] == "the frame" else pd.read_parquet(rows[3])
+        return source["y"].iloc[int(rows[1]):int(rows[2]) + 1], count
+
+    label = gp.Workflow(["x"] >> ops.Normalize(), label="y")
+    target = gp.Workflow(["k"] >> ops.TargetEncoding("y"))
+    datasets = [gp.Dataset(str(tmp_path)), gp.Dataset(str(tmp_path / "p1.parquet"), partition_rows=3),
+                gp.Dataset(gp.from_pandas(whole), partition_rows=6)]
+    for ds in datasets:
+        for wf, what in ((label, "label"), (target, "TargetEncoding: target")):
+            with pytest.raises(DataError) as info:
+                wf.fit(ds)
+            values, count = named(info.value, what)
+            assert count == int(values.isna().sum()) > 0
+    # a lazy transform: the partition named where it is computed by number, else said to be one
+    fitted = gp.Workflow(["x"] >> ops.Normalize(), label="y").fit(gp.Dataset(files[0]))
+    lazy = fitted.transform(datasets[0])
+    with pytest.raises(DataError) as info:
+        list(lazy.iter_partitions())
+    assert str(info.value).startswith(f"partition 1 of the dataset ({tmp_path / 'p1.parquet'}): label column 'y' "
+                                      "has 2 null")
+    with pytest.raises(DataError, match=r"^a partition of the dataset: label column 'y' has 2 null"):
+        lazy.to_frame()
