@@ -337,12 +337,7 @@ def _normalize_pandas(frame: Any, columns: Sequence[str] | None = None) -> Any:
         new = canonical_series(s, c)
         if new is not s:
             changed[c] = new
-    if not changed:
-        return frame
-    out = frame.copy(deep=False)
-    for c, s in changed.items():
-        out[c] = s
-    return out
+    return F.with_columns(frame, changed) if changed else frame
 
 
 def canonical_series(s: pd.Series, name: str) -> pd.Series:

@@ -240,14 +240,9 @@ def _null_na_numbers(frame: cudf.DataFrame, na_values: Sequence[str] | None) -> 
         # nulls, the dtype unchanged
         nulled: cudf.Series = s.mask(hit)
         changed[name] = nulled
-    if not changed:
-        return frame
-    out = frame.copy(deep=False)
-    for name, nulled in changed.items():
-        # same index as the frame: __setitem__ does not realign (python/cudf/cudf/core/indexed_frame.py,
-        # _align_to_index returns self when the indexes are equal)
-        out[name] = nulled
-    return out
+    # same index as the frame: setting them does not realign (python/cudf/cudf/core/indexed_frame.py,
+    # _align_to_index returns self when the indexes are equal)
+    return F.with_columns(frame, changed) if changed else frame
 
 
 def _csv_file_schema(frame: cudf.DataFrame, opts: dict[str, Any]) -> pa.Schema:

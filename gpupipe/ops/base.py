@@ -176,13 +176,12 @@ class Op(metaclass=_OpClass):
 
         Row-dropping ops override this and return the filtered frame.
         """
+        from ..backend import frame as F
+
         self._check_params()
         self.check_fitted()
         out = self.transform(frame, columns)
-        result = frame.copy(deep=False)
-        for name in out.columns:
-            result[name] = out[name]
-        return result
+        return F.with_columns(frame, {name: out[name] for name in out.columns})
 
     # -- saving --------------------------------------------------------------------------
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
