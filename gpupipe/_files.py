@@ -42,11 +42,12 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["atomic_write_dir", "atomic_write_file", "fsync", "replace_dir", "save_target", "sha256_bytes", "sha256_file"]
+__all__ = ["atomic_write_dir", "atomic_write_entries", "atomic_write_file", "fsync", "replace_dir", "save_target",
+           "sha256_bytes", "sha256_file"]
 
 T = TypeVar("T")
 
@@ -168,6 +169,72 @@ def atomic_write_dir(path: str | os.PathLike[str], write: Callable[[Path], T], *
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return result
+
+
+#: prefix of the hidden directory :func:`atomic_write_entries` writes to inside an existing directory
+STAGING = ".gpupipe-staging-"
+
+
+def atomic_write_entries(path: str | os.PathLike[str], write: Callable[[Path], T], *,
+                         replaces: Collection[str] = ()) -> T:
+    """Call ``write(tmp)`` on an empty temporary directory, then put each entry it left there in place in the
+    directory ``path``, keeping ``path``'s other entries: a multi-file output that appears once it is complete.
+
+    * ``path`` missing: ``tmp`` is written beside it and renamed to it (:func:`atomic_write_dir`), so it
+      appears with every entry or not at all; it gets the mode ``mkdir`` would give it.
+    * ``path`` an existing directory (possibly a mount point or a link, with files of its own): ``tmp`` is a
+      hidden ``.gpupipe-staging-*`` directory inside it, which readers of the directory skip. Once ``write``
+      returns and every file is fsynced, each entry is renamed over the one of its name (a directory by
+      :func:`replace_dir`), then the names in ``replaces`` that ``write`` did not write (what a previous, larger
+      output left) are removed. A failure of ``write`` or an fsync leaves ``path`` as it was; only a crash
+      during the renames leaves some entries new and some previous. A staging directory a killed process
+      left is removed by the next call.
+
+    Returns whatever ``write`` returned.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = (Path(d) / "notes.txt").write_text("mine")
+    >>> _ = atomic_write_entries(d, lambda tmp: (tmp / "a.txt").write_text("one"))
+    >>> _ = atomic_write_entries(d, lambda tmp: (tmp / "b.txt").write_text("two"), replaces=["a.txt", "b.txt"])
+    >>> sorted(os.listdir(d))
+    ['b.txt', 'notes.txt']
+    """
+    target = Path(path)
+    if not target.is_dir():
+
+        def fresh(tmp: Path) -> T:
+            probe = tmp / "probe"  # the mode mkdir gives (the umask's), not the temporary's 0700
+            probe.mkdir()
+            os.chmod(tmp, probe.stat().st_mode)
+            probe.rmdir()
+            return write(tmp)
+
+        return atomic_write_dir(target, fresh)
+    for left in target.glob(f"{STAGING}*"):  # from a process killed while writing: never read
+        shutil.rmtree(left, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=target))
+    try:
+        result = write(staging)
+        _fsync_tree(staging)
+        written = sorted(p.name for p in staging.iterdir())
+        for name in written:
+            if (staging / name).is_dir() and not (staging / name).is_symlink():
+                replace_dir(staging / name, target / name)
+            else:
+                os.replace(staging / name, target / name)
+        for name in replaces:
+            if name not in written and os.path.lexists(target / name):
+                if (target / name).is_dir() and not (target / name).is_symlink():
+                    shutil.rmtree(target / name)
+                else:
+                    os.unlink(target / name)
+        fsync(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return result
 
 

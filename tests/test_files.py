@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import fail_rename
 
-from gpupipe._files import atomic_write_dir, atomic_write_file
+from gpupipe._files import atomic_write_dir, atomic_write_entries, atomic_write_file
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -78,6 +78,40 @@ def test_a_new_directory_needs_one_rename(tmp_path: Path, monkeypatch) -> None:
     calls = fail_rename(monkeypatch, 99)
     atomic_write_dir(tmp_path / "deep" / "new", _write_new)
     assert len(calls) == 1 and _tree(tmp_path / "deep" / "new")["a.txt"] == b"new"
+
+
+# ------------------------------------------------------------------------- entries of a directory
+def test_entries_of_an_existing_directory_replace_theirs_and_keep_the_others(previous: Path) -> None:
+    (previous / "mine.txt").write_text("kept")
+    (previous / "stale.txt").write_text("from before")
+    (previous / ".gpupipe-staging-left").mkdir()  # a killed process's
+    atomic_write_entries(previous, _write_new, replaces=["a.txt", "sub", "stale.txt"])
+    assert _tree(previous) == {"a.txt": b"new", "sub/b.bin": b"new", "mine.txt": b"kept"}
+    assert sorted(os.listdir(previous.parent)) == ["save"]
+
+
+def test_entries_written_by_a_failing_writer_never_reach_the_directory(previous: Path) -> None:
+    (previous / "sub").mkdir()
+    (previous / "sub" / "b.bin").write_bytes(b"old")
+
+    def half(tmp: Path) -> None:
+        _write_new(tmp)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_entries(previous, half, replaces=["a.txt", "sub"])
+    assert _tree(previous) == {"a.txt": b"old", "sub/b.bin": b"old"}
+    assert sorted(os.listdir(previous)) == ["a.txt", "sub"]
+
+
+def test_entries_of_a_new_directory_appear_together(tmp_path: Path) -> None:
+    with pytest.raises(OSError, match="No space"):
+        atomic_write_entries(tmp_path / "new", lambda tmp: _write_new(tmp) or (_ for _ in ()).throw(
+            OSError(errno.ENOSPC, "No space left on device")))
+    assert os.listdir(tmp_path) == []
+    atomic_write_entries(tmp_path / "new", _write_new)
+    assert _tree(tmp_path / "new") == {"a.txt": b"new", "sub/b.bin": b"new"}
+    assert os.listdir(tmp_path) == ["new"]
 
 
 # ----------------------------------------------------------------------------------- single files

@@ -23,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import atomic_write_entries
 from ..backend import Dispatch, backend_of, get_backend
 from ..errors import DataError, GpupipeError, ParameterError, SchemaError
 from ._sources import Source, check_storage_options, expand, fmt_of, is_url
@@ -238,11 +239,17 @@ class Dataset:
     def to_parquet(self, directory: PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Path | str:
         """Write each partition to ``directory/part-00000.parquet``, ``part-00001.parquet``, ...
 
-        Each file is written atomically (temporary file, then rename; on object storage, one
-        upload of the complete file, which the store publishes only when it is complete). Part
-        files left from an earlier, longer write to the same directory are removed after the new
-        ones are complete. The directory as a whole is not swapped atomically: a write that fails
-        midway leaves whole part files, some new and some from before.
+        A new local directory is written whole beside its place, then renamed into it
+        (:func:`gpupipe._files.atomic_write_dir`): it appears with every part, or not at all. Into an
+        existing local directory, the parts are written to a hidden temporary directory inside it
+        (which readers skip), and renamed over the previous ones only once every part is complete
+        (:func:`gpupipe._files.atomic_write_entries`);
+        part files left from an earlier, longer write are then removed, and the directory's other
+        files kept. So a write that fails (an error computing or writing any partition, a full disk,
+        an interrupt) leaves the previous content as it was; only a crash of the process during the
+        final renames leaves some parts new and some from before. On object storage each part is
+        one upload of the complete file, published by the store when complete, but a write failing
+        midway leaves some parts new and some from before (or missing).
 
         Refused (:class:`~gpupipe.errors.ParameterError`, before anything is computed): a directory
         holding files this Dataset reads (each part would replace a file that later partitions still
@@ -294,16 +301,32 @@ class Dataset:
             raise FileExistsError(msg)
         held = [f.relative_to(out).as_posix() for f in out.rglob("*") if f.is_file()] if out.is_dir() else []
         self._check_output(directory, str(out), held, _location(str(out), False))
-        out.mkdir(parents=True, exist_ok=True)
-        # absolute: the parts are written by the tasks, which may run in workers started in another directory
-        tasks = [dask.delayed(_write_part, pure=False)(part, str(out.absolute() / f"part-{i:05d}.parquet"))
-                 for i, part in enumerate(self._ddf.to_delayed())]
-        dask.compute(*tasks)
-        for old in out.glob("part-*.parquet"):
-            number = _part_number(old.name)
-            if number is not None and number >= n:
-                old.unlink()
+        # a new directory appears whole; in an existing one the parts are renamed in once all are written
+        previous = [p.name for p in out.glob("part-*.parquet") if _part_number(p.name) is not None] \
+            if out.is_dir() else []
+        atomic_write_entries(out, self._write_parts, replaces=previous)
         return out
+
+    def _write_parts(self, directory: Path) -> None:
+        """Compute each partition and write it to ``directory/part-NNNNN.parquet``."""
+        import dask
+        import dask.threaded
+        from dask.base import get_scheduler
+
+        # absolute: the parts are written by the tasks, which may run in workers started in another directory
+        tasks = [dask.delayed(_write_part, pure=False)(part, str(directory.absolute() / f"part-{i:05d}.parquet"))
+                 for i, part in enumerate(self._ddf.to_delayed())]
+        if get_scheduler(collections=tasks) is not dask.threaded.get:
+            dask.compute(*tasks)
+            return
+        # Dask's local threads, in a pool of this call's own: when one part fails, the parts still being written
+        # finish before the error leaves here, so none lands (or recreates its directory) after the caller's cleanup
+        from concurrent.futures import ThreadPoolExecutor
+
+        from dask.system import CPU_COUNT
+
+        with ThreadPoolExecutor(dask.config.get("num_workers", None) or CPU_COUNT) as pool:
+            dask.compute(*tasks, pool=pool)
 
 
     def _check_output(self, directory: Any, where: str, held: list[str], target: tuple[str, str]) -> None:
