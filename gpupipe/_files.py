@@ -115,8 +115,7 @@ def atomic_write_file(path: str | os.PathLike[str], write: Callable[[str], objec
         return _upload_file(str(path), write, storage_options)
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
+    tmp = str(_new_temp(dest.parent, f".{dest.name}.", ".tmp", directory=False))
     try:
         write(tmp)
         fsync(tmp)
@@ -127,6 +126,24 @@ def atomic_write_file(path: str | os.PathLike[str], write: Callable[[str], objec
         raise
     fsync(dest.parent)
     return dest
+
+
+def _new_temp(parent: Path, prefix: str, suffix: str, *, directory: bool) -> Path:
+    """A new, empty file or directory of a unique name in ``parent``, made with the mode the process's umask gives
+    (``0o666``/``0o777`` less the umask, as ``open``/``mkdir`` make them), not ``mkstemp``'s ``0o600`` or
+    ``mkdtemp``'s ``0o700``: what is renamed into place from it keeps that mode, so a save or an output file is
+    as readable by others as any file the user makes."""
+    for _ in range(100):
+        p = parent / f"{prefix}{uuid.uuid4().hex[:12]}{suffix}"
+        try:
+            if directory:
+                os.mkdir(p, 0o777)
+            else:
+                os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return p
+    raise FileExistsError(f"no free temporary name in {parent} after 100 tries")
 
 
 def atomic_write_dir(path: str | os.PathLike[str], write: Callable[[Path], T], *, manifest: str | None = None,
@@ -161,7 +178,7 @@ def atomic_write_dir(path: str | os.PathLike[str], write: Callable[[Path], T], *
         return _publish_dir(str(path), write, manifest, storage_options)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = _new_temp(target.parent, f".{target.name}.tmp-", "", directory=True)
     try:
         result = write(tmp)
         _fsync_tree(tmp)
@@ -205,15 +222,7 @@ def atomic_write_entries(path: str | os.PathLike[str], write: Callable[[Path], T
     """
     target = Path(path)
     if not target.is_dir():
-
-        def fresh(tmp: Path) -> T:
-            probe = tmp / "probe"  # the mode mkdir gives (the umask's), not the temporary's 0700
-            probe.mkdir()
-            os.chmod(tmp, probe.stat().st_mode)
-            probe.rmdir()
-            return write(tmp)
-
-        return atomic_write_dir(target, fresh)
+        return atomic_write_dir(target, write)
     for left in target.glob(f"{STAGING}*"):  # from a process killed while writing: never read
         shutil.rmtree(left, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=target))

@@ -140,3 +140,32 @@ def test_a_failed_file_rename_leaves_the_previous_file(old_file: Path, monkeypat
     monkeypatch.undo()
     assert old_file.read_bytes() == b"old"
     assert os.listdir(old_file.parent) == ["data.bin"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes and umask")
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_and_directories_get_the_umask_mode(tmp_path: Path, umask: int) -> None:
+    """Temporaries were made by mkstemp/mkdtemp (0600/0700), and the rename kept that mode: every save, parquet
+    file and result.json was unreadable to other users (a shared results directory, a container's other user)."""
+    import pandas as pd
+
+    import gpupipe as gp
+    from gpupipe import ops
+
+    old = os.umask(umask)
+    try:
+        f = atomic_write_file(tmp_path / "a.txt", lambda tmp: Path(tmp).write_text("x"))
+        atomic_write_dir(tmp_path / "save", lambda tmp: (tmp / "b.txt").write_text("y"))
+        atomic_write_entries(tmp_path / "out", lambda tmp: (tmp / "c.txt").write_text("z"))
+        with gp.use_backend("pandas"):
+            wf = gp.Workflow(["x"] >> ops.Normalize()).fit(pd.DataFrame({"x": [1.0, 2.0]}))
+            saved = wf.save(tmp_path / "wf")
+            pq = gp.write_parquet(wf.transform(pd.DataFrame({"x": [3.0]})), tmp_path / "o.parquet")
+    finally:
+        os.umask(old)
+    assert f.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert Path(pq).stat().st_mode & 0o777 == 0o666 & ~umask
+    assert (tmp_path / "out" / "c.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+    for directory in (tmp_path / "save", tmp_path / "out", Path(saved)):
+        assert Path(directory).stat().st_mode & 0o777 == 0o777 & ~umask, directory
+    assert all(p.stat().st_mode & 0o777 == 0o666 & ~umask for p in Path(saved).rglob("*") if p.is_file())
