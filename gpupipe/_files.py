@@ -37,6 +37,7 @@ multipart upload that is completed last and aborted on failure). So:
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -258,12 +259,26 @@ def replace_dir(new: str | os.PathLike[str], target: str | os.PathLike[str]) -> 
     old = None
     if os.path.lexists(target):
         old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(target, old)
+        try:
+            os.replace(target, old)
+        except FileNotFoundError:  # another writer moved it aside first
+            old = None
     try:
         os.replace(new, target)
-    except BaseException:
+    except BaseException as exc:
+        raced = isinstance(exc, OSError) and exc.errno in (errno.ENOTEMPTY, errno.EEXIST)
         if old is not None:
-            os.replace(old, target)  # put the previous content back under its name
+            try:
+                os.replace(old, target)  # put the previous content back under its name
+            except OSError:
+                if not raced:
+                    raise
+                shutil.rmtree(old, ignore_errors=True)  # superseded by the directory now at target
+        if raced:
+            msg = (f"{target} was filled by another write while this one was being put in place: it holds that "
+                   "one, and this one was not written. Write to one directory from one process or thread at a "
+                   "time")
+            raise OSError(exc.errno, msg, str(target)) from exc
         raise
     try:
         fsync(target.parent)

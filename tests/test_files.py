@@ -169,3 +169,28 @@ def test_written_files_and_directories_get_the_umask_mode(tmp_path: Path, umask:
     for directory in (tmp_path / "save", tmp_path / "out", Path(saved)):
         assert Path(directory).stat().st_mode & 0o777 == 0o777 & ~umask, directory
     assert all(p.stat().st_mode & 0o777 == 0o666 & ~umask for p in Path(saved).rglob("*") if p.is_file())
+
+
+def test_a_directory_filled_by_another_writer_meanwhile_is_a_named_error(previous: Path, monkeypatch) -> None:
+    """Another save reached the target between this one's two renames: the rename in failed (ENOTEMPTY), putting
+    the previous save back failed the same way and raised instead, naming nothing, and the previous save was left
+    stranded at .NAME.old-*."""
+    real = os.replace
+    calls: list[str] = []
+
+    def replace(src, dst, *args, **kwargs):
+        real(src, dst, *args, **kwargs)
+        calls.append(str(dst))
+        if len(calls) == 1:  # the previous directory is aside: another writer puts its own in place now
+            theirs = previous.parent / "theirs"
+            theirs.mkdir()
+            (theirs / "who.txt").write_text("the other writer")
+            real(theirs, previous)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="filled by another write") as info:
+        atomic_write_dir(previous, lambda tmp: (tmp / "who.txt").write_text("this writer"))
+    monkeypatch.undo()
+    assert info.value.errno in (errno.ENOTEMPTY, errno.EEXIST)
+    assert (previous / "who.txt").read_text() == "the other writer"
+    assert sorted(p.name for p in previous.parent.iterdir()) == [previous.name]  # nothing stranded beside it
