@@ -763,7 +763,21 @@ def _exact_big_integers(table: pa.Table, src: Source, opts: Mapping[str, Any], r
                 continue
             table = table.set_column(table.schema.get_field_index(name), name, exact)
             break
+        else:
+            raise _beyond_64_bits(src, name, values)
     return table
+
+
+def _beyond_64_bits(src: Source, name: str, values: pa.ChunkedArray) -> DataError:
+    """DataError for a column of integer literals that neither int64 nor uint64 holds (beyond 2**64, or negatives
+    beside values above 2**63): as float64 they would round, and distinct ids collapse."""
+    ints = [int(v) for v in values.to_pylist() if v is not None]
+    lo, hi = min(ints), max(ints)
+    msg = (f"{src.name}: column {name!r} holds integers from {lo} to {hi}, which no 64-bit integer type holds (int64: "
+           f"-2**63 to 2**63-1, uint64: 0 to 2**64-1); read as float64 they would be rounded and distinct values "
+           f"merged. Read it as text, read_csv(path, dtype={{{name!r}: 'str'}}), for ids, or pass "
+           f"dtype={{{name!r}: 'float64'}} to accept the rounding (for gp.Dataset: pass it the frame read_csv gives)")
+    return DataError(msg)
 
 
 def read_csv_rows(src: Source, opts: Mapping[str, Any], schema: pa.Schema, start: int, length: int) -> pa.Table:
