@@ -719,8 +719,57 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
             raise named from exc
         table.schema.names  # noqa: B018  Arrow checks values are UTF-8, not header names: decode them here
         _check_utf8(table, src, opts)
+        table = _hex_as_text(table, src, opts, read, parse, convert)
         table = _numeric_na(_exact_big_integers(table, src, opts, read, parse, convert), opts)
     check_column_names(table.column_names, src.name)
+    return table
+
+
+_HEX = re.compile(rb"0[xX]")
+
+
+def _may_hold_hex(src: Source) -> bool:
+    """Whether the text of ``src`` (decompressed) may hold ``0x``: a local uncompressed file is searched in place
+    (mapped), others are streamed through once (a compressed file decompressed, a URL read again)."""
+    import mmap
+
+    if not src.remote and Path(src.path).suffix.lower() not in _COMPRESSED_SUFFIXES:
+        path = src.local()
+        if path.stat().st_size == 0:
+            return False
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+            return _HEX.search(m) is not None
+    import pyarrow as pa
+
+    with (src.open(compression="infer") if src.remote else pa.input_stream(src.path, compression="detect")) as f:
+        tail = b""
+        while chunk := f.read(_CSV_BLOCK):
+            if _HEX.search(tail + chunk):
+                return True
+            tail = chunk[-1:]
+    return False
+
+
+def _hex_as_text(table: pa.Table, src: Source, opts: Mapping[str, Any], read: Any, parse: Any,
+                 convert: Any) -> pa.Table:
+    """Integer columns (no dtype given) holding hexadecimal text read as that text, as pandas and Polars read them:
+    Arrow's integer parser takes ``0x10`` as 16, so ``0x10`` and ``16`` in one column became one value, and hex
+    codes lost their form."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    ints = [f.name for f in table.schema if f.name not in opts["dtype"] and pa.types.is_integer(f.type)]
+    if not ints or len(set(table.column_names)) < table.num_columns or not _may_hold_hex(src):  # repeated names: refused later
+        return table
+    text_convert = pcsv.ConvertOptions(column_types={c: pa.string() for c in ints}, include_columns=ints,
+                                       null_values=convert.null_values, strings_can_be_null=True)
+    with src.readable(compression="infer") as f:
+        text = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=text_convert)
+    for name in ints:
+        values = text.column(name)
+        if pc.any(pc.match_substring_regex(values, r"^\s*[+-]?0[xX]")).as_py():
+            table = table.set_column(table.schema.get_field_index(name), name, values)
     return table
 
 
