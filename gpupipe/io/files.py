@@ -124,16 +124,19 @@ def _check_path_arg(path: Any, where: str) -> None:
     V.path(path, "path", where)
 
 
-def parquet_footer(src: Source) -> tuple[pa.Schema, list[int]]:
+def parquet_footer(src: Source, *, int96: bool = False,
+                   columns: Sequence[str] | None = None) -> tuple[pa.Schema, list[int]]:
     """The Arrow schema of one parquet file and its row groups' sizes, read from its footer (pandas'
     stored unnamed integer index ``__index_level_N__``, row numbers, left out: partitions and frames get a
-    0..n-1 index)."""
+    0..n-1 index). ``int96``: check its INT96 columns among ``columns`` (:func:`check_int96`)."""
     import pyarrow.parquet as pq
 
     with _reading("parquet", src), src.readable() as f:
         md = pq.ParquetFile(f).metadata
         schema = md.schema.to_arrow_schema()
     check_column_names(schema.names, src.name)  # else Arrow fails later with "Multiple matches for FieldRef"
+    if int96:
+        check_int96(src, md, columns)
     # pandas' unnamed integer index (row numbers) left out; an unnamed index of other labels is data: a column
     index = [i for i, n in enumerate(schema.names) if stored_row_numbers(n, schema.field(i).type)]
     for i in reversed(index):
@@ -141,15 +144,49 @@ def parquet_footer(src: Source) -> tuple[pa.Schema, list[int]]:
     return schema.remove_metadata(), [md.row_group(g).num_rows for g in range(md.num_row_groups)]
 
 
-def parquet_schema(src: Source) -> pa.Schema:
-    """The Arrow schema of one parquet file (:func:`parquet_footer`)."""
-    return parquet_footer(src)[0]
+#: whole milliseconds within the instants a nanosecond timestamp holds (1677-09-21 to 2262-04-11), both ends left out
+#: (a value in their millisecond may still lie beyond)
+_NS_RANGE_MS = (-(2**63) // 10**6 + 1, (2**63 - 1) // 10**6)
+
+
+def check_int96(src: Source, metadata: Any, columns: Sequence[str] | None = None) -> None:
+    """DataError naming the first INT96 column of ``src`` (``metadata``: its parquet footer; among ``columns`` when
+    given) holding a timestamp that
+    nanoseconds do not hold. Arrow, like pandas and cuDF, reads INT96 (Spark's and Hive's legacy timestamps) as
+    nanoseconds, and a value outside 1677-2262 (a far-future sentinel such as 9999-12-31) wraps around to another
+    date without an error; they are read once more as milliseconds, where every year fits, to check."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    names = [c.path for c in (metadata.schema.column(i) for i in range(metadata.num_columns))
+             if c.physical_type == "INT96" and "." not in c.path and (columns is None or c.path in columns)]
+    if not names or metadata.num_rows == 0:
+        return
+    with _reading("parquet", src), src.readable() as f:
+        table = pq.ParquetFile(f, coerce_int96_timestamp_unit="ms").read(columns=names)
+    for name in names:
+        bounds = pc.min_max(table.column(name).cast("int64"))
+        lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+        if lo is None or (_NS_RANGE_MS[0] < lo and hi < _NS_RANGE_MS[1]):
+            continue
+        first, last = (pc.min_max(table.column(name))[k].as_py() for k in ("min", "max"))
+        msg = (f"{src.name}: column {name!r} holds INT96 timestamps from {first} to {last}, outside the years 1677 to "
+               "2262 that nanosecond timestamps hold (INT96 is read as nanoseconds, and such values would wrap to other "
+               "dates). Read it with pyarrow.parquet.read_table(path, coerce_int96_timestamp_unit='us') and "
+               "gp.from_arrow(table), or rewrite the file with microsecond timestamps (Spark: "
+               "spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS)")
+        raise DataError(msg)
+
+
+def parquet_schema(src: Source, columns: Sequence[str] | None = None) -> pa.Schema:
+    """The Arrow schema of one parquet file (:func:`parquet_footer`), its INT96 columns among ``columns`` checked."""
+    return parquet_footer(src, int96=True, columns=columns)[0]
 
 
 def parquet_target(sources: Sequence[Source], columns: Sequence[str] | None,
                    reader: str = "read_parquet") -> tuple[pa.Schema, list[pa.Schema]]:
     """The unified schema of ``sources`` (and each file's own schema)."""
-    schemas = [parquet_schema(s) for s in sources]
+    schemas = [parquet_schema(s, columns) for s in sources]
     return unify(list(zip(sources, schemas, strict=True)), columns=columns, reader=reader), schemas
 
 
@@ -221,9 +258,11 @@ def _read_parquet_pandas_sources(sources: list[Source], columns: list[str] | Non
 
     if _single(sources):
         if not sources[0].remote:
-            frame = _read_parquet_file_pandas(sources[0], columns)
+            frame = _read_parquet_file_pandas(sources[0], columns)  # its INT96 columns checked
             if frame is not None:
                 return frame
+        else:
+            parquet_footer(sources[0], int96=True, columns=columns)
         return arrow_to_pandas(read_parquet_arrow(sources[0], columns))  # keeps an index pandas stored
     target, schemas = parquet_target(sources, columns)
     tables = [read_parquet_conformed(s, target, own) for s, own in zip(sources, schemas, strict=True)]
@@ -247,6 +286,7 @@ def _read_parquet_file_pandas(src: Source, columns: list[str] | None) -> Any:
         missing = [c for c in columns or () if c not in schema.names]
         if missing:
             raise SchemaError(f"{src.name} has no column(s) {missing}; it has {schema.names}")
+        check_int96(src, file.metadata, columns)
         names = list(schema.names) if columns is None else list(columns)
         if not names or len(set(names)) != len(names) or not plain_pandas_metadata(schema):
             return None
