@@ -765,7 +765,6 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
     return table
 
 
-_HEX = re.compile(rb"0[xX]")
 
 
 def _may_hold_hex(src: Source) -> bool:
@@ -778,13 +777,14 @@ def _may_hold_hex(src: Source) -> bool:
         if path.stat().st_size == 0:
             return False
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            return _HEX.search(m) is not None
+            return m.find(b"0x") >= 0 or m.find(b"0X") >= 0  # memchr speed; a regex scan took 0.5 s per 150 MB
     import pyarrow as pa
 
     with (src.open(compression="infer") if src.remote else pa.input_stream(src.path, compression="detect")) as f:
         tail = b""
         while chunk := f.read(_CSV_BLOCK):
-            if _HEX.search(tail + chunk):
+            block = tail + chunk
+            if block.find(b"0x") >= 0 or block.find(b"0X") >= 0:
                 return True
             tail = chunk[-1:]
     return False
