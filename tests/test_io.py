@@ -371,6 +371,42 @@ def test_csv_integers_beyond_int64_read_exactly_as_pandas_reads_them(tmp_path):
     assert ds["user_id"].tolist() == got["user_id"].tolist()
 
 
+@pytest.mark.parametrize("ids", [[99999999999999999999, 99999999999999999998, 1],  # beyond uint64
+                                 [-1, 2**63, 2**63 + 1],  # negatives beside values above int64
+                                 [-(2**63) - 1, -(2**63) - 2, 5]])  # below int64
+def test_csv_integers_no_64_bit_type_holds_are_refused_not_rounded(tmp_path, ids):
+    """pandas reads such ids exactly (Python ints, or text); as float64 distinct ids merged. A DataError names the
+    file and column and gives the dtype= that reads them."""
+    p = tmp_path / "ids.csv"
+    p.write_text("user_id,n\n" + "".join(f"{v},{i}\n" for i, v in enumerate(ids)))
+    assert [int(v) for v in pd.read_csv(p)["user_id"]] == ids
+    with gp.use_backend("pandas"):
+        for read in (lambda: gp.read_csv(p), lambda: gp.Dataset(p, partition_rows=1).to_frame()):
+            with pytest.raises(gp.DataError, match=rf"ids\.csv: column 'user_id' holds integers from {min(ids)} to "
+                                                   rf"{max(ids)}.*dtype=\{{'user_id': 'str'\}}"):
+                read()
+        assert gp.read_csv(p, dtype={"user_id": "str"})["user_id"].tolist() == [str(v) for v in ids]
+
+
+def test_csv_hexadecimal_text_reads_as_text_as_pandas_reads_it(tmp_path):
+    """Arrow's integer parser takes 0x10 as 16: a column of 0x10 and 16 read as [16, 16]. It reads as the text, as
+    pandas and Polars read it, from a plain or compressed file and in gp.Dataset partitions."""
+    import gzip
+
+    text = "code,n\n0x10,1\n16,2\n 0X1f ,3\nNA,4\n"
+    (tmp_path / "h.csv").write_text(text)
+    (tmp_path / "h.csv.gz").write_bytes(gzip.compress(text.encode()))
+    want = pd.read_csv(tmp_path / "h.csv")
+    assert want["code"].tolist()[:3] == ["0x10", "16", " 0X1f "]
+    with gp.use_backend("pandas"):
+        for name in ("h.csv", "h.csv.gz"):
+            for got in (gp.read_csv(tmp_path / name), gp.Dataset(tmp_path / name, partition_rows=1).to_frame()):
+                assert got["code"].tolist()[:3] == want["code"].tolist()[:3] and pd.isna(got["code"].iloc[3]), name
+                assert got["n"].tolist() == [1, 2, 3, 4]
+        (tmp_path / "d.csv").write_text("code,n\n10,1\n16,2\n")  # no hex: integers
+        assert gp.read_csv(tmp_path / "d.csv")["code"].tolist() == [10, 16]
+
+
 def test_csv_unsigned_ids_beyond_int64_read_alike_on_both_backends(backend, tmp_path):
     """Non-negative integers beyond int64 read as exact unsigned ids on both backends: pyarrow's float64 inference
     is re-read (``_exact_big_integers``); libcudf types such a column UINT64 itself (cpp/src/io/csv/reader_impl.cu,

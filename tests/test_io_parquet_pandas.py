@@ -65,3 +65,33 @@ def test_column_groups_read_ahead_give_the_same_frame_and_errors_name_the_file(t
         p.write_bytes(bytes(raw))
         with pytest.raises(gp.DataError, match=r"groups\.parquet"):
             gp.read_parquet(p)
+
+
+def test_int96_timestamps_beyond_nanoseconds_are_refused_not_wrapped(tmp_path):
+    """INT96 (Spark's and Hive's legacy timestamps) reads as nanoseconds: 2500-01-01 and 1500-01-01 (or a 9999-12-31
+    sentinel) wrapped to 1915 and 2084 without an error. Polars reads them right; gpupipe names the file and the column
+    and says how to read them, from every reader; in-range INT96 values, and other columns, read as before."""
+    import datetime as dt
+
+    import polars as pl
+
+    far = [dt.datetime(2500, 1, 1), None, dt.datetime(1500, 1, 1)]
+    table = pa.table({"t": pa.array(far, pa.timestamp("us")), "n": [1, 2, 3]})
+    d = tmp_path / "d"
+    d.mkdir()
+    pq.write_table(table, d / "far.parquet", use_deprecated_int96_timestamps=True)
+    pq.write_table(pa.table({"t": pa.array([dt.datetime(2020, 1, 1, 0, 0, 0, 5)], pa.timestamp("ns")), "n": [4]}),
+                   d / "near.parquet", use_deprecated_int96_timestamps=True)
+    assert pq.read_table(d / "far.parquet").column("t").to_pylist()[0].year == 1915  # what nanoseconds give
+    assert pl.read_parquet(d / "far.parquet")["t"].to_list() == far
+    with gp.use_backend("pandas"):
+        for read in (lambda: gp.read_parquet(d / "far.parquet"), lambda: gp.read_parquet(d),
+                     lambda: gp.Dataset(d, partition_rows=1).to_frame()):
+            with pytest.raises(gp.DataError, match=r"far\.parquet: column 't' holds INT96 timestamps from 1500-01-01 "
+                                                   r"00:00:00 to 2500-01-01 .*coerce_int96_timestamp_unit='us'"):
+                read()
+        assert gp.read_parquet(d / "far.parquet", columns=["n"])["n"].tolist() == [1, 2, 3]
+        near = gp.read_parquet(d / "near.parquet")
+        assert near["t"].tolist() == [pd.Timestamp("2020-01-01 00:00:00.000005")] and str(near["t"].dtype) == "datetime64[ns]"
+        assert gp.from_arrow(pq.read_table(d / "far.parquet", coerce_int96_timestamp_unit="us"))["t"].tolist()[0] \
+            == pd.Timestamp("2500-01-01")

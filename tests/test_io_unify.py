@@ -149,6 +149,17 @@ def test_a_partition_key_that_is_also_a_file_column_is_a_schema_error(backend, t
         assert str(tmp_path) in str(info.value)
 
 
+def test_a_partition_key_given_two_values_by_one_path_is_a_schema_error(backend, tmp_path):
+    """pyarrow's hive partitioning takes the outer value (k=1), gpupipe took the inner one (k=2): ambiguous."""
+    _hive(tmp_path, ["k=1/k=2"])
+    _hive(tmp_path / "same", ["k=3/k=3"])
+    for read in (lambda: gp.read_parquet(tmp_path), lambda: gp.read_parquet(str(tmp_path / "*/*/*.parquet")),
+                 lambda: gp.Dataset(tmp_path)):
+        with pytest.raises(SchemaError, match=r"k=1.*part\.parquet lies below two partition directories k=1 and k=2"):
+            read()
+    assert _values(gp.read_parquet(tmp_path / "same"))["k"] == ["3"]  # one value twice: no doubt
+
+
 def test_csv_directories_and_hive_partitions(backend, tmp_path):
     for day in ("2024-01-01", "2024-01-02"):
         (tmp_path / f"day={day}").mkdir()

@@ -17,8 +17,8 @@ conforms each file to it, on both backends, so they all give the same frame:
   timestamps in a zone other than UTC; uint64 vs a signed type) is a :class:`~gpupipe.errors.DataError` naming the column and both files;
 * a column that is null-typed in every file is float64 (gpupipe's rule for all-missing columns).
 
-A hive key that is also a column inside a file is a :class:`~gpupipe.errors.SchemaError` naming
-the column and the directory.
+A hive key that is also a column inside a file, or that a file's path gives two values
+(``k=1/k=2/``), is a :class:`~gpupipe.errors.SchemaError` naming the column and the directory.
 """
 
 from __future__ import annotations
@@ -139,7 +139,12 @@ def unify(schemas: Sequence[tuple[Source, pa.Schema]], *, columns: Sequence[str]
             types[name] = merged
     hive: list[str] = []
     for src, _ in schemas:
-        for key, _value in src.hive:
+        values: dict[str, str | None] = {}
+        for key, value in src.hive:
+            if values.setdefault(key, value) != value:
+                msg = (f"{reader}: {src.name} lies below two partition directories {key}={values[key]} and "
+                       f"{key}={value}, so its {key!r} is ambiguous; rename or merge the directories")
+                raise SchemaError(msg)
             if key in types:
                 msg = (f"{reader}: the partition directory {key}=... under {src.base} names column {key!r}, which "
                        f"{first[key][0].name} also holds; rename the directories or the column")

@@ -516,7 +516,7 @@ def _parquet_pieces(sources: list[Source], partition_rows: int | None, columns: 
     from ._unify import unify
     from .files import parquet_footer
 
-    footers = [parquet_footer(s) for s in sources]
+    footers = [parquet_footer(s, int96=True, columns=columns) for s in sources]
     target = unify([(s, schema) for s, (schema, _) in zip(sources, footers, strict=True)], columns=columns,
                    reader="gp.Dataset")
     pieces: list[_Piece] = []
