@@ -285,7 +285,8 @@ def transfers(cuda: bool | None = None) -> Iterator[TransferReport]:
         yield report
     finally:
         with _lock:
-            _active.remove(report)
+            # by identity: reports are dataclasses, and an inner block's report may equal the outer one's
+            _active[:] = [r for r in _active if r is not report]
         if prof is not None:
             import torch
 

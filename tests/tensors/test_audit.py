@@ -138,3 +138,21 @@ def test_synchronize_leaves_a_torch_still_being_imported_alone(monkeypatch):
     half.__spec__._initializing = True
     monkeypatch.setitem(sys.modules, "torch", half)
     synchronize()  # no AttributeError on the missing torch.cuda
+
+
+def test_a_nested_block_closing_leaves_the_enclosing_one_recording():
+    """Reports are told apart by identity: an inner block closing with the same (empty) content as the outer one
+    removed the outer one, which then missed the rest of its block and failed at its own end."""
+    df = _frame()
+    with gp.audit.transfers(cuda=False) as outer:
+        with gp.audit.transfers(cuda=False) as inner:
+            pass
+        gp.to_tensors(df, schema=SCHEMA)
+        with gp.audit.transfers(cuda=False) as second:
+            list(gp.Loader(df, batch_size=30, schema=SCHEMA))
+    assert inner.shared == [] and inner.events == []
+    assert sorted(outer.shared) == ["a", "a", "c", "c"] and outer.gathers == second.gathers == 4
+    assert sorted(second.shared) == ["a", "c"]
+    with gp.audit.transfers(cuda=False) as after:
+        gp.to_tensors(df, schema=SCHEMA)
+    assert sorted(after.shared) == ["a", "c"]
