@@ -153,8 +153,9 @@ def model_stages(spec: Spec, schema: Any, train_data: Any, val_data: Any, baseli
     ``train_data``/``val_data`` go to tensors; ``baseline_frames()`` gives the frames the classic-ML
     baseline fits and scores. On the CPU the model trains with :data:`CPU_TRAIN_THREADS` torch thread(s)
     while the baseline fits in a second thread, and ``baseline`` is the wait for it after evaluation;
-    what that thread records in the transfer audit (the Polars entry's conversion of its frames to
-    pandas) then falls in the stages open while it runs (``train``, ``evaluate``)."""
+    that thread runs in a copy of the caller's context taken before ``train`` opens, so what it would record in
+    the transfer audit (the Polars entry's conversion of its frames to pandas) falls in no stage: ``train`` and
+    ``evaluate`` list only their own copies."""
     import torch
 
     torch_device = torch.device(device)

@@ -481,11 +481,14 @@ def _map_columns_pandas(frame: Any, columns: Sequence[str], fn: Any) -> list[Any
     if workers < 2 or len(frame) < _THREAD_MIN_ROWS:
         return [fn(s) for s in series]
     # pandas' hash tables (factorize, get_indexer) and NumPy release the GIL, so the columns' passes
-    # overlap; results (and the first error, in column order) come back as a serial loop's would.
+    # overlap; results (and the first error, in column order) come back as a serial loop's would, each call in a
+    # copy of the caller's context (its gp.use_backend, its audit blocks), as the loop's calls would see it.
+    import contextvars
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, series))
+        futures = [pool.submit(contextvars.copy_context().run, fn, s) for s in series]
+        return [f.result() for f in futures]
 
 
 @F.build_frame.register("pandas")

@@ -10,6 +10,14 @@
   ``data_ptr`` ranges, not taken on trust): ``report.shared`` and ``report.copied`` (name → reason),
   plus the Loader's staging copies and per-batch gathers.
 
+A block records the work of the thread (or asyncio task) that opened it, including what gpupipe's
+own helper threads do for that work (a Loader preparing the next partition, gathering batches
+ahead): the open blocks are a context variable, which those threads run under. Work in other
+threads is not recorded, even while the block is open; a thread you start inside the block records
+into it when it runs in a copy of the block's context (``contextvars.copy_context().run``). A
+Loader's gathers count when the batch is handed to the consumer inside the block, whichever thread
+gathered it. The CUDA profiler's memcpy events are the exception: CUPTI sees every thread's copies.
+
 On a machine without CUDA nothing can cross a bus: ``h2d_bytes`` and ``d2h_bytes`` are 0 and
 the report is about sharing. Pipelines print ``str(report)`` per stage.
 
@@ -27,6 +35,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import os
 import tempfile
@@ -38,9 +47,11 @@ from typing import Any
 __all__ = ["TransferEvent", "TransferReport", "transfers"]
 
 _lock = threading.Lock()
-# Reports of the ``transfers()`` blocks now open. A plain list rather than a context variable, so
-# that the Loader's background thread (which prepares the next partition) records into them too.
+# Reports of the ``transfers()`` blocks now open, in any thread: a report records only while it is here.
 _active: list[TransferReport] = []
+# The blocks open in this context (thread or task): what gpupipe's work records into. gpupipe's helper
+# threads run in a copy of their caller's context; a copy may outlive a block, hence the check against _active.
+_scoped: contextvars.ContextVar[tuple[TransferReport, ...]] = contextvars.ContextVar("gpupipe_transfers", default=())
 _profiler_busy = False
 
 
@@ -144,7 +155,12 @@ def _fmt(n: int) -> str:
 
 # -- registration (called by to_tensors and Loader) ----------------------------------------------
 def _recording() -> bool:
-    return bool(_active)
+    return bool(_scoped.get())
+
+
+def _reports() -> list[TransferReport]:
+    """The open reports of this context's blocks (call with ``_lock`` held)."""
+    return [rep for rep in _scoped.get() if any(rep is a for a in _active)]
 
 
 def _tensor_range(tensor: Any) -> tuple[int, int]:
@@ -158,13 +174,13 @@ def record_tensor(name: str, tensor: Any, source: tuple[int, int] | None, reason
     ``source`` is the ``(start, end)`` address range of the column's buffer. The tensor counts as
     shared when its memory lies inside that range; otherwise as copied, with ``reason``.
     """
-    if not _active:
+    if not _scoped.get():
         return
     start, end = _tensor_range(tensor)
     # an empty tensor has no memory to share (DLPack gives it data_ptr 0): unconverted, it copied nothing
     shared = source is not None and reason is None and (start == end or (source[0] <= start and end <= source[1]))
     with _lock:
-        for rep in _active:
+        for rep in _reports():
             if shared:
                 rep.shared.append(name)
             else:
@@ -176,19 +192,19 @@ def record_tensor(name: str, tensor: Any, source: tuple[int, int] | None, reason
 
 def record_event(kind: str, nbytes: int, name: str, reason: str = "") -> None:
     """Register a copy gpupipe made on purpose (staging, upload)."""
-    if not _active:
+    if not _scoped.get():
         return
     with _lock:
-        for rep in _active:
+        for rep in _reports():
             rep.events.append(TransferEvent(kind, int(nbytes), name, reason))
 
 
 def record_gather(nbytes: int) -> None:
     """Register one batch gather of ``nbytes``."""
-    if not _active:
+    if not _scoped.get():
         return
     with _lock:
-        for rep in _active:
+        for rep in _reports():
             rep.gathers += 1
             rep.gather_bytes += int(nbytes)
 
@@ -281,11 +297,17 @@ def transfers(cuda: bool | None = None) -> Iterator[TransferReport]:
                     _profiler_busy = False
     with _lock:
         _active.append(report)
+    token = _scoped.set((*_scoped.get(), report))
     try:
         yield report
     finally:
         with _lock:
-            _active.remove(report)
+            # by identity: reports are dataclasses, and an inner block's report may equal the outer one's
+            _active[:] = [r for r in _active if r is not report]
+        try:
+            _scoped.reset(token)
+        except ValueError:  # closed in another context than it was opened in
+            _scoped.set(tuple(r for r in _scoped.get() if r is not report))
         if prof is not None:
             import torch
 

@@ -59,6 +59,8 @@ order padded once, at its end, by repeating its head. So ranks stay disjoint apa
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import inspect
 import math
 import os
@@ -117,14 +119,15 @@ class _Staged:
     def rows(self) -> int:
         return int(self.cont.shape[0])
 
-    def gather(self, idx: torch.Tensor) -> Batch:
+    def gather(self, idx: torch.Tensor, record: bool = True) -> Batch:
+        """Rows ``idx`` as a batch; ``record``: counted in the audit here (else by whoever hands it on)."""
         if self.cont.device.type == "cpu":
             out = Batch(_take_rows(self.cont, idx), _take_rows(self.cat, idx),
                         None if self.label is None else _take_rows(self.label, idx))
         else:
             out = Batch(self.cont.index_select(0, idx), self.cat.index_select(0, idx),
                         None if self.label is None else self.label.index_select(0, idx))
-        if audit._recording():
+        if record and audit._recording():
             audit.record_gather(_batch_bytes(out))
         return out
 
@@ -213,12 +216,13 @@ class _Records:
             np.copyto(label.numpy(), block[:, c + k])
         return Batch(cont, cat, label)
 
-    def gather(self, idx: torch.Tensor) -> Batch:
+    def gather(self, idx: torch.Tensor, record: bool = True) -> Batch:
+        """Rows ``idx`` as a batch; ``record``: counted in the audit here (else by whoever hands it on)."""
         import numpy as np
 
         # mode="clip": no bounds check (the indices come from epoch_indices); the GIL is released
         out = self._split(np.take(self.records, idx.numpy(), axis=0, mode="clip"))
-        if audit._recording():
+        if record and audit._recording():
             audit.record_gather(_batch_bytes(out))
         return out
 
@@ -767,13 +771,15 @@ class Loader:
         rows_seen: dict[int, int] = {}
         shard = _Shard(self.rank, self.world_size, self._order_on_device)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpupipe-loader")
+        # each partition is prepared in a copy of the consumer's context at the time: its audit blocks, its backend
+        prepare = functools.partial(self._prepare, parts, epoch, shard)
         try:
-            fut: Future | None = pool.submit(self._prepare, parts, epoch, shard)
+            fut: Future | None = pool.submit(contextvars.copy_context().run, prepare)
             while fut is not None:
                 prepared = fut.result()
                 if prepared is None:
                     break
-                fut = pool.submit(self._prepare, parts, epoch, shard)  # the next partition, in the background
+                fut = pool.submit(contextvars.copy_context().run, prepare)  # the next partition, in the background
                 part, rows, staged, order = prepared
                 rows_seen[part] = rows
                 m = int(order.shape[0])
@@ -822,7 +828,8 @@ def _gather_ahead(staged: _Staged | _Records, slices: Iterator[torch.Tensor], wo
     itself rather than waiting: with one helper on two cores that took the Loader benchmark from
     12-16M to 18-24M rows/s (a hand-off per batch costs more than a gather's share of a step).
     Helpers are joined before the generator finishes, so no gather runs after it, and the first
-    error (in batch order) is raised in the calling thread.
+    error (in batch order) is raised in the calling thread. A batch counts in the transfer audit when
+    it is handed to the consumer, in the consumer's context, whichever thread gathered it.
     """
     import queue
     import threading
@@ -839,7 +846,7 @@ def _gather_ahead(staged: _Staged | _Records, slices: Iterator[torch.Tensor], wo
             if stop.is_set():
                 return
             try:
-                done[k].put(staged.gather(order[j]))
+                done[k].put(staged.gather(order[j], record=False))
             except BaseException as exc:  # raised in the calling thread, in batch order
                 done[k].put(exc)
                 return
@@ -858,6 +865,8 @@ def _gather_ahead(staged: _Staged | _Records, slices: Iterator[torch.Tensor], wo
             room[k].release()
             if isinstance(got, BaseException):
                 raise got
+            if audit._recording():
+                audit.record_gather(_batch_bytes(got))
             yield got
     finally:
         stop.set()

@@ -28,6 +28,7 @@ Semantics
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Mapping
 from functools import partial
@@ -90,6 +91,7 @@ class Workflow:
         self._input_dtypes: dict[str, str] = {}
         self._schema: Schema | None = None
         self._fits = 0  # fits so far: a lazy transform refuses to run with statistics fitted after it was asked for
+        self._fit_token = 0  # this workflow's last fit: its stateful ops carry it while their statistics are its own
 
     # ------------------------------------------------------------------ structure
     def _steps(self) -> list[Step]:
@@ -143,6 +145,28 @@ class Workflow:
     def _check_fitted(self) -> None:
         if not self.is_fitted:
             raise NotFittedError("this Workflow is not fitted yet; call wf.fit(data) (or gp.Workflow.load(directory))")
+        self._check_own_statistics()
+
+    def _claim_ops(self) -> int:
+        """A new fit's token, stamped on every stateful op before any of its statistics change (see
+        :meth:`_check_own_statistics`)."""
+        token = next(_FIT_TOKENS)
+        for op in self.ops:
+            if op.stateful:
+                op._fitted_by = token
+        return token
+
+    def _check_own_statistics(self) -> None:
+        """NotFittedError when a stateful op of this workflow has been (or is being) fitted since by another Workflow
+        built from the same op instance: its statistics are no longer the ones this workflow's schema describes.
+        Checked before and after a transform, so one that overlapped such a fit (in another thread) is refused
+        rather than returned with some columns encoded by each."""
+        taken = [op for op in self.ops if op.stateful and getattr(op, "_fitted_by", None) != self._fit_token]
+        if taken:
+            msg = (f"{taken[0]!r} of this Workflow was fitted since by another Workflow that shares it (the same op "
+                   "instance, e.g. a node given to both): its statistics are now that Workflow's. Build each Workflow "
+                   "from its own ops (a node per Workflow), then fit this one again")
+            raise NotFittedError(msg)
 
     def _output(self, working: Any, with_label: bool) -> Any:
         from ._frames import check_label, finalize_output
@@ -159,8 +183,9 @@ class Workflow:
         out.columns = schema.names
         return finalize_output(out, schema)
 
-    def _finish_fit(self, input_dtypes: dict[str, str]) -> None:
+    def _finish_fit(self, input_dtypes: dict[str, str], token: int) -> None:
         self._fits += 1
+        self._fit_token = token
         self._input_dtypes = input_dtypes
         self._schema = build_schema(self._plan, self.label, input_dtypes)
 
@@ -181,6 +206,7 @@ class Workflow:
             Empty data, a null/NaN/infinite label, or values an op cannot take (negative input to LogOp...).
         """
         self._schema = None
+        token = self._claim_ops()
         dataset = as_dataset(data)
         if dataset is not None:
             dataset = _canonical_dataset(dataset, read_columns(self.nodes, self.label))
@@ -195,7 +221,7 @@ class Workflow:
 
                     check_label(frame, self.label)
                 run_frame(self._steps(), frame, "fit")
-        self._finish_fit(used)
+        self._finish_fit(used, token)
         return self
 
     def fit_transform(self, data: Any) -> Any:
@@ -215,6 +241,7 @@ class Workflow:
                 warnings.warn(msg, UserWarning, stacklevel=2)
             return self.fit(dataset).transform(dataset)
         self._schema = None
+        token = self._claim_ops()
         frame = self._check_frame(data, "fit_transform")
         with F.work_scope(frame):
             used = self._check_columns(dict(frame.dtypes), "fit_transform")
@@ -223,7 +250,7 @@ class Workflow:
 
                 check_label(frame, self.label)
             working = run_frame(self._steps(), frame, "fit_transform")
-            self._finish_fit(used)
+            self._finish_fit(used, token)
             return self._output(working, with_label=self.label is not None)
 
     def transform(self, data: Any) -> Any:
@@ -258,6 +285,7 @@ class Workflow:
                 working = frame.reset_index(drop=True).copy(deep=False)
                 working[_ROW] = F.to_device(working, np.arange(len(working), dtype=np.int64))
             working = run_frame(self._steps(), working, "transform")
+            self._check_own_statistics()  # no other Workflow's fit of a shared op overlapped this transform
             out = self._output(working, with_label=self.label is not None and self.label in frame.columns)
             if not track:
                 return out, None
@@ -395,7 +423,7 @@ class Workflow:
         wf = cls(*nodes, label=spec.get("label"))
         for st in wf._steps():
             _check_state_covers(st)
-        wf._finish_fit({str(k): str(v) for k, v in spec["input_dtypes"].items()})
+        wf._finish_fit({str(k): str(v) for k, v in spec["input_dtypes"].items()}, wf._claim_ops())
         if spec.get("output_schema") is not None:
             recorded = Schema.from_dict(spec["output_schema"])
             if wf.output_schema != recorded:
@@ -604,7 +632,9 @@ def _transform_partition(wf: Workflow, with_label: bool, fits: int, part: Any) -
                "statistics; call wf.transform(dataset) again after the fit (or use a copy of the workflow: "
                "copy.deepcopy(wf))")
         raise DataError(msg)
+    wf._check_own_statistics()
     working = run_frame(wf._steps(), part, "transform")
+    wf._check_own_statistics()
     return wf._output(working, with_label)
 
 
@@ -659,3 +689,5 @@ def _require_frame(data: Any, where: str, accepted: str, advice: str = "") -> No
 #: the input row number carried through a transform by _transform_tracking_rows (no op reads it); NUL-prefixed
 #: like the planner's private working names, so it cannot replace a user's column
 _ROW = "\x00row"
+#: One token per fit of any Workflow (in this process), stamped on its stateful ops before their statistics change.
+_FIT_TOKENS = itertools.count(1)

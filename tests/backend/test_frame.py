@@ -241,6 +241,24 @@ def test_map_columns_runs_fn_per_column_in_order(backend):
     assert F.map_columns(frame, ["s", "i", "f"], lambda s: str(s.name)) == ["s", "i", "f"]
 
 
+def test_map_columns_runs_fn_in_the_caller_s_context_on_threads_too(monkeypatch):
+    """On pandas long columns go to threads: each call still sees the caller's ``gp.use_backend`` and other
+    context variables, as a serial loop would (worker threads start in an empty context)."""
+    import contextvars
+    import os
+
+    from gpupipe.backend import _pandas
+
+    monkeypatch.setattr(_pandas, "_THREAD_MIN_ROWS", 0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    var = contextvars.ContextVar("caller", default="unset")
+    frame = on("pandas", sample())
+    var.set("set")
+    with gp.use_backend("pandas"):
+        got = F.map_columns(frame, ["s", "i", "f"], lambda s: (str(s.name), var.get(), gp.backend._scoped.get()))
+    assert got == [("s", "set", "pandas"), ("i", "set", "pandas"), ("f", "set", "pandas")]
+
+
 def test_work_scope_turns_numpy_huge_pages_off_on_pandas_only_and_restores_them(backend, monkeypatch):
     monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
     monkeypatch.delenv("GPUPIPE_NUMPY_HUGEPAGE", raising=False)

@@ -138,3 +138,97 @@ def test_synchronize_leaves_a_torch_still_being_imported_alone(monkeypatch):
     half.__spec__._initializing = True
     monkeypatch.setitem(sys.modules, "torch", half)
     synchronize()  # no AttributeError on the missing torch.cuda
+
+
+def test_a_nested_block_closing_leaves_the_enclosing_one_recording():
+    """Reports are told apart by identity: an inner block closing with the same (empty) content as the outer one
+    removed the outer one, which then missed the rest of its block and failed at its own end."""
+    df = _frame()
+    with gp.audit.transfers(cuda=False) as outer:
+        with gp.audit.transfers(cuda=False) as inner:
+            pass
+        gp.to_tensors(df, schema=SCHEMA)
+        with gp.audit.transfers(cuda=False) as second:
+            list(gp.Loader(df, batch_size=30, schema=SCHEMA))
+    assert inner.shared == [] and inner.events == []
+    assert sorted(outer.shared) == ["a", "a", "c", "c"] and outer.gathers == second.gathers == 4
+    assert sorted(second.shared) == ["a", "c"]
+    with gp.audit.transfers(cuda=False) as after:
+        gp.to_tensors(df, schema=SCHEMA)
+    assert sorted(after.shared) == ["a", "c"]
+
+
+def test_a_block_records_only_the_work_of_its_own_thread():
+    """Two threads, one in a block: the other thread's to_tensors and Loader epoch (outside any block) are not its,
+    and a block in the other thread records only that thread's work."""
+    import threading
+
+    opened, worked, closed = threading.Event(), threading.Event(), threading.Event()
+    reports = {}
+
+    def other() -> None:
+        with gp.audit.transfers(cuda=False) as report:
+            opened.set()
+            worked.wait(10)
+        reports["idle"] = report
+        with gp.audit.transfers(cuda=False) as report:
+            gp.to_tensors(_frame(), schema=SCHEMA)
+            closed.wait(10)
+        reports["own"] = report
+
+    t = threading.Thread(target=other)
+    t.start()
+    assert opened.wait(10)
+    gp.to_tensors(_frame(), schema=SCHEMA)
+    list(gp.Loader(_frame(100), batch_size=30, schema=SCHEMA))
+    worked.set()
+    with gp.audit.transfers(cuda=False) as mine:
+        list(gp.Loader(_frame(100), batch_size=30, schema=SCHEMA))
+    closed.set()
+    t.join(10)
+    idle, own = reports["idle"], reports["own"]
+    assert idle.shared == [] and idle.copied == {} and idle.events == [] and idle.gathers == 0
+    assert sorted(own.shared) == ["a", "c"] and own.gathers == 0
+    assert mine.gathers == 4 and [e.kind for e in mine.events] == ["host", "host", "staging"]
+
+
+def test_gathers_are_the_batches_delivered_inside_the_block(monkeypatch):
+    """A Loader's helper thread gathers batches ahead of the consumer: a block around part of an epoch counts the
+    batches the consumer took inside it, not those gathered ahead meanwhile (here all of the helper's share, before
+    the block closes), and two blocks over the two halves of an epoch count every batch once."""
+    import threading
+
+    from gpupipe.tensors import loader as L
+
+    real = L._Records.gather
+    helper_done = threading.Event()
+    gathered = []
+
+    def gather(self, idx, *args, **kwargs):
+        out = real(self, idx, *args, **kwargs)
+        if threading.current_thread().name.startswith("gpupipe-gather"):
+            gathered.append(len(idx))
+            if len(gathered) == 5:  # every batch of the helper's share: 1, 3, 5, 7, 9
+                helper_done.set()
+        return out
+
+    monkeypatch.setattr(L._Records, "gather", gather)
+    loader = gp.Loader(_frame(100), batch_size=10, schema=SCHEMA, workers=1)
+    it = iter(loader)
+    with gp.audit.transfers(cuda=False) as first:
+        taken = [next(it), next(it)]
+        assert helper_done.wait(10)
+    with gp.audit.transfers(cuda=False) as second:
+        taken += list(it)
+    assert len(taken) == 10
+    assert (first.gathers, second.gathers) == (2, 8)
+    assert first.gather_bytes == 2 * 10 * (2 * 4 + 8 + 4)
+
+
+def test_a_dataset_loader_records_the_partitions_staged_in_its_background_thread():
+    ds = gp.Dataset(_frame(100), partition_rows=40)
+    with gp.audit.transfers(cuda=False) as report:
+        batches = list(gp.Loader(ds, batch_size=30, schema=SCHEMA))
+    staging = [e.name for e in report.events if e.kind == "staging"]
+    assert sorted(staging) == ["rows [20, 2+1+1]", "rows [40, 2+1+1]", "rows [40, 2+1+1]"]
+    assert report.gathers == 5 and sum(len(b) for b in batches) == 100

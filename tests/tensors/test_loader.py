@@ -403,10 +403,10 @@ def test_gather_errors_come_in_batch_order_and_helpers_stop(monkeypatch, workers
     bad_first = int(loader_mod.epoch_indices(1000, epoch=0, seed=5, shuffle=True)[3 * 64])
     real = loader_mod._Records.gather
 
-    def failing(self, idx):
+    def failing(self, idx, *args, **kwargs):
         if int(idx[0]) == bad_first:
             raise RuntimeError("batch 3 failed")
-        return real(self, idx)
+        return real(self, idx, *args, **kwargs)
 
     monkeypatch.setattr(loader_mod._Records, "gather", failing)
     got = []
@@ -475,12 +475,12 @@ def test_an_abandoned_iterator_collected_in_a_gather_thread_closes_cleanly(monke
     real = loader_mod._Records.gather
     ready, collected = threading.Event(), threading.Event()
 
-    def gather(self, idx):
+    def gather(self, idx, *args, **kwargs):
         if threading.current_thread().name.startswith("gpupipe-gather") and not collected.is_set():
             ready.wait(5)
             gc.collect()  # what an allocation in this thread may trigger
             collected.set()
-        return real(self, idx)
+        return real(self, idx, *args, **kwargs)
 
     raised = []
     monkeypatch.setattr(sys, "unraisablehook", lambda u: raised.append(u.exc_value))

@@ -202,6 +202,64 @@ def test_same_op_instance_twice() -> None:
         gp.Workflow(["x"] >> op, ["cnt"] >> op)
 
 
+def test_an_op_shared_by_two_workflows_and_fitted_by_the_other_is_refused(tmp_path) -> None:
+    """Two Workflows built from the same node share its op: fitting the second replaced the first's vocabulary,
+    and the first then encoded with it under its own schema (cardinality 5, ids of the other's values)."""
+    node = ["c"] >> ops.Categorify()
+    first, second = gp.Workflow(node), gp.Workflow(node)
+    first.fit(pd.DataFrame({"c": ["a", "a", "b"]}))
+    data = pd.DataFrame({"c": ["a", "b", "y"]})
+    assert first.transform(data)["c"].tolist() == [3, 4, 2]
+    second.fit(pd.DataFrame({"c": ["z", "y", "y", "x", "w", "v"]}))
+    assert second.transform(data)["c"].tolist() == [2, 2, 3]
+    for use in (lambda: first.transform(data), lambda: first.output_schema, lambda: first.save(tmp_path / "wf"),
+                lambda: first.transform(gp.Dataset(data)), lambda: first.inverse_transform(data)):
+        with pytest.raises(NotFittedError, match=r"Categorify.*fitted since by another Workflow"):
+            use()
+    first.fit(pd.DataFrame({"c": ["a", "a", "b"]}))  # fitted again: its own statistics, and the other's are gone
+    assert first.transform(data)["c"].tolist() == [3, 4, 2]
+    with pytest.raises(NotFittedError, match="another Workflow"):
+        second.transform(data)
+
+
+def test_a_transform_during_another_workflow_s_fit_of_a_shared_op_is_refused(monkeypatch) -> None:
+    """The same, in two threads: a transform that read part of its statistics before the other Workflow's fit
+    replaced them would mix both (here: a vocabulary from one, the other's ids); it is refused at its end."""
+    import threading
+
+    node = ["c", "d"] >> ops.Categorify()
+    first, second = gp.Workflow(node), gp.Workflow(node)
+    first.fit(pd.DataFrame({"c": ["a", "a", "b"], "d": ["p", "q", "q"]}))
+    op = node.ops[0]
+    real = type(op)._ids
+    started, refitted = threading.Event(), threading.Event()
+
+    def ids(self, series, column, no_kind=False):
+        out = real(self, series, column, no_kind)
+        if column == "c" and threading.current_thread().name == "transform":
+            started.set()
+            refitted.wait(10)  # the other Workflow fits while column d is still to do
+        return out
+
+    result = {}
+
+    def transform() -> None:
+        try:
+            result["out"] = first.transform(pd.DataFrame({"c": ["a", "b"], "d": ["p", "q"]}))
+        except NotFittedError as exc:
+            result["error"] = exc
+
+    monkeypatch.setattr(type(op), "_ids", ids)
+    t = threading.Thread(target=transform, name="transform")
+    t.start()
+    assert started.wait(10)
+    second.fit(pd.DataFrame({"c": ["x", "x", "y"], "d": ["r", "r", "q"]}))
+    refitted.set()
+    t.join(10)
+    assert "out" not in result, result.get("out")
+    assert "another Workflow" in str(result["error"])
+
+
 def test_missing_column_at_fit_and_transform(backend: str) -> None:
     df = gp.from_pandas(_frame())
     wf = gp.Workflow(["x", "nope"] >> ops.Normalize(), label="y")
