@@ -10,12 +10,14 @@ with gpupipe's own readers and conformed to that schema, so a partition has exac
 for text) and a Dataset fit equals the in-memory fit.
 
 Computation uses the active Dask client when there is one (``distributed.Client``, or
-``gp.distributed.cluster()``), else Dask's default local scheduler.
+``gp.distributed.cluster()``), else Dask's default local scheduler. On a client, a task that killed every
+worker it ran on (Dask's ``KilledWorker``) is a :class:`~gpupipe.errors.WorkerDiedError` naming its partition.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..backend import Dispatch, backend_of, get_backend
-from ..errors import DataError, ParameterError, SchemaError
+from ..errors import DataError, ParameterError, SchemaError, WorkerDiedError
 from ._sources import Source, check_storage_options, expand, fmt_of, is_url
 
 if TYPE_CHECKING:
@@ -53,6 +55,17 @@ class _Piece:
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         return (self.backend, self.source.path, self.source.hive, self.fmt, str(self.target), self.groups,
                 self.start, self.length)
+
+    def describe(self) -> str:
+        """What of its file this piece reads, for messages: ``rows 20 to 29 of <file>, counting data rows from 0``,
+        or ``all of <file>``."""
+        name = self.source.name
+        if self.length is None:
+            return f"all of {name}"
+        if self.length == 0:
+            return f"{name}, which has no data rows"
+        first = self.start + (sum(self.sizes[:self.groups[0]]) if self.groups and self.sizes else 0)
+        return f"rows {first} to {first + self.length - 1} of {name}, counting data rows from 0"
 
 
 class Dataset:
@@ -90,6 +103,9 @@ class Dataset:
     _valueless: frozenset[str] = frozenset()
     #: where the files this Dataset reads lie (:func:`_location` of each), so that ``to_parquet`` never writes over them
     _reads: frozenset[tuple[str, str]] = frozenset()
+    #: what each partition holds, for messages ("rows 20 to 29 of <file>, ..."); empty where not known (a dask
+    #: DataFrame given as source)
+    _origins: tuple[str, ...] = ()
 
     def __init__(self, source: Any, partition_rows: int | None = None, *,
                  columns: Sequence[str] | None = None, storage_options: Mapping[str, Any] | None = None) -> None:
@@ -104,7 +120,7 @@ class Dataset:
         source = as_frame(source, "gp.Dataset")  # a Polars frame, converted once
         if isinstance(source, Dataset):
             self._ddf, self.backend, self._valueless = source._ddf, source.backend, source._valueless
-            self._reads = source._reads
+            self._reads, self._origins = source._reads, source._origins
         elif hasattr(source, "__dask_graph__") and hasattr(source, "npartitions"):
             self._ddf, self.backend = source, backend_of(source._meta)
         elif _is_frame(source):
@@ -113,12 +129,12 @@ class Dataset:
 
             check_column_names(source.columns, "gp.Dataset")
             self.backend = backend_of(source)
-            self._ddf = _from_frame(F.normalize(source), partition_rows)
+            self._ddf, self._origins = _from_frame(F.normalize(source), partition_rows)
         elif isinstance(source, (str, os.PathLike)) or (
                 isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, os.PathLike)) for p in source)):
             check_storage_options(source, storage_options, "gp.Dataset")
             self.backend = get_backend().name
-            self._ddf, self._valueless, self._reads = _from_paths(
+            self._ddf, self._valueless, self._reads, self._origins = _from_paths(
                 source, partition_rows, None if columns is None else list(columns), self.backend, storage_options)
         else:
             msg = (f"gp.Dataset takes paths (file, glob, directory or list), a pandas/cuDF DataFrame, a dask "
@@ -164,14 +180,17 @@ class Dataset:
 
     def to_frame(self) -> Any:
         """Compute every partition and concatenate them into one frame (index 0..n-1)."""
-        return self._ddf.compute().reset_index(drop=True)
+        ddf = self._ddf.optimize()  # the graph that runs: the key of a task that failed names its partition
+        (frame,) = self._compute([ddf], {key: i for i, key in enumerate(ddf.__dask_keys__())})
+        return frame.reset_index(drop=True)
 
     def head(self, n: int = 5) -> Any:
         """The first ``n`` rows of the first partition."""
         from .. import _validate as V
 
         n = V.integer(n, "n", "Dataset.head", min_value=0)
-        return self._ddf.get_partition(0).compute().head(n).reset_index(drop=True)
+        (first,) = self._compute([self._ddf.get_partition(0)], 0)
+        return first.head(n).reset_index(drop=True)
 
     def map_partials(self, fn: Callable[[Any], Any]) -> list[Any]:
         """``[fn(partition) for partition in self]``, computed in parallel, in partition order.
@@ -184,13 +203,15 @@ class Dataset:
         from .. import _validate as V
 
         V.callable_param(fn, "fn", "Dataset.map_partials", "a partition, returning its partial result")
-        tasks = [dask.delayed(fn, pure=False)(part) for part in self._ddf.to_delayed()]
-        return list(dask.compute(*tasks))
+        parts = self._ddf.to_delayed()
+        tasks = [dask.delayed(fn, pure=False)(part) for part in parts]
+        return list(self._compute(tasks, _owners(parts, tasks)))
 
     def iter_partitions(self) -> Iterator[Any]:
         """Yield each partition, computed, one at a time (only one is held by this iterator)."""
         for i in range(self.num_partitions):
-            yield self._ddf.get_partition(i).compute().reset_index(drop=True)
+            (part,) = self._compute([self._ddf.get_partition(i)], i)
+            yield part.reset_index(drop=True)
 
     def __iter__(self) -> Iterator[Any]:
         return self.iter_partitions()
@@ -209,6 +230,7 @@ class Dataset:
         ddf = self._ddf.map_partitions(fn, meta=meta, enforce_metadata=False, align_dataframes=False)
         out = Dataset.__new__(Dataset)
         out._ddf, out.backend, out.partition_rows, out._reads = ddf, self.backend, self.partition_rows, self._reads
+        out._origins = self._origins
         return out
 
     def to_parquet(self, directory: PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Path | str:
@@ -255,9 +277,10 @@ class Dataset:
                 base = root.rstrip("/")
                 held = [p[len(base) + 1:] for p in fs.find(base) if p.startswith(base + "/")] if fs.exists(base) else []
             self._check_output(directory, url, held, _location(url, True))
+            parts = self._ddf.to_delayed()
             tasks = [dask.delayed(_write_part, pure=False)(part, f"{url}/part-{i:05d}.parquet", storage_options)
-                     for i, part in enumerate(self._ddf.to_delayed())]
-            dask.compute(*tasks)
+                     for i, part in enumerate(parts)]
+            self._compute(tasks, _owners(parts, tasks))
             with remote_errors(url, "write"):
                 stale = [p for p in (fs.glob(f"{root}/part-*.parquet") if fs.exists(root) else [])
                          if (k := _part_number(p)) is not None and k >= n]
@@ -272,15 +295,55 @@ class Dataset:
         self._check_output(directory, str(out), held, _location(str(out), False))
         out.mkdir(parents=True, exist_ok=True)
         # absolute: the parts are written by the tasks, which may run in workers started in another directory
+        parts = self._ddf.to_delayed()
         tasks = [dask.delayed(_write_part, pure=False)(part, str(out.absolute() / f"part-{i:05d}.parquet"))
-                 for i, part in enumerate(self._ddf.to_delayed())]
-        dask.compute(*tasks)
+                 for i, part in enumerate(parts)]
+        self._compute(tasks, _owners(parts, tasks))
         for old in out.glob("part-*.parquet"):
             number = _part_number(old.name)
             if number is not None and number >= n:
                 old.unlink()
         return out
 
+    def _compute(self, work: Sequence[Any], owner: Mapping[Any, int] | int) -> tuple[Any, ...]:
+        """``dask.compute(*work)``, where a task that killed every worker it ran on (distributed's ``KilledWorker``)
+        is a :class:`~gpupipe.errors.WorkerDiedError` naming the partition it belongs to: ``owner`` maps the keys
+        of the tasks that run to partition numbers, or is the one partition all of ``work`` belongs to."""
+        import dask
+
+        try:
+            return dask.compute(*work)
+        except Exception as exc:
+            # distributed is imported wherever a client could have raised it
+            killed = getattr(sys.modules.get("distributed.scheduler"), "KilledWorker", None)
+            if killed is None or not isinstance(exc, killed):
+                raise
+            part = owner if isinstance(owner, int) else owner.get(exc.task)
+            raise WorkerDiedError(self._worker_died(exc, part)) from exc
+
+    def _partition(self, i: int) -> str:
+        """``partition 6 of 8 (rows 20 to 29 of <file>, counting data rows from 0)``: how messages name one."""
+        origin = f" ({self._origins[i]})" if len(self._origins) == self.num_partitions else ""
+        return f"partition {i} of {self.num_partitions}{origin}"
+
+    def _worker_died(self, exc: Any, part: int | None) -> str:
+        """The message of the :class:`~gpupipe.errors.WorkerDiedError` raised from the ``KilledWorker`` ``exc``
+        of a task of ``part`` (None: of a task belonging to no single partition)."""
+        allowed = int(exc.allowed_failures)
+        tried = allowed + 1
+        what = (f"gp.Dataset {self._partition(part)}" if part is not None
+                else "a task of a gp.Dataset computation that belongs to no single partition")
+        address = getattr(getattr(exc, "last_worker", None), "address", None)
+        last = f", the last at {address}" if address else ""
+        return (f"{what}: every Dask worker that ran it died while running it ({tried} worker{'s' * (tried > 1)}"
+                f"{last}; Dask task {exc.task!r}), so Dask gave up on it. A worker dies when it outgrows its memory "
+                "(its nanny ends it near its memory_limit; the system may end it sooner) or crashes in native code; "
+                "its log says which. Try: more memory per worker (gp.distributed.cluster(memory_limit=...), fewer "
+                "workers with more each), smaller partitions (gp.Dataset(..., partition_rows=...)), or, for workers "
+                "lost to other causes, more tries per task (the scheduler's distributed.scheduler.allowed-failures, "
+                f"now {allowed}: dask.config.set({{'distributed.scheduler.allowed-failures': N}}) before "
+                "gp.distributed.cluster() starts it). A worker's death counts against every task it was running, so "
+                "the partition that ended it may be another one running beside this one")
 
     def _check_output(self, directory: Any, where: str, held: list[str], target: tuple[str, str]) -> None:
         """ParameterError unless ``directory`` (named ``where``, holding the files ``held``, relative paths) may
@@ -302,6 +365,11 @@ class Dataset:
             V.fail("Dataset.to_parquet", "directory", directory, "an empty directory, a new one, or one an earlier "
                    "to_parquet wrote", f"{where} holds {data[:5]}{'...' if len(data) > 5 else ''}, which readers of "
                    "the directory would read with the new part files; choose another directory, or remove them")
+
+
+def _owners(parts: Sequence[Any], tasks: Sequence[Any]) -> dict[Any, int]:
+    """The keys of each partition's delayed ``parts[i]`` and of the task ``tasks[i]`` computed from it → ``i``."""
+    return {d.key: i for batch in (parts, tasks) for i, d in enumerate(batch)}
 
 
 def _location(path: str, remote: bool) -> tuple[str, str]:
@@ -370,21 +438,27 @@ def _slice_frame(part: _FramePart) -> Any:
     return part.frame.reset_index(drop=True)
 
 
-def _from_frame(frame: Any, partition_rows: int | None) -> Any:
+def _from_frame(frame: Any, partition_rows: int | None) -> tuple[Any, tuple[str, ...]]:
+    """The frame's partitions as a dask frame, and their rows (``Dataset._origins``)."""
     import dask.dataframe as dd
 
     _register_backend(backend_of(frame))
     n = len(frame)
     step = partition_rows or max(n, 1)
-    parts = [_FramePart(frame.iloc[a:a + step]) for a in range(0, max(n, 1), step)]
+    starts = range(0, max(n, 1), step)
+    parts = [_FramePart(frame.iloc[a:a + step]) for a in starts]
+    origins = tuple(f"rows {a} to {min(a + step, n) - 1} of the in-memory frame" if n else
+                    "the in-memory frame, which has no rows" for a in starts)
     with _no_string_conversion():
-        return dd.from_map(_slice_frame, parts, meta=frame.iloc[:0].reset_index(drop=True), enforce_metadata=False)
+        ddf = dd.from_map(_slice_frame, parts, meta=frame.iloc[:0].reset_index(drop=True), enforce_metadata=False)
+    return ddf, origins
 
 
 def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | None, backend: str,
-                storage_options: Mapping[str, Any] | None) -> tuple[Any, frozenset[str], frozenset[tuple[str, str]]]:
-    """The files' partitions as a dask frame, the columns no file holds a value of (see ``Dataset._valueless``)
-    and where the files lie (``Dataset._reads``)."""
+                storage_options: Mapping[str, Any] | None,
+                ) -> tuple[Any, frozenset[str], frozenset[tuple[str, str]], tuple[str, ...]]:
+    """The files' partitions as a dask frame, the columns no file holds a value of (see ``Dataset._valueless``),
+    where the files lie (``Dataset._reads``) and what of its file each partition reads (``Dataset._origins``)."""
     import dask.dataframe as dd
 
     sources = expand(source, formats=("parquet", "csv"), reader="gp.Dataset", storage_options=storage_options)
@@ -408,7 +482,8 @@ def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | No
     _register_backend(backend)
     with _no_string_conversion():
         ddf = dd.from_map(_read_piece, pieces, meta=meta, enforce_metadata=False)
-    return ddf, _valueless_columns(pieces), frozenset(_location(s.path, s.remote) for s in sources)
+    return (ddf, _valueless_columns(pieces), frozenset(_location(s.path, s.remote) for s in sources),
+            tuple(p.describe() for p in pieces))
 
 
 def _valueless_columns(pieces: list[_Piece]) -> frozenset[str]:
