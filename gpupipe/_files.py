@@ -37,16 +37,18 @@ multipart upload that is completed last and aborted on failure). So:
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["atomic_write_dir", "atomic_write_file", "fsync", "replace_dir", "save_target", "sha256_bytes", "sha256_file"]
+__all__ = ["atomic_write_dir", "atomic_write_entries", "atomic_write_file", "fsync", "replace_dir", "save_target",
+           "sha256_bytes", "sha256_file"]
 
 T = TypeVar("T")
 
@@ -114,8 +116,7 @@ def atomic_write_file(path: str | os.PathLike[str], write: Callable[[str], objec
         return _upload_file(str(path), write, storage_options)
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
+    tmp = str(_new_temp(dest.parent, f".{dest.name}.", ".tmp", directory=False))
     try:
         write(tmp)
         fsync(tmp)
@@ -126,6 +127,24 @@ def atomic_write_file(path: str | os.PathLike[str], write: Callable[[str], objec
         raise
     fsync(dest.parent)
     return dest
+
+
+def _new_temp(parent: Path, prefix: str, suffix: str, *, directory: bool) -> Path:
+    """A new, empty file or directory of a unique name in ``parent``, made with the mode the process's umask gives
+    (``0o666``/``0o777`` less the umask, as ``open``/``mkdir`` make them), not ``mkstemp``'s ``0o600`` or
+    ``mkdtemp``'s ``0o700``: what is renamed into place from it keeps that mode, so a save or an output file is
+    as readable by others as any file the user makes."""
+    for _ in range(100):
+        p = parent / f"{prefix}{uuid.uuid4().hex[:12]}{suffix}"
+        try:
+            if directory:
+                os.mkdir(p, 0o777)
+            else:
+                os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return p
+    raise FileExistsError(f"no free temporary name in {parent} after 100 tries")
 
 
 def atomic_write_dir(path: str | os.PathLike[str], write: Callable[[Path], T], *, manifest: str | None = None,
@@ -160,7 +179,7 @@ def atomic_write_dir(path: str | os.PathLike[str], write: Callable[[Path], T], *
         return _publish_dir(str(path), write, manifest, storage_options)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = _new_temp(target.parent, f".{target.name}.tmp-", "", directory=True)
     try:
         result = write(tmp)
         _fsync_tree(tmp)
@@ -168,6 +187,64 @@ def atomic_write_dir(path: str | os.PathLike[str], write: Callable[[Path], T], *
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return result
+
+
+#: prefix of the hidden directory :func:`atomic_write_entries` writes to inside an existing directory
+STAGING = ".gpupipe-staging-"
+
+
+def atomic_write_entries(path: str | os.PathLike[str], write: Callable[[Path], T], *,
+                         replaces: Collection[str] = ()) -> T:
+    """Call ``write(tmp)`` on an empty temporary directory, then put each entry it left there in place in the
+    directory ``path``, keeping ``path``'s other entries: a multi-file output that appears once it is complete.
+
+    * ``path`` missing: ``tmp`` is written beside it and renamed to it (:func:`atomic_write_dir`), so it
+      appears with every entry or not at all; it gets the mode ``mkdir`` would give it.
+    * ``path`` an existing directory (possibly a mount point or a link, with files of its own): ``tmp`` is a
+      hidden ``.gpupipe-staging-*`` directory inside it, which readers of the directory skip. Once ``write``
+      returns and every file is fsynced, each entry is renamed over the one of its name (a directory by
+      :func:`replace_dir`), then the names in ``replaces`` that ``write`` did not write (what a previous, larger
+      output left) are removed. A failure of ``write`` or an fsync leaves ``path`` as it was; only a crash
+      during the renames leaves some entries new and some previous. A staging directory a killed process
+      left is removed by the next call.
+
+    Returns whatever ``write`` returned.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> _ = (Path(d) / "notes.txt").write_text("mine")
+    >>> _ = atomic_write_entries(d, lambda tmp: (tmp / "a.txt").write_text("one"))
+    >>> _ = atomic_write_entries(d, lambda tmp: (tmp / "b.txt").write_text("two"), replaces=["a.txt", "b.txt"])
+    >>> sorted(os.listdir(d))
+    ['b.txt', 'notes.txt']
+    """
+    target = Path(path)
+    if not target.is_dir():
+        return atomic_write_dir(target, write)
+    for left in target.glob(f"{STAGING}*"):  # from a process killed while writing: never read
+        shutil.rmtree(left, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=target))
+    try:
+        result = write(staging)
+        _fsync_tree(staging)
+        written = sorted(p.name for p in staging.iterdir())
+        for name in written:
+            if (staging / name).is_dir() and not (staging / name).is_symlink():
+                replace_dir(staging / name, target / name)
+            else:
+                os.replace(staging / name, target / name)
+        for name in replaces:
+            if name not in written and os.path.lexists(target / name):
+                if (target / name).is_dir() and not (target / name).is_symlink():
+                    shutil.rmtree(target / name)
+                else:
+                    os.unlink(target / name)
+        fsync(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return result
 
 
@@ -182,12 +259,26 @@ def replace_dir(new: str | os.PathLike[str], target: str | os.PathLike[str]) -> 
     old = None
     if os.path.lexists(target):
         old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(target, old)
+        try:
+            os.replace(target, old)
+        except FileNotFoundError:  # another writer moved it aside first
+            old = None
     try:
         os.replace(new, target)
-    except BaseException:
+    except BaseException as exc:
+        raced = isinstance(exc, OSError) and exc.errno in (errno.ENOTEMPTY, errno.EEXIST)
         if old is not None:
-            os.replace(old, target)  # put the previous content back under its name
+            try:
+                os.replace(old, target)  # put the previous content back under its name
+            except OSError:
+                if not raced:
+                    raise
+                shutil.rmtree(old, ignore_errors=True)  # superseded by the directory now at target
+        if raced:
+            msg = (f"{target} was filled by another write while this one was being put in place: it holds that "
+                   "one, and this one was not written. Write to one directory from one process or thread at a "
+                   "time")
+            raise OSError(exc.errno, msg, str(target)) from exc
         raise
     try:
         fsync(target.parent)

@@ -66,15 +66,11 @@ def _check_common_args(args: argparse.Namespace) -> int:
         if getattr(args, "command", None) == "run":
             # the run saves its workflow and model there at the end: a folder that holds something else is
             # refused now, not after the whole job
-            import os
-
+            from .bench import check_out_dir
             from .errors import WorkflowFormatError
-            from .training.checkpoint import checkpoint_target
-            from .workflow.serialize import workflow_target
 
             try:
-                workflow_target(os.path.join(args.out, "workflow"), where="gpupipe run")
-                checkpoint_target(os.path.join(args.out, "model"), where="gpupipe run")
+                check_out_dir(args.out, "gpupipe run", "--out")
             except (WorkflowFormatError, ParameterError) as exc:
                 return _arg_error("--out", args.out, "must hold nothing but a previous run's workflow/ and model/",
                                   str(exc).split(": ", 1)[-1])

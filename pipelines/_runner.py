@@ -81,6 +81,8 @@ def run_pipeline(spec: Spec, *, backend: str | None = None, device: str | None =
                  audit_cuda: bool | None = None) -> gp.bench.PipelineResult:
     """Run ``spec`` end to end and return timings, metrics, baseline metrics and the transfer audit."""
     frame_backend, device = resolve(backend, device)
+    if out is not None:  # its outputs are written at the end: a place they cannot go is refused now
+        gp.bench.check_out_dir(out, f"{spec.name} run")
     timer = gp.bench.StageTimer()
     audits: dict[str, Any] = {}
     with gp.use_backend(frame_backend) as be:
@@ -273,14 +275,18 @@ def _one_thread_pools() -> Any:
 
 
 def _write_outputs(res: gp.bench.PipelineResult, wf: Any, train_result: Any, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    res.to_json(out / "result.json")
-    try:
-        wf.save(out / "workflow")
-    except gp.WorkflowFormatError as exc:  # a workflow holding a LambdaOp cannot be saved; say so, keep going
-        print(f"workflow not saved: {exc}", file=sys.stderr)
-    gp.save_checkpoint(train_result.model, out / "model")
-    _plot_history(res, out / "training.png")
+    """result.json, workflow/, model/ and training.png, put in place together (those of a previous run stay
+    until all four are written)."""
+
+    def save_workflow(path: Path) -> None:
+        try:
+            wf.save(path)
+        except gp.WorkflowFormatError as exc:  # a workflow holding a LambdaOp cannot be saved; say so, keep going
+            print(f"workflow not saved: {exc}", file=sys.stderr)
+
+    gp.bench.write_outputs(out, {"result.json": res.to_json, "workflow": save_workflow,
+                                 "model": lambda path: gp.save_checkpoint(train_result.model, path),
+                                 "training.png": lambda path: _plot_history(res, path)})
 
 
 #: what :func:`_plot_history` imports (prefetched during training on the CPU)

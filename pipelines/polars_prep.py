@@ -225,7 +225,8 @@ _FREQ_THRESHOLD = 3  # flights_delay.workflow's Categorify(freq_threshold=3)
 def _resampled(lf: pl.LazyFrame, rows: int, seed: int, jitter: float = 0.05) -> pl.LazyFrame:
     """The rows of ``gp.datasets.flights_scaled(rows, seed, joined=False)``: the same draws from the same
     generator (rows with replacement, then Gaussian noise of ``jitter`` times each column's std on the
-    delays and air time, integers rounded half to even), applied with Polars."""
+    delays and air time, integers rounded half to even, clipped to the column's range, a value at either end
+    of it kept), applied with Polars."""
     import numpy as np
     import polars as pl
 
@@ -233,13 +234,14 @@ def _resampled(lf: pl.LazyFrame, rows: int, seed: int, jitter: float = 0.05) -> 
 
     n = lf.select(pl.len()).collect().item()
     jittered = [c for c in gp.datasets.SCALED_JITTER if c in lf.collect_schema().names()]
-    stds = lf.select(pl.col(jittered).std()).collect().row(0, named=True)
+    stats = lf.select(pl.col(jittered).std().name.suffix("__std"), pl.col(jittered).min().name.suffix("__min"),
+                      pl.col(jittered).max().name.suffix("__max")).collect().row(0, named=True)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=int(rows))
     out = lf.select(pl.all().gather(pl.Series(idx)))
     dtypes = lf.collect_schema()
     for c in jittered:
-        std = stds[c]
+        std = stats[f"{c}__std"]
         if std is None or not np.isfinite(std) or std == 0 or jitter <= 0:
             continue
         noise = rng.normal(0.0, jitter * std, size=int(rows))
@@ -247,8 +249,11 @@ def _resampled(lf: pl.LazyFrame, rows: int, seed: int, jitter: float = 0.05) -> 
             continue  # drawn all the same: the next column's noise comes after it
         value = pl.col(c).cast(pl.Float64) + pl.lit(pl.Series(noise))
         if dtypes[c].is_integer():
-            value = value.round(0, mode="half_to_even").cast(dtypes[c])
-        out = out.with_columns(value.alias(c))
+            value = value.round(0, mode="half_to_even")
+        lo, hi = float(stats[f"{c}__min"]), float(stats[f"{c}__max"])
+        at_end = (pl.col(c) == lo) | (pl.col(c) == hi)
+        value = pl.when(at_end).then(pl.col(c).cast(pl.Float64)).otherwise(value.clip(lo, hi))
+        out = out.with_columns(value.cast(dtypes[c]).alias(c))
     return out
 
 

@@ -110,6 +110,17 @@ def backend(request: pytest.FixtureRequest) -> str:
         yield request.param
 
 
+@pytest.fixture(autouse=True)
+def _backend_choice_restored() -> Iterator[None]:
+    """Each test ends with the process's backend choice as it began: a test's gp.set_backend (or a CLI command
+    run in-process with --backend) does not decide the backend of the tests after it."""
+    import gpupipe.backend as backend_module
+
+    saved = backend_module._selected
+    yield
+    backend_module._selected = saved
+
+
 @pytest.fixture
 def has_cuda() -> bool:
     import torch

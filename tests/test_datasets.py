@@ -48,6 +48,33 @@ def test_flights_scaled_is_deterministic_and_sized(backend):
         assert abs(pa_["arr_delay"].mean() - base["arr_delay"].mean()) < 2.0
 
 
+
+@pytest.mark.parametrize("joined", [True, False])
+def test_flights_scaled_values_stay_within_the_source_range(backend, joined):
+    """Jitter never takes a value out of its column's range in the source table (precipitation used to be negative
+    in 46% of the rows, visibility above its 10-mile cap in 42%), and values at an end of it stay there: the share
+    of rows without rain or at the visibility cap is the source's."""
+    with gp.use_backend("pandas"):
+        base = gp.datasets.flights_joined() if joined else gp.datasets.flights()["flights"]
+    a = gp.to_pandas(gp.datasets.flights_scaled(50_000, seed=5, joined=joined))
+    assert_frame_equal(a, gp.to_pandas(gp.datasets.flights_scaled(50_000, seed=5, joined=joined)))
+    jittered = [c for c in gp.datasets.SCALED_JITTER if c in base.columns]
+    assert jittered == (list(gp.datasets.SCALED_JITTER) if joined else ["dep_delay", "arr_delay", "air_time"])
+    for col in base.columns:
+        if base[col].dtype.kind not in "iuf":
+            continue
+        lo, hi = base[col].min(), base[col].max()
+        values = a[col].dropna()
+        assert values.between(lo, hi).all(), (col, values.min(), values.max(), lo, hi)
+        if col in jittered:  # the noise was there: not every value is one of the source's
+            assert not values.isin(base[col].dropna().unique()).all(), col
+        assert a[col].isna().mean() == pytest.approx(base[col].isna().mean(), abs=0.01), col
+    if joined:
+        for col, end in (("precip", 0.0), ("visib", 10.0), ("wind_speed", 0.0), ("humid", 100.0)):
+            assert (a[col] == end).mean() == pytest.approx((base[col] == end).mean(), abs=0.01), col
+        assert (a["precip"] == 0).mean() > 0.9
+
+
 def test_criteo_shape_nulls_and_determinism(backend):
     df = gp.to_pandas(gp.datasets.criteo(20_000, seed=0))
     assert list(df.columns) == ["label"] + [f"I{i}" for i in range(1, 14)] + [f"C{i}" for i in range(1, 27)]

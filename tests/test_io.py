@@ -496,6 +496,88 @@ def test_csv_na_values_number_matches_its_other_spellings_as_pandas(tmp_path):
         assert got["t"].isna().tolist() == want["t"].isna().tolist() == [False, True, False, False]
 
 
+def test_na_floats_are_the_numbers_a_float_column_of_each_width_holds():
+    """The values a number among na_values nulls in a float column, shared by both backends' readers: finite numbers
+    only, in the column's width, none beyond its range (1e300 as float32 is inf: it nulled the file's infinities),
+    and 0 with both signs (Arrow's is_in told -0.0 from 0, where pandas compares values)."""
+    from gpupipe.io.files import _na_floats
+
+    wide = _na_floats(["-999", "-999.0", "x", "NA", "nan", "inf", "1e300", "0.1"], "float64")
+    assert wide.dtype == np.float64 and wide.tolist() == [-999.0, 1e300, 0.1]
+    narrow = _na_floats(["-999", "1e300", "0.1"], np.float32)
+    assert narrow.dtype == np.float32 and narrow.tolist() == [np.float32(-999.0), np.float32(0.1)]
+    zeros = _na_floats(["-0"], "float64")
+    assert np.signbit(zeros).tolist() == [False, True] and (zeros == 0).all()
+    assert _na_floats(None, "float64").tolist() == _na_floats(["x"], "float32").tolist() == []
+
+
+def test_csv_na_values_number_nulls_both_zeros_and_no_infinity_as_pandas(tmp_path):
+    """na_values=['0'] left -0.0 in a float column (Arrow's is_in compares bits; pandas nulls it), and ['1e300'] on a
+    float32 column nulled its infinities (1e300 cast to float32 is inf; pandas keeps them)."""
+    p = tmp_path / "z.csv"
+    p.write_text("z,g\n-0.0,inf\n0.00,1.5\n0.5,-inf\n")
+    with gp.use_backend("pandas"):
+        got = gp.read_csv(p, na_values=["0"])["z"]
+        assert got.isna().tolist() == pd.read_csv(p, na_values=["0"])["z"].isna().tolist() == [True, True, False]
+        kw = {"dtype": {"g": "float32"}, "na_values": ["1e300"]}
+        assert gp.read_csv(p, **kw)["g"].tolist() == pd.read_csv(p, **kw)["g"].tolist() == [np.inf, 1.5, -np.inf]
+
+
+def _csv_pieces_read(path, backend, opts, rows):
+    """The file read through the Dataset's piece reader of ``backend``, ``rows`` rows a piece, with ``opts``
+    (gp.Dataset itself reads CSV with the default options), as one pandas frame."""
+    from gpupipe.io._sources import expand
+    from gpupipe.io.dataset import _csv_schema, _Piece, _read_csv_piece
+    from gpupipe.io.files import csv_target
+
+    (src,) = expand(str(path), formats=("csv",), reader="test")
+    own, n = _csv_schema.impl(backend)(src, opts)
+    target = csv_target([src], [own], opts)
+    parts = [_read_csv_piece.impl(backend)(_Piece(backend, src, "csv", target, own, None, a, min(rows, n - a)), opts)
+             for a in range(0, n, rows)]
+    return pd.concat([gp.to_pandas(part) for part in parts], ignore_index=True)
+
+
+@pytest.mark.gpu
+def test_cudf_read_csv_nulls_na_values_numbers_in_every_spelling_as_pandas(tmp_path):
+    """libcudf matches na_values as text, so of -999 it nulled "-999" and "-999.0" only: "-999.00" and "-9.99e2" in a
+    float column stayed -999 on cuDF (a silently wrong mean). Both readers (whole files and Dataset pieces) give the
+    pandas backend's frame, nulls included: float32 columns, -0.0 for 0, a column whose every value is a sentinel
+    (float64, not the type of another file's column), and no infinity for a number beyond float32."""
+    from gpupipe.io.files import csv_options
+
+    require_cudf()
+    p = tmp_path / "s.csv"
+    p.write_text("x,y,t,z,h,g\n"
+                 "1.5,-999,a,-0.0,-9.99e2,inf\n"
+                 "-999.0,1,-999.0,0.5,-999.00,1.5\n"
+                 "-999.00,-999.0,b,0,-999.0,-999.0\n"
+                 "-9.99e2,2,c,2.5,-999.000,-inf\n")
+    q = tmp_path / "other.csv"
+    q.write_text("x,y,t,z,h,g\n2.5,3,d,1.0,7,0.5\n")
+    cases = [({"na_values": na}, [p]) for na in (["-999"], ["-999.0"], ["-999", "0"], ["x", "-9.99e2"])]
+    cases += [({"na_values": ["-999", "1e300"], "dtype": {"x": "float32", "g": "float32"}}, [p]),
+              ({"na_values": ["-999"]}, [p, q])]
+    for kw, paths in cases:
+        frames = {}
+        for backend in ("pandas", "cudf"):
+            with gp.use_backend(backend):
+                frames[backend] = gp.to_pandas(gp.read_csv(paths, **kw))
+        pd.testing.assert_frame_equal(frames["cudf"], frames["pandas"])
+        if len(paths) == 1:
+            opts = csv_options(**kw)
+            pieces = {b: _csv_pieces_read(p, b, opts, 3) for b in ("pandas", "cudf")}
+            pd.testing.assert_frame_equal(pieces["cudf"], pieces["pandas"])
+    with gp.use_backend("cudf"):
+        got = gp.to_pandas(gp.read_csv(p, na_values=["-999"]))
+    assert got["x"].isna().tolist() == [False, True, True, True] and got["x"].mean() == 1.5
+    assert got["h"].dtype == np.float64 and got["h"].isna().all()
+    assert got["z"].isna().tolist() == [False, False, False, False]
+    with gp.use_backend("cudf"):
+        frame = gp.read_csv(p, na_values=["-999"])
+    assert int(frame["x"].null_count) == 3  # nulls, as libcudf reads the file's NA tokens, not NaN
+
+
 def test_a_glob_reads_the_same_files_on_object_storage_as_on_a_local_disk(tmp_path):
     """fsspec's glob matches names starting with '.', Python's does not: memory://.../**/*.parquet read a hidden file's
     rows too (6 rows where the local glob gave 4). A glob whose matches all lie in '_' or '.' directories gave a bare

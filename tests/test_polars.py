@@ -135,6 +135,32 @@ def test_the_audit_counts_the_bytes_each_polars_conversion_wrote_and_says_what_i
     assert str(frame["i"].dtype) == "Int64" and why["i"].endswith("null(s) → nullable pandas column")
 
 
+
+@pytest.mark.parametrize("dtype", [pl.Int8, pl.Int32, pl.Int64, pl.UInt8, pl.UInt64, pl.Float32, pl.Float64])
+def test_a_polars_column_reads_to_one_dtype_however_it_is_chunked(dtype):
+    """A Polars column in several chunks (pl.concat(rechunk=False), a scan of several files) reads as it does in one:
+    an integer column without nulls was int64 in one chunk but a nullable Int64 in several."""
+    first = pl.DataFrame({"k": pl.Series([1, 2, 3], dtype=dtype), "n": pl.Series([1, 2, 3], dtype=dtype)})
+    second = pl.DataFrame({"k": pl.Series([4, 5], dtype=dtype), "n": pl.Series([None, 5], dtype=dtype)})
+    # sliced chunks (offsets into Polars' buffers), and nulls in one chunk only
+    chunked = pl.concat([first[1:], second, first[:1]], rechunk=False)
+    assert chunked.n_chunks("all") == [3, 3]
+    one = chunked.rechunk()
+    assert one.n_chunks("all") == [1, 1]
+    with gp.use_backend("pandas"):
+        want = gp.from_arrow(one)
+        assert want["k"].dtype == np.dtype(str(dtype).lower())
+        assert want["k"].tolist() == one["k"].to_list() == [2, 3, 4, 5, 1]
+        with gp.audit.transfers(cuda=False) as report:
+            got = gp.from_arrow(chunked)
+        pd.testing.assert_frame_equal(got, want)
+        pd.testing.assert_frame_equal(gp.from_arrow(chunked.lazy()), want)
+        pd.testing.assert_frame_equal(gp.Dataset(chunked).head(5), want)
+        # one copy into a NumPy column of that dtype, its bytes counted
+        host = {e.name: e.bytes for e in report.events if e.kind == "host"}
+        assert host["k"] == 5 * want["k"].dtype.itemsize and "in 3 chunks" in report.events[0].reason
+
+
 def test_workflow_loader_and_dataset_take_polars_frames(backend):
     rng = np.random.default_rng(0)
     df = pl.DataFrame({"x": rng.normal(size=50), "c": rng.choice(["a", "b", None], 50).tolist(),

@@ -74,12 +74,7 @@ def _normalize_cudf(frame: cudf.DataFrame, columns: Sequence[str] | None = None)
     names = list(frame.columns) if columns is None else [c for c in columns if c in frame.columns]
     changed = {c: _canonical(column(frame, c)) for c in names}
     changed = {c: s for c, s in changed.items() if s is not column(frame, c)}
-    if not changed:
-        return frame
-    out = frame.copy(deep=False)
-    for c, s in changed.items():
-        out[c] = s
-    return out
+    return F.with_columns(frame, changed) if changed else frame
 
 
 def _canonical(series: cudf.Series) -> cudf.Series:

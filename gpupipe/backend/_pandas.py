@@ -209,7 +209,7 @@ def columns_to_pandas(table: pa.Table) -> dict[str, Any]:
         if i in ints:
             out[name] = _masked_from_chunks(table.column(i), mapper(table.schema.field(i).type))
         elif i in floats:
-            out[name] = _float_from_chunks(table.column(i))
+            out[name] = numpy_from_chunks(table.column(i))
         elif getattr(rest[name].dtype, "kind", None) in ("M", "m"):
             # timestamps and durations come as read-only views of Arrow's buffers: copied, so they can be assigned into
             out[name] = rest[name].copy(deep=True)
@@ -218,11 +218,11 @@ def columns_to_pandas(table: pa.Table) -> dict[str, Any]:
     return out
 
 
-def _float_from_chunks(column: pa.ChunkedArray) -> np.ndarray:
+def numpy_from_chunks(column: pa.ChunkedArray) -> np.ndarray:
     """A NumPy float column from an Arrow float column, nulls as NaN (NaN is the only missing marker of NumPy
-    floats, so NaN values and nulls both read as missing, as ``pd.read_parquet`` gives them): the values copied
-    once into fresh, writable memory (``Table.to_pandas`` hands out read-only views of Arrow's buffers, which
-    pandas then refuses to assign into)."""
+    floats, so NaN values and nulls both read as missing, as ``pd.read_parquet`` gives them), or a NumPy integer
+    column from an Arrow integer column without nulls: the values copied once into fresh, writable memory
+    (``Table.to_pandas`` hands out read-only views of Arrow's buffers, which pandas then refuses to assign into)."""
     data = np.empty(len(column), dtype=np.dtype(column.type.to_pandas_dtype()))
     for rows, values, nulls in _chunk_values(column, data.dtype):
         part = data[rows]
@@ -337,12 +337,7 @@ def _normalize_pandas(frame: Any, columns: Sequence[str] | None = None) -> Any:
         new = canonical_series(s, c)
         if new is not s:
             changed[c] = new
-    if not changed:
-        return frame
-    out = frame.copy(deep=False)
-    for c, s in changed.items():
-        out[c] = s
-    return out
+    return F.with_columns(frame, changed) if changed else frame
 
 
 def canonical_series(s: pd.Series, name: str) -> pd.Series:
@@ -363,7 +358,25 @@ def canonical_series(s: pd.Series, name: str) -> pd.Series:
         return s if dtype == _str_dtype() else s.astype("str")
     if getattr(dtype, "kind", None) == "f" and hasattr(dtype, "numpy_dtype"):  # Float32/Float64: NaN is missing
         return pd.Series(s.to_numpy(dtype=dtype.numpy_dtype, na_value=np.nan), index=s.index, name=s.name, copy=False)
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _canonical_categories(s, name)
     return s
+
+
+def _canonical_categories(s: pd.Series, name: str) -> pd.Series:
+    """A categorical whose categories are in their canonical dtype, as a column of them would be: categories held
+    as Python objects (``pd.Categorical(..., categories=pd.Index([1, 2], dtype=object))``) are read by the rules of
+    object columns, so that the values are ints (not the text "1"), as in the plain column."""
+    cats = s.cat.categories
+    new = canonical_series(pd.Series(cats, name=s.name), name)
+    if new.dtype == cats.dtype:
+        return s
+    values = pd.Index(new.array, name=cats.name)
+    if not values.is_unique:  # two categories with one canonical value: the column of the values, not a categorical
+        return canonical_series(pd.Series(np.asarray(s.array), index=s.index, name=s.name), name)
+    codes = s.cat.codes.to_numpy()
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(values, s.cat.ordered)),
+                     index=s.index, name=s.name, copy=False)
 
 
 def _from_arrow_backed(s: pd.Series, name: str) -> pd.Series:
@@ -386,9 +399,12 @@ def _from_object(s: pd.Series, name: str) -> pd.Series:
     rule = _OBJECT_RULES.get(inferred)
     if rule == "int":
         return _object_ints(s, name)
+    if rule == "float64":
+        # every missing marker (None, NaN, pd.NA: a Float64 column cast to object holds pd.NA, which astype("float64")
+        # refuses) becomes NaN; Decimals convert by float()
+        values = np.full(len(s), np.nan) if inferred == "empty" else s.to_numpy(dtype=np.float64, na_value=np.nan)
+        return pd.Series(values, index=s.index, name=s.name)
     if rule is not None:
-        if rule == "float64" and inferred == "empty":
-            return pd.Series(np.full(len(s), np.nan), index=s.index, name=s.name)
         try:
             return s.astype(rule)
         except UnicodeEncodeError as exc:
@@ -805,11 +821,12 @@ def _column_moments_pandas(series: Any, column: str, op: str) -> tuple[int, floa
 @F.group_moments.register("pandas")
 def _group_moments_pandas(frame: Any, keys: list[str], conts: list[str]) -> Any:
     sub = frame[[*keys, *conts]]
-    ints = [c for c in conts if F.kind(sub[c]) in ("int", "bool")]
-    if ints:
+    as_floats = [c for c in conts if F.kind(sub[c]) in ("int", "bool", "category")]
+    if as_floats:
         # in float64, as cuDF groups them: an int64 group sum wraps past 2**63 (two values of 2**62 summed to
-        # -2**63, a mean of -4.6e18 for values of +4.6e18); NaN where missing, which the aggregations skip
-        sub = sub.assign(**{c: _float_values_pandas(sub[c]) for c in ints})
+        # -2**63, a mean of -4.6e18 for values of +4.6e18), and a categorical of numbers (which pandas does not
+        # sum) is read as its values; NaN where missing, which the aggregations skip
+        sub = sub.assign(**{c: _float_values_pandas(sub[c]) for c in as_floats})
     g = sub.groupby(keys, dropna=True, sort=False)
     agg = g[conts].agg(["count", "sum", "min", "max"])
     var = g[conts].var(ddof=0)

@@ -110,6 +110,7 @@ __all__ = [
     "to_pandas",
     "value_counts",
     "value_kind",
+    "with_columns",
     "work_scope",
 ]
 
@@ -314,6 +315,17 @@ from_arrow = _generic("from_arrow", "A frame of the named backend from a ``pyarr
 to_arrow = _generic("to_arrow", "Frame (or series) of either backend → ``pyarrow.Table``, nulls as Arrow nulls, no index.")
 to_pandas = _generic("to_pandas", "Frame of either backend → pandas frame in the canonical pandas dtypes (itself for pandas).")
 to_backend = _generic("to_backend", "The frame on backend ``name`` (itself when it already is), through Arrow.")
+
+
+# ============================================================================== frames
+def with_columns(frame: Any, columns: Mapping[str, Any]) -> Any:
+    """A shallow copy of a pandas or cuDF ``frame`` with ``columns`` (name → series or array of its rows, in its
+    order) set: added, or replacing a column of that name in its place; the other columns are shared, not
+    copied, and ``frame`` is left as it is."""
+    out = frame.copy(deep=False)
+    for name, values in columns.items():
+        out[name] = values
+    return out
 
 
 # ============================================================================== arrays

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from .harness import BACKENDS, Runner, Unavailable, backend_availability, load_results, run_bench, summarize
 from .report import to_markdown, write_report
-from .result import STAGES, PipelineResult
+from .result import STAGES, PipelineResult, check_out_dir, write_outputs
 from .timing import StageTimer, synchronize
 
 __all__ = ["BACKENDS", "STAGES", "PipelineResult", "Runner", "StageTimer", "Unavailable", "backend_availability",
-           "load_results", "run_bench", "summarize", "synchronize", "to_markdown", "write_report"]
+           "check_out_dir", "load_results", "run_bench", "summarize", "synchronize", "to_markdown", "write_outputs",
+           "write_report"]

@@ -279,7 +279,9 @@ def run_bench(pipeline: str, rows: Sequence[int | None] = (None,), backends: Seq
     repeats, warmup : int
         Timed runs per case (medians and spread over these) and untimed runs before them.
     out : path, optional
-        Directory for ``results.json``, ``results.md`` and the PNG charts.
+        Directory for ``results.json``, ``results.md`` and the PNG charts, put in place together once all
+        are written (:func:`~gpupipe.bench.write_report`); a file, or a place this process cannot write, is a
+        ``ParameterError`` before any run.
     progress : bool
         Show a tqdm progress bar (on stderr).
     epochs, seed : int
@@ -323,6 +325,7 @@ def run_bench(pipeline: str, rows: Sequence[int | None] = (None,), backends: Seq
     seed = V.seed(seed, where)
     progress = V.flag(progress, "progress", where)
     charts = V.flag(charts, "charts", where)
+    V.output_dir(out, "out", where, none_ok=True)  # the report is written after every run: refused now, not then
     if rows is not None and (isinstance(rows, str) or not isinstance(rows, Sequence)):
         V.fail(where, "rows", rows, "a list of positive integers (None for the full data)")
     rows_list = [None if r is None else V.integer(r, "rows", where, min_value=1) for r in (rows or [None])]

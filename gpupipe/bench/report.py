@@ -246,24 +246,38 @@ def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     return p
 
 
+#: the files :func:`write_report` writes (one a previous report wrote and this one does not is removed)
+REPORT_FILES = ("results.json", "results.md", "stages.png", "speedup.png", "scaling.png")
+
+
 def write_report(result: dict[str, Any], out: str | os.PathLike[str], *, charts: bool = True) -> dict[str, str]:
     """Write ``results.json``, ``results.md`` and (with ``charts``) the PNG charts into ``out``.
 
     Returns a mapping of file kind to path; ``result["files"]`` is set to it before the JSON is written.
-    ``scaling.png`` is drawn only when several rows values were measured.
+    ``scaling.png`` is drawn only when several rows values were measured. The files are written to a
+    hidden directory inside ``out`` and put in place together once all are written
+    (:func:`gpupipe._files.atomic_write_entries`): a failure or a killed process leaves the previous
+    report whole, and a chart of a previous report that this one does not draw is removed. Other files
+    in ``out`` are kept.
     """
+    from .._files import atomic_write_entries
+
     d = Path(out)
-    d.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {"json": str(d / "results.json"), "markdown": str(d / "results.md")}
-    if charts:
-        files["stages_chart"] = str(plot_stages(result, d / "stages.png"))
-        if result.get("speedups"):
-            files["speedup_chart"] = str(plot_speedups(result, d / "speedup.png"))
-        if len({r["rows"] for r in result["runs"]}) > 1:
-            files["scaling_chart"] = str(plot_scaling(result, d / "scaling.png"))
-    result["files"] = files
-    (d / "results.md").write_text(to_markdown(result) + "\n", encoding="utf-8")
-    tmp = d / "results.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
-    tmp.replace(d / "results.json")  # atomic: a crash never leaves half a results.json
+
+    def write(tmp: Path) -> None:
+        if charts:
+            plot_stages(result, tmp / "stages.png")
+            files["stages_chart"] = str(d / "stages.png")
+            if result.get("speedups"):
+                plot_speedups(result, tmp / "speedup.png")
+                files["speedup_chart"] = str(d / "speedup.png")
+            if len({r["rows"] for r in result["runs"]}) > 1:
+                plot_scaling(result, tmp / "scaling.png")
+                files["scaling_chart"] = str(d / "scaling.png")
+        result["files"] = files
+        (tmp / "results.md").write_text(to_markdown(result) + "\n", encoding="utf-8")
+        (tmp / "results.json").write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+
+    atomic_write_entries(d, write, replaces=REPORT_FILES)
     return files

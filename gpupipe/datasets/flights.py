@@ -272,7 +272,7 @@ def flights_joined() -> Any:
 
 
 #: Continuous columns :func:`flights_scaled` jitters when resampling, in the order their noise is drawn
-#: (integer ones stay integer).
+#: (integer ones stay integer; each stays within its column's range in the source table).
 SCALED_JITTER = ("dep_delay", "arr_delay", "air_time", "temp", "dewp", "humid", "wind_speed", "wind_gust",
            "precip", "pressure", "visib")
 
@@ -285,7 +285,11 @@ def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05, joined: bo
 
     Rows are drawn uniformly; each continuous column in a fixed list (delays, air time,
     weather) gets Gaussian noise of ``jitter`` times its standard deviation, integer columns
-    rounded back to integers and nulls kept. Deterministic for a given ``(rows, seed)``.
+    rounded back to integers and nulls kept. Every value stays within the range of its column in
+    the source table (precipitation and wind speed never negative, visibility at most its 10-mile
+    cap, humidity at most 100): noisy values are clipped to it, and values at either end of it (no
+    rain, the visibility cap, calm wind) are kept, so that those piles keep their share of the rows.
+    Deterministic for a given ``(rows, seed)``.
 
     Raises
     ------
@@ -324,8 +328,13 @@ def flights_scaled(rows: int, seed: int = 0, *, jitter: float = 0.05, joined: bo
         if not np.isfinite(std) or std == 0:
             continue
         s = out[col]
-        vals = s.to_numpy(dtype="float64", na_value=np.nan) + rng.normal(0.0, jitter * std, size=len(s))
+        x = s.to_numpy(dtype="float64", na_value=np.nan)
+        vals = x + rng.normal(0.0, jitter * std, size=len(s))
         if s.dtype.kind in "iu":
             vals = np.round(vals)
+        # within the source column's range (no negative rain, no visibility past the 10-mile cap); a value at
+        # either end of it (no rain, the cap, calm wind) stays there, so those piles keep their size
+        lo, hi = float(base[col].min()), float(base[col].max())
+        vals = np.where((x == lo) | (x == hi), x, np.clip(vals, lo, hi))
         out[col] = pd.Series(vals).astype(s.dtype)  # nullable ints take NaN back as <NA>
     return from_pandas(out)

@@ -131,13 +131,14 @@ def cluster(kind: str = "auto", n_workers: int | None = None, address: str | Non
         Host memory per worker (Dask's ``memory_limit``, default ``"auto"``): a positive int of bytes, a
         float fraction of the machine's memory in (0, 1], or a size string (``"4GB"``); past it a worker
         spills task results to disk, then pauses.
-    rmm_pool_size : int or str, optional
-        cuda only: each worker's initial RMM pool (e.g. ``"20GB"`` or ``0.8``).
+    rmm_pool_size : int, float or str, optional
+        cuda only (refused on a cpu cluster): each worker's initial RMM pool, bytes, a size string or a
+        fraction of the GPU's memory (e.g. ``"20GB"`` or ``0.8``).
     spill : bool, default True
         cuda only: cuDF's native spilling of device buffers to host memory
         (``LocalCUDACluster(enable_cudf_spill=...)``).
     torch_rmm : bool, default False
-        cuda only: workers' PyTorch allocates from the same RMM pool
+        cuda only (``True`` is refused on a cpu cluster): workers' PyTorch allocates from the same RMM pool
         (``rmm_allocator_external_lib_list=["torch"]``); see :func:`share_rmm_pool_with_torch`
         for this process.
     **kwargs
@@ -159,7 +160,8 @@ def cluster(kind: str = "auto", n_workers: int | None = None, address: str | Non
         Dask cannot read or that is not positive, an ``address`` that is not a string), ``kind`` given with
         ``address``; with ``address``, any
         of the parameters that configure a local cluster's workers (``n_workers``, ``threads_per_worker``,
-        ``memory_limit``, ``rmm_pool_size``, ``spill=False``, ``torch_rmm``).
+        ``memory_limit``, ``rmm_pool_size``, ``spill=False``, ``torch_rmm=True``); ``rmm_pool_size`` or
+        ``torch_rmm=True`` for a cpu cluster.
 
     Examples
     --------

@@ -16,12 +16,24 @@ What each backend verifies on read: the pandas backend checks parquet page CRC c
 and checks none (rapidsai/cudf ``cpp/src/io/parquet``), and libcudf's writer writes none: on cuDF a
 damaged data page can decode to other values. Both backends check the footer and the schema
 (a truncated file or a missing column is a named error).
+
+CSV text that is not UTF-8: the pandas backend raises a DataError naming the file, the column and the row.
+libcudf's CSV reader does not look: a field holding other bytes counts as text when types are inferred
+(``cpp/src/io/csv/csv_gpu.cu``, ``data_type_detection``), and a string field is kept as a pointer and a
+length into the file's bytes (``convert_csv_to_cudf``) from which the strings column is made as it is
+(``cpp/src/io/csv/reader_impl.cu``). Neither libcudf's public strings API (``cpp/include/cudf/strings``) nor
+pylibcudf 26.10 has a UTF-8 validity check (the one in libcudf's source, ``is_valid_utf8`` in
+``cpp/src/io/parquet/page_enc.cu``, is a device function of the parquet writer's statistics truncation), and
+the readers here do not copy text columns to the host to check them there, so on cuDF such a column holds the
+file's bytes as they are, without an error. Only a header name that is not UTF-8 fails, when pylibcudf
+decodes the column names (``python/pylibcudf/pylibcudf/io/types.pyx``, ``column_names``): a DataError
+naming the file.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, oom_advice
@@ -30,6 +42,8 @@ from ._unify import columns_to_read
 from .dataset import _csv_schema, _Piece, _read_csv_piece, _read_parquet_piece, _register_dask
 from .files import (
     _CSV_NULL_VALUES,
+    _na_floats,
+    _na_numbers,
     _read_csv,
     _read_failed,
     _read_parquet,
@@ -189,6 +203,48 @@ def _read_csv_file(src: Source, opts: dict[str, Any]) -> cudf.DataFrame:
         return cudf.read_csv(src.path, storage_options=_options(src), **kw)
 
 
+def _null_na_numbers(frame: cudf.DataFrame, na_values: Sequence[str] | None) -> cudf.DataFrame:
+    """``frame`` (a CSV file's columns as read) with the values of its float columns equal to a number among
+    ``na_values`` null, as the pandas reader nulls them (:func:`gpupipe.io.files._numeric_na`).
+
+    libcudf compares ``na_values`` with a field's text only (``cpp/src/io/csv/csv_gpu.cu``,
+    ``convert_csv_to_cudf``: ``serialized_trie_contains`` over the raw field, before any number is parsed), so
+    of ``-999`` it nulls the spellings ``na_values`` holds (``-999`` and ``-999.0``, added by ``_na_spellings``)
+    and keeps ``-999.00`` and ``-9.99e2`` as -999. Null, not NaN: libcudf reads the file's NA tokens as nulls,
+    and a float column of either reads back as NaN on pandas (``to_pandas`` goes through Arrow).
+
+    Called after the file's schema is taken (:func:`_csv_file_schema`), as pyarrow types a column before
+    ``_numeric_na``: a float column every value of which is such a number stays float64, not null-typed.
+    """
+    from ..backend import frame as F
+    from ..backend._cudf import column
+
+    if not _na_numbers(na_values):
+        return frame
+    changed: dict[str, cudf.Series] = {}
+    for name in frame.columns:
+        s = column(frame, name)
+        if F.kind(s.dtype) != "float":
+            continue
+        values = _na_floats(na_values, s.dtype)
+        if not len(values):
+            continue
+        # needles of the column's own dtype: no cast of either side (python/cudf/cudf/core/column/numerical.py,
+        # _process_values_for_isin); libcudf's contains compares floats with == (NaN equal to NaN), so -0.0
+        # matches 0 (cpp/src/search/contains_table.cu, cpp/include/cudf/detail/row_operator/equality.cuh
+        # nan_equal_physical_equality_comparator); a null row gives False (python/cudf/cudf/core/column/column.py,
+        # isin: fillna)
+        hit: cudf.Series = s.isin(values)
+        # mask(cond) is where(~cond, other=None) (python/cudf/cudf/core/indexed_frame.py, mask), and other=None is
+        # a null scalar of the column's type (python/cudf/cudf/core/column/column.py, _cast_self_and_other_for_where):
+        # nulls, the dtype unchanged
+        nulled: cudf.Series = s.mask(hit)
+        changed[name] = nulled
+    # same index as the frame: setting them does not realign (python/cudf/cudf/core/indexed_frame.py,
+    # _align_to_index returns self when the indexes are equal)
+    return F.with_columns(frame, changed) if changed else frame
+
+
 def _csv_file_schema(frame: cudf.DataFrame, opts: dict[str, Any]) -> pa.Schema:
     """The file's Arrow schema, a column with no value at all (which libcudf reads as int8) null-typed,
     as pyarrow's parser types it: its type comes from the other files, or is float64."""
@@ -212,7 +268,8 @@ def _read_csv_cudf(sources: list[Source], opts: dict[str, Any]) -> cudf.DataFram
     frames = [_read_csv_file(s, opts) for s in sources]
     schemas = [_csv_file_schema(f, opts) for f in frames]
     target = csv_target(sources, schemas, opts)
-    parts = [_conform(f, target, s, own, "read_csv") for f, s, own in zip(frames, sources, schemas, strict=True)]
+    parts = [_conform(_null_na_numbers(f, opts["na_values"]), target, s, own, "read_csv")
+             for f, s, own in zip(frames, sources, schemas, strict=True)]
     return parts[0] if len(parts) == 1 else cudf.concat(parts, ignore_index=True)
 
 
@@ -227,7 +284,8 @@ def _read_csv_piece_cudf(piece: _Piece, opts: dict[str, Any]) -> cudf.DataFrame:
     frame = _read_csv_file(piece.source, opts)
     # the schema found when the Dataset was built: no per-column null counts (device syncs) per partition
     own = piece.own if piece.own is not None else _csv_file_schema(frame, opts)
-    return _conform(_rows(frame, piece), piece.target, piece.source, own, "gp.Dataset")
+    rows = _null_na_numbers(_rows(frame, piece), opts["na_values"])
+    return _conform(rows, piece.target, piece.source, own, "gp.Dataset")
 
 
 @_register_dask.register("cudf")

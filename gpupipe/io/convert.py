@@ -277,12 +277,17 @@ def _polars_table(obj: Any) -> pa.Table:
         raise SchemaError(msg) from exc
 
 
-def _zero_copy(column: Any) -> bool:
+def _numpy_column(column: Any) -> bool:
+    """Whether a Polars column is a NumPy column on pandas: an integer or float32/float64 one without nulls, in one
+    chunk (a view of Polars' buffer) or several (copied once, to the same dtype)."""
     import pyarrow as pa
 
     t = column.type
-    return ((pa.types.is_integer(t) or pa.types.is_float32(t) or pa.types.is_float64(t))
-            and column.num_chunks == 1 and column.null_count == 0)
+    return (pa.types.is_integer(t) or pa.types.is_float32(t) or pa.types.is_float64(t)) and column.null_count == 0
+
+
+def _zero_copy(column: Any) -> bool:
+    return _numpy_column(column) and column.num_chunks == 1
 
 
 def _why_copied(column: Any) -> str:
@@ -314,9 +319,10 @@ def from_polars(obj: Any, where: str = "from_polars") -> Any:
     """A Polars DataFrame (or LazyFrame, collected once) as a frame of the active backend.
 
     On pandas, each integer/float column without nulls, in one chunk, is a NumPy view of the Polars
-    buffer (zero-copy; read-only); other columns are converted once through Arrow, to the canonical
-    dtypes (:mod:`gpupipe.backend.frame`), and each such copy is named in an open
-    ``gp.audit.transfers()`` block. On cuDF the table is uploaded once.
+    buffer (zero-copy; read-only); in several chunks, it is copied once into a NumPy column of the same
+    dtype, so that a column's dtype does not depend on how Polars chunked it. Other columns are
+    converted once through Arrow, to the canonical dtypes (:mod:`gpupipe.backend.frame`). Each copy is
+    named in an open ``gp.audit.transfers()`` block. On cuDF the table is uploaded once.
 
     Examples
     --------
@@ -333,16 +339,21 @@ def from_polars(obj: Any, where: str = "from_polars") -> Any:
         _record_copies({n: table.column(n).nbytes for n in table.column_names},
                        {n: f"Polars (host) → {backend}" for n in table.column_names})
         return F.from_arrow.impl(backend)(table)
-    from ..backend._pandas import frame_from_columns
+    from ..backend._pandas import frame_from_columns, numpy_from_chunks
 
-    views = {f.name: table.column(i).chunk(0).to_numpy(zero_copy_only=True)
-             for i, f in enumerate(table.schema) if _zero_copy(table.column(i))}
-    rest = [i for i, f in enumerate(table.schema) if f.name not in views]
-    copies = {table.schema.field(i).name: _why_copied(table.column(i)) for i in rest}
-    columns: dict[str, Any] = dict(views)
+    columns: dict[str, Any] = {}
+    for i, f in enumerate(table.schema):
+        column = table.column(i)
+        if _zero_copy(column):
+            columns[f.name] = column.chunk(0).to_numpy(zero_copy_only=True)
+        elif _numpy_column(column):  # in several chunks: the dtype of one chunk, not the canonical nullable one
+            columns[f.name] = numpy_from_chunks(column)
+    rest = [i for i, f in enumerate(table.schema) if f.name not in columns]
+    copies = {f.name: _why_copied(table.column(i)) for i, f in enumerate(table.schema) if not _zero_copy(table.column(i))}
     if rest:
         converted = arrow_to_pandas(table.select(rest))
-        columns.update({name: converted[name].array for name in copies})
+        columns.update({name: converted[name].array for name in converted.columns})
+    if copies:
         # the bytes of the pandas columns written (a bool is 1 bit in Arrow, 2 bytes as a pandas boolean)
         _record_copies({name: columns[name].nbytes for name in copies}, copies)
     return frame_from_columns({name: columns[name] for name in table.column_names}, table.num_rows)

@@ -21,11 +21,13 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import atomic_write_entries
 from ..backend import Dispatch, backend_of, get_backend
-from ..errors import DataError, ParameterError, SchemaError, WorkerDiedError
+from ..errors import DataError, GpupipeError, ParameterError, SchemaError, WorkerDiedError
 from ._sources import Source, check_storage_options, expand, fmt_of, is_url
 
 if TYPE_CHECKING:
@@ -56,16 +58,12 @@ class _Piece:
         return (self.backend, self.source.path, self.source.hive, self.fmt, str(self.target), self.groups,
                 self.start, self.length)
 
-    def describe(self) -> str:
-        """What of its file this piece reads, for messages: ``rows 20 to 29 of <file>, counting data rows from 0``,
-        or ``all of <file>``."""
-        name = self.source.name
-        if self.length is None:
-            return f"all of {name}"
-        if self.length == 0:
-            return f"{name}, which has no data rows"
+    def where(self) -> str:
+        """What the piece holds, for messages: its file, and which of its rows (from 0) when it holds some of them."""
+        if not self.length:  # the whole file
+            return self.source.name
         first = self.start + (sum(self.sizes[:self.groups[0]]) if self.groups and self.sizes else 0)
-        return f"rows {first} to {first + self.length - 1} of {name}, counting data rows from 0"
+        return f"rows {first} to {first + self.length - 1} of {self.source.name}"
 
 
 class Dataset:
@@ -103,9 +101,8 @@ class Dataset:
     _valueless: frozenset[str] = frozenset()
     #: where the files this Dataset reads lie (:func:`_location` of each), so that ``to_parquet`` never writes over them
     _reads: frozenset[tuple[str, str]] = frozenset()
-    #: what each partition holds, for messages ("rows 20 to 29 of <file>, ..."); empty where not known (a dask
-    #: DataFrame given as source)
-    _origins: tuple[str, ...] = ()
+    #: what each partition holds, for messages (its file, or which rows of a file or frame); empty when unknown
+    _parts: tuple[str, ...] = ()
 
     def __init__(self, source: Any, partition_rows: int | None = None, *,
                  columns: Sequence[str] | None = None, storage_options: Mapping[str, Any] | None = None) -> None:
@@ -120,7 +117,7 @@ class Dataset:
         source = as_frame(source, "gp.Dataset")  # a Polars frame, converted once
         if isinstance(source, Dataset):
             self._ddf, self.backend, self._valueless = source._ddf, source.backend, source._valueless
-            self._reads, self._origins = source._reads, source._origins
+            self._reads, self._parts = source._reads, source._parts
         elif hasattr(source, "__dask_graph__") and hasattr(source, "npartitions"):
             self._ddf, self.backend = source, backend_of(source._meta)
         elif _is_frame(source):
@@ -129,12 +126,12 @@ class Dataset:
 
             check_column_names(source.columns, "gp.Dataset")
             self.backend = backend_of(source)
-            self._ddf, self._origins = _from_frame(F.normalize(source), partition_rows)
+            self._ddf, self._parts = _from_frame(F.normalize(source), partition_rows)
         elif isinstance(source, (str, os.PathLike)) or (
                 isinstance(source, (list, tuple)) and source and all(isinstance(p, (str, os.PathLike)) for p in source)):
             check_storage_options(source, storage_options, "gp.Dataset")
             self.backend = get_backend().name
-            self._ddf, self._valueless, self._reads, self._origins = _from_paths(
+            self._ddf, self._valueless, self._reads, self._parts = _from_paths(
                 source, partition_rows, None if columns is None else list(columns), self.backend, storage_options)
         else:
             msg = (f"gp.Dataset takes paths (file, glob, directory or list), a pandas/cuDF DataFrame, a dask "
@@ -185,7 +182,7 @@ class Dataset:
         return frame.reset_index(drop=True)
 
     def head(self, n: int = 5) -> Any:
-        """The first ``n`` rows of the first partition."""
+        """The first ``n`` rows of the first partition (a gpupipe error computing it names the partition)."""
         from .. import _validate as V
 
         n = V.integer(n, "n", "Dataset.head", min_value=0)
@@ -196,7 +193,8 @@ class Dataset:
         """``[fn(partition) for partition in self]``, computed in parallel, in partition order.
 
         ``fn`` should return something small (statistics): every result comes back to this
-        process. This is how StatOps fit (``gpupipe.ops.base.map_partitions``).
+        process. This is how StatOps fit (``gpupipe.ops.base.map_partitions``). A gpupipe error
+        ``fn`` raises names the partition (its counts and rows are the partition's).
         """
         import dask
 
@@ -204,14 +202,21 @@ class Dataset:
 
         V.callable_param(fn, "fn", "Dataset.map_partials", "a partition, returning its partial result")
         parts = self._ddf.to_delayed()
-        tasks = [dask.delayed(fn, pure=False)(part) for part in parts]
+        tasks = [dask.delayed(_partial_of, pure=False)(fn, self._partition_name(i), part)
+                 for i, part in enumerate(parts)]
         return list(self._compute(tasks, _owners(parts, tasks)))
 
     def iter_partitions(self) -> Iterator[Any]:
-        """Yield each partition, computed, one at a time (only one is held by this iterator)."""
+        """Yield each partition, computed, one at a time (only one is held by this iterator). A gpupipe error
+        computing one (reading it, or a lazy transform's check) names the partition."""
         for i in range(self.num_partitions):
             (part,) = self._compute([self._ddf.get_partition(i)], i)
             yield part.reset_index(drop=True)
+
+    def _partition_name(self, i: int) -> str:
+        """How messages name partition ``i``: its number (from 0) and, where known, its file or rows."""
+        where = self._parts[i] if i < len(self._parts) else ""
+        return f"partition {i} of the dataset" + (f" ({where})" if where else "")
 
     def __iter__(self) -> Iterator[Any]:
         return self.iter_partitions()
@@ -227,20 +232,27 @@ class Dataset:
         V.callable_param(fn, "fn", "Dataset.map_partitions", "a partition, returning a frame")
         if meta is None:
             meta = fn(self._ddf._meta)
-        ddf = self._ddf.map_partitions(fn, meta=meta, enforce_metadata=False, align_dataframes=False)
+        ddf = self._ddf.map_partitions(partial(_partition_of, fn), meta=meta, enforce_metadata=False,
+                                       align_dataframes=False)
         out = Dataset.__new__(Dataset)
         out._ddf, out.backend, out.partition_rows, out._reads = ddf, self.backend, self.partition_rows, self._reads
-        out._origins = self._origins
+        out._parts = self._parts  # partition for partition
         return out
 
     def to_parquet(self, directory: PathLike, *, storage_options: Mapping[str, Any] | None = None) -> Path | str:
         """Write each partition to ``directory/part-00000.parquet``, ``part-00001.parquet``, ...
 
-        Each file is written atomically (temporary file, then rename; on object storage, one
-        upload of the complete file, which the store publishes only when it is complete). Part
-        files left from an earlier, longer write to the same directory are removed after the new
-        ones are complete. The directory as a whole is not swapped atomically: a write that fails
-        midway leaves whole part files, some new and some from before.
+        A new local directory is written whole beside its place, then renamed into it
+        (:func:`gpupipe._files.atomic_write_dir`): it appears with every part, or not at all. Into an
+        existing local directory, the parts are written to a hidden temporary directory inside it
+        (which readers skip), and renamed over the previous ones only once every part is complete
+        (:func:`gpupipe._files.atomic_write_entries`);
+        part files left from an earlier, longer write are then removed, and the directory's other
+        files kept. So a write that fails (an error computing or writing any partition, a full disk,
+        an interrupt) leaves the previous content as it was; only a crash of the process during the
+        final renames leaves some parts new and some from before. On object storage each part is
+        one upload of the complete file, published by the store when complete, but a write failing
+        midway leaves some parts new and some from before (or missing).
 
         Refused (:class:`~gpupipe.errors.ParameterError`, before anything is computed): a directory
         holding files this Dataset reads (each part would replace a file that later partitions still
@@ -293,49 +305,63 @@ class Dataset:
             raise FileExistsError(msg)
         held = [f.relative_to(out).as_posix() for f in out.rglob("*") if f.is_file()] if out.is_dir() else []
         self._check_output(directory, str(out), held, _location(str(out), False))
-        out.mkdir(parents=True, exist_ok=True)
-        # absolute: the parts are written by the tasks, which may run in workers started in another directory
-        parts = self._ddf.to_delayed()
-        tasks = [dask.delayed(_write_part, pure=False)(part, str(out.absolute() / f"part-{i:05d}.parquet"))
-                 for i, part in enumerate(parts)]
-        self._compute(tasks, _owners(parts, tasks))
-        for old in out.glob("part-*.parquet"):
-            number = _part_number(old.name)
-            if number is not None and number >= n:
-                old.unlink()
+        # a new directory appears whole; in an existing one the parts are renamed in once all are written
+        previous = [p.name for p in out.glob("part-*.parquet") if _part_number(p.name) is not None] \
+            if out.is_dir() else []
+        atomic_write_entries(out, self._write_parts, replaces=previous)
         return out
 
-    def _compute(self, work: Sequence[Any], owner: Mapping[Any, int] | int) -> tuple[Any, ...]:
-        """``dask.compute(*work)``, where a task that killed every worker it ran on (distributed's ``KilledWorker``)
-        is a :class:`~gpupipe.errors.WorkerDiedError` naming the partition it belongs to: ``owner`` maps the keys
-        of the tasks that run to partition numbers, or is the one partition all of ``work`` belongs to."""
+    def _write_parts(self, directory: Path) -> None:
+        """Compute each partition and write it to ``directory/part-NNNNN.parquet``."""
+        import dask
+        import dask.threaded
+        from dask.base import get_scheduler
+
+        # absolute: the parts are written by the tasks, which may run in workers started in another directory
+        parts = self._ddf.to_delayed()
+        tasks = [dask.delayed(_write_part, pure=False)(part, str(directory.absolute() / f"part-{i:05d}.parquet"))
+                 for i, part in enumerate(parts)]
+        owners = _owners(parts, tasks)
+        if get_scheduler(collections=tasks) is not dask.threaded.get:
+            self._compute(tasks, owners)
+            return
+        # Dask's local threads, in a pool of this call's own: when one part fails, the parts still being written
+        # finish before the error leaves here, so none lands (or recreates its directory) after the caller's cleanup
+        from concurrent.futures import ThreadPoolExecutor
+
+        from dask.system import CPU_COUNT
+
+        with ThreadPoolExecutor(dask.config.get("num_workers", None) or CPU_COUNT) as pool:
+            self._compute(tasks, owners, pool=pool)
+
+    def _compute(self, work: Sequence[Any], owner: Mapping[Any, int] | int, **kwargs: Any) -> tuple[Any, ...]:
+        """``dask.compute(*work, **kwargs)``, naming the partition an error is of: ``owner`` maps the keys of the
+        tasks that run to partition numbers, or is the one partition all of ``work`` belongs to. A task that killed
+        every worker it ran on (distributed's ``KilledWorker``) is a :class:`~gpupipe.errors.WorkerDiedError` naming
+        its partition; a gpupipe error computing the one partition ``owner`` names it too."""
         import dask
 
         try:
-            return dask.compute(*work)
+            return dask.compute(*work, **kwargs)
+        except GpupipeError as exc:
+            if isinstance(owner, int):
+                raise _in_partition(exc, self._partition_name(owner)) from None
+            raise
         except Exception as exc:
             # distributed is imported wherever a client could have raised it
             killed = getattr(sys.modules.get("distributed.scheduler"), "KilledWorker", None)
             if killed is None or not isinstance(exc, killed):
                 raise
-            part = owner if isinstance(owner, int) else owner.get(exc.task)
-            raise WorkerDiedError(self._worker_died(exc, part)) from exc
+            raise self._worker_died(exc, owner if isinstance(owner, int) else owner.get(exc.task)) from exc
 
-    def _partition(self, i: int) -> str:
-        """``partition 6 of 8 (rows 20 to 29 of <file>, counting data rows from 0)``: how messages name one."""
-        origin = f" ({self._origins[i]})" if len(self._origins) == self.num_partitions else ""
-        return f"partition {i} of {self.num_partitions}{origin}"
-
-    def _worker_died(self, exc: Any, part: int | None) -> str:
-        """The message of the :class:`~gpupipe.errors.WorkerDiedError` raised from the ``KilledWorker`` ``exc``
-        of a task of ``part`` (None: of a task belonging to no single partition)."""
+    def _worker_died(self, exc: Any, part: int | None) -> WorkerDiedError:
+        """The :class:`~gpupipe.errors.WorkerDiedError` to raise from the ``KilledWorker`` ``exc`` of a task of
+        partition ``part`` (None: of a task belonging to no single partition)."""
         allowed = int(exc.allowed_failures)
         tried = allowed + 1
-        what = (f"gp.Dataset {self._partition(part)}" if part is not None
-                else "a task of a gp.Dataset computation that belongs to no single partition")
         address = getattr(getattr(exc, "last_worker", None), "address", None)
         last = f", the last at {address}" if address else ""
-        return (f"{what}: every Dask worker that ran it died while running it ({tried} worker{'s' * (tried > 1)}"
+        text = (f"every Dask worker that ran it died while running it ({tried} worker{'s' * (tried > 1)}"
                 f"{last}; Dask task {exc.task!r}), so Dask gave up on it. A worker dies when it outgrows its memory "
                 "(its nanny ends it near its memory_limit; the system may end it sooner) or crashes in native code; "
                 "its log says which. Try: more memory per worker (gp.distributed.cluster(memory_limit=...), fewer "
@@ -344,6 +370,11 @@ class Dataset:
                 f"now {allowed}: dask.config.set({{'distributed.scheduler.allowed-failures': N}}) before "
                 "gp.distributed.cluster() starts it). A worker's death counts against every task it was running, so "
                 "the partition that ended it may be another one running beside this one")
+        if part is None:
+            return WorkerDiedError(f"a task of the dataset's computation that belongs to no single partition: {text}")
+        died = WorkerDiedError(text)
+        _in_partition(died, self._partition_name(part))  # named as a gpupipe error computing it is
+        return died
 
     def _check_output(self, directory: Any, where: str, held: list[str], target: tuple[str, str]) -> None:
         """ParameterError unless ``directory`` (named ``where``, holding the files ``held``, relative paths) may
@@ -438,8 +469,40 @@ def _slice_frame(part: _FramePart) -> Any:
     return part.frame.reset_index(drop=True)
 
 
+def _partial_of(fn: Callable[[Any], Any], name: str, part: Any) -> Any:
+    """``fn(part)``; a gpupipe error it raises names the partition (``name``)."""
+    try:
+        return fn(part)
+    except GpupipeError as exc:
+        raise _in_partition(exc, name) from None
+
+
+def _partition_of(fn: Callable[[Any], Any], part: Any) -> Any:
+    """``fn(part)`` for :meth:`Dataset.map_partitions`; a gpupipe error it raises says it is of one partition (which
+    one, a lazy step cannot tell: the partition's number is added where it is known)."""
+    try:
+        return fn(part)
+    except GpupipeError as exc:
+        raise _in_partition(exc) from None
+
+
+_A_PARTITION = "a partition of the dataset"
+
+
+def _in_partition(exc: GpupipeError, name: str | None = None) -> GpupipeError:
+    """``exc`` with its message prefixed by the partition's ``name`` (or, not known, by "a partition of the dataset"):
+    what it counts, and its row numbers, are that partition's. A message names its partition once."""
+    prefix = getattr(exc, "_gp_partition", None)
+    if prefix is not None and (name is None or prefix != _A_PARTITION):
+        return exc
+    text = str(exc)[len(prefix) + 2:] if prefix is not None else str(exc)
+    exc._gp_partition = name or _A_PARTITION  # type: ignore[attr-defined]
+    exc.args = (f"{exc._gp_partition}: {text}", *exc.args[1:])  # type: ignore[attr-defined]
+    return exc
+
+
 def _from_frame(frame: Any, partition_rows: int | None) -> tuple[Any, tuple[str, ...]]:
-    """The frame's partitions as a dask frame, and their rows (``Dataset._origins``)."""
+    """The frame's partitions as a dask frame, and which of its rows each holds (nothing when one holds them all)."""
     import dask.dataframe as dd
 
     _register_backend(backend_of(frame))
@@ -447,18 +510,17 @@ def _from_frame(frame: Any, partition_rows: int | None) -> tuple[Any, tuple[str,
     step = partition_rows or max(n, 1)
     starts = range(0, max(n, 1), step)
     parts = [_FramePart(frame.iloc[a:a + step]) for a in starts]
-    origins = tuple(f"rows {a} to {min(a + step, n) - 1} of the in-memory frame" if n else
-                    "the in-memory frame, which has no rows" for a in starts)
+    where = tuple(f"rows {a} to {min(a + step, n) - 1} of the frame" for a in starts) if len(parts) > 1 else ()
     with _no_string_conversion():
-        ddf = dd.from_map(_slice_frame, parts, meta=frame.iloc[:0].reset_index(drop=True), enforce_metadata=False)
-    return ddf, origins
+        return dd.from_map(_slice_frame, parts, meta=frame.iloc[:0].reset_index(drop=True),
+                           enforce_metadata=False), where
 
 
 def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | None, backend: str,
-                storage_options: Mapping[str, Any] | None,
+                storage_options: Mapping[str, Any] | None
                 ) -> tuple[Any, frozenset[str], frozenset[tuple[str, str]], tuple[str, ...]]:
     """The files' partitions as a dask frame, the columns no file holds a value of (see ``Dataset._valueless``),
-    where the files lie (``Dataset._reads``) and what of its file each partition reads (``Dataset._origins``)."""
+    where the files lie (``Dataset._reads``) and what each partition holds (``Dataset._parts``)."""
     import dask.dataframe as dd
 
     sources = expand(source, formats=("parquet", "csv"), reader="gp.Dataset", storage_options=storage_options)
@@ -483,7 +545,7 @@ def _from_paths(source: Any, partition_rows: int | None, columns: list[str] | No
     with _no_string_conversion():
         ddf = dd.from_map(_read_piece, pieces, meta=meta, enforce_metadata=False)
     return (ddf, _valueless_columns(pieces), frozenset(_location(s.path, s.remote) for s in sources),
-            tuple(p.describe() for p in pieces))
+            tuple(p.where() for p in pieces))
 
 
 def _valueless_columns(pieces: list[_Piece]) -> frozenset[str]:

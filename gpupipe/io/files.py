@@ -490,6 +490,22 @@ def _na_numbers(na_values: Sequence[str] | None) -> list[float]:
     return out
 
 
+def _na_floats(na_values: Sequence[str] | None, dtype: Any) -> Any:
+    """The values of a float column of NumPy ``dtype`` that a number among ``na_values`` nulls, as a NumPy array of
+    that dtype: each number (:func:`_na_numbers`) as the column holds it, those beyond the dtype's range left out
+    (they would round to an infinity the file holds as such), and 0 with both signs (-0.0 == 0, as pandas compares
+    values; Arrow's ``is_in`` matches the bits)."""
+    import numpy as np
+
+    dt = np.dtype(dtype)
+    with np.errstate(over="ignore"):
+        values = np.array(_na_numbers(na_values), dtype=dt)
+    values = values[np.isfinite(values)]
+    if (values == 0).any():
+        values = np.concatenate([values[values != 0], np.array([0.0, -0.0], dtype=dt)])
+    return values
+
+
 def _na_spellings(na_values: Sequence[str]) -> list[str]:
     """``na_values`` with each whole number's two spellings, ``"-999"`` and ``"-999.0"``, as pandas'
     ``_stringify_na_values`` adds them (a float column written by pandas holds ``-999.0``)."""
@@ -506,13 +522,15 @@ def _numeric_na(table: pa.Table, opts: Mapping[str, Any]) -> pa.Table:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    numbers = _na_numbers(opts["na_values"])
-    if not numbers:
+    if not _na_numbers(opts["na_values"]):
         return table
     for i, field in enumerate(table.schema):
         if pa.types.is_floating(field.type):
+            values = _na_floats(opts["na_values"], field.type.to_pandas_dtype())
+            if not len(values):
+                continue
             col = table.column(i)
-            hit = pc.is_in(col, value_set=pa.array(numbers, pa.float64()).cast(field.type))
+            hit = pc.is_in(col, value_set=pa.array(values, field.type))
             if pc.any(hit).as_py():
                 table = table.set_column(i, field, pc.if_else(hit, pa.scalar(None, field.type), col))
     return table

@@ -82,6 +82,10 @@ class Op(metaclass=_OpClass):
     #: columns (FillMissing without indicators, Clip, LogOp, Normalize). The Workflow runs a chain of
     #: such ops one column at a time, so one column's intermediates are freed before the next starts.
     columnwise: ClassVar[bool] = False
+    #: True for ops whose output for a number depends on whether its column holds integers or floats (HashBucket
+    #: hashes 3 and 3.0 apart): the Workflow refuses, at transform, a column that reaches such an op holding the
+    #: other kind of number than at fit.
+    numeric_kind_matters: ClassVar[bool] = False
     #: False for ops that cannot be saved (LambdaOp).
     serializable: ClassVar[bool] = True
     #: True for ops whose ``fit_transform`` output on the training data differs from ``transform``'s
@@ -172,13 +176,12 @@ class Op(metaclass=_OpClass):
 
         Row-dropping ops override this and return the filtered frame.
         """
+        from ..backend import frame as F
+
         self._check_params()
         self.check_fitted()
         out = self.transform(frame, columns)
-        result = frame.copy(deep=False)
-        for name in out.columns:
-            result[name] = out[name]
-        return result
+        return F.with_columns(frame, {name: out[name] for name in out.columns})
 
     # -- saving --------------------------------------------------------------------------
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:

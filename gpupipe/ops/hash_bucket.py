@@ -26,6 +26,9 @@ class HashBucket(Op):
     bucket ``0``, which they share with the values that hash there.
 
     Output: int64 ids in ``[0, num_buckets)``, role ``cat``, cardinality ``num_buckets``. No fit needed.
+    Integers and floats hash apart (``3`` and ``3.0`` land in other buckets), so in a Workflow a column that
+    reaches HashBucket holding integers at fit and floats at transform (an integer column with nulls read by
+    ``pd.read_parquet``), or the reverse, is a :class:`~gpupipe.errors.SchemaError` naming it.
 
     Parameters
     ----------
@@ -41,6 +44,9 @@ class HashBucket(Op):
     >>> ids[0] == ids[3], ids[2]
     (True, 0)
     """
+
+    #: 3 and 3.0 hash apart: in a Workflow, a column fitted as integers and given as floats is refused
+    numeric_kind_matters = True
 
     def __init__(self, num_buckets: int) -> None:
         self.num_buckets = num_buckets

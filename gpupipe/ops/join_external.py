@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import backend_of
+from ..backend import array_namespace, backend_of
 from ..backend import frame as F
 from ..errors import DataError, SchemaError
 from .base import ColumnInfo, Op, register_op
@@ -24,7 +24,10 @@ class JoinExternal(Op):
     frame must hold each key at most once (checked at fit, a :class:`~gpupipe.errors.DataError`
     naming the key and an example otherwise). Rows whose key is absent from the external frame
     get nulls (NaN for float columns); a null key matches a null key of the external frame, as
-    in pandas' and cuDF's merges. Integer keys are matched exactly whatever the two sides' widths
+    in pandas' and cuDF's merges. A key column all missing in another dtype than the external key's (float64 NaN
+    where the key holds strings: data with no value in it) carries no kind, as for Categorify: its rows join as
+    nulls of the external key's dtype; a key holding a value of another kind is a
+    :class:`~gpupipe.errors.SchemaError`. Integer keys are matched exactly whatever the two sides' widths
     and signedness (pandas would merge ``int64`` with ``uint64`` through float64, where
     2**53 + 1 equals 2**53): a key of the external frame that the data's dtype cannot hold (a
     negative one against ``uint64`` data) matches no row. The external frame is moved to the data's
@@ -159,20 +162,43 @@ class JoinExternal(Op):
         ext_keys = self.__dict__.setdefault("_cache", {}).get("keys")
         if ext_keys is None:
             ext_keys = self._cache["keys"] = F.normalize(self.frame[self._on])
+        no_kind = []  # keys all missing in another dtype than the external frame's: they carry no kind
         for k in self._on:
-            F.check_kind(frame[k], k, "JoinExternal (key)", _KEY_KINDS)
             ours, theirs = frame[k].dtype, ext_keys[k].dtype
-            if F.value_kind(frame[k]) != F.value_kind(ext_keys[k]):
+            same_kind = F.value_kind(frame[k]) == F.value_kind(ext_keys[k])
+            same_zone = (getattr(ours, "tz", None) is None) == (getattr(theirs, "tz", None) is None)
+            if not (same_kind and same_zone) and F.all_missing(frame[k]):
+                no_kind.append(k)
+                continue
+            F.check_kind(frame[k], k, "JoinExternal (key)", _KEY_KINDS)
+            if not same_kind:
                 msg = (f"JoinExternal: key {k!r} is {ours} in the data but {theirs} in the external frame; cast one "
                        "side so both hold the same kind of value")
                 raise SchemaError(msg)
-            if (getattr(ours, "tz", None) is None) != (getattr(theirs, "tz", None) is None):
+            if not same_zone:
                 msg = (f"JoinExternal: key {k!r} is {ours} in the data but {theirs} in the external frame: timestamps "
                        "with a time zone never equal ones without; localize the naive side "
                        f"(s.dt.tz_localize('UTC') or its own zone) or drop the zone (s.dt.tz_localize(None))")
                 raise SchemaError(msg)
+        if no_kind:  # joined as the nulls they are, in the external key's dtype (a null key matches a null key)
+            frame = F.build_frame(frame, {k: self._null_key(frame[k], ext_keys[k]) if k in no_kind else frame[k]
+                                          for k in self._on})
         # integer keys are matched in one dtype, exactly (pandas would merge int64 with uint64 through float64)
         return F.left_join(frame, self._external(frame), self._on, self._added())
+
+    @staticmethod
+    def _null_key(like: Any, ext_key: Any) -> Any:
+        """An all-null series in ``ext_key``'s dtype (its nullable form for NumPy ints and bools), with ``like``'s
+        backend, index and name."""
+        import numpy as np
+        import pandas as pd
+
+        dtype = F.to_pandas(ext_key.head(0).to_frame())[ext_key.name].dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+            dtype = "boolean" if dtype.kind == "b" else f"{'UInt' if dtype.kind == 'u' else 'Int'}{dtype.itemsize * 8}"
+        nulls = pd.Series(pd.array([None], dtype=dtype))
+        positions = array_namespace(F.missing(like)).zeros(len(like), dtype="int64")
+        return F.take_values(like, nulls, positions)
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         return {}, {}  # the external frame is a parameter, saved as an artifact by the workflow

@@ -36,6 +36,7 @@ class JoinGroupby(StatOp):
     A key column may also be one of ``cont_cols``: ``["k"] >> JoinGroupby(["k"], stats=("count",))``
     joins the number of rows holding each key (count encoding). Infinite values in ``cont_cols``
     have no sum, mean or spread: fit raises :class:`~gpupipe.errors.DataError` naming the column.
+    A categorical column of numbers in ``cont_cols`` is summarised by its values, as Normalize reads it.
     Integer keys are matched exactly, whatever their width and signedness at fit and at transform;
     a key column must hold the kind of values it was fitted on (int, bool or str), else
     :class:`~gpupipe.errors.SchemaError` naming both kinds.

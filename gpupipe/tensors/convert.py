@@ -185,6 +185,20 @@ def check_schema_param(schema: Any, name: str, where: str) -> None:
            "a dict becomes a Schema with gp.Schema.from_dict(d)" if isinstance(schema, Mapping) else "")
 
 
+def is_frame(data: Any) -> bool:
+    """A pandas or cuDF DataFrame: an Arrow table has ``columns`` too (a list of its arrays), not names."""
+    return hasattr(data, "columns") and getattr(data, "ndim", 2) == 2 and not hasattr(data, "column_names")
+
+
+def not_a_frame_hint(data: Any) -> str:
+    """What to do with ``data``, which is not a frame (:func:`is_frame`): Arrow data and a Series have a way in."""
+    if type(data).__module__.startswith("pyarrow"):
+        return "convert Arrow data with gp.from_arrow(...) first"
+    if hasattr(data, "to_frame") and getattr(data, "ndim", None) == 1:
+        return "a Series is one column: series.to_frame(), with the label beside it"
+    return ""
+
+
 def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str | None = None,
                validate: bool = True) -> TensorTable:
     """One 1-D torch tensor per schema column, sharing memory with ``frame`` wherever it can.
@@ -221,7 +235,8 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
     Raises
     ------
     ParameterError
-        An argument of the wrong type or value (``device="gpu"``, ``label=1``, ``schema="x"``).
+        An argument of the wrong type or value (``device="gpu"``, ``label=1``, ``schema="x"``, a
+        pyarrow Table: convert it with ``gp.from_arrow`` first, as for ``gp.Loader``).
     BackendUnavailableError
         ``device`` is a CUDA device and none is usable here (checked before any work).
     NotFittedError
@@ -262,10 +277,9 @@ def to_tensors(frame: Any, schema: Any = None, device: Any = None, *, label: str
         msg = ("to_tensors takes one in-memory frame; for a gp.Dataset use gp.Loader(dataset, ...), which streams "
                "its partitions, or ds.to_frame() first")
         raise ParameterError(msg)
-    if not hasattr(frame, "columns"):
-        msg = (f"to_tensors expects a pandas or cuDF DataFrame (e.g. wf.transform's output) or a TensorTable, got "
-               f"{type(frame).__module__}.{type(frame).__qualname__}")
-        raise DataError(msg)
+    if not is_frame(frame):
+        V.fail("to_tensors", "frame", frame, "a pandas or cuDF DataFrame (e.g. wf.transform's output) or a TensorTable",
+               not_a_frame_hint(frame))
     from ..io.convert import check_column_names
 
     check_column_names(frame.columns, "to_tensors")

@@ -70,7 +70,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DataError, GpupipeError, SchemaError, oom_advice
 from ..schema import ColumnSchema, Schema
 from . import audit
-from .convert import TensorTable, resolve_schema, to_tensors
+from .convert import TensorTable, is_frame, not_a_frame_hint, resolve_schema, to_tensors
 
 if TYPE_CHECKING:
     import torch
@@ -345,16 +345,12 @@ def _check_data(data: Any) -> None:
     """ParameterError naming what was given when ``data`` is not a frame, a dataset or a TensorTable."""
     if isinstance(data, TensorTable) or hasattr(data, "iter_partitions"):
         return
-    if hasattr(data, "columns") and getattr(data, "ndim", 2) == 2 and not hasattr(data, "column_names"):
+    if is_frame(data):
         return  # a pandas/cuDF DataFrame (to_tensors checks the rest)
     from .. import _validate as V
 
-    hint = ""
-    if type(data).__module__.startswith("pyarrow"):
-        hint = "convert Arrow data with gp.from_arrow(...) first"
-    elif hasattr(data, "to_frame") and getattr(data, "ndim", None) == 1:
-        hint = "a Series is one column: series.to_frame(), with the label beside it"
-    V.fail("gp.Loader", "data", data, "a pandas or cuDF DataFrame, a gp.Dataset or a TensorTable", hint)
+    V.fail("gp.Loader", "data", data, "a pandas or cuDF DataFrame, a gp.Dataset or a TensorTable",
+           not_a_frame_hint(data))
 
 
 def _check_table(tt: TensorTable) -> None:

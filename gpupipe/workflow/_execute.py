@@ -45,10 +45,7 @@ def _write(working: Any, out: Any, st: Step) -> Any:
     if len(out) != len(working):
         msg = f"{st.where()} returned {len(out)} rows for {len(working)}; a non-row-dropping op must keep every row"
         raise DataError(msg)
-    result = working.copy(deep=False)
-    for name in out.columns:
-        result[st.writes.get(name, name)] = out[name]
-    return result
+    return F.with_columns(working, {st.writes.get(name, name): out[name] for name in out.columns})
 
 
 def _own_frame(op: Op) -> bool:
@@ -194,11 +191,7 @@ def _run_by_column(working: Any, run: Sequence[Step]) -> Any:
         outs = F.map_columns(working, sources, lambda series: chain(series, named[series.name]))
     else:  # two names read one stored column: one at a time
         outs = [chain(working[s], c) for s, c in zip(sources, columns, strict=True)]
-    done = {last.writes[c]: out for c, out in zip(columns, outs, strict=True)}
-    result = working.copy(deep=False)
-    for name, column in done.items():
-        result[name] = column
-    return result
+    return F.with_columns(working, {last.writes[c]: out for c, out in zip(columns, outs, strict=True)})
 
 
 def _plan_pass(steps: Sequence[Step], pending: set[int]) -> tuple[list[tuple[str, int]], list[int], int | None]:

@@ -41,7 +41,7 @@ from ..ops.node import Node
 from ..schema import Schema
 from ._execute import as_dataset, fit_dataset, run_frame
 from ._graph import Step, check_columns, plan, read_columns
-from ._schema import build_schema, without_label
+from ._schema import build_schema, check_number_kinds, without_label
 
 __all__ = ["Workflow"]
 
@@ -118,7 +118,10 @@ class Workflow:
         ``gp.Dataset``), a column holding only missing values may arrive in any dtype at transform (it carries no
         kind)."""
         all_missing = (lambda c: F.all_missing(frame[c])) if frame is not None else valueless.__contains__
-        return check_columns(self.nodes, self.label, dtypes, stage, self._input_dtypes, all_missing)
+        used = check_columns(self.nodes, self.label, dtypes, stage, self._input_dtypes, all_missing)
+        if stage == "transform" and self._input_dtypes:
+            check_number_kinds(self._plan, self._input_dtypes, dtypes, all_missing)
+        return used
 
     def _check_frame(self, data: Any, stage: str) -> Any:
         from ..io.convert import as_frame
@@ -180,6 +183,7 @@ class Workflow:
         self._schema = None
         dataset = as_dataset(data)
         if dataset is not None:
+            dataset = _canonical_dataset(dataset, read_columns(self.nodes, self.label))
             used = self._check_columns(dataset.dtypes, "fit")
             fit_dataset(self._steps(), dataset, self.label)
         else:
@@ -263,6 +267,7 @@ class Workflow:
     def _transform_dataset(self, ds: Any) -> Any:
         from ._frames import empty_output
 
+        ds = _canonical_dataset(ds, read_columns(self.nodes, self.label))
         dtypes = ds.dtypes
         self._check_columns(dtypes, "transform", valueless=ds._valueless)
         with_label = self.label is not None and self.label in dtypes
@@ -617,6 +622,27 @@ def _inverse_partition(plan: list[tuple[str, Any]], oov: Any, frame: Any) -> Any
         dtypes = None if src.input_dtype is None else {src.key: src.input_dtype}
         result[name] = src.op.inverse_transform(view, [src.key], oov=value, dtypes=dtypes, names={src.key: name})[src.key]
     return result
+
+
+def _canonical_dataset(ds: Any, columns: list[str]) -> Any:
+    """``ds`` with ``columns`` in their canonical dtypes in every partition, as an in-memory frame given to ``fit`` or
+    ``transform`` has them (:func:`~gpupipe.backend.frame.normalize`): a Dataset of files keeps DECIMAL and DATE
+    columns Arrow-backed, which the ops would refuse where the same file read by ``gp.read_parquet`` works. ``ds``
+    itself when nothing needs converting. Object columns are left to the ops (an empty one tells nothing of its
+    values' kind)."""
+    meta = ds.to_dask()._meta
+    cols = [c for c in columns if c in meta.columns and str(meta[c].dtype) != "object"]
+    canonical = F.normalize(meta, cols)
+    if canonical is meta:
+        return ds
+    out = ds.map_partitions(partial(_normalize_partition, cols), meta=canonical)
+    out._valueless = ds._valueless
+    return out
+
+
+def _normalize_partition(columns: list[str], part: Any) -> Any:
+    """``part`` with ``columns`` in their canonical dtypes (module level: Dask pickles it)."""
+    return F.normalize(part, columns)
 
 
 def _require_frame(data: Any, where: str, accepted: str, advice: str = "") -> None:

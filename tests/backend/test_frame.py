@@ -106,6 +106,38 @@ def test_normalize_gives_the_canonical_dtype_of_each_column(backend):
     assert out["py_str"].isna().tolist() == [False, False, True]
 
 
+def test_normalize_reads_object_numbers_with_pd_na_as_the_nullable_column_they_came_from(backend):
+    # a Float64 (or Decimal) column cast to object holds pd.NA for its nulls: the same floats, NaN for missing
+    from decimal import Decimal
+
+    floats = pd.array([0.5, None, 2.0, -1.0], dtype="Float64")
+    floats[3] = np.nan
+    pdf = pd.DataFrame({"f": floats, "o": pd.Series(floats, dtype=object),
+                        "mixed": pd.Series([1, pd.NA, 2.5, None], dtype=object),
+                        "dec": pd.Series([Decimal("1.25"), pd.NA, None, Decimal(3)], dtype=object)})
+    out = F.to_pandas(on(backend, pdf))
+    assert [str(out[c].dtype) for c in out.columns] == ["float64"] * 4
+    np.testing.assert_array_equal(out["o"].to_numpy(), out["f"].to_numpy())
+    np.testing.assert_array_equal(out["o"].to_numpy(), [0.5, np.nan, 2.0, np.nan])
+    np.testing.assert_array_equal(out["mixed"].to_numpy(), [1.0, np.nan, 2.5, np.nan])
+    np.testing.assert_array_equal(out["dec"].to_numpy(), [1.25, np.nan, np.nan, 3.0])
+
+
+def test_normalize_reads_categories_held_as_python_objects_by_the_rules_of_object_columns():
+    def cat(categories, codes=(0, 1, -1, 1)):
+        return pd.Series(pd.Categorical.from_codes(list(codes), dtype=pd.CategoricalDtype(categories, ordered=True)))
+
+    pdf = pd.DataFrame({"i": cat(pd.Index([10, 9], dtype=object)), "b": cat(pd.Index([True, False], dtype=object)),
+                        "s": cat(pd.Index(["x", "y"], dtype=object)), "py": cat(pd.Index(["x", "y"], dtype="string[python]"))})
+    out = F.normalize(pdf)
+    assert {c: F.value_kind(out[c]) for c in out} == {"i": "int", "b": "bool", "s": "str", "py": "str"}
+    assert out["i"].tolist()[:2] == [10, 9] and out["i"].cat.ordered  # same codes, same order, same values
+    assert out["i"].isna().tolist() == [False, False, True, False]
+    assert F.normalize(out) is out
+    with pytest.raises(SchemaError, match="'mixed'"):  # as an object column mixing kinds is
+        F.normalize(pd.DataFrame({"mixed": cat(pd.Index([1, "1"], dtype=object))}))
+
+
 def test_normalize_returns_the_same_frame_when_nothing_needs_converting():
     pdf = F.normalize(sample())
     assert F.normalize(pdf) is pdf

@@ -7,6 +7,7 @@ import statistics
 
 import pytest
 
+import gpupipe as gp
 from gpupipe.backend import BackendStatus
 from gpupipe.bench import STAGES, PipelineResult, harness
 from gpupipe.bench.harness import run_bench, summarize
@@ -322,3 +323,39 @@ def test_a_size_given_twice_is_measured_once(no_gpu):
                     progress=False)
     assert runner.calls == [10] and [r["rows"] for r in res["runs"]] == [10]
     assert res["settings"]["rows"] == [10]
+
+
+def test_a_report_is_written_whole_or_not_at_all(no_gpu, tmp_path, monkeypatch):
+    """results.md and the charts were written in place before results.json: a bench failing (or killed) while
+    writing its report left new charts beside the previous results.json, and a previous report's scaling.png
+    stayed beside a new single-size report that does not draw one."""
+    from gpupipe.bench import report
+
+    out = tmp_path / "bench"
+    kw = dict(backends=["pandas"], repeats=1, warmup=0, out=out, progress=False)
+    run_bench("toy", rows=[10, 100], runners={"pandas": scripted("pandas", [1.0, 2.0], n_warmup=0)}, **kw)
+    (out / "criteo.json").write_text("{}")  # another script's result beside the report: kept
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken(result, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "plot_scaling", broken)
+    with pytest.raises(OSError, match="No space"):
+        run_bench("toy", rows=[10, 100], runners={"pandas": scripted("pandas", [3.0, 4.0], n_warmup=0)}, **kw)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    run_bench("toy", rows=[10], runners={"pandas": scripted("pandas", [5.0], n_warmup=0)}, **kw)
+    names = {p.name for p in out.iterdir()}
+    assert "scaling.png" not in names and {"criteo.json", "results.json", "results.md", "stages.png"} <= names
+    assert json.loads((out / "results.json").read_text())["files"]["stages_chart"] == str(out / "stages.png")
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_any_run(no_gpu, tmp_path):
+    """out= a file: every run was timed, then writing the report failed and the results were lost."""
+    (tmp_path / "file").write_text("x")
+    runner = scripted("pandas", [1.0], n_warmup=0)
+    with pytest.raises(gp.ParameterError, match=r"run_bench: out .*is a file"):
+        run_bench("toy", rows=[10], backends=["pandas"], repeats=1, warmup=0, out=tmp_path / "file",
+                  runners={"pandas": runner}, progress=False)
+    assert runner.calls == []

@@ -38,6 +38,21 @@ def test_polars_preparation_equals_the_workflow_output(pipeline, seed):
         assert _polars_bench.compare(expected, actual, schema)["problems"] == []
 
 
+
+def test_polars_resample_keeps_the_jittered_delays_in_range_as_flights_scaled_does():
+    """The Polars resample draws what gp.datasets.flights_scaled(joined=False) draws: with jitter large enough to
+    push delays past the source's range, both clip them to it and keep the values at its ends."""
+    import gpupipe as gp
+
+    with gp.use_backend("pandas"):
+        want = gp.datasets.flights_scaled(ROWS, 1, jitter=2.0, joined=False)["arr_delay"]
+        source = gp.datasets.flights()["flights"]["arr_delay"]
+    lf = pl.scan_parquet(gp.datasets.flights_parquet("flights"))
+    got = polars_prep._resampled(lf, ROWS, 1, jitter=2.0).collect()["arr_delay"]
+    assert (want == source.min()).sum() > 1000  # the clip took effect
+    np.testing.assert_array_equal(got.cast(pl.Float64).to_numpy(), want.to_numpy(dtype="float64", na_value=np.nan))
+
+
 def test_verify_reports_what_it_checked():
     checked = _polars_bench.verify("criteo-ctr", ROWS, 0)
     assert checked["rows"]["train"] + checked["rows"]["val"] == ROWS

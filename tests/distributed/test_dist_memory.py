@@ -1,5 +1,9 @@
 """Larger than memory: a many-file dataset is fitted, transformed, written and streamed with memory
-bounded by a few partitions, measured as the peak RSS of a child process."""
+bounded by a few partitions, measured as the peak RSS of a child process.
+
+With ``GPUPIPE_MEMORY_RECORD=FILE.json`` set, the test also appends its measurement to that file (the record
+docs/distributed.md quotes is docs/bench/dist_memory.json).
+"""
 
 from __future__ import annotations
 
@@ -45,6 +49,29 @@ def _run_child(src: Path, out: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _record(report: dict, quarter: dict, data_bytes: int, part_bytes: int) -> None:
+    """Append this run's figures to the JSON file named by GPUPIPE_MEMORY_RECORD, if set."""
+    target = os.environ.get("GPUPIPE_MEMORY_RECORD")
+    if not target:
+        return
+    import datetime
+    import platform
+
+    path = Path(target)
+    record = json.loads(path.read_text()) if path.exists() else {
+        "what": "tests/distributed/test_dist_memory.py: peak RSS growth of a child process over its imported "
+                "libraries while it fits, transforms, writes and streams a many-file gp.Dataset (pandas backend, "
+                "Dask's threaded scheduler), for all the files and for a quarter of them",
+        "files": FILES, "rows_per_file": ROWS, "runs": []}
+    record["runs"].append({
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cores": os.cpu_count(), "python": platform.python_version(), "load1": round(os.getloadavg()[0], 2),
+        "data_mib": round(data_bytes / 2**20), "partition_mib": round(part_bytes / 2**20, 1),
+        "grown_mib": round((report["peak"] - report["base"]) / 2**20),
+        "grown_quarter_mib": round((quarter["peak"] - quarter["base"]) / 2**20)})
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
 @pytest.mark.slow
 def test_fit_transform_write_and_stream_stay_within_a_few_partitions(tmp_path: Path) -> None:
     src, small = tmp_path / "src", tmp_path / "small"
@@ -70,12 +97,13 @@ def test_fit_transform_write_and_stream_stay_within_a_few_partitions(tmp_path: P
     grown_quarter = quarter["peak"] - quarter["base"]
     detail = (f"peak RSS grew by {grown / 2**20:.0f} MiB for {FILES} partitions ({data_bytes / 2**20:.0f} MiB in "
               f"memory, {part_bytes / 2**20:.1f} MiB each) and by {grown_quarter / 2**20:.0f} MiB for a quarter of them")
+    _record(report, quarter, data_bytes, part_bytes)
     # Loading everything at once would need the whole input, its transformed copy and the staged
     # tensors. Streaming needs a few partitions' working sets (2 scheduler threads, the loader's
     # prefetch) and the statistics, whatever the number of partitions. Measured on the 2-core
-    # build machine: +112 and +132 MiB for the 397 MiB dataset, +138 and +108 MiB for a quarter of it
-    # (a fixed ~0.1 GB of thread arenas and pools, whatever the data; with 40 files, 198 MiB, that
-    # fixed part alone came near the half-of-the-data bound, and the test failed now and then).
+    # build machine (docs/bench/dist_memory.json): about 0.1 GB more for the whole dataset and for a quarter of
+    # it alike (thread arenas and pools, whatever the data; with 40 files, 198 MiB, that fixed part alone came
+    # near the half-of-the-data bound, and the test failed now and then).
     assert grown < data_bytes / 2, detail
     # 4x the data must not cost (nearly) 4x the memory: the extra 150 MiB of partitions would
     # show up almost entirely if anything held them.

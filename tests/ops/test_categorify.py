@@ -264,3 +264,17 @@ def test_num_oov_buckets_beyond_the_32_bit_hash_is_refused_when_the_workflow_is_
         gp.Workflow(["c"] >> ops.Categorify(num_oov_buckets=2**32))
     op = Categorify(num_oov_buckets=2**32 - 1).fit(pd.DataFrame({"c": ["a"]}), ["c"])
     assert op.transform(pd.DataFrame({"c": ["zz"]}), ["c"])["c"].tolist() == [2 + mmh3_hash(b"zz", 0) % (2**32 - 1)]
+
+
+def test_a_categorical_of_python_int_categories_encodes_as_its_ints():
+    """A categorical whose categories are held as Python objects was read as text: the vocabulary was "10", "9"
+    (ties ordered as text) and HashBucket hashed the text. It encodes as the Int64 column of the same values does."""
+    values = [9, 10, None, 9, 10, 7, 7]
+    ints = pd.DataFrame({"c": pd.array(values, dtype="Int64"), "y": [0, 1, 0, 1, 1, 0, 1]})
+    cat = ints.assign(c=pd.Categorical(pd.Series(values, dtype=object), categories=pd.Index([10, 9, 7], dtype=object)))
+    wf = gp.Workflow(["c"] >> Categorify(), ["c"] >> gp.ops.Rename(postfix="_h") >> gp.ops.HashBucket(1000),
+                     ["c"] >> gp.ops.Rename(postfix="_te") >> gp.ops.TargetEncoding(target="y", kfold=1))
+    want = wf.fit_transform(ints)
+    assert want["c"].tolist() == [4, 5, 1, 4, 5, 3, 3]  # 7, 9 and 10 twice each: ordered by value
+    pd.testing.assert_frame_equal(wf.fit_transform(cat), want)
+    pd.testing.assert_frame_equal(wf.fit(cat).transform(cat), want)

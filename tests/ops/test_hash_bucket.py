@@ -75,3 +75,33 @@ def test_object_columns_of_python_values_hash_as_their_kind():
     out = HashBucket(97).transform(df, ["i", "b"])
     assert out["i"].tolist() == [0 if v is None else _ref(v, 97) for v in ints]
     assert out["b"].tolist() == [0 if v is None else _ref(int(v), 97) for v in bools]
+
+
+@pytest.mark.parametrize("chain", ["direct", "after FillMissing"])
+def test_a_workflow_refuses_ints_at_fit_given_as_floats_at_transform(tmp_path, chain):
+    """pd.read_parquet reads an integer column with nulls as float64, where gp.read_parquet gives Int64. A Workflow
+    fitted on one and given the other hashed the same values into other buckets (3 and 3.0 hash apart) without a
+    word; it names the column instead. A column of nothing but nulls still passes (every row is null)."""
+    from gpupipe import ops
+
+    ints = pd.DataFrame({"k": pd.array([3, None, 7, 3, 2**40], dtype="Int64")})
+    floats = ints.astype({"k": "float64"})  # what pd.read_parquet gives for a file written without pandas metadata
+    extra = [ops.FillMissing(fill_value=0)] if chain == "after FillMissing" else []
+    node = ["k"]
+    for op in [*extra, HashBucket(1000)]:
+        node = node >> op
+    wf = gp.Workflow(node).fit(ints)
+    want = wf.transform(ints)
+    wf.save(tmp_path / "wf")
+    for w in (wf, gp.Workflow.load(tmp_path / "wf")):
+        pd.testing.assert_frame_equal(w.transform(ints), want)
+        with pytest.raises(SchemaError, match=r"HashBucket.*'k'.*Int64 at fit, float64 now"):
+            w.transform(floats)
+        with pytest.raises(SchemaError, match=r"'k'"):
+            w.transform(gp.Dataset(floats, partition_rows=2)).to_frame()
+        # fitted on floats, given ints: refused too
+        with pytest.raises(SchemaError, match=r"float64 at fit, Int64 now"):
+            gp.Workflow(["k"] >> HashBucket(1000)).fit(floats).transform(ints)
+    if not extra:
+        nulls = pd.DataFrame({"k": [np.nan, np.nan]})
+        assert wf.transform(nulls)["k"].tolist() == [0, 0]

@@ -159,6 +159,9 @@ def test_timestamp_keys_with_and_without_a_zone_are_refused_by_name():
     op = JoinExternal(ext, on="t").fit(data, ["t"])
     with pytest.raises(SchemaError, match=r"key 't'.*UTC.*time zone.*tz_localize"):
         op.transform(data, ["t"])
+    # a column of zone-aware timestamps all missing holds no timestamp to compare: its rows match nothing
+    nat = pd.DataFrame({"t": pd.Series([pd.NaT, pd.NaT], dtype="datetime64[ns, UTC]")})
+    assert op.transform(nat, ["t"])["v"].isna().all()
     # zones that differ are instants all the same: matched as pandas' merge matches them
     ny = pd.DataFrame({"t": naive.tz_localize("America/New_York"), "v": [1.0, 2.0]})
     utc = pd.DataFrame({"t": pd.to_datetime(["2020-01-01 05:00", "2020-01-03 00:00"], utc=True)})
@@ -174,3 +177,41 @@ def test_keys_named_in_columns_or_of_list_values_are_refused_by_name():
     lists = pd.DataFrame({"k": [[1], [2]], "v": [1.0, 2.0]})
     with pytest.raises(SchemaError, match=r"'k'.*nested"):
         gp.Workflow(["k"] >> JoinExternal(lists, on="k")).fit_transform(pd.DataFrame({"k": [[1], [2]]}))
+
+
+@pytest.mark.parametrize("empty", [pd.Series([np.nan, np.nan]), pd.Series([None, None], dtype=object),
+                                   pd.Series(pd.array([None, None], dtype="Int64")),
+                                   pd.Series(pd.array([None, None], dtype="boolean")),
+                                   pd.Series(pd.to_datetime([None, None]))])
+def test_a_key_all_missing_in_another_dtype_joins_as_its_nulls(backend, empty):
+    """A key column with nothing in it (float64 NaN or object None: serving data with no value) carries no kind, as
+    in Categorify: its rows join as nulls of the external key's dtype, which is pandas' left merge of the column cast
+    to that dtype; a key that still holds a value of another kind is refused."""
+    ext = _weather()
+    data = pd.DataFrame({"origin": empty, "hour": pd.array([5, 6], dtype="Int64")})
+    fitted = pd.DataFrame({"origin": pd.array(["EWR", "JFK"], dtype="str"), "hour": pd.array([5, 6], dtype="Int64")})
+    op = JoinExternal(ext, on=["origin", "hour"]).fit(gp.from_pandas(fitted), ["origin", "hour"])
+    out = gp.to_pandas(op.transform(gp.from_pandas(data), ["origin", "hour"]))
+    want = data.astype({"origin": ext["origin"].dtype}).merge(ext, on=["origin", "hour"], how="left")
+    assert list(out.columns) == ["temp", "wind"] and len(out) == 2
+    assert out["temp"].isna().all() and out["wind"].isna().all()
+    np.testing.assert_array_equal(out["temp"].to_numpy(), want["temp"].to_numpy())
+    assert out["wind"].astype("Float64").tolist() == want["wind"].astype("Float64").tolist()
+    with pytest.raises(SchemaError, match=r"key 'origin'.*float64.*str"):
+        op.transform(gp.from_pandas(pd.DataFrame({"origin": [np.nan, 1.0], "hour": [5, 6]})), ["origin", "hour"])
+
+
+def test_a_key_all_missing_in_another_dtype_matches_the_external_null_key(backend):
+    """A null key matches the external frame's null key (pandas' merge): so does a key column all missing in another
+    dtype, as a column of the same dtype holding the same nulls would."""
+    ext = pd.DataFrame({"k": pd.array(["a", None], dtype="str"), "v": [1.0, 2.0]})
+    op = JoinExternal(ext, on="k").fit(gp.from_pandas(pd.DataFrame({"k": ["a"]})), ["k"])
+    same = pd.DataFrame({"k": pd.array([None, None], dtype="str")})
+    other = pd.DataFrame({"k": [np.nan, np.nan]})
+    want = same.merge(ext, on="k", how="left")["v"].tolist()
+    assert want == [2.0, 2.0]
+    assert gp.to_pandas(op.transform(gp.from_pandas(same), ["k"]))["v"].tolist() == want
+    assert gp.to_pandas(op.transform(gp.from_pandas(other), ["k"]))["v"].tolist() == want
+    # through a workflow too (its input is normalised first: an all-None object column becomes float64)
+    wf = gp.Workflow(["k"] >> JoinExternal(ext, on="k")).fit(pd.DataFrame({"k": ["a", "b"]}))
+    assert wf.transform(pd.DataFrame({"k": pd.Series([None], dtype=object)}))["v"].tolist() == [2.0]

@@ -215,3 +215,25 @@ def test_sums_and_means_of_large_integers_do_not_wrap(backend, dtype):
         np.testing.assert_allclose(out["k_x_mean"].to_numpy(dtype="float64"), df["k"].map(want["mean"]), rtol=1e-6)
         assert out["k_x_mean"].tolist()[:2] == [float(np.float32(big))] * 2
         assert out["k_x_std"].tolist() == [0.0, 0.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("cats", [[10, 3, 1], [10.0, 3.5, 1.0]])
+def test_a_categorical_of_numbers_is_summarised_by_its_values(backend, cats):
+    # pandas does not sum a categorical (TypeError: category type does not support sum operations); its values are
+    # numbers, read as Normalize reads them: the statistics are those of the plain column, whatever the category order
+    values = [cats[2], cats[1], cats[0], None, cats[1]]
+    df = pd.DataFrame({"k": ["a", "a", "b", "b", "b"],
+                       "v": pd.Series(values, dtype=pd.CategoricalDtype(cats, ordered=True))})
+    plain = df.assign(v=df["v"].astype("float64"))
+    want = gp.Workflow(["k"] >> JoinGroupby(["v"], stats=STATS)).fit_transform(plain)
+    assert want["k_v_sum"].tolist() == [float(cats[2] + cats[1])] * 2 + [float(cats[0] + cats[1])] * 3
+    for data in (gp.from_pandas(df), Partitioned(df, [2]), gp.Dataset(df, partition_rows=2)):
+        if isinstance(data, Partitioned):
+            op = JoinGroupby(["v"], stats=STATS).fit(data, ["k"])
+            out = gp.to_pandas(op.transform(gp.from_pandas(df), ["k"]))
+        else:
+            out = gp.to_pandas(gp.Workflow(["k"] >> JoinGroupby(["v"], stats=STATS)).fit(data).transform(df))
+        pd.testing.assert_frame_equal(out, want, rtol=1e-6)
+    text = df.assign(v=pd.Series(["x", "y", "x", None, "y"], dtype="category"))
+    with pytest.raises(SchemaError, match=r"JoinGroupby \(cont_cols\): column 'v' has dtype category \(str values\)"):
+        JoinGroupby(["v"], stats=("sum",)).fit(text, ["k"])

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,6 +15,8 @@ import pytest
 import gpupipe as gp
 from pipelines import STAGES, criteo_ctr, flights_delay
 from pipelines._split import split_flights
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
@@ -129,3 +135,47 @@ def test_run_without_a_backend_takes_the_active_one(module, monkeypatch):
         from pipelines._runner import resolve
 
         assert resolve(None, None) == ("pandas", None)
+
+
+# ------------------------------------------------------------------------------------ run(out=)
+def _files(path):
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_a_run_killed_while_saving_leaves_the_previous_runs_outputs_together(tmp_path):
+    """result.json and workflow/ were written before model/ and training.png: a run killed while saving its model
+    left its own result and workflow beside the previous run's model and chart, which gp.load_checkpoint and
+    `gpupipe predict` took for the pair."""
+    out = tmp_path / "out"
+    with gp.use_backend("pandas"):
+        criteo_ctr.run(backend="pandas", rows=3000, seed=0, progress=False, out=out, baseline=None)
+    (out / "notes.txt").write_text("mine")
+    before = _files(out)
+    child = textwrap.dedent(f"""
+        import os, gpupipe as gp
+        from pipelines import criteo_ctr
+        def die(*args, **kwargs):
+            os.kill(os.getpid(), 9)
+        gp.save_checkpoint = die
+        criteo_ctr.run(backend="pandas", rows=3000, seed=1, progress=False, out={str(out)!r}, baseline=None)
+    """)
+    proc = subprocess.run([sys.executable, "-c", child], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr
+    assert {k: v for k, v in _files(out).items() if not k.startswith(".")} == before
+    assert json.loads((out / "result.json").read_text())["extra"]["seed"] == 0
+
+
+def test_a_run_refuses_an_out_it_could_not_write_before_any_work(tmp_path, monkeypatch):
+    """out= a file: the run read, fitted and trained, then failed making the directory (its results lost)."""
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "dir" / "model").mkdir(parents=True)
+    (tmp_path / "dir" / "model" / "mine.csv").write_text("x")
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(gp.datasets, "criteo", no_data)
+    with pytest.raises(gp.ParameterError, match=r"criteo-ctr run: out .*is a file"):
+        criteo_ctr.run(backend="pandas", rows=3000, progress=False, out=tmp_path / "file")
+    with pytest.raises(gp.WorkflowFormatError, match=r"criteo-ctr run: .*mine\.csv"):
+        criteo_ctr.run(backend="pandas", rows=3000, progress=False, out=tmp_path / "dir")

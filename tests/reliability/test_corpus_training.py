@@ -74,7 +74,7 @@ def test_duplicate_names_and_non_frames_are_refused(prepared):
     dup = pd.concat([out, out[["x"]]], axis=1)
     expect_error(SchemaError, lambda: gp.to_tensors(dup, schema), "duplicate", "'x'")
     expect_error(SchemaError, lambda: gp.Loader(dup, schema=schema), "duplicate")
-    expect_error(DataError, lambda: gp.to_tensors([1, 2], schema), "list")
+    expect_error(ParameterError, lambda: gp.to_tensors([1, 2], schema), "list")
     expect_error(SchemaError, lambda: gp.to_tensors(pd.DataFrame({0: [1.0]})), "strings")
 
 

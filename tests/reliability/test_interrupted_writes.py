@@ -1,6 +1,6 @@
-"""Workflow saves, model checkpoints and parquet writes interrupted at each step of their atomic swap.
+"""Workflow saves, model checkpoints, parquet writes and ``Dataset.to_parquet`` interrupted midway.
 
-All three go through gpupipe/_files.py; whichever step fails (the writer midway, renaming the
+All go through gpupipe/_files.py; whichever step fails (the writer midway, renaming the
 previous save aside, renaming the new one in), the previous save, checkpoint or file is still
 there under its name, loadable, and no temporary or ``.old-*`` directory is left beside it.
 """
@@ -8,6 +8,10 @@ there under its name, loadable, and no temporary or ``.old-*`` directory is left
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +23,8 @@ from helpers import fail_rename
 
 import gpupipe as gp
 from gpupipe import ops
+
+ROOT = Path(__file__).resolve().parents[2]
 
 STEPS = ["writer", "rename-aside", "rename-in"]
 
@@ -121,3 +127,84 @@ def test_parquet_write(tmp_path, monkeypatch, step):
         monkeypatch.undo()
         assert _leftovers(path) == []
         pd.testing.assert_frame_equal(gp.read_parquet(path), gp.from_pandas(_data(0)))
+
+
+# ------------------------------------------------------------------------------ Dataset.to_parquet
+def _parts(path: Path) -> dict[str, bytes]:
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def _rows(path: Path) -> list[tuple[int, float]]:
+    """What a reader of the directory takes for the output."""
+    frame = gp.read_parquet(path)
+    return list(zip(frame["a"].tolist(), frame["x"].tolist(), strict=True))
+
+
+def _pairs(df: pd.DataFrame) -> list[tuple[int, float]]:
+    return list(zip(df["a"].tolist(), df["x"].tolist(), strict=True))
+
+
+def test_dataset_to_parquet_failing_at_a_partition_leaves_the_previous_parts(tmp_path, monkeypatch):
+    """The parts were written in place: a disk full at the 2nd of 3 partitions left 2 new parts beside 1 from
+    before (or 1 part in a new directory), and reading the directory gave 6 rows, 2 of them wrong (2 of 6)."""
+    import gpupipe.io.dataset as dataset
+
+    out = tmp_path / "out"
+    df = pd.DataFrame({"a": np.arange(6), "x": np.arange(6.0)})
+    with gp.use_backend("pandas"):
+        gp.Dataset(df.assign(x=-1.0), partition_rows=2).to_parquet(out)
+        (out / "notes.txt").write_text("kept")
+        before = _parts(out)
+        real, calls = dataset._write_part, []
+
+        def full(part, path, *args):
+            calls.append(path)
+            if len(calls) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            time.sleep(0.2)  # still being written when the other one fails
+            return real(part, path, *args)
+
+        monkeypatch.setattr(dataset, "_write_part", full)
+        for target in (out, tmp_path / "new"):
+            calls.clear()
+            with pytest.raises(OSError, match="No space"):
+                gp.Dataset(df, partition_rows=2).to_parquet(target)
+        monkeypatch.undo()
+        assert _parts(out) == before  # no temporary left inside either
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+        assert _rows(out) == _pairs(df.assign(x=-1.0))
+        gp.Dataset(df.iloc[:4], partition_rows=2).to_parquet(out)  # two parts: the third is removed
+        assert sorted(_parts(out)) == ["notes.txt", "part-00000.parquet", "part-00001.parquet"]
+        assert _rows(out) == _pairs(df.iloc[:4])
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["existing", "new"])
+def test_dataset_to_parquet_killed_at_a_partition_leaves_no_partial_output(tmp_path, exists):
+    """A process killed once it had written the 1st of 3 partitions left that part under the directory, which a
+    reader took for the whole output: 2 rows of 6 (new directory), or 2 new rows among 4 old ones."""
+    out = tmp_path / "out"
+    old = pd.DataFrame({"a": np.arange(6), "x": -1.0})
+    with gp.use_backend("pandas"):
+        if exists:
+            gp.Dataset(old, partition_rows=2).to_parquet(out)
+    child = textwrap.dedent(f"""
+        import os, numpy as np, pandas as pd, gpupipe as gp
+        import gpupipe.io.dataset as dataset
+        real = dataset._write_part
+        def die(part, path, *args):
+            real(part, path, *args)
+            os.kill(os.getpid(), 9)  # SIGKILL once the first part is whole
+        dataset._write_part = die
+        gp.set_backend("pandas")
+        df = pd.DataFrame({{"a": np.arange(6), "x": np.arange(6.0)}})
+        gp.Dataset(df, partition_rows=2).to_parquet({str(out)!r})
+    """)
+    proc = subprocess.run([sys.executable, "-c", child], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -9, proc.stderr
+    with gp.use_backend("pandas"):
+        if exists:
+            assert _rows(out) == _pairs(old)
+            gp.Dataset(old.iloc[:2]).to_parquet(out)  # the next write removes what the killed one left inside
+            assert sorted(_parts(out)) == ["part-00000.parquet"]
+        else:
+            assert not out.exists()

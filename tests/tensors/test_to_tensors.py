@@ -212,6 +212,27 @@ def test_a_dataset_is_refused_with_advice():
         gp.to_tensors(DS())
 
 
+@pytest.mark.parametrize("kind", ["table", "record batch"])
+def test_arrow_data_is_refused_as_the_loader_refuses_it(kind):
+    # a pyarrow Table has `columns` too (its arrays): to_tensors said "column names must be strings, got
+    # [<pyarrow.lib.ChunkedArray ...>]"
+    table = pa.table({"x": [1.0, 2.0], "c": [0, 1], "y": [0.0, 1.0]})
+    data = table if kind == "table" else table.to_batches()[0]
+    schema = _schema(["x"], ["c"], "y", card=2)
+    with pytest.raises(gp.ParameterError, match=r"^to_tensors: frame must be a pandas or cuDF DataFrame.*, got a "
+                       r"pyarrow\.lib\.(Table|RecordBatch); convert Arrow data with gp\.from_arrow\(\.\.\.\) first$"):
+        gp.to_tensors(data, schema=schema)
+    with pytest.raises(gp.ParameterError, match=r"^gp\.Loader: data must be .*, got a pyarrow\.lib\.(Table|RecordBatch); "
+                       r"convert Arrow data with gp\.from_arrow\(\.\.\.\) first$"):
+        gp.Loader(data, schema=schema, batch_size=2)
+    tt = gp.to_tensors(gp.from_arrow(data), schema=schema)  # as the advice says
+    assert tt["x"].tolist() == [1.0, 2.0] and tt["c"].tolist() == [0, 1]
+    assert next(iter(gp.Loader(gp.from_arrow(data), schema=schema, batch_size=2, shuffle=False))).label.tolist() == [
+        0.0, 1.0]
+    with pytest.raises(gp.ParameterError, match=r"to_tensors: frame .*a Series is one column: series\.to_frame\(\)"):
+        gp.to_tensors(pd.Series([1.0, 2.0], name="x"), schema=_schema(["x"]))
+
+
 # -- memory does not grow with rows ------------------------------------------------------------------
 def _rss() -> int:
     with open("/proc/self/statm") as fh:

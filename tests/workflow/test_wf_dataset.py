@@ -369,3 +369,83 @@ def test_relative_paths_are_read_and_written_where_they_were_given(tmp_path, mon
         written = lazy.to_parquet("out")
     assert sorted(p.name for p in (tmp_path / "a" / "out").iterdir()) == ["part-00000.parquet", "part-00001.parquet"]
     assert gp.read_parquet(tmp_path / "a" / written)["x"].tolist() == [1, 2, 3]
+
+
+def test_a_dataset_of_files_with_decimal_and_date_columns_fits_as_the_file_read_in_memory(tmp_path):
+    """gp.read_parquet keeps DECIMAL and DATE columns Arrow-backed and the Workflow makes them float64 and
+    datetime64 on entry; a gp.Dataset of the same file handed its partitions to the ops unconverted, which refused
+    the decimals (FillMissing, Normalize, Clip, JoinGroupby), or built an output schema that refused them."""
+    import datetime
+    from decimal import Decimal
+
+    table = pa.table({
+        "amount": pa.array([Decimal("1.10"), None, Decimal("2.25"), Decimal("-3.00"), Decimal("0.01"), Decimal("5.5"),
+                            Decimal("7"), Decimal("1.10")], type=pa.decimal128(10, 2)),
+        "day": pa.array([datetime.date(2020, 1, 31), None, datetime.date(1960, 2, 29), datetime.date(2100, 12, 31),
+                         datetime.date(2020, 3, 1), datetime.date(1999, 1, 1), datetime.date(1999, 1, 1),
+                         datetime.date(1999, 1, 2)]),
+        "k": ["a", "b", "a", "b", "c", "a", "c", "a"],
+    })
+    path = tmp_path / "t.parquet"
+    pq.write_table(table, path)
+
+    def workflow():
+        return gp.Workflow(["amount"] >> ops.FillMissing() >> ops.Clip(lower=-1) >> ops.Normalize(),
+                           ["amount"] >> ops.Rename(postfix="_mm") >> ops.NormalizeMinMax(),
+                           ["k"] >> ops.JoinGroupby(cont_cols=["amount"], stats=("count", "mean", "max")),
+                           ["day"] >> ops.DateParts(parts=("year", "dow")))
+
+    want = workflow().fit_transform(gp.read_parquet(path))
+    wf = workflow().fit(gp.Dataset(path, partition_rows=3))
+    got = wf.transform(gp.Dataset(path, partition_rows=3)).to_frame()
+    pd.testing.assert_frame_equal(got, want)
+    pd.testing.assert_frame_equal(wf.transform(gp.read_parquet(path)), want)
+
+
+def test_a_null_label_or_target_is_counted_in_the_partition_the_error_names(backend, tmp_path) -> None:
+    """Nulls in the label of several partitions: the error stops at one bad partition, and said "has 2 null" of
+    data holding 8 with no word of which part it counted; it names the partition, its file and rows."""
+    import re
+
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(4):
+        y = rng.integers(0, 2, 6).astype("float64")
+        if i:
+            y[[1, 4]] = np.nan  # 2 in each of the last three files, 6 in all
+        path = tmp_path / f"p{i}.parquet"
+        pq.write_table(pa.table({"k": list("ababab"), "x": np.arange(6.0), "y": y}), path, row_group_size=3)
+        files.append(pd.read_parquet(path))
+    whole = pd.concat(files, ignore_index=True)
+    whole.loc[[8, 9], "y"] = np.nan  # 8 in all
+
+    def named(exc: Exception, what: str) -> tuple[pd.Series, int]:
+        m = re.match(rf"partition (\d) of the dataset \((.+)\): {what} column 'y' has (\d+) null", str(exc))
+        assert m, str(exc)
+        part, where, count = int(m[1]), m[2], int(m[3])
+        rows = re.fullmatch(r"rows (\d+) to (\d+) of (.+)", where)
+        if rows is None:  # a whole file
+            assert where == str(tmp_path / f"p{part}.parquet")
+            return files[part]["y"], count
+        source = whole if rows[3] == "the frame" else pd.read_parquet(rows[3])
+        return source["y"].iloc[int(rows[1]):int(rows[2]) + 1], count
+
+    label = gp.Workflow(["x"] >> ops.Normalize(), label="y")
+    target = gp.Workflow(["k"] >> ops.TargetEncoding("y"))
+    datasets = [gp.Dataset(str(tmp_path)), gp.Dataset(str(tmp_path / "p1.parquet"), partition_rows=3),
+                gp.Dataset(gp.from_pandas(whole), partition_rows=6)]
+    for ds in datasets:
+        for wf, what in ((label, "label"), (target, "TargetEncoding: target")):
+            with pytest.raises(DataError) as info:
+                wf.fit(ds)
+            values, count = named(info.value, what)
+            assert count == int(values.isna().sum()) > 0
+    # a lazy transform: the partition named where it is computed by number, else said to be one
+    fitted = gp.Workflow(["x"] >> ops.Normalize(), label="y").fit(gp.Dataset(files[0]))
+    lazy = fitted.transform(datasets[0])
+    with pytest.raises(DataError) as info:
+        list(lazy.iter_partitions())
+    assert str(info.value).startswith(f"partition 1 of the dataset ({tmp_path / 'p1.parquet'}): label column 'y' "
+                                      "has 2 null")
+    with pytest.raises(DataError, match=r"^a partition of the dataset: label column 'y' has 2 null"):
+        lazy.to_frame()
