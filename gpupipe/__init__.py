@@ -29,6 +29,7 @@ from .errors import (
     OutOfMemoryError,
     ParameterError,
     SchemaError,
+    WorkerDiedError,
     WorkflowFormatError,
 )
 from .io import (
@@ -82,6 +83,7 @@ __all__ = [
     "ParameterError",
     "Schema",
     "SchemaError",
+    "WorkerDiedError",
     "WorkflowFormatError",
     "__version__",
     "available_backends",

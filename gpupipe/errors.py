@@ -19,6 +19,7 @@ __all__ = [
     "OutOfMemoryError",
     "ParameterError",
     "SchemaError",
+    "WorkerDiedError",
     "WorkflowFormatError",
 ]
 
@@ -54,6 +55,16 @@ class DataError(GpupipeError, ValueError):
 
 class WorkflowFormatError(GpupipeError, ValueError):
     """A saved workflow or checkpoint is tampered with, truncated, of a newer format, or unsaveable."""
+
+
+class WorkerDiedError(GpupipeError, RuntimeError):
+    """A task of a ``gp.Dataset`` computation killed every Dask worker process that ran it.
+
+    Raised from Dask's ``distributed.scheduler.KilledWorker`` (its ``__cause__``) once the task has been
+    running on ``distributed.scheduler.allowed-failures + 1`` workers that died: a worker past its
+    memory limit, or a crash in native code. The message names the partition (its file and rows) and
+    what to try.
+    """
 
 
 class OutOfMemoryError(GpupipeError, MemoryError, RuntimeError):

@@ -10,12 +10,14 @@ with gpupipe's own readers and conformed to that schema, so a partition has exac
 for text) and a Dataset fit equals the in-memory fit.
 
 Computation uses the active Dask client when there is one (``distributed.Client``, or
-``gp.distributed.cluster()``), else Dask's default local scheduler.
+``gp.distributed.cluster()``), else Dask's default local scheduler. On a client, a task that killed every
+worker it ran on (Dask's ``KilledWorker``) is a :class:`~gpupipe.errors.WorkerDiedError` naming its partition.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._files import atomic_write_entries
 from ..backend import Dispatch, backend_of, get_backend
-from ..errors import DataError, GpupipeError, ParameterError, SchemaError
+from ..errors import DataError, GpupipeError, ParameterError, SchemaError, WorkerDiedError
 from ._sources import Source, check_storage_options, expand, fmt_of, is_url
 
 if TYPE_CHECKING:
@@ -175,14 +177,17 @@ class Dataset:
 
     def to_frame(self) -> Any:
         """Compute every partition and concatenate them into one frame (index 0..n-1)."""
-        return self._ddf.compute().reset_index(drop=True)
+        ddf = self._ddf.optimize()  # the graph that runs: the key of a task that failed names its partition
+        (frame,) = self._compute([ddf], {key: i for i, key in enumerate(ddf.__dask_keys__())})
+        return frame.reset_index(drop=True)
 
     def head(self, n: int = 5) -> Any:
-        """The first ``n`` rows of the first partition."""
+        """The first ``n`` rows of the first partition (a gpupipe error computing it names the partition)."""
         from .. import _validate as V
 
         n = V.integer(n, "n", "Dataset.head", min_value=0)
-        return self._ddf.get_partition(0).compute().head(n).reset_index(drop=True)
+        (first,) = self._compute([self._ddf.get_partition(0)], 0)
+        return first.head(n).reset_index(drop=True)
 
     def map_partials(self, fn: Callable[[Any], Any]) -> list[Any]:
         """``[fn(partition) for partition in self]``, computed in parallel, in partition order.
@@ -196,18 +201,16 @@ class Dataset:
         from .. import _validate as V
 
         V.callable_param(fn, "fn", "Dataset.map_partials", "a partition, returning its partial result")
+        parts = self._ddf.to_delayed()
         tasks = [dask.delayed(_partial_of, pure=False)(fn, self._partition_name(i), part)
-                 for i, part in enumerate(self._ddf.to_delayed())]
-        return list(dask.compute(*tasks))
+                 for i, part in enumerate(parts)]
+        return list(self._compute(tasks, _owners(parts, tasks)))
 
     def iter_partitions(self) -> Iterator[Any]:
         """Yield each partition, computed, one at a time (only one is held by this iterator). A gpupipe error
         computing one (reading it, or a lazy transform's check) names the partition."""
         for i in range(self.num_partitions):
-            try:
-                part = self._ddf.get_partition(i).compute()
-            except GpupipeError as exc:
-                raise _in_partition(exc, self._partition_name(i)) from None
+            (part,) = self._compute([self._ddf.get_partition(i)], i)
             yield part.reset_index(drop=True)
 
     def _partition_name(self, i: int) -> str:
@@ -286,9 +289,10 @@ class Dataset:
                 base = root.rstrip("/")
                 held = [p[len(base) + 1:] for p in fs.find(base) if p.startswith(base + "/")] if fs.exists(base) else []
             self._check_output(directory, url, held, _location(url, True))
+            parts = self._ddf.to_delayed()
             tasks = [dask.delayed(_write_part, pure=False)(part, f"{url}/part-{i:05d}.parquet", storage_options)
-                     for i, part in enumerate(self._ddf.to_delayed())]
-            dask.compute(*tasks)
+                     for i, part in enumerate(parts)]
+            self._compute(tasks, _owners(parts, tasks))
             with remote_errors(url, "write"):
                 stale = [p for p in (fs.glob(f"{root}/part-*.parquet") if fs.exists(root) else [])
                          if (k := _part_number(p)) is not None and k >= n]
@@ -314,10 +318,12 @@ class Dataset:
         from dask.base import get_scheduler
 
         # absolute: the parts are written by the tasks, which may run in workers started in another directory
+        parts = self._ddf.to_delayed()
         tasks = [dask.delayed(_write_part, pure=False)(part, str(directory.absolute() / f"part-{i:05d}.parquet"))
-                 for i, part in enumerate(self._ddf.to_delayed())]
+                 for i, part in enumerate(parts)]
+        owners = _owners(parts, tasks)
         if get_scheduler(collections=tasks) is not dask.threaded.get:
-            dask.compute(*tasks)
+            self._compute(tasks, owners)
             return
         # Dask's local threads, in a pool of this call's own: when one part fails, the parts still being written
         # finish before the error leaves here, so none lands (or recreates its directory) after the caller's cleanup
@@ -326,8 +332,49 @@ class Dataset:
         from dask.system import CPU_COUNT
 
         with ThreadPoolExecutor(dask.config.get("num_workers", None) or CPU_COUNT) as pool:
-            dask.compute(*tasks, pool=pool)
+            self._compute(tasks, owners, pool=pool)
 
+    def _compute(self, work: Sequence[Any], owner: Mapping[Any, int] | int, **kwargs: Any) -> tuple[Any, ...]:
+        """``dask.compute(*work, **kwargs)``, naming the partition an error is of: ``owner`` maps the keys of the
+        tasks that run to partition numbers, or is the one partition all of ``work`` belongs to. A task that killed
+        every worker it ran on (distributed's ``KilledWorker``) is a :class:`~gpupipe.errors.WorkerDiedError` naming
+        its partition; a gpupipe error computing the one partition ``owner`` names it too."""
+        import dask
+
+        try:
+            return dask.compute(*work, **kwargs)
+        except GpupipeError as exc:
+            if isinstance(owner, int):
+                raise _in_partition(exc, self._partition_name(owner)) from None
+            raise
+        except Exception as exc:
+            # distributed is imported wherever a client could have raised it
+            killed = getattr(sys.modules.get("distributed.scheduler"), "KilledWorker", None)
+            if killed is None or not isinstance(exc, killed):
+                raise
+            raise self._worker_died(exc, owner if isinstance(owner, int) else owner.get(exc.task)) from exc
+
+    def _worker_died(self, exc: Any, part: int | None) -> WorkerDiedError:
+        """The :class:`~gpupipe.errors.WorkerDiedError` to raise from the ``KilledWorker`` ``exc`` of a task of
+        partition ``part`` (None: of a task belonging to no single partition)."""
+        allowed = int(exc.allowed_failures)
+        tried = allowed + 1
+        address = getattr(getattr(exc, "last_worker", None), "address", None)
+        last = f", the last at {address}" if address else ""
+        text = (f"every Dask worker that ran it died while running it ({tried} worker{'s' * (tried > 1)}"
+                f"{last}; Dask task {exc.task!r}), so Dask gave up on it. A worker dies when it outgrows its memory "
+                "(its nanny ends it near its memory_limit; the system may end it sooner) or crashes in native code; "
+                "its log says which. Try: more memory per worker (gp.distributed.cluster(memory_limit=...), fewer "
+                "workers with more each), smaller partitions (gp.Dataset(..., partition_rows=...)), or, for workers "
+                "lost to other causes, more tries per task (the scheduler's distributed.scheduler.allowed-failures, "
+                f"now {allowed}: dask.config.set({{'distributed.scheduler.allowed-failures': N}}) before "
+                "gp.distributed.cluster() starts it). A worker's death counts against every task it was running, so "
+                "the partition that ended it may be another one running beside this one")
+        if part is None:
+            return WorkerDiedError(f"a task of the dataset's computation that belongs to no single partition: {text}")
+        died = WorkerDiedError(text)
+        _in_partition(died, self._partition_name(part))  # named as a gpupipe error computing it is
+        return died
 
     def _check_output(self, directory: Any, where: str, held: list[str], target: tuple[str, str]) -> None:
         """ParameterError unless ``directory`` (named ``where``, holding the files ``held``, relative paths) may
@@ -349,6 +396,11 @@ class Dataset:
             V.fail("Dataset.to_parquet", "directory", directory, "an empty directory, a new one, or one an earlier "
                    "to_parquet wrote", f"{where} holds {data[:5]}{'...' if len(data) > 5 else ''}, which readers of "
                    "the directory would read with the new part files; choose another directory, or remove them")
+
+
+def _owners(parts: Sequence[Any], tasks: Sequence[Any]) -> dict[Any, int]:
+    """The keys of each partition's delayed ``parts[i]`` and of the task ``tasks[i]`` computed from it → ``i``."""
+    return {d.key: i for batch in (parts, tasks) for i, d in enumerate(batch)}
 
 
 def _location(path: str, remote: bool) -> tuple[str, str]:
