@@ -193,16 +193,31 @@ def _check_model_fits(model: Any, loader: Any, what: str) -> Any:
         encoded_alike = (model_schema is not None and c in model_schema
                          and model_schema[c].properties.get("op") is not None
                          and model_schema[c].properties.get("op") == schema[c].properties.get("op"))
-        if int(d) > int(m) or (encoded_alike and int(d) != int(m)):
-            bad[c] = (int(d), int(m))
+        # the same cardinality from another fit (a refit Workflow): ids of other values
+        refit = encoded_alike and _vocabularies_differ(model_schema[c], schema[c])
+        if int(d) > int(m) or (encoded_alike and int(d) != int(m)) or refit:
+            bad[c] = (int(d), int(m), refit)
     if bad:
-        detail = ", ".join(f"{c!r}: data {d} ids, model {m}" for c, (d, m) in bad.items())
+        detail = ", ".join(f"{c!r}: data {d} ids, model {m}" + (" (another fit of its vocabulary)" if refit else "")
+                           for c, (d, m, refit) in bad.items())
+        if any(refit for _, _, refit in bad.values()):  # model.schema would pass the check, not fix the ids
+            advice = ("the Workflow was fitted again after the model was built, so its ids name other values: "
+                      "transform the data with the Workflow the model was trained with (the one saved with it), or "
+                      "train a model on the refit Workflow's output")
         msg = (f"the {what} loader's categorical columns do not fit the model's embeddings ({detail}): more ids "
                f"than a table has, or another vocabulary of the same encoder. {advice}")
         raise SchemaError(msg)
     if order["cont"] is None and order["cat"] is None:
         return loader
     return _InModelOrder(loader, order["cont"], order["cat"])
+
+
+def _vocabularies_differ(mine: Any, theirs: Any) -> bool:
+    """True when two columns' schemas record the vocabulary digests of different fits (``properties["vocabulary"]``,
+    see ``Categorify.vocabulary_digest``); False when either records none (a schema inferred from the data, or
+    saved before digests were recorded)."""
+    a, b = mine.properties.get("vocabulary"), theirs.properties.get("vocabulary")
+    return a is not None and b is not None and a != b
 
 
 class _InModelOrder:
