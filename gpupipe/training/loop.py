@@ -732,6 +732,8 @@ def train(
                         value > best_value + (stopper.min_delta if stopper else 0.0) if higher
                         else value < best_value - (stopper.min_delta if stopper else 0.0))
                     if value is not None and value != value:  # NaN metric never improves
+                        if stopper is not None or checkpoint is not None:
+                            raise _undefined_monitor_error(monitor, epoch, stopper is not None)
                         improved = best_value is None
                     if improved:
                         best_value, result.best_epoch, bad_epochs = value, epoch, 0
@@ -763,6 +765,18 @@ def train(
                 writer.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _undefined_monitor_error(monitor: str, epoch: int, stopping: bool) -> DataError:
+    """The validation metric that picks the best epoch is NaN: the AUC of labels holding one class. Every later
+    epoch would compare as no better than the first, so early stopping would stop and restore the first epoch's
+    weights, and ``checkpoint=`` would keep the first epoch, whatever the training did."""
+    uses = "early stopping" if stopping else "checkpoint= (written at each epoch that improves it)"
+    return DataError(f"validation after epoch {epoch}: the {monitor} is undefined (NaN: the validation labels hold "
+                     f"only one class), so {uses} cannot pick the best epoch by it (it would keep epoch 1 whatever "
+                     "came later); validate on rows of both classes, or monitor another metric: "
+                     "early_stopping=gp.EarlyStopping(metric='logloss')"
+                     + ("" if stopping else " (with patience=epochs, every epoch is trained)"))
 
 
 def _check_early_stopping_arg(spec: Any, where: str) -> None:

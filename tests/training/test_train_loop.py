@@ -374,3 +374,24 @@ def test_predict_refuses_any_shuffling_loader_before_a_batch():
     with torch.no_grad():
         direct = torch.sigmoid(model.eval()(cont, cat)).reshape(-1)
     torch.testing.assert_close(gp.predict(model, in_order), direct)
+
+
+@pytest.mark.parametrize("how", ["early_stopping", "checkpoint"])
+def test_a_one_class_validation_set_cannot_pick_the_best_epoch_by_auc(how, tmp_path):
+    # its AUC is NaN every epoch, which never compares as better: early stopping stopped and restored epoch 1, and
+    # checkpoint= kept epoch 1 while the model went on training
+    schema = make_schema()
+    cont, cat, label = learnable(600, seed=3)
+    train = StandInLoader(cont[:500], cat[:500], label[:500], 100, shuffle=True, schema=schema)
+    val = StandInLoader(cont[500:], cat[500:], torch.ones(100), 50, schema=schema)
+    kw = {"early_stopping": 1} if how == "early_stopping" else {"checkpoint": tmp_path / "ckpt"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(DataError, match=r"after epoch 1: the auc is undefined .*only one class.*metric='logloss'"):
+            gp.train(_model(schema), train, val=val, epochs=4, lr=1e-2, progress=False, **kw)
+        # monitoring the log loss trains and picks as it should; without either, the NaN AUC is only reported
+        result = gp.train(_model(schema), train, val=val, epochs=4, lr=1e-2, progress=False,
+                          early_stopping=gp.EarlyStopping(metric="logloss", patience=4))
+        assert len(result.history) == 4 and result.best_epoch > 1
+        result = gp.train(_model(schema), train, val=val, epochs=2, lr=1e-2, progress=False)
+    assert len(result.history) == 2 and np.isnan(result.metrics["auc"])
