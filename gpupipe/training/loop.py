@@ -452,13 +452,14 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
 
     The scores are in the loader's row order, so the loader must not shuffle: build it with
     ``gp.Loader(data, shuffle=False, ...)`` (``shuffle=True`` is ``gp.Loader``'s default, for
-    training). Score ``i`` is then row ``i`` of the data (with ``world_size=1``).
+    training). Score ``i`` is then row ``i`` of the data.
 
     Raises
     ------
     ParameterError
-        ``loader.shuffle`` is True, or ``loader.drop_last`` is True and the loader's last batch is
-        short, so that rows would get no score (both checked before any batch); or a bad argument.
+        ``loader.shuffle`` is True, ``loader.world_size`` is above 1 (a rank's share of the rows),
+        or ``loader.drop_last`` is True and the loader's last batch is short, so that rows would get
+        no score (all checked before any batch); or a bad argument.
     SchemaError
         The loader's columns do not fit the model's.
 
@@ -479,6 +480,13 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
         V.fail("gp.predict", "loader.shuffle", True, "False",
                "scores come in the loader's order, and a shuffling loader (gp.Loader's default) draws a random "
                "order, so they would match no row of the data: build it with gp.Loader(..., shuffle=False)")
+    world = getattr(loader, "world_size", 1)
+    if V.is_integer(world) and int(world) > 1:
+        V.fail("gp.predict", "loader.world_size", int(world), "1",
+               f"a rank's loader holds every {int(world)}th row from its rank on, padded by repeating rows "
+               "(DistributedSampler's split), so score i would not be row i of the data: score on one process with "
+               "gp.Loader(..., shuffle=False) (world_size=1), or give each rank its own rows with world_size=1 "
+               "(gp.Dataset(files[rank::world_size]))")
     _check_no_rows_dropped(loader)
     V.choice(task, ["binary", "regression"], "task", "gp.predict", none_ok=True, none_means="the model's task")
     V.flag(amp, "amp", "gp.predict", none_ok=True, none_means="on for CUDA, off on the CPU")

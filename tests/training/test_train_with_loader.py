@@ -180,6 +180,20 @@ def test_predict_refuses_a_drop_last_loader_that_drops_rows_before_any_batch(mon
     torch.testing.assert_close(gp.predict(model, exact), everything)
 
 
+@pytest.mark.parametrize("rank", [0, 1])
+def test_predict_refuses_a_ranks_share_of_the_rows_before_any_batch(rank, monkeypatch):
+    # rank 0 of 2 scored rows 0, 2, 4, ... and row 0 again as padding: 6 scores for 11 rows, none said which
+    df = _bn_frame(11)
+    schema = gp.Schema.infer(df, label="y")
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(schema, hidden=(4,))
+    share = gp.Loader(df, batch_size=4, shuffle=False, schema=schema, rank=rank, world_size=2)
+    assert sum(len(b) for b in share) == 6
+    monkeypatch.setattr(gp.Loader, "__iter__", lambda self: pytest.fail("a batch was read before the check"))
+    with pytest.raises(gp.ParameterError, match=r"gp.predict: loader.world_size must be 1, got 2.*world_size=1"):
+        gp.predict(model, share)
+
+
 def test_evaluate_and_validation_refuse_a_drop_last_loader_that_drops_rows(monkeypatch):
     """Metrics over a drop_last loader left its short last batch out (8 of 10 rows scored, AUC of those rows, nothing
     said); evaluate and train's validation refuse it before any batch, as predict does. Training keeps drop_last."""
