@@ -606,7 +606,10 @@ def train(
         An int is the patience on the default metric (``auc`` / ``rmse``); needs ``val``.
     checkpoint : path, optional
         Directory for :func:`save_checkpoint`: written after each epoch that improved the
-        validation metric (each epoch without ``val``), with ``extra={"epoch", "metrics"}``.
+        validation metric (each epoch without ``val``), with ``extra={"epoch", "metrics"}``. It holds
+        the model's weights (BatchNorm statistics included), not the optimizer's state: ``train`` on a
+        model loaded from it starts Adam afresh (zero moments, step 1) and counts epochs from 1 (a
+        shuffling loader draws epoch 0's order again), so its weights are not those of one longer run.
     log_dir : path, optional
         TensorBoard scalars per epoch, when ``tensorboard`` is installed (a warning otherwise).
     progress : bool, default True
