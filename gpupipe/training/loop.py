@@ -617,7 +617,8 @@ def train(
     amp : bool, optional
         bf16 autocast; default on for CUDA, off on CPU. Validation always runs in float32.
     task : {"binary", "regression"}, optional
-        Defaults to ``model.task``. Binary trains BCE-with-logits, regression MSE.
+        Defaults to ``model.task`` (and must equal it when the model has one: scoring and checkpoints go
+        by it). Binary trains BCE-with-logits, regression MSE.
     threads : int, optional
         torch intra-op threads for this call (``torch.set_num_threads``, which is process-wide: torch
         work in other threads meanwhile uses the same count; the previous count is restored after, so
@@ -679,6 +680,12 @@ def train(
         _check_loader(val, "validation", need_label=True)
         _check_no_rows_dropped(val, where, "val", "validation metrics would leave them out", "gp.Loader(..., drop_last=False)")
     _check_one_row_batches(model, loader)
+    own = getattr(_unwrapped(model), "task", None)
+    if task is not None and own is not None and task != own:
+        V.fail(where, "task", task, f"None or the model's own task, {own!r}",
+               f"the model was built with task={own!r}, which gp.predict, gp.evaluate, its checkpoint and "
+               f"batch_predict go by: trained as {task!r}, its outputs would be read as another task's "
+               f"(a regression value through a sigmoid); build the model with task={task!r}")
     task = _task_of(model, task)
     if task == "binary":
         _check_binary_labels_up_front(loader, "training")

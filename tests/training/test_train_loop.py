@@ -395,3 +395,20 @@ def test_a_one_class_validation_set_cannot_pick_the_best_epoch_by_auc(how, tmp_p
         assert len(result.history) == 4 and result.best_epoch > 1
         result = gp.train(_model(schema), train, val=val, epochs=2, lr=1e-2, progress=False)
     assert len(result.history) == 2 and np.isnan(result.metrics["auc"])
+
+
+def test_train_refuses_a_task_other_than_the_models_before_any_batch():
+    # a binary model trained as regression was then scored through a sigmoid by gp.predict (values in (0, 1) for
+    # targets around 5), by its checkpoint and by batch_predict, with nothing said
+    schema = make_schema()
+    cont, cat, _ = learnable(256)
+    target = 3 * cont[:, 0] + 5
+    loader = StandInLoader(cont, cat, target, 64, schema=schema)
+    loader.__class__ = type("Counted", (StandInLoader,), {"__iter__": lambda self: pytest.fail("a batch was read")})
+    with pytest.raises(gp.ParameterError, match=r"gp.train: task must be None or the model's own task, 'binary'.*"
+                                                r"task='regression'"):
+        gp.train(_model(schema), loader, task="regression", progress=False)
+    loader.__class__ = StandInLoader
+    model = _model(schema, task="regression")
+    gp.train(model, loader, task="regression", epochs=2, lr=1e-2, progress=False)
+    assert gp.predict(model, loader).max() > 1
