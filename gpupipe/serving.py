@@ -109,6 +109,15 @@ def check_model_matches(workflow: Any, model: Any) -> None:
     if differ:
         detail = ", ".join(f"{c!r} model {m} / workflow {w}" for c, (m, w) in differ.items())
         problems.append(f"cardinalities differ ({detail}): the vocabularies are not the ones the model was trained on")
+    if schema is not None and hasattr(schema, "cardinalities"):
+        # as many ids, but of another fit of the workflow (refit on other data): the ids name other values
+        want = workflow.output_schema
+        refit = [c for c in cat if c in want_cards and c not in differ and c in schema and c in want
+                 and None not in (schema[c].properties.get("vocabulary"), want[c].properties.get("vocabulary"))
+                 and schema[c].properties["vocabulary"] != want[c].properties["vocabulary"]]
+        if refit:
+            problems.append(f"the vocabularies of {refit} are of another fit than the model's (the workflow was "
+                            "fitted again: the same number of ids, naming other values)")
     if problems:
         msg = ("the model does not match the workflow: " + "; ".join(problems)
                + ". Score with the workflow the model was trained with (the same run's saved workflow and checkpoint)")

@@ -225,6 +225,15 @@ def test_errors_come_before_any_work(saved, parts, tmp_path, monkeypatch):
     wrong = gp.models.TabularMLP.from_schema(other.output_schema, hidden=(4,))
     with pytest.raises(SchemaError, match=r"cardinalities differ \('shop' model 3 / workflow 7"):
         gp.batch_predict(wf_dir, wrong, directory, progress=False)
+    # fitted again on data whose shops are counted in another order: as many ids, naming other shops
+    refit = gp.Workflow.load(wf_dir)
+    data = make_data(3000, seed=0)
+    counts = data["shop"].value_counts()
+    swap = {counts.index[0]: counts.index[-1], counts.index[-1]: counts.index[0]}
+    refit.fit(data.assign(shop=data["shop"].map(swap).fillna(data["shop"])))
+    assert refit.output_schema.cardinalities == gp.Workflow.load(wf_dir).output_schema.cardinalities
+    with pytest.raises(SchemaError, match=r"the vocabularies of \['shop'\] are of another fit than the model's"):
+        gp.batch_predict(refit, model_dir, directory, progress=False)
     fewer = gp.Workflow(["x"] >> ops.Normalize(), label="y").fit(make_data(100, seed=0))
     small = gp.models.TabularMLP.from_schema(fewer.output_schema, hidden=(4,))
     with pytest.raises(SchemaError, match=r"categorical columns: the model takes \[\], the workflow outputs \['shop', 'hour'\]"):

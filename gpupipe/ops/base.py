@@ -47,12 +47,15 @@ class ColumnInfo:
     """What the workflow knows about a column between ops: role, dtype and (for ids) cardinality.
 
     ``role`` is ``"cont"``, ``"cat"`` or ``None`` (not decided yet: the workflow infers it at the end,
-    floats and integers becoming ``cont`` unless an op made them ``cat``).
+    floats and integers becoming ``cont`` unless an op made them ``cat``). ``vocabulary`` names the
+    fitted mapping from ids to values (a digest, :meth:`Categorify.vocabulary_digest`), so that ids of
+    another fit, of the same cardinality, are told apart; ops that keep the ids pass it on.
     """
 
     dtype: str
     role: str | None = None
     cardinality: int | None = None
+    vocabulary: str | None = None
 
 
 class _OpClass(type):

@@ -132,6 +132,7 @@ class Categorify(StatOp):
             self.kinds_[col] = kind
             self.vocab_[col] = self._select(counts)
         self._indexes: dict[Any, Any] = {}
+        self._digests: dict[str, str] = {}
 
     def _select(self, counts: Any) -> Any:
         """Order by descending count, then ascending value; apply freq_threshold and max_size."""
@@ -149,7 +150,28 @@ class Categorify(StatOp):
         return self._first_vocab_id + len(self.vocab_[column])
 
     def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
-        return {c: ColumnInfo("int64", "cat", self.cardinality(c)) for c in columns}
+        return {c: ColumnInfo("int64", "cat", self.cardinality(c), self.vocabulary_digest(c)) for c in columns}
+
+    def vocabulary_digest(self, column: str) -> str:
+        """16 hex digits of the sha256 of what ``column``'s ids mean: the values in id order and the special ids.
+
+        Two fits give the same digest exactly when every id reads back as the same value, whatever the counts: a
+        refit on other data whose vocabulary has as many values in another order (ids of other values, the same
+        cardinality) gets another digest. It goes into the output schema (``properties["vocabulary"]``), so a
+        model built from one fit is not fed ids of another (``gp.train``/``gp.predict``, ``batch_predict``). The
+        same on every backend and after ``Workflow.load``.
+        """
+        import hashlib
+        import json
+
+        self.check_fitted()
+        cache = self.__dict__.setdefault("_digests", {})
+        digest = cache.get(column)
+        if digest is None:
+            values = F.canonical_values(self.vocab_[column]["value"].to_numpy())
+            text = json.dumps([self.kinds_[column], self._first_vocab_id, [str(v) for v in values.tolist()]])
+            digest = cache[column] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return digest
 
     # -- transforming ----------------------------------------------------------------------
     def _index(self, column: str, backend: str, dtype: Any) -> Any:
@@ -420,3 +442,4 @@ class Categorify(StatOp):
                                              "count": art["count"].to_numpy().astype("int64")})
             self.kinds_[col] = kind
         self._indexes = {}
+        self._digests = {}

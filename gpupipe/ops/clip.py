@@ -100,7 +100,7 @@ class Clip(Op):
 
     def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
         return {c: ColumnInfo("float64" if self._to_float(info[c].dtype) else info[c].dtype, info[c].role,
-                              self._clipped_cardinality(c, info[c])) for c in columns}
+                              self._clipped_cardinality(c, info[c]), info[c].vocabulary) for c in columns}
 
     def _clipped_cardinality(self, column: str, info: ColumnInfo) -> int | None:
         """The cardinality of ids ``0 .. cardinality - 1`` once clipped: a lower bound above the ids raises every id

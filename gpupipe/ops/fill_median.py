@@ -60,7 +60,7 @@ class FillMedian(StatOp):
 
     def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
         # ids (role cat) have no nulls, and a median of ids lies among them: the cardinality holds
-        out = {c: ColumnInfo("float64", info[c].role, info[c].cardinality) for c in columns}
+        out = {c: ColumnInfo("float64", info[c].role, info[c].cardinality, info[c].vocabulary) for c in columns}
         if self.add_indicator:
             out.update({c + INDICATOR_SUFFIX: ColumnInfo("float32", "cont") for c in columns})
         return out

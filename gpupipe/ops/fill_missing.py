@@ -84,7 +84,7 @@ class FillMissing(Op):
         for c in columns:
             src = info[c]
             dtype = "float64" if self._to_float(src.dtype) else F.plain_dtype_name(src.dtype)
-            out[c] = ColumnInfo(dtype, src.role, src.cardinality)
+            out[c] = ColumnInfo(dtype, src.role, src.cardinality, src.vocabulary)
         if self.add_indicator:
             out.update({c + INDICATOR_SUFFIX: ColumnInfo("float32", "cont") for c in columns})
         return out

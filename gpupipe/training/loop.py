@@ -193,16 +193,31 @@ def _check_model_fits(model: Any, loader: Any, what: str) -> Any:
         encoded_alike = (model_schema is not None and c in model_schema
                          and model_schema[c].properties.get("op") is not None
                          and model_schema[c].properties.get("op") == schema[c].properties.get("op"))
-        if int(d) > int(m) or (encoded_alike and int(d) != int(m)):
-            bad[c] = (int(d), int(m))
+        # the same cardinality from another fit (a refit Workflow): ids of other values
+        refit = encoded_alike and _vocabularies_differ(model_schema[c], schema[c])
+        if int(d) > int(m) or (encoded_alike and int(d) != int(m)) or refit:
+            bad[c] = (int(d), int(m), refit)
     if bad:
-        detail = ", ".join(f"{c!r}: data {d} ids, model {m}" for c, (d, m) in bad.items())
+        detail = ", ".join(f"{c!r}: data {d} ids, model {m}" + (" (another fit of its vocabulary)" if refit else "")
+                           for c, (d, m, refit) in bad.items())
+        if any(refit for _, _, refit in bad.values()):  # model.schema would pass the check, not fix the ids
+            advice = ("the Workflow was fitted again after the model was built, so its ids name other values: "
+                      "transform the data with the Workflow the model was trained with (the one saved with it), or "
+                      "train a model on the refit Workflow's output")
         msg = (f"the {what} loader's categorical columns do not fit the model's embeddings ({detail}): more ids "
                f"than a table has, or another vocabulary of the same encoder. {advice}")
         raise SchemaError(msg)
     if order["cont"] is None and order["cat"] is None:
         return loader
     return _InModelOrder(loader, order["cont"], order["cat"])
+
+
+def _vocabularies_differ(mine: Any, theirs: Any) -> bool:
+    """True when two columns' schemas record the vocabulary digests of different fits (``properties["vocabulary"]``,
+    see ``Categorify.vocabulary_digest``); False when either records none (a schema inferred from the data, or
+    saved before digests were recorded)."""
+    a, b = mine.properties.get("vocabulary"), theirs.properties.get("vocabulary")
+    return a is not None and b is not None and a != b
 
 
 class _InModelOrder:
@@ -437,13 +452,14 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
 
     The scores are in the loader's row order, so the loader must not shuffle: build it with
     ``gp.Loader(data, shuffle=False, ...)`` (``shuffle=True`` is ``gp.Loader``'s default, for
-    training). Score ``i`` is then row ``i`` of the data (with ``world_size=1``).
+    training). Score ``i`` is then row ``i`` of the data.
 
     Raises
     ------
     ParameterError
-        ``loader.shuffle`` is True, or ``loader.drop_last`` is True and the loader's last batch is
-        short, so that rows would get no score (both checked before any batch); or a bad argument.
+        ``loader.shuffle`` is True, ``loader.world_size`` is above 1 (a rank's share of the rows),
+        or ``loader.drop_last`` is True and the loader's last batch is short, so that rows would get
+        no score (all checked before any batch); or a bad argument.
     SchemaError
         The loader's columns do not fit the model's.
 
@@ -464,6 +480,13 @@ def predict(model: torch.nn.Module, loader: Iterable[Any], *, task: str | None =
         V.fail("gp.predict", "loader.shuffle", True, "False",
                "scores come in the loader's order, and a shuffling loader (gp.Loader's default) draws a random "
                "order, so they would match no row of the data: build it with gp.Loader(..., shuffle=False)")
+    world = getattr(loader, "world_size", 1)
+    if V.is_integer(world) and int(world) > 1:
+        V.fail("gp.predict", "loader.world_size", int(world), "1",
+               f"a rank's loader holds every {int(world)}th row from its rank on, padded by repeating rows "
+               "(DistributedSampler's split), so score i would not be row i of the data: score on one process with "
+               "gp.Loader(..., shuffle=False) (world_size=1), or give each rank its own rows with world_size=1 "
+               "(gp.Dataset(files[rank::world_size]))")
     _check_no_rows_dropped(loader)
     V.choice(task, ["binary", "regression"], "task", "gp.predict", none_ok=True, none_means="the model's task")
     V.flag(amp, "amp", "gp.predict", none_ok=True, none_means="on for CUDA, off on the CPU")
@@ -583,7 +606,10 @@ def train(
         An int is the patience on the default metric (``auc`` / ``rmse``); needs ``val``.
     checkpoint : path, optional
         Directory for :func:`save_checkpoint`: written after each epoch that improved the
-        validation metric (each epoch without ``val``), with ``extra={"epoch", "metrics"}``.
+        validation metric (each epoch without ``val``), with ``extra={"epoch", "metrics"}``. It holds
+        the model's weights (BatchNorm statistics included), not the optimizer's state: ``train`` on a
+        model loaded from it starts Adam afresh (zero moments, step 1) and counts epochs from 1 (a
+        shuffling loader draws epoch 0's order again), so its weights are not those of one longer run.
     log_dir : path, optional
         TensorBoard scalars per epoch, when ``tensorboard`` is installed (a warning otherwise).
     progress : bool, default True
@@ -591,7 +617,8 @@ def train(
     amp : bool, optional
         bf16 autocast; default on for CUDA, off on CPU. Validation always runs in float32.
     task : {"binary", "regression"}, optional
-        Defaults to ``model.task``. Binary trains BCE-with-logits, regression MSE.
+        Defaults to ``model.task`` (and must equal it when the model has one: scoring and checkpoints go
+        by it). Binary trains BCE-with-logits, regression MSE.
     threads : int, optional
         torch intra-op threads for this call (``torch.set_num_threads``, which is process-wide: torch
         work in other threads meanwhile uses the same count; the previous count is restored after, so
@@ -653,6 +680,12 @@ def train(
         _check_loader(val, "validation", need_label=True)
         _check_no_rows_dropped(val, where, "val", "validation metrics would leave them out", "gp.Loader(..., drop_last=False)")
     _check_one_row_batches(model, loader)
+    own = getattr(_unwrapped(model), "task", None)
+    if task is not None and own is not None and task != own:
+        V.fail(where, "task", task, f"None or the model's own task, {own!r}",
+               f"the model was built with task={own!r}, which gp.predict, gp.evaluate, its checkpoint and "
+               f"batch_predict go by: trained as {task!r}, its outputs would be read as another task's "
+               f"(a regression value through a sigmoid); build the model with task={task!r}")
     task = _task_of(model, task)
     if task == "binary":
         _check_binary_labels_up_front(loader, "training")
@@ -717,6 +750,8 @@ def train(
                         value > best_value + (stopper.min_delta if stopper else 0.0) if higher
                         else value < best_value - (stopper.min_delta if stopper else 0.0))
                     if value is not None and value != value:  # NaN metric never improves
+                        if stopper is not None or checkpoint is not None:
+                            raise _undefined_monitor_error(monitor, epoch, stopper is not None)
                         improved = best_value is None
                     if improved:
                         best_value, result.best_epoch, bad_epochs = value, epoch, 0
@@ -748,6 +783,18 @@ def train(
                 writer.close()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _undefined_monitor_error(monitor: str, epoch: int, stopping: bool) -> DataError:
+    """The validation metric that picks the best epoch is NaN: the AUC of labels holding one class. Every later
+    epoch would compare as no better than the first, so early stopping would stop and restore the first epoch's
+    weights, and ``checkpoint=`` would keep the first epoch, whatever the training did."""
+    uses = "early stopping" if stopping else "checkpoint= (written at each epoch that improves it)"
+    return DataError(f"validation after epoch {epoch}: the {monitor} is undefined (NaN: the validation labels hold "
+                     f"only one class), so {uses} cannot pick the best epoch by it (it would keep epoch 1 whatever "
+                     "came later); validate on rows of both classes, or monitor another metric: "
+                     "early_stopping=gp.EarlyStopping(metric='logloss')"
+                     + ("" if stopping else " (with patience=epochs, every epoch is trained)"))
 
 
 def _check_early_stopping_arg(spec: Any, where: str) -> None:

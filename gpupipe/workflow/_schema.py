@@ -93,7 +93,9 @@ def build_schema(plan: Plan, label: str | None, input_dtypes: dict[str, str]) ->
     for node in plan.outputs:
         for name, phys in node:
             ci = info[phys]
-            props = {"op": origin[phys]} if phys in origin else {}
+            props: dict[str, Any] = {"op": origin[phys]} if phys in origin else {}
+            if ci.role == "cat" and ci.vocabulary is not None:
+                props["vocabulary"] = ci.vocabulary
             if ci.role == "cat" and ci.cardinality is None:
                 msg = (f"output column {name!r}: {lost.get(phys, 'an op')} turned its categorical ids into values that "
                        "are no longer ids an embedding can index (no cardinality); apply it before the op that makes "

@@ -92,7 +92,20 @@ def test_frequency_order_and_ties_by_value(backend):
 def test_output_info_is_cat_int64():
     op = Categorify(num_oov_buckets=2).fit(_frame(), ["s"])
     info = op.output_info(["s"], {"s": ColumnInfo("str")})
-    assert info["s"] == ColumnInfo("int64", "cat", 2 + 2 + 5)
+    assert info["s"] == ColumnInfo("int64", "cat", 2 + 2 + 5, op.vocabulary_digest("s"))
+
+
+def test_the_vocabulary_digest_tells_fits_apart_by_what_their_ids_mean(backend):
+    frame = gp.from_pandas(pd.DataFrame({"s": ["a", "a", "b", "c"], "i": [5, 5, 6, 7]}))
+    digest = Categorify().fit(frame, ["s", "i"]).vocabulary_digest
+    # other counts, the same ids: the same digest; the same cardinality, other ids: another
+    again = Categorify().fit(gp.from_pandas(pd.DataFrame({"s": ["a", "a", "a", "b", "c"], "i": [5, 5, 5, 6, 7]})),
+                             ["s", "i"]).vocabulary_digest
+    swapped = Categorify().fit(gp.from_pandas(pd.DataFrame({"s": ["b", "b", "a", "c"], "i": [6, 6, 5, 7]})),
+                               ["s", "i"]).vocabulary_digest
+    assert again("s") == digest("s") and again("i") == digest("i")
+    assert swapped("s") != digest("s") and swapped("i") != digest("i")
+    assert len({digest("s"), digest("i"), Categorify(num_oov_buckets=2).fit(frame, ["s"]).vocabulary_digest("s")}) == 3
 
 
 def test_fit_transform_equals_fit_then_transform(backend):

@@ -374,3 +374,41 @@ def test_predict_refuses_any_shuffling_loader_before_a_batch():
     with torch.no_grad():
         direct = torch.sigmoid(model.eval()(cont, cat)).reshape(-1)
     torch.testing.assert_close(gp.predict(model, in_order), direct)
+
+
+@pytest.mark.parametrize("how", ["early_stopping", "checkpoint"])
+def test_a_one_class_validation_set_cannot_pick_the_best_epoch_by_auc(how, tmp_path):
+    # its AUC is NaN every epoch, which never compares as better: early stopping stopped and restored epoch 1, and
+    # checkpoint= kept epoch 1 while the model went on training
+    schema = make_schema()
+    cont, cat, label = learnable(600, seed=3)
+    train = StandInLoader(cont[:500], cat[:500], label[:500], 100, shuffle=True, schema=schema)
+    val = StandInLoader(cont[500:], cat[500:], torch.ones(100), 50, schema=schema)
+    kw = {"early_stopping": 1} if how == "early_stopping" else {"checkpoint": tmp_path / "ckpt"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(DataError, match=r"after epoch 1: the auc is undefined .*only one class.*metric='logloss'"):
+            gp.train(_model(schema), train, val=val, epochs=4, lr=1e-2, progress=False, **kw)
+        # monitoring the log loss trains and picks as it should; without either, the NaN AUC is only reported
+        result = gp.train(_model(schema), train, val=val, epochs=4, lr=1e-2, progress=False,
+                          early_stopping=gp.EarlyStopping(metric="logloss", patience=4))
+        assert len(result.history) == 4 and result.best_epoch > 1
+        result = gp.train(_model(schema), train, val=val, epochs=2, lr=1e-2, progress=False)
+    assert len(result.history) == 2 and np.isnan(result.metrics["auc"])
+
+
+def test_train_refuses_a_task_other_than_the_models_before_any_batch():
+    # a binary model trained as regression was then scored through a sigmoid by gp.predict (values in (0, 1) for
+    # targets around 5), by its checkpoint and by batch_predict, with nothing said
+    schema = make_schema()
+    cont, cat, _ = learnable(256)
+    target = 3 * cont[:, 0] + 5
+    loader = StandInLoader(cont, cat, target, 64, schema=schema)
+    loader.__class__ = type("Counted", (StandInLoader,), {"__iter__": lambda self: pytest.fail("a batch was read")})
+    with pytest.raises(gp.ParameterError, match=r"gp.train: task must be None or the model's own task, 'binary'.*"
+                                                r"task='regression'"):
+        gp.train(_model(schema), loader, task="regression", progress=False)
+    loader.__class__ = StandInLoader
+    model = _model(schema, task="regression")
+    gp.train(model, loader, task="regression", epochs=2, lr=1e-2, progress=False)
+    assert gp.predict(model, loader).max() > 1

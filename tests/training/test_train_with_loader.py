@@ -180,6 +180,20 @@ def test_predict_refuses_a_drop_last_loader_that_drops_rows_before_any_batch(mon
     torch.testing.assert_close(gp.predict(model, exact), everything)
 
 
+@pytest.mark.parametrize("rank", [0, 1])
+def test_predict_refuses_a_ranks_share_of_the_rows_before_any_batch(rank, monkeypatch):
+    # rank 0 of 2 scored rows 0, 2, 4, ... and row 0 again as padding: 6 scores for 11 rows, none said which
+    df = _bn_frame(11)
+    schema = gp.Schema.infer(df, label="y")
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(schema, hidden=(4,))
+    share = gp.Loader(df, batch_size=4, shuffle=False, schema=schema, rank=rank, world_size=2)
+    assert sum(len(b) for b in share) == 6
+    monkeypatch.setattr(gp.Loader, "__iter__", lambda self: pytest.fail("a batch was read before the check"))
+    with pytest.raises(gp.ParameterError, match=r"gp.predict: loader.world_size must be 1, got 2.*world_size=1"):
+        gp.predict(model, share)
+
+
 def test_evaluate_and_validation_refuse_a_drop_last_loader_that_drops_rows(monkeypatch):
     """Metrics over a drop_last loader left its short last batch out (8 of 10 rows scored, AUC of those rows, nothing
     said); evaluate and train's validation refuse it before any batch, as predict does. Training keeps drop_last."""
@@ -224,3 +238,50 @@ def test_binary_labels_other_than_0_1_are_refused_before_any_training_step(where
         with pytest.raises(gp.DataError, match=f"the {what} labels hold values other than 0 and 1"):
             gp.train(model, train, val=val, epochs=2, progress=False)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def _swapped_vocabulary(frame):
+    """The frame with its two most frequent cities' names swapped: a refit gives as many ids, naming other values."""
+    return frame.assign(city=frame["city"].map({"e": "a", "a": "e"}).fillna(frame["city"]))
+
+
+@pytest.mark.parametrize("entry", ["train", "evaluate", "predict"])
+def test_a_refit_workflow_of_the_same_cardinality_is_refused_before_any_batch(entry, monkeypatch, tmp_path):
+    raw = _raw(600, 0)
+    with gp.use_backend("pandas"):
+        wf = gp.Workflow(["dist"] >> ops.FillMissing(fill_value=0) >> ops.Normalize(),
+                         ["city"] >> ops.Categorify() >> ops.FillMissing(), label="y").fit(raw)
+        torch.manual_seed(0)
+        model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(4,))
+        gp.save_checkpoint(model, tmp_path / "model")
+        before = wf.transform(raw)["city"].to_numpy()
+        wf.fit(_swapped_vocabulary(raw))  # the same five cities, counted in another order
+        frame = wf.transform(raw)
+    assert wf.output_schema.cardinalities["city"] == model.schema.cardinalities["city"]
+    assert not np.array_equal(frame["city"].to_numpy(), before)  # the same rows get other ids
+    loader = gp.Loader(frame, batch_size=128, shuffle=False, schema=wf.output_schema)
+    monkeypatch.setattr(type(loader), "__iter__", lambda self: pytest.fail("a batch was read"))
+    call = {"train": lambda m: gp.train(m, loader, progress=False), "evaluate": lambda m: gp.evaluate(m, loader),
+            "predict": lambda m: gp.predict(m, loader)}[entry]
+    for m in (model, gp.load_checkpoint(tmp_path / "model")):
+        with pytest.raises(gp.SchemaError, match=r"'city'.*another fit of its vocabulary.*fitted again"):
+            call(m)
+
+
+def test_the_same_vocabulary_refit_saved_or_fitted_on_a_dataset_is_accepted(tmp_path):
+    raw = _raw(600, 0)
+    with gp.use_backend("pandas"):
+        def workflow():
+            return gp.Workflow(["dist"] >> ops.FillMissing(fill_value=0) >> ops.Normalize(),
+                               ["city"] >> ops.Categorify(), label="y")
+
+        wf = workflow().fit(raw)
+        torch.manual_seed(0)
+        model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(4,))
+        wf.save(tmp_path / "wf")
+        refits = [workflow().fit(raw.sample(frac=1.0, random_state=1)), workflow().fit(gp.Dataset(raw, partition_rows=70)),
+                  gp.Workflow.load(tmp_path / "wf")]
+        expected = gp.predict(model, gp.Loader(wf.transform(raw), shuffle=False, schema=wf.output_schema))
+        for other in refits:
+            loader = gp.Loader(other.transform(raw), shuffle=False, schema=other.output_schema)
+            assert torch.equal(gp.predict(model, loader), expected)
