@@ -164,13 +164,32 @@ class Categorify(StatOp):
         import hashlib
         import json
 
+        import numpy as np
+
         self.check_fitted()
         cache = self.__dict__.setdefault("_digests", {})
         digest = cache.get(column)
         if digest is None:
-            values = F.canonical_values(self.vocab_[column]["value"].to_numpy())
-            text = json.dumps([self.kinds_[column], self._first_vocab_id, [str(v) for v in values.tolist()]])
-            digest = cache[column] = hashlib.sha256(text.encode()).hexdigest()[:16]
+            values = np.asarray(F.canonical_values(self.vocab_[column]["value"].to_numpy()))
+            h = hashlib.sha256(json.dumps([self.kinds_[column], self._first_vocab_id, len(values)]).encode())
+            # the values' bytes in one width per kind, whatever dtype the column had (an int32 and an int64 fit of
+            # the same values agree); no Python object per value (2.7M Criteo ids: 0.55 s as text, 0.01 s so)
+            if values.dtype.kind in "iu":
+                big = values.dtype.kind == "u" and len(values) and int(values.max()) > np.iinfo(np.int64).max
+                h.update(b"u8" if big else b"i8")
+                h.update(values.astype("<u8" if big else "<i8").tobytes())
+            elif values.dtype.kind == "b":
+                h.update(values.astype("u1").tobytes())
+            else:  # text: the UTF-8 bytes and where each value ends
+                import pyarrow as pa
+
+                text = pa.array(values, type=pa.large_string(), from_pandas=True)
+                _, offsets, data = text.buffers()
+                ends = np.frombuffer(offsets, dtype="<i8", count=len(text) + 1)
+                h.update(ends.tobytes())
+                if data is not None:
+                    h.update(memoryview(data)[:int(ends[-1])])
+            digest = cache[column] = h.hexdigest()[:16]
         return digest
 
     # -- transforming ----------------------------------------------------------------------

@@ -291,3 +291,15 @@ def test_a_categorical_of_python_int_categories_encodes_as_its_ints():
     assert want["c"].tolist() == [4, 5, 1, 4, 5, 3, 3]  # 7, 9 and 10 twice each: ordered by value
     pd.testing.assert_frame_equal(wf.fit_transform(cat), want)
     pd.testing.assert_frame_equal(wf.fit(cat).transform(cat), want)
+
+
+def test_the_vocabulary_digest_reads_values_not_their_dtype_or_joined_text():
+    """The digest hashes each kind's values in one width (an int32 and an int64 fit of the same ids agree, as a
+    Workflow loaded from parquet or given other-width data must) and the text with where each value ends."""
+    def digest(values, dtype=None):
+        return Categorify().fit(pd.DataFrame({"c": pd.Series(values, dtype=dtype)}), ["c"]).vocabulary_digest("c")
+
+    assert digest([3, 1, 1, 2], "int32") == digest([3, 1, 1, 2], "int64") == digest([3, 1, 1, 2], "UInt16")
+    assert digest(["ab", "c", "c"]) != digest(["a", "bc", "bc"])
+    assert digest(["", "x", "x"]) != digest(["x", "", ""])
+    assert digest([2**63, 1, 1], "uint64") != digest([1, 2, 2], "uint64")
