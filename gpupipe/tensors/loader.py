@@ -64,6 +64,7 @@ import functools
 import inspect
 import math
 import os
+import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -626,7 +627,9 @@ class Loader:
         """Use ``epoch`` for the next iteration (as ``DistributedSampler.set_epoch``); a non-negative integer."""
         from .. import _validate as V
 
-        self.epoch = V.integer(epoch, "epoch", "Loader.set_epoch", min_value=0)
+        epoch = V.integer(epoch, "epoch", "Loader.set_epoch", min_value=0)
+        with _EPOCH_LOCK:
+            self.epoch = epoch
 
     def _rank_rows(self, n: int) -> int:
         return math.ceil(n / self.world_size) if self.world_size > 1 else n
@@ -649,8 +652,9 @@ class Loader:
         return None
 
     def __iter__(self) -> Iterator[Batch]:
-        epoch = self.epoch
-        self.epoch += 1
+        with _EPOCH_LOCK:  # two threads starting epochs at once get one each, never the same
+            epoch = self.epoch
+            self.epoch += 1
         if self._staged is not None:
             return self._iter_table(self._staged, epoch)
         return self._iter_dataset(epoch)
@@ -813,6 +817,8 @@ class Loader:
 
 
 #: batches each helper thread may have gathered ahead of the consumer
+#: held while a Loader reads and advances its epoch (iter) or sets it (set_epoch)
+_EPOCH_LOCK = threading.Lock()
 _AHEAD = 4
 
 
@@ -832,7 +838,6 @@ def _gather_ahead(staged: _Staged | _Records, slices: Iterator[torch.Tensor], wo
     it is handed to the consumer, in the consumer's context, whichever thread gathered it.
     """
     import queue
-    import threading
 
     order = list(slices)
     n = workers + 1

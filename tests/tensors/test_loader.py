@@ -502,3 +502,30 @@ def test_an_abandoned_iterator_collected_in_a_gather_thread_closes_cleanly(monke
         t.join(5)
     assert not [t for t in threading.enumerate() if t.name.startswith("gpupipe-gather")]
     assert raised == []
+
+
+def test_two_threads_starting_epochs_at_once_get_one_each():
+    """iter() read the epoch and advanced it in two steps: two threads starting an epoch together could both read
+    the same epoch and get the same order. The advance is forced slow here so that the other thread's iter()
+    comes between the two steps."""
+    import time
+
+    class SlowEpoch(int):
+        def __add__(self, other):
+            time.sleep(0.3)  # the other thread's iter() runs meanwhile
+            return int(self) + other
+
+    df = _frame(500)
+    loader = gp.Loader(df, batch_size=50, seed=3, schema=SCHEMA)
+    expected = {e: [b.cont[:, 0].tolist() for b in gp.Loader(df, batch_size=50, seed=3, schema=SCHEMA)._iter_table(
+        loader._staged, e)] for e in (0, 1)}
+    loader.epoch = SlowEpoch(0)
+    started = []
+    other = threading.Thread(target=lambda: started.append(iter(loader)))
+    other.start()
+    time.sleep(0.05)
+    mine = iter(loader)
+    other.join()
+    orders = sorted([[b.cont[:, 0].tolist() for b in it] for it in (mine, started[0])])
+    assert orders == sorted([expected[0], expected[1]])
+    assert loader.epoch == 2
