@@ -632,3 +632,39 @@ def test_a_glob_reads_the_same_files_on_object_storage_as_on_a_local_disk(tmp_pa
         for where in (str(tmp_path), url):
             with pytest.raises(FileNotFoundError, match=r"no \w+ matches the pattern.*skipped"):
                 gp.read_parquet(f"{where}/_tmp*/*.parquet")
+
+
+@pytest.mark.parametrize("suffix, codec", [(".gz", "gzip"), (".bz2", "bz2"), (".zst", "zstd"), (".zstd", "zstd"),
+                                           (".lz4", "lz4"), (".br", "brotli")])
+def test_compressed_csv_reads_alike_in_read_csv_and_dataset(tmp_path, suffix, codec):
+    """Every compression read_csv knows by name, gp.Dataset knows too, in a directory as well as named, and from
+    a URL: .zstd and .br files were parsed undecompressed (a column-count or UTF-8 error), and gp.Dataset could not
+    tell the format of .lz4, .br and .zstd files."""
+    text = b"a,b\n1,x\n2,y\n"
+    path = tmp_path / f"f.csv{suffix}"
+    with pa.CompressedOutputStream(str(path), codec) as f:
+        f.write(text)
+    want = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    for got in (gp.read_csv(path), gp.read_csv(tmp_path), gp.Dataset(path).to_frame(), gp.Dataset(tmp_path).to_frame()):
+        assert_frame_equal(got, want, check_dtype=False)
+    fsspec = pytest.importorskip("fsspec")
+    url = f"memory://gpupipe-test-compressed/f.csv{suffix}"
+    fsspec.filesystem("memory").pipe(url, path.read_bytes())
+    try:
+        assert_frame_equal(gp.read_csv(url), want, check_dtype=False)
+        assert_frame_equal(gp.Dataset(url).to_frame(), want, check_dtype=False)
+    finally:
+        fsspec.filesystem("memory").rm(url)
+
+
+def test_xz_csv_is_refused_by_name_in_read_csv_and_dataset(tmp_path):
+    """Arrow has no xz codec: a .csv.xz file is a DataError naming it and saying to decompress it, not a UTF-8 or
+    column-count error from parsing compressed bytes, nor (in gp.Dataset) an unknown format."""
+    import lzma
+
+    path = tmp_path / "f.csv.xz"
+    path.write_bytes(lzma.compress(b"a,b\n1,x\n2,y\n"))
+    for read in (gp.read_csv, lambda p: gp.Dataset(p).to_frame()):
+        for where in (path, tmp_path):
+            with pytest.raises(gp.DataError, match=r"f\.csv\.xz: .*cannot decompress \.xz.*decompress it first"):
+                read(where)

@@ -23,7 +23,7 @@ from .._files import atomic_write_file
 from ..backend import Dispatch, get_backend
 from ..backend.frame import stored_row_numbers
 from ..errors import DataError, SchemaError
-from ._sources import Source, check_storage_options, expand, remote_errors
+from ._sources import CSV_COMPRESSIONS, Source, check_storage_options, expand, remote_errors
 from ._unify import columns_to_read, conform_table, unify
 from .convert import arrow_to_pandas, check_column_names, to_arrow
 
@@ -404,7 +404,7 @@ _CSV_NULL_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN"
                     "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 #: bytes pyarrow parses per CSV block (a partition read stops after the block holding its last row)
 _CSV_BLOCK = 1 << 24
-_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".lz4", ".zst", ".zstd", ".br", ".xz")
+_COMPRESSED_SUFFIXES = tuple(CSV_COMPRESSIONS)
 _CSV_KEYWORDS = ("columns", "dtype", "sep", "na_values", "header", "names", "skip_rows")
 
 
@@ -778,9 +778,7 @@ def _may_hold_hex(src: Source) -> bool:
             return False
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
             return m.find(b"0x") >= 0 or m.find(b"0X") >= 0  # memchr speed; a regex scan took 0.5 s per 150 MB
-    import pyarrow as pa
-
-    with (src.open(compression="infer") if src.remote else pa.input_stream(src.path, compression="detect")) as f:
+    with src.open(compression="infer") as f:
         tail = b""
         while chunk := f.read(_CSV_BLOCK):
             block = tail + chunk
