@@ -407,6 +407,26 @@ def test_csv_hexadecimal_text_reads_as_text_as_pandas_reads_it(tmp_path):
         assert gp.read_csv(tmp_path / "d.csv")["code"].tolist() == [10, 16]
 
 
+def test_csv_hexadecimal_text_in_an_integer_dtype_column_is_refused_by_name(tmp_path):
+    """dtype={"code": "int64"} on a column holding 0x10 read 16 (Arrow's integer parser takes hex) where pandas
+    raises: a DataError naming the file, the column and the value, from a plain or compressed file."""
+    import gzip
+
+    text = "code,n,note\n0x10,1,a\n3,2,0x5\n"
+    (tmp_path / "h.csv").write_text(text)
+    (tmp_path / "h.csv.gz").write_bytes(gzip.compress(text.encode()))
+    with pytest.raises(ValueError):
+        pd.read_csv(tmp_path / "h.csv", dtype={"code": "int64"})
+    with gp.use_backend("pandas"):
+        for name in ("h.csv", "h.csv.gz"):
+            for dtype in ("int64", "Int64", "uint8", int):
+                with pytest.raises(gp.DataError, match=r"h\.csv.*: column 'code' holds hexadecimal text \('0x10'\)"):
+                    gp.read_csv(tmp_path / name, dtype={"code": dtype})
+            got = gp.read_csv(tmp_path / name, dtype={"n": "int32"})  # hex elsewhere: the integer column reads
+            assert got["n"].tolist() == [1, 2] and got["code"].tolist() == ["0x10", "3"]
+            assert gp.read_csv(tmp_path / name, dtype={"code": "str"})["code"].tolist() == ["0x10", "3"]
+
+
 def test_csv_unsigned_ids_beyond_int64_read_alike_on_both_backends(backend, tmp_path):
     """Non-negative integers beyond int64 read as exact unsigned ids on both backends: pyarrow's float64 inference
     is re-read (``_exact_big_integers``); libcudf types such a column UINT64 itself (cpp/src/io/csv/reader_impl.cu,

@@ -792,12 +792,13 @@ def _hex_as_text(table: pa.Table, src: Source, opts: Mapping[str, Any], read: An
                  convert: Any) -> pa.Table:
     """Integer columns (no dtype given) holding hexadecimal text read as that text, as pandas and Polars read them:
     Arrow's integer parser takes ``0x10`` as 16, so ``0x10`` and ``16`` in one column became one value, and hex
-    codes lost their form."""
+    codes lost their form. An integer column ``dtype=`` asked for holding hexadecimal text is a DataError naming
+    it, as pandas refuses it."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
-    ints = [f.name for f in table.schema if f.name not in opts["dtype"] and pa.types.is_integer(f.type)]
+    ints = [f.name for f in table.schema if pa.types.is_integer(f.type)]
     if not ints or len(set(table.column_names)) < table.num_columns or not _may_hold_hex(src):  # repeated names: refused later
         return table
     text_convert = pcsv.ConvertOptions(column_types={c: pa.string() for c in ints}, include_columns=ints,
@@ -806,8 +807,16 @@ def _hex_as_text(table: pa.Table, src: Source, opts: Mapping[str, Any], read: An
         text = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=text_convert)
     for name in ints:
         values = text.column(name)
-        if pc.any(pc.match_substring_regex(values, r"^\s*[+-]?0[xX]")).as_py():
-            table = table.set_column(table.schema.get_field_index(name), name, values)
+        hex_text = pc.match_substring_regex(values, r"^\s*[+-]?0[xX]")
+        if not pc.any(hex_text).as_py():
+            continue
+        if name in opts["dtype"]:
+            first = values.filter(hex_text)[0].as_py()
+            msg = (f"{src.name}: column {name!r} holds hexadecimal text ({first!r}), which dtype="
+                   f"{opts['dtype'][name]!r} does not read as a decimal integer; read it as text (dtype={{{name!r}: "
+                   f"'str'}}) and convert it (int(v, 16)), or fix the value")
+            raise DataError(msg)
+        table = table.set_column(table.schema.get_field_index(name), name, values)
     return table
 
 
