@@ -355,6 +355,39 @@ def test_csv_values_that_do_not_read_as_the_column_type_name_the_column(tmp_path
         gp.read_csv(p, dtype={"id": "float16"})
 
 
+@pytest.mark.parametrize("values", [["True", "1"], ["1", "0"], ["true", "false"], ["TRUE", "0"], ["false", "0"],
+                                    ["True", "NA", "1"], ["1", "NA", "0"], ["true", "NA", "false"], ["0", "FALSE", ""]])
+def test_csv_booleans_as_words_or_digits_read_as_pandas_reads_them(tmp_path, values):
+    """Arrow takes 1 and 0 as booleans too: a column holding True and 1 read as [True, True]. A column mixing the
+    words and the digits reads as text, as pandas reads it; the words alone are booleans, 1 and 0 alone integers,
+    in read_csv and gp.Dataset."""
+    p = tmp_path / "b.csv"
+    p.write_text("a,n\n" + "".join(f"{v},{i}\n" for i, v in enumerate(values)))
+    def typed(column: pd.Series) -> list:  # each value with its kind (True == 1 in Python), ints and floats alike
+        kinds = {bool: "bool", int: "number", float: "number", str: "text"}
+        return [None if pd.isna(v) else (kinds[type(v.item() if isinstance(v, np.generic) else v)], v) for v in column]
+
+    want = typed(pd.read_csv(p)["a"])
+    with gp.use_backend("pandas"):
+        for got in (gp.read_csv(p)["a"], gp.Dataset(p, partition_rows=1).to_frame()["a"]):
+            assert typed(got) == want
+
+
+def test_csv_dtype_bool_reads_words_or_digits_not_both(tmp_path):
+    """dtype bool reads the words or 1 and 0, as pandas does; a column holding both is a DataError naming it."""
+    p = tmp_path / "b.csv"
+    with gp.use_backend("pandas"):
+        for values, want in ((["1", "NA", "0"], [True, None, False]), (["true", "FALSE", "NA"], [True, False, None])):
+            p.write_text("a\n" + "\n".join(values) + "\n")
+            got = gp.read_csv(p, dtype={"a": "bool"})["a"]
+            assert [None if pd.isna(v) else bool(v) for v in got] == want
+        p.write_text("a\nTrue\n1\n")
+        with pytest.raises(ValueError):
+            pd.read_csv(p, dtype={"a": bool})
+        with pytest.raises(gp.DataError, match=r"b\.csv: column 'a' holds both words and digits"):
+            gp.read_csv(p, dtype={"a": bool})
+
+
 def test_csv_integers_beyond_int64_read_exactly_as_pandas_reads_them(tmp_path):
     """pyarrow infers float64 for integers beyond int64, where distinct ids above 2**53 collapse; they read exactly."""
     p = tmp_path / "ids.csv"

@@ -405,6 +405,10 @@ _CSV_NULL_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN"
 #: bytes pyarrow parses per CSV block (a partition read stops after the block holding its last row)
 _CSV_BLOCK = 1 << 24
 _COMPRESSED_SUFFIXES = tuple(CSV_COMPRESSIONS)
+#: the words read as booleans, as pandas reads them: Arrow's defaults also take 1 and 0, so a column holding
+#: ``True`` and ``1`` read as [True, True] (pandas keeps it as text); a column of 1 and 0 is integers either way
+_CSV_TRUE = ("True", "TRUE", "true")
+_CSV_FALSE = ("False", "FALSE", "false")
 _CSV_KEYWORDS = ("columns", "dtype", "sep", "na_values", "header", "names", "skip_rows")
 
 
@@ -649,6 +653,7 @@ def _csv_arrow_options(opts: Mapping[str, Any], select: bool, src: Source,
                        types: pa.Schema | None = None) -> tuple[Any, Any, Any]:
     """pyarrow's (read, parse, convert) options for gpupipe's CSV options and file ``src``; ``types`` fixes every
     column's type."""
+    import pyarrow as pa
     import pyarrow.csv as pcsv
 
     read = pcsv.ReadOptions(
@@ -661,6 +666,8 @@ def _csv_arrow_options(opts: Mapping[str, Any], select: bool, src: Source,
         read.skip_rows_after_names = 1
     null_values = [*_CSV_NULL_VALUES, *list(opts["na_values"] or [])]
     column_types = {k: _arrow_type(v, k) for k, v in opts["dtype"].items()}
+    # dtype bool: read as text, then as pandas takes it (words or 1/0, not both: _bool_columns)
+    column_types = {k: pa.string() if t == pa.bool_() else t for k, t in column_types.items()}
     if types is not None:
         column_types = {f.name: f.type for f in types}
     convert = pcsv.ConvertOptions(
@@ -668,6 +675,8 @@ def _csv_arrow_options(opts: Mapping[str, Any], select: bool, src: Source,
         include_columns=opts["columns"] if select else None,
         null_values=null_values,
         strings_can_be_null=True,
+        true_values=list(_CSV_TRUE),
+        false_values=list(_CSV_FALSE),
     )
     parse = pcsv.ParseOptions(delimiter=csv_sep(opts, src), newlines_in_values=_quoted_line_breaks_possible(src))
     return read, parse, convert
@@ -759,12 +768,42 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
             raise named from exc
         table.schema.names  # noqa: B018  Arrow checks values are UTF-8, not header names: decode them here
         _check_utf8(table, src, opts)
+        table = _bool_columns(table, src, opts)
         table = _hex_as_text(table, src, opts, read, parse, convert)
         table = _numeric_na(_exact_big_integers(table, src, opts, read, parse, convert), opts)
     check_column_names(table.column_names, src.name)
     return table
 
 
+
+
+def _bool_columns(table: pa.Table, src: Source, opts: Mapping[str, Any]) -> pa.Table:
+    """The columns ``dtype=`` asks to read as bool (read as text) as booleans, as pandas reads them: the words
+    (:data:`_CSV_TRUE`, :data:`_CSV_FALSE`) or 1 and 0, not both in one column; anything else is a DataError naming
+    the column and the value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name, dtype in opts["dtype"].items():
+        if name not in table.column_names or _arrow_type(dtype, name) != pa.bool_():
+            continue
+        values = table.column(name)
+        words = pc.is_in(values, value_set=pa.array([*_CSV_TRUE, *_CSV_FALSE]))
+        digits = pc.is_in(values, value_set=pa.array(["1", "0"]))
+        bad = pc.and_(pc.is_valid(values), pc.invert(pc.or_(words, digits)))
+        if pc.any(bad).as_py():
+            value = values.filter(bad)[0].as_py()
+            msg = (f"{src.name}: column {name!r} holds {value!r}, which does not read as bool (the dtype given); read "
+                   f"it as text (dtype={{{name!r}: 'str'}}) or fix the value")
+            raise DataError(msg)
+        if pc.any(words).as_py() and pc.any(digits).as_py():
+            msg = (f"{src.name}: column {name!r} holds both words and digits for booleans ({values.filter(words)[0]} "
+                   f"and {values.filter(digits)[0]}), which pandas does not read as bool either; write one form, or "
+                   f"read it as text (dtype={{{name!r}: 'str'}}) and map the values")
+            raise DataError(msg)
+        flags = pc.is_in(values, value_set=pa.array([*_CSV_TRUE, "1"]))
+        table = table.set_column(table.schema.get_field_index(name), name, pc.if_else(pc.is_null(values), None, flags))
+    return table
 
 
 def _may_hold_hex(src: Source) -> bool:
