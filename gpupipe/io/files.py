@@ -187,7 +187,53 @@ def parquet_target(sources: Sequence[Source], columns: Sequence[str] | None,
                    reader: str = "read_parquet") -> tuple[pa.Schema, list[pa.Schema]]:
     """The unified schema of ``sources`` (and each file's own schema)."""
     schemas = [parquet_schema(s, columns) for s in sources]
-    return unify(list(zip(sources, schemas, strict=True)), columns=columns, reader=reader), schemas
+    target = unify(list(zip(sources, schemas, strict=True)), columns=columns, reader=reader)
+    check_category_orders(sources, schemas, columns, reader)
+    return target, schemas
+
+
+def check_category_orders(sources: Sequence[Source], schemas: Sequence[pa.Schema], columns: Sequence[str] | None,
+                          reader: str) -> None:
+    """SchemaError naming the column and two files when an ordered categorical column (an ordered Arrow dictionary)
+    does not have the same categories in the same order in every file holding it: there is no one order to read
+    them in (taking the first file's ranks the other files' values wrongly, and pandas refuses to join them).
+    Each such column is read from each file for its categories; files without one are not read."""
+    import pyarrow as pa
+
+    ordered = [n for n in dict.fromkeys(f.name for sch in schemas for f in sch
+                                        if pa.types.is_dictionary(f.type) and f.type.ordered)
+               if columns is None or n in columns]
+    holders = {n: [(s, sch) for s, sch in zip(sources, schemas, strict=True) if n in sch.names] for n in ordered}
+    ordered = [n for n in ordered if len(holders[n]) > 1]
+    if not ordered:
+        return
+    seen: dict[str, tuple[Source, bool, list[Any]]] = {}
+    for src, schema in zip(sources, schemas, strict=True):
+        names = [n for n in ordered if n in schema.names]
+        if not names:
+            continue
+        table = read_parquet_arrow(src, names).unify_dictionaries()
+        for name in names:
+            col, typ = table.column(name), schema.field(name).type
+            is_ordered = pa.types.is_dictionary(typ) and typ.ordered
+            cats = (col.chunk(0).dictionary.to_pylist() if pa.types.is_dictionary(col.type) and col.num_chunks
+                    else None)
+            if name not in seen:
+                seen[name] = (src, is_ordered, cats)
+                continue
+            first, first_ordered, first_cats = seen[name]
+            if (is_ordered, cats) == (first_ordered, first_cats):
+                continue
+            msg = (f"{reader}: column {name!r} holds {_categories_text(first_ordered, first_cats)} in {first.name} "
+                   f"but {_categories_text(is_ordered, cats)} in {src.name}; ordered categoricals of several files "
+                   f"need the same "
+                   f"categories in the same order. Read the files separately, or rewrite them with one order "
+                   f"(frame[{name!r}].cat.set_categories([...], ordered=True)) or as text (.astype(str))")
+            raise SchemaError(msg)
+
+
+def _categories_text(ordered: bool, categories: list[Any] | None) -> str:
+    return f"ordered categories {categories}" if ordered else "values that are not an ordered categorical"
 
 
 def read_parquet_arrow(src: Source, columns: Sequence[str] | None, groups: Sequence[int] | None = None,
