@@ -355,6 +355,39 @@ def test_csv_values_that_do_not_read_as_the_column_type_name_the_column(tmp_path
         gp.read_csv(p, dtype={"id": "float16"})
 
 
+@pytest.mark.parametrize("values", [["True", "1"], ["1", "0"], ["true", "false"], ["TRUE", "0"], ["false", "0"],
+                                    ["True", "NA", "1"], ["1", "NA", "0"], ["true", "NA", "false"], ["0", "FALSE", ""]])
+def test_csv_booleans_as_words_or_digits_read_as_pandas_reads_them(tmp_path, values):
+    """Arrow takes 1 and 0 as booleans too: a column holding True and 1 read as [True, True]. A column mixing the
+    words and the digits reads as text, as pandas reads it; the words alone are booleans, 1 and 0 alone integers,
+    in read_csv and gp.Dataset."""
+    p = tmp_path / "b.csv"
+    p.write_text("a,n\n" + "".join(f"{v},{i}\n" for i, v in enumerate(values)))
+    def typed(column: pd.Series) -> list:  # each value with its kind (True == 1 in Python), ints and floats alike
+        kinds = {bool: "bool", int: "number", float: "number", str: "text"}
+        return [None if pd.isna(v) else (kinds[type(v.item() if isinstance(v, np.generic) else v)], v) for v in column]
+
+    want = typed(pd.read_csv(p)["a"])
+    with gp.use_backend("pandas"):
+        for got in (gp.read_csv(p)["a"], gp.Dataset(p, partition_rows=1).to_frame()["a"]):
+            assert typed(got) == want
+
+
+def test_csv_dtype_bool_reads_words_or_digits_not_both(tmp_path):
+    """dtype bool reads the words or 1 and 0, as pandas does; a column holding both is a DataError naming it."""
+    p = tmp_path / "b.csv"
+    with gp.use_backend("pandas"):
+        for values, want in ((["1", "NA", "0"], [True, None, False]), (["true", "FALSE", "NA"], [True, False, None])):
+            p.write_text("a\n" + "\n".join(values) + "\n")
+            got = gp.read_csv(p, dtype={"a": "bool"})["a"]
+            assert [None if pd.isna(v) else bool(v) for v in got] == want
+        p.write_text("a\nTrue\n1\n")
+        with pytest.raises(ValueError):
+            pd.read_csv(p, dtype={"a": bool})
+        with pytest.raises(gp.DataError, match=r"b\.csv: column 'a' holds both words and digits"):
+            gp.read_csv(p, dtype={"a": bool})
+
+
 def test_csv_integers_beyond_int64_read_exactly_as_pandas_reads_them(tmp_path):
     """pyarrow infers float64 for integers beyond int64, where distinct ids above 2**53 collapse; they read exactly."""
     p = tmp_path / "ids.csv"
@@ -405,6 +438,26 @@ def test_csv_hexadecimal_text_reads_as_text_as_pandas_reads_it(tmp_path):
                 assert got["n"].tolist() == [1, 2, 3, 4]
         (tmp_path / "d.csv").write_text("code,n\n10,1\n16,2\n")  # no hex: integers
         assert gp.read_csv(tmp_path / "d.csv")["code"].tolist() == [10, 16]
+
+
+def test_csv_hexadecimal_text_in_an_integer_dtype_column_is_refused_by_name(tmp_path):
+    """dtype={"code": "int64"} on a column holding 0x10 read 16 (Arrow's integer parser takes hex) where pandas
+    raises: a DataError naming the file, the column and the value, from a plain or compressed file."""
+    import gzip
+
+    text = "code,n,note\n0x10,1,a\n3,2,0x5\n"
+    (tmp_path / "h.csv").write_text(text)
+    (tmp_path / "h.csv.gz").write_bytes(gzip.compress(text.encode()))
+    with pytest.raises(ValueError):
+        pd.read_csv(tmp_path / "h.csv", dtype={"code": "int64"})
+    with gp.use_backend("pandas"):
+        for name in ("h.csv", "h.csv.gz"):
+            for dtype in ("int64", "Int64", "uint8", int):
+                with pytest.raises(gp.DataError, match=r"h\.csv.*: column 'code' holds hexadecimal text \('0x10'\)"):
+                    gp.read_csv(tmp_path / name, dtype={"code": dtype})
+            got = gp.read_csv(tmp_path / name, dtype={"n": "int32"})  # hex elsewhere: the integer column reads
+            assert got["n"].tolist() == [1, 2] and got["code"].tolist() == ["0x10", "3"]
+            assert gp.read_csv(tmp_path / name, dtype={"code": "str"})["code"].tolist() == ["0x10", "3"]
 
 
 def test_csv_unsigned_ids_beyond_int64_read_alike_on_both_backends(backend, tmp_path):
@@ -632,3 +685,39 @@ def test_a_glob_reads_the_same_files_on_object_storage_as_on_a_local_disk(tmp_pa
         for where in (str(tmp_path), url):
             with pytest.raises(FileNotFoundError, match=r"no \w+ matches the pattern.*skipped"):
                 gp.read_parquet(f"{where}/_tmp*/*.parquet")
+
+
+@pytest.mark.parametrize("suffix, codec", [(".gz", "gzip"), (".bz2", "bz2"), (".zst", "zstd"), (".zstd", "zstd"),
+                                           (".lz4", "lz4"), (".br", "brotli")])
+def test_compressed_csv_reads_alike_in_read_csv_and_dataset(tmp_path, suffix, codec):
+    """Every compression read_csv knows by name, gp.Dataset knows too, in a directory as well as named, and from
+    a URL: .zstd and .br files were parsed undecompressed (a column-count or UTF-8 error), and gp.Dataset could not
+    tell the format of .lz4, .br and .zstd files."""
+    text = b"a,b\n1,x\n2,y\n"
+    path = tmp_path / f"f.csv{suffix}"
+    with pa.CompressedOutputStream(str(path), codec) as f:
+        f.write(text)
+    want = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    for got in (gp.read_csv(path), gp.read_csv(tmp_path), gp.Dataset(path).to_frame(), gp.Dataset(tmp_path).to_frame()):
+        assert_frame_equal(got, want, check_dtype=False)
+    fsspec = pytest.importorskip("fsspec")
+    url = f"memory://gpupipe-test-compressed/f.csv{suffix}"
+    fsspec.filesystem("memory").pipe(url, path.read_bytes())
+    try:
+        assert_frame_equal(gp.read_csv(url), want, check_dtype=False)
+        assert_frame_equal(gp.Dataset(url).to_frame(), want, check_dtype=False)
+    finally:
+        fsspec.filesystem("memory").rm(url)
+
+
+def test_xz_csv_is_refused_by_name_in_read_csv_and_dataset(tmp_path):
+    """Arrow has no xz codec: a .csv.xz file is a DataError naming it and saying to decompress it, not a UTF-8 or
+    column-count error from parsing compressed bytes, nor (in gp.Dataset) an unknown format."""
+    import lzma
+
+    path = tmp_path / "f.csv.xz"
+    path.write_bytes(lzma.compress(b"a,b\n1,x\n2,y\n"))
+    for read in (gp.read_csv, lambda p: gp.Dataset(p).to_frame()):
+        for where in (path, tmp_path):
+            with pytest.raises(gp.DataError, match=r"f\.csv\.xz: .*cannot decompress \.xz.*decompress it first"):
+                read(where)

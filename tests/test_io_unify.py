@@ -230,3 +230,43 @@ def test_integers_beyond_2_53_unify_with_floats_as_pandas_concat_does(tmp_path):
         got = gp.read_csv(tmp_path)["a"].tolist()
     want = pd.concat([pd.read_csv(tmp_path / "1.csv"), pd.read_csv(tmp_path / "2.csv")])["a"].astype(float).tolist()
     assert got == want
+
+
+def _write_frames(d, frames):
+    paths = []
+    for i, f in enumerate(frames):
+        paths.append(d / f"part-{i}.parquet")
+        f.to_parquet(paths[-1])
+    return paths
+
+
+def _cat(values, categories, ordered=True):
+    return pd.DataFrame({"c": pd.Categorical(values, categories=categories, ordered=ordered), "n": range(len(values))})
+
+
+@pytest.mark.parametrize("second", [
+    _cat(["lo", "hi"], ["hi", "lo"]),                    # the same categories in another order
+    _cat(["lo", "hi"], ["lo", "mid", "hi"]),             # another set: "mid" was ranked after "hi"
+    _cat(["lo", "hi"], ["lo", "hi"], ordered=False),     # not ordered
+])
+def test_ordered_categoricals_of_different_categories_are_a_schema_error_naming_both_files(backend, tmp_path, second):
+    """read_parquet took the first file's order (ranking the other files' values wrongly) and gp.Dataset failed with
+    pandas' bare TypeError; every reader refuses, naming the column and both files."""
+    paths = _write_frames(tmp_path, [_cat(["lo", "hi"], ["lo", "hi"]), second])
+    for read in _readers(tmp_path, paths).values():
+        with pytest.raises(SchemaError, match=r"column 'c' .*part-0\.parquet.*part-1\.parquet.*same categories in the "
+                                              r"same order.*separately"):
+            read()
+    assert gp.to_pandas(gp.read_parquet(tmp_path, columns=["n"]))["n"].tolist() == [0, 1, 0, 1]  # not read: no error
+
+
+def test_categoricals_that_agree_or_are_unordered_still_read(backend, tmp_path):
+    paths = _write_frames(tmp_path, [_cat(["lo", "hi"], ["lo", "hi"]), _cat(["hi"], ["lo", "hi"])])
+    for name, read in _readers(tmp_path, paths).items():
+        got = gp.to_pandas(read())["c"]
+        assert got.tolist() == ["lo", "hi", "hi"] and got.cat.ordered and list(got.cat.categories) == ["lo", "hi"], name
+    for p in paths:
+        p.unlink()
+    paths = _write_frames(tmp_path, [_cat(["lo", "hi"], ["lo", "hi"], False), _cat(["x", "lo"], ["x", "lo"], False)])
+    for name, read in _readers(tmp_path, paths).items():
+        assert [str(v) for v in gp.to_pandas(read())["c"].tolist()] == ["lo", "hi", "x", "lo"], name

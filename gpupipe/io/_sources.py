@@ -39,12 +39,16 @@ from urllib.parse import unquote
 
 from ..errors import DataError, ParameterError
 
-__all__ = ["FORMATS", "Source", "expand", "filesystem", "fmt_of", "is_url", "local_path", "remote_errors"]
+__all__ = ["CSV_COMPRESSIONS", "FORMATS", "Source", "expand", "filesystem", "fmt_of", "is_url", "local_path", "remote_errors"]
 
 PathLike = str | os.PathLike
+#: the compressions a CSV file's name may end in (``x.csv.gz``), each with the Arrow codec that decompresses it;
+#: None: Arrow has no codec for it, and such a file is refused by name (:meth:`Source.readable`)
+CSV_COMPRESSIONS: dict[str, str | None] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd",
+                                           ".lz4": "lz4", ".br": "brotli", ".xz": None}
 FORMATS: dict[str, tuple[str, ...]] = {
     "parquet": (".parquet", ".parq", ".pq"),
-    "csv": (".csv", ".tsv", ".csv.gz", ".csv.bz2", ".csv.zst", ".tsv.gz"),
+    "csv": (".csv", ".tsv", *(f"{ext}{c}" for ext in (".csv", ".tsv") for c in CSV_COMPRESSIONS)),
 }
 _GLOB_CHARS = ("*", "?", "[")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -77,9 +81,10 @@ class Source:
 
     @contextlib.contextmanager
     def readable(self, *, compression: str | None = None) -> Iterator[Any]:
-        """What Arrow's readers take for this file: a local path as it is (Arrow opens it, and infers compression
-        from its name), a URL's file object (:meth:`open`), closed on exit."""
-        if not self.remote:
+        """What Arrow's readers take for this file: a local path as it is (Arrow opens it), a URL's file object,
+        closed on exit. ``compression="infer"``: a name ending in one of :data:`CSV_COMPRESSIONS` is
+        decompressed (:meth:`open`)."""
+        if not self.remote and (compression != "infer" or self.compression() is None):
             yield self.path
             return
         f = self.open(compression=compression)
@@ -88,14 +93,43 @@ class Source:
         finally:
             f.close()
 
+    def compression(self) -> str | None:
+        """The suffix of :data:`CSV_COMPRESSIONS` the file's name ends in (``".gz"``), or None."""
+        name = self.path.split("?", 1)[0] if self.remote else self.path
+        suffix = os.path.splitext(name)[1].lower()
+        return suffix if suffix in CSV_COMPRESSIONS else None
+
     def open(self, *, compression: str | None = None) -> Any:
-        """A binary file object (fsspec's, for a URL; a local file otherwise)."""
+        """A binary file object (fsspec's, for a URL; a local file otherwise). ``compression="infer"``: a name
+        ending in one of :data:`CSV_COMPRESSIONS` is decompressed by Arrow's codec for it.
+
+        Raises
+        ------
+        DataError
+            The name ends in a compression Arrow cannot decompress (``.xz``), naming the file and what to do.
+        """
+        suffix = self.compression() if compression == "infer" else None
+        codec = CSV_COMPRESSIONS.get(suffix or "")
+        if suffix is not None and codec is None:
+            msg = (f"{self.name}: gpupipe reads CSV files with Arrow, which cannot decompress {suffix} files; "
+                   f"decompress it first (xz -dk FILE), or read it with pandas.read_csv(path) and pass the "
+                   f"frame to gp.from_pandas")
+            raise DataError(msg)
         if not self.remote:
-            return open(self.path, "rb")
+            if codec is None:
+                return open(self.path, "rb")
+            import pyarrow as pa
+
+            return pa.input_stream(self.path, compression=codec)
         import fsspec
 
         with remote_errors(self.path):
-            return fsspec.open(self.path, "rb", compression=compression, **dict(self.storage_options or {})).open()
+            raw = fsspec.open(self.path, "rb", **dict(self.storage_options or {})).open()
+        if codec is None:
+            return raw
+        import pyarrow as pa
+
+        return pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), codec)
 
 
 # ---------------------------------------------------------------------------------- URLs

@@ -566,11 +566,12 @@ def _valueless_columns(pieces: list[_Piece]) -> frozenset[str]:
 def _parquet_pieces(sources: list[Source], partition_rows: int | None, columns: list[str] | None,
                     backend: str) -> tuple[list[_Piece], Any]:
     from ._unify import unify
-    from .files import parquet_footer
+    from .files import check_category_orders, parquet_footer
 
     footers = [parquet_footer(s, int96=True, columns=columns) for s in sources]
     target = unify([(s, schema) for s, (schema, _) in zip(sources, footers, strict=True)], columns=columns,
                    reader="gp.Dataset")
+    check_category_orders(sources, [schema for schema, _ in footers], columns, "gp.Dataset")
     pieces: list[_Piece] = []
     for src, (own, sizes) in zip(sources, footers, strict=True):
         if partition_rows is None or sum(sizes) <= partition_rows:

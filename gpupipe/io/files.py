@@ -23,7 +23,7 @@ from .._files import atomic_write_file
 from ..backend import Dispatch, get_backend
 from ..backend.frame import stored_row_numbers
 from ..errors import DataError, SchemaError
-from ._sources import Source, check_storage_options, expand, remote_errors
+from ._sources import CSV_COMPRESSIONS, Source, check_storage_options, expand, remote_errors
 from ._unify import columns_to_read, conform_table, unify
 from .convert import arrow_to_pandas, check_column_names, to_arrow
 
@@ -187,7 +187,53 @@ def parquet_target(sources: Sequence[Source], columns: Sequence[str] | None,
                    reader: str = "read_parquet") -> tuple[pa.Schema, list[pa.Schema]]:
     """The unified schema of ``sources`` (and each file's own schema)."""
     schemas = [parquet_schema(s, columns) for s in sources]
-    return unify(list(zip(sources, schemas, strict=True)), columns=columns, reader=reader), schemas
+    target = unify(list(zip(sources, schemas, strict=True)), columns=columns, reader=reader)
+    check_category_orders(sources, schemas, columns, reader)
+    return target, schemas
+
+
+def check_category_orders(sources: Sequence[Source], schemas: Sequence[pa.Schema], columns: Sequence[str] | None,
+                          reader: str) -> None:
+    """SchemaError naming the column and two files when an ordered categorical column (an ordered Arrow dictionary)
+    does not have the same categories in the same order in every file holding it: there is no one order to read
+    them in (taking the first file's ranks the other files' values wrongly, and pandas refuses to join them).
+    Each such column is read from each file for its categories; files without one are not read."""
+    import pyarrow as pa
+
+    ordered = [n for n in dict.fromkeys(f.name for sch in schemas for f in sch
+                                        if pa.types.is_dictionary(f.type) and f.type.ordered)
+               if columns is None or n in columns]
+    holders = {n: [(s, sch) for s, sch in zip(sources, schemas, strict=True) if n in sch.names] for n in ordered}
+    ordered = [n for n in ordered if len(holders[n]) > 1]
+    if not ordered:
+        return
+    seen: dict[str, tuple[Source, bool, list[Any]]] = {}
+    for src, schema in zip(sources, schemas, strict=True):
+        names = [n for n in ordered if n in schema.names]
+        if not names:
+            continue
+        table = read_parquet_arrow(src, names).unify_dictionaries()
+        for name in names:
+            col, typ = table.column(name), schema.field(name).type
+            is_ordered = pa.types.is_dictionary(typ) and typ.ordered
+            cats = (col.chunk(0).dictionary.to_pylist() if pa.types.is_dictionary(col.type) and col.num_chunks
+                    else None)
+            if name not in seen:
+                seen[name] = (src, is_ordered, cats)
+                continue
+            first, first_ordered, first_cats = seen[name]
+            if (is_ordered, cats) == (first_ordered, first_cats):
+                continue
+            msg = (f"{reader}: column {name!r} holds {_categories_text(first_ordered, first_cats)} in {first.name} "
+                   f"but {_categories_text(is_ordered, cats)} in {src.name}; ordered categoricals of several files "
+                   f"need the same "
+                   f"categories in the same order. Read the files separately, or rewrite them with one order "
+                   f"(frame[{name!r}].cat.set_categories([...], ordered=True)) or as text (.astype(str))")
+            raise SchemaError(msg)
+
+
+def _categories_text(ordered: bool, categories: list[Any] | None) -> str:
+    return f"ordered categories {categories}" if ordered else "values that are not an ordered categorical"
 
 
 def read_parquet_arrow(src: Source, columns: Sequence[str] | None, groups: Sequence[int] | None = None,
@@ -404,7 +450,11 @@ _CSV_NULL_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN"
                     "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 #: bytes pyarrow parses per CSV block (a partition read stops after the block holding its last row)
 _CSV_BLOCK = 1 << 24
-_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".lz4", ".zst", ".zstd", ".br", ".xz")
+_COMPRESSED_SUFFIXES = tuple(CSV_COMPRESSIONS)
+#: the words read as booleans, as pandas reads them: Arrow's defaults also take 1 and 0, so a column holding
+#: ``True`` and ``1`` read as [True, True] (pandas keeps it as text); a column of 1 and 0 is integers either way
+_CSV_TRUE = ("True", "TRUE", "true")
+_CSV_FALSE = ("False", "FALSE", "false")
 _CSV_KEYWORDS = ("columns", "dtype", "sep", "na_values", "header", "names", "skip_rows")
 
 
@@ -649,6 +699,7 @@ def _csv_arrow_options(opts: Mapping[str, Any], select: bool, src: Source,
                        types: pa.Schema | None = None) -> tuple[Any, Any, Any]:
     """pyarrow's (read, parse, convert) options for gpupipe's CSV options and file ``src``; ``types`` fixes every
     column's type."""
+    import pyarrow as pa
     import pyarrow.csv as pcsv
 
     read = pcsv.ReadOptions(
@@ -661,6 +712,8 @@ def _csv_arrow_options(opts: Mapping[str, Any], select: bool, src: Source,
         read.skip_rows_after_names = 1
     null_values = [*_CSV_NULL_VALUES, *list(opts["na_values"] or [])]
     column_types = {k: _arrow_type(v, k) for k, v in opts["dtype"].items()}
+    # dtype bool: read as text, then as pandas takes it (words or 1/0, not both: _bool_columns)
+    column_types = {k: pa.string() if t == pa.bool_() else t for k, t in column_types.items()}
     if types is not None:
         column_types = {f.name: f.type for f in types}
     convert = pcsv.ConvertOptions(
@@ -668,6 +721,8 @@ def _csv_arrow_options(opts: Mapping[str, Any], select: bool, src: Source,
         include_columns=opts["columns"] if select else None,
         null_values=null_values,
         strings_can_be_null=True,
+        true_values=list(_CSV_TRUE),
+        false_values=list(_CSV_FALSE),
     )
     parse = pcsv.ParseOptions(delimiter=csv_sep(opts, src), newlines_in_values=_quoted_line_breaks_possible(src))
     return read, parse, convert
@@ -759,12 +814,42 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
             raise named from exc
         table.schema.names  # noqa: B018  Arrow checks values are UTF-8, not header names: decode them here
         _check_utf8(table, src, opts)
+        table = _bool_columns(table, src, opts)
         table = _hex_as_text(table, src, opts, read, parse, convert)
         table = _numeric_na(_exact_big_integers(table, src, opts, read, parse, convert), opts)
     check_column_names(table.column_names, src.name)
     return table
 
 
+
+
+def _bool_columns(table: pa.Table, src: Source, opts: Mapping[str, Any]) -> pa.Table:
+    """The columns ``dtype=`` asks to read as bool (read as text) as booleans, as pandas reads them: the words
+    (:data:`_CSV_TRUE`, :data:`_CSV_FALSE`) or 1 and 0, not both in one column; anything else is a DataError naming
+    the column and the value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name, dtype in opts["dtype"].items():
+        if name not in table.column_names or _arrow_type(dtype, name) != pa.bool_():
+            continue
+        values = table.column(name)
+        words = pc.is_in(values, value_set=pa.array([*_CSV_TRUE, *_CSV_FALSE]))
+        digits = pc.is_in(values, value_set=pa.array(["1", "0"]))
+        bad = pc.and_(pc.is_valid(values), pc.invert(pc.or_(words, digits)))
+        if pc.any(bad).as_py():
+            value = values.filter(bad)[0].as_py()
+            msg = (f"{src.name}: column {name!r} holds {value!r}, which does not read as bool (the dtype given); read "
+                   f"it as text (dtype={{{name!r}: 'str'}}) or fix the value")
+            raise DataError(msg)
+        if pc.any(words).as_py() and pc.any(digits).as_py():
+            msg = (f"{src.name}: column {name!r} holds both words and digits for booleans ({values.filter(words)[0]} "
+                   f"and {values.filter(digits)[0]}), which pandas does not read as bool either; write one form, or "
+                   f"read it as text (dtype={{{name!r}: 'str'}}) and map the values")
+            raise DataError(msg)
+        flags = pc.is_in(values, value_set=pa.array([*_CSV_TRUE, "1"]))
+        table = table.set_column(table.schema.get_field_index(name), name, pc.if_else(pc.is_null(values), None, flags))
+    return table
 
 
 def _may_hold_hex(src: Source) -> bool:
@@ -778,9 +863,7 @@ def _may_hold_hex(src: Source) -> bool:
             return False
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
             return m.find(b"0x") >= 0 or m.find(b"0X") >= 0  # memchr speed; a regex scan took 0.5 s per 150 MB
-    import pyarrow as pa
-
-    with (src.open(compression="infer") if src.remote else pa.input_stream(src.path, compression="detect")) as f:
+    with src.open(compression="infer") as f:
         tail = b""
         while chunk := f.read(_CSV_BLOCK):
             block = tail + chunk
@@ -794,12 +877,13 @@ def _hex_as_text(table: pa.Table, src: Source, opts: Mapping[str, Any], read: An
                  convert: Any) -> pa.Table:
     """Integer columns (no dtype given) holding hexadecimal text read as that text, as pandas and Polars read them:
     Arrow's integer parser takes ``0x10`` as 16, so ``0x10`` and ``16`` in one column became one value, and hex
-    codes lost their form."""
+    codes lost their form. An integer column ``dtype=`` asked for holding hexadecimal text is a DataError naming
+    it, as pandas refuses it."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
-    ints = [f.name for f in table.schema if f.name not in opts["dtype"] and pa.types.is_integer(f.type)]
+    ints = [f.name for f in table.schema if pa.types.is_integer(f.type)]
     if not ints or len(set(table.column_names)) < table.num_columns or not _may_hold_hex(src):  # repeated names: refused later
         return table
     text_convert = pcsv.ConvertOptions(column_types={c: pa.string() for c in ints}, include_columns=ints,
@@ -808,8 +892,16 @@ def _hex_as_text(table: pa.Table, src: Source, opts: Mapping[str, Any], read: An
         text = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=text_convert)
     for name in ints:
         values = text.column(name)
-        if pc.any(pc.match_substring_regex(values, r"^\s*[+-]?0[xX]")).as_py():
-            table = table.set_column(table.schema.get_field_index(name), name, values)
+        hex_text = pc.match_substring_regex(values, r"^\s*[+-]?0[xX]")
+        if not pc.any(hex_text).as_py():
+            continue
+        if name in opts["dtype"]:
+            first = values.filter(hex_text)[0].as_py()
+            msg = (f"{src.name}: column {name!r} holds hexadecimal text ({first!r}), which dtype="
+                   f"{opts['dtype'][name]!r} does not read as a decimal integer; read it as text (dtype={{{name!r}: "
+                   f"'str'}}) and convert it (int(v, 16)), or fix the value")
+            raise DataError(msg)
+        table = table.set_column(table.schema.get_field_index(name), name, values)
     return table
 
 
