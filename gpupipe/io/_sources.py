@@ -42,10 +42,10 @@ from ..errors import DataError, ParameterError
 __all__ = ["CSV_COMPRESSIONS", "FORMATS", "Source", "expand", "filesystem", "fmt_of", "is_url", "local_path", "remote_errors"]
 
 PathLike = str | os.PathLike
-#: the compressions a CSV file's name may end in (``x.csv.gz``), each with the Arrow codec that decompresses it;
-#: None: Arrow has no codec for it, and such a file is refused by name (:meth:`Source.readable`)
-CSV_COMPRESSIONS: dict[str, str | None] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd",
-                                           ".lz4": "lz4", ".br": "brotli", ".xz": None}
+#: the compressions a CSV file's name may end in (``x.csv.gz``), each with the Arrow codec that decompresses it
+#: (``"xz"``: Arrow has none, the standard library's ``lzma`` does; :meth:`Source.open`)
+CSV_COMPRESSIONS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd", ".lz4": "lz4",
+                                     ".br": "brotli", ".xz": "xz"}
 FORMATS: dict[str, tuple[str, ...]] = {
     "parquet": (".parquet", ".parq", ".pq"),
     "csv": (".csv", ".tsv", *(f"{ext}{c}" for ext in (".csv", ".tsv") for c in CSV_COMPRESSIONS)),
@@ -101,34 +101,27 @@ class Source:
 
     def open(self, *, compression: str | None = None) -> Any:
         """A binary file object (fsspec's, for a URL; a local file otherwise). ``compression="infer"``: a name
-        ending in one of :data:`CSV_COMPRESSIONS` is decompressed by Arrow's codec for it.
-
-        Raises
-        ------
-        DataError
-            The name ends in a compression Arrow cannot decompress (``.xz``), naming the file and what to do.
-        """
+        ending in one of :data:`CSV_COMPRESSIONS` is decompressed by Arrow's codec for it (``.xz``, for which
+        Arrow has none, by the standard library's ``lzma``)."""
         suffix = self.compression() if compression == "infer" else None
         codec = CSV_COMPRESSIONS.get(suffix or "")
-        if suffix is not None and codec is None:
-            msg = (f"{self.name}: gpupipe reads CSV files with Arrow, which cannot decompress {suffix} files; "
-                   f"decompress it first (xz -dk FILE), or read it with pandas.read_csv(path) and pass the "
-                   f"frame to gp.from_pandas")
-            raise DataError(msg)
-        if not self.remote:
-            if codec is None:
-                return open(self.path, "rb")
-            import pyarrow as pa
+        if self.remote:
+            import fsspec
 
-            return pa.input_stream(self.path, compression=codec)
-        import fsspec
-
-        with remote_errors(self.path):
-            raw = fsspec.open(self.path, "rb", **dict(self.storage_options or {})).open()
+            with remote_errors(self.path):
+                raw = fsspec.open(self.path, "rb", **dict(self.storage_options or {})).open()
+        else:
+            raw = None
         if codec is None:
-            return raw
+            return raw if raw is not None else open(self.path, "rb")
+        if codec == "xz":
+            import lzma
+
+            return lzma.open(raw if raw is not None else self.path, "rb")
         import pyarrow as pa
 
+        if raw is None:
+            return pa.input_stream(self.path, compression=codec)
         return pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), codec)
 
 
