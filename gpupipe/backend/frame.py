@@ -735,6 +735,11 @@ def moments_of(x: Any, column: str, op: str) -> tuple[int, float, float, float, 
     # finite values whose sum or squares pass 1.8e308 give inf/NaN moments, which the ops refuse by name
     with np.errstate(over="ignore", invalid="ignore"):
         mean = float(to_host(x.mean()))
+        if not math.isfinite(mean):
+            # the sum passed 1.8e308, the mean need not (a constant column of 1e308): averaged scaled down by a power
+            # of two (exact), as a partitioned fit's pairwise update averages partial means
+            scale = math.ldexp(1.0, math.frexp(float(to_host(xp.abs(x).max())))[1] - 1)
+            mean = float(to_host((x / scale).mean())) * scale
         m2 = float(to_host(((x - mean) ** 2).sum()))
     return (n, mean, m2, float(to_host(x.min())), float(to_host(x.max())))
 

@@ -64,3 +64,16 @@ def test_statistics_that_overflow_are_a_data_error_naming_the_column(values: lis
     for data in (df, gp.Dataset(df, partition_rows=1)):
         with pytest.raises(DataError, match=r"Normalize: column 'big' holds values too large"):
             gp.Workflow(["big"] >> ops.Normalize()).fit(data)
+
+
+@pytest.mark.parametrize("values", [[1e308, 1e308, 1e308], [-1.5e308, np.nan, -1.5e308], [1.7e308] * 5])
+def test_a_constant_column_whose_sum_overflows_fits_as_on_partitions(values: list[float]) -> None:
+    """The values' sum passes 1.8e308 but their mean and std (0) do not: the in-memory fit gives the mean and 0 as a
+    partitioned fit does (it refused the column as too large, while partition_rows=1 fitted it)."""
+    df = pd.DataFrame({"big": values})
+    for data in (df, gp.Dataset(df, partition_rows=1), gp.Dataset(df, partition_rows=2)):
+        wf = gp.Workflow(["big"] >> ops.Normalize()).fit(data)
+        op = wf.nodes[0].ops[0]
+        assert op.means_["big"] == np.nanmax(values)
+        assert op.stds_["big"] == 1.0
+        np.testing.assert_array_equal(wf.transform(df)["big"].to_numpy(), np.where(np.isnan(values), np.nan, 0.0))
