@@ -75,6 +75,7 @@ __all__ = [
     "factorize",
     "fill_missing",
     "finalize_output",
+    "float32_output",
     "float_value_counts",
     "float_values",
     "frames_with_same_int_dtype",
@@ -837,6 +838,30 @@ def float32_overflow_error(name: str, role: str, values: Any) -> Exception:
            "float32 output would make ±inf: scale them in the workflow (ops.LogOp, ops.Normalize) or bound them "
            "(ops.Clip)")
     return DataError(msg)
+
+
+def float32_output(values: Any, name: str, op: str, advice: str) -> Any:
+    """``values`` (float64, NumPy or CuPy) as the float32 array an op outputs; DataError naming ``op`` and the output
+    column ``name`` when finite values lie beyond float32's range (the cast would make them ±inf, which the Workflow's
+    own float32 output refuses for any other column). ``advice`` says what to do instead."""
+    import numpy as np
+
+    from ..errors import DataError
+    from . import array_namespace
+
+    xp = array_namespace(values)
+    with np.errstate(over="ignore"):
+        out = values.astype(xp.float32)
+    if not bool(xp.isinf(out).any()):  # the common case: one pass over the output
+        return out
+    over = xp.isinf(out) & xp.isfinite(values)
+    count = int(to_host(over.sum()))
+    if count:
+        first = int(to_host(xp.flatnonzero(over)[0]))
+        msg = (f"{op}: output column {name!r} has {count} finite value(s) beyond float32's range (±3.4e38; e.g. "
+               f"{float(to_host(values[first]))!r} at row {first}), which its float32 output would make ±inf; {advice}")
+        raise DataError(msg)
+    return out
 
 
 check_label = _generic("check_label", "DataError naming the label if it holds a missing or infinite value.")

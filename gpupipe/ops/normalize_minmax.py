@@ -6,10 +6,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import array_namespace
 from ..backend import frame as F
 from .base import ColumnInfo, StatOp, register_op
-from .normalize import moments, overflow_error
+from .normalize import _FAR, moments, overflow_error
 
 __all__ = ["NormalizeMinMax"]
 
@@ -71,7 +70,7 @@ class NormalizeMinMax(StatOp):
         data = {}
         for c in columns:
             x = F.float_values(frame[c])
-            data[c] = ((x - self.mins_[c]) / self.ranges_[c]).astype(array_namespace(x).float32)
+            data[c] = F.float32_output((x - self.mins_[c]) / self.ranges_[c], c, "NormalizeMinMax", _FAR)
         return F.build_frame(frame, data)
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:

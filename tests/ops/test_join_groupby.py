@@ -237,3 +237,20 @@ def test_a_categorical_of_numbers_is_summarised_by_its_values(backend, cats):
     text = df.assign(v=pd.Series(["x", "y", "x", None, "y"], dtype="category"))
     with pytest.raises(SchemaError, match=r"JoinGroupby \(cont_cols\): column 'v' has dtype category \(str values\)"):
         JoinGroupby(["v"], stats=("sum",)).fit(text, ["k"])
+
+
+def test_statistics_beyond_float32_or_float64_are_a_data_error_naming_the_column() -> None:
+    """Group statistics past float32's range became inf in the float32 output, and a sum past float64's range gave an
+    inf mean (and std 0), silently; both are refused by name, in memory and on partitions."""
+    df = pd.DataFrame({"k": [1, 1, 2], "x": [1e300, 1e300, 1.0]})
+    for data in (df, Partitioned(df, [1, 2])):
+        op = JoinGroupby(["x"], stats=("min", "max")).fit(data, ["k"])
+        with pytest.raises(DataError, match=r"JoinGroupby: output column 'k_x_min' has 2 finite value.*1e\+300"):
+            op.transform(df, ["k"])
+    df = pd.DataFrame({"k": [1, 1, 2], "x": [1.7e308, 1.7e308, 1.0]})
+    for data in (df, Partitioned(df, [1, 2])):
+        with pytest.raises(DataError, match=r"JoinGroupby: column 'x' holds values too large for their mean/std"):
+            JoinGroupby(["x"], stats=("mean", "std")).fit(data, ["k"])
+    # count, min and max of such values are fine in float64; only float32 cannot hold them
+    op = JoinGroupby(["x"], stats=("count",)).fit(df, ["k"])
+    assert op.transform(df, ["k"])["k_x_count"].tolist() == [2.0, 2.0, 1.0]

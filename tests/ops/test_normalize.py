@@ -77,3 +77,13 @@ def test_a_constant_column_whose_sum_overflows_fits_as_on_partitions(values: lis
         assert op.means_["big"] == np.nanmax(values)
         assert op.stds_["big"] == 1.0
         np.testing.assert_array_equal(wf.transform(df)["big"].to_numpy(), np.where(np.isnan(values), np.nan, 0.0))
+
+
+def test_values_scaling_beyond_float32_at_transform_are_a_data_error_naming_the_column() -> None:
+    """Fitted on [0, 1], 1e300 standardises to 2e300: its float32 output was inf, silently (the Workflow refuses such
+    values from every op that outputs float64); ±inf given stays ±inf, as StandardScaler keeps it."""
+    wf = gp.Workflow(["a"] >> ops.Normalize()).fit(pd.DataFrame({"a": [0.0, 1.0]}))
+    with pytest.raises(DataError, match=r"Normalize: output column 'a' has 1 finite value.*2e\+300 at row 1.*ops\.Clip"):
+        wf.transform(pd.DataFrame({"a": [0.5, 1e300, np.nan]}))
+    out = wf.transform(pd.DataFrame({"a": [np.inf, -np.inf, 1e38, np.nan]}))["a"].to_numpy()
+    np.testing.assert_array_equal(out, np.array([np.inf, -np.inf, 2e38, np.nan], dtype=np.float32))
