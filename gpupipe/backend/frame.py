@@ -840,10 +840,12 @@ def float32_overflow_error(name: str, role: str, values: Any) -> Exception:
     return DataError(msg)
 
 
-def float32_output(values: Any, name: str, op: str, advice: str) -> Any:
+def float32_output(values: Any, name: str, op: str, advice: str, source: Any = None) -> Any:
     """``values`` (float64, NumPy or CuPy) as the float32 array an op outputs; DataError naming ``op`` and the output
     column ``name`` when finite values lie beyond float32's range (the cast would make them ±inf, which the Workflow's
-    own float32 output refuses for any other column). ``advice`` says what to do instead."""
+    own float32 output refuses for any other column). ``advice`` says what to do instead. ``source``: the finite
+    inputs the values were computed from (default: the values themselves), for values that passed even float64's
+    range on the way."""
     import numpy as np
 
     from ..errors import DataError
@@ -854,12 +856,14 @@ def float32_output(values: Any, name: str, op: str, advice: str) -> Any:
         out = values.astype(xp.float32)
     if not bool(xp.isinf(out).any()):  # the common case: one pass over the output
         return out
-    over = xp.isinf(out) & xp.isfinite(values)
+    over = xp.isinf(out) & xp.isfinite(values if source is None else source)
     count = int(to_host(over.sum()))
     if count:
         first = int(to_host(xp.flatnonzero(over)[0]))
+        value = float(to_host(values[first]))
+        shown = repr(value) if math.isfinite(value) else f"{float(to_host(source[first]))!r} given"
         msg = (f"{op}: output column {name!r} has {count} finite value(s) beyond float32's range (±3.4e38; e.g. "
-               f"{float(to_host(values[first]))!r} at row {first}), which its float32 output would make ±inf; {advice}")
+               f"{shown} at row {first}), which its float32 output would make ±inf; {advice}")
         raise DataError(msg)
     return out
 

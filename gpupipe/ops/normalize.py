@@ -104,8 +104,12 @@ class Normalize(StatOp):
         out = F.standardize(series, self.means_[column], self.stds_[column])
         xp = array_namespace(out)
         if bool(xp.isinf(out).any()):  # ±inf given, or finite values too far from the mean for float32: which?
-            exact = (F.float_values(series) - self.means_[column]) / self.stds_[column]
-            F.float32_output(exact, column, "Normalize", _FAR)
+            import numpy as np
+
+            x = F.float_values(series)
+            with np.errstate(over="ignore"):
+                exact = (x - self.means_[column]) / self.stds_[column]
+            F.float32_output(exact, column, "Normalize", _FAR, source=x)
         return out
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -87,3 +87,13 @@ def test_values_scaling_beyond_float32_at_transform_are_a_data_error_naming_the_
         wf.transform(pd.DataFrame({"a": [0.5, 1e300, np.nan]}))
     out = wf.transform(pd.DataFrame({"a": [np.inf, -np.inf, 1e38, np.nan]}))["a"].to_numpy()
     np.testing.assert_array_equal(out, np.array([np.inf, -np.inf, 2e38, np.nan], dtype=np.float32))
+
+
+def test_values_scaling_beyond_float64_at_transform_are_a_data_error_too() -> None:
+    """-1.7e308 after a fit on [0, 1] standardises past even float64's range: that inf is no input inf either."""
+    wf = gp.Workflow(["a"] >> ops.Normalize()).fit(pd.DataFrame({"a": [0.0, 1.0]}))
+    with pytest.raises(DataError, match=r"Normalize: output column 'a' has 1 finite value.*-1\.7e\+308 given at row 0"):
+        wf.transform(pd.DataFrame({"a": [-1.7e308]}))
+    wf = gp.Workflow(["a"] >> ops.NormalizeMinMax()).fit(pd.DataFrame({"a": [0.0, 1e-300]}))
+    with pytest.raises(DataError, match=r"NormalizeMinMax: output column 'a' has 1 finite value.*10000000000\.0 given at row 1"):
+        wf.transform(pd.DataFrame({"a": [0.0, 1e10]}))
