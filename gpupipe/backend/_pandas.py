@@ -824,11 +824,12 @@ def _column_moments_pandas(series: Any, column: str, op: str) -> tuple[int, floa
 @F.group_moments.register("pandas")
 def _group_moments_pandas(frame: Any, keys: list[str], conts: list[str]) -> Any:
     sub = frame[[*keys, *conts]]
-    as_floats = [c for c in conts if F.kind(sub[c]) in ("int", "bool", "category")]
+    as_floats = [c for c in conts if sub[c].dtype != np.float64]
     if as_floats:
         # in float64, as cuDF groups them: an int64 group sum wraps past 2**63 (two values of 2**62 summed to
-        # -2**63, a mean of -4.6e18 for values of +4.6e18), and a categorical of numbers (which pandas does not
-        # sum) is read as its values; NaN where missing, which the aggregations skip
+        # -2**63, a mean of -4.6e18 for values of +4.6e18), a float32 one is summed and its variance taken in float32
+        # (a std off by 1.6e-5 of itself), and a categorical of numbers (which pandas does not sum) is read as its
+        # values; NaN where missing, which the aggregations skip
         sub = sub.assign(**{c: _float_values_pandas(sub[c]) for c in as_floats})
     g = sub.groupby(keys, dropna=True, sort=False)
     agg = g[conts].agg(["count", "sum", "min", "max"])

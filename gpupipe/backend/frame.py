@@ -75,6 +75,7 @@ __all__ = [
     "factorize",
     "fill_missing",
     "finalize_output",
+    "float32_output",
     "float_value_counts",
     "float_values",
     "frames_with_same_int_dtype",
@@ -735,6 +736,11 @@ def moments_of(x: Any, column: str, op: str) -> tuple[int, float, float, float, 
     # finite values whose sum or squares pass 1.8e308 give inf/NaN moments, which the ops refuse by name
     with np.errstate(over="ignore", invalid="ignore"):
         mean = float(to_host(x.mean()))
+        if not math.isfinite(mean):
+            # the sum passed 1.8e308, the mean need not (a constant column of 1e308): averaged scaled down by a power
+            # of two (exact), as a partitioned fit's pairwise update averages partial means
+            scale = math.ldexp(1.0, math.frexp(float(to_host(xp.abs(x).max())))[1] - 1)
+            mean = float(to_host((x / scale).mean())) * scale
         m2 = float(to_host(((x - mean) ** 2).sum()))
     return (n, mean, m2, float(to_host(x.min())), float(to_host(x.max())))
 
@@ -832,6 +838,34 @@ def float32_overflow_error(name: str, role: str, values: Any) -> Exception:
            "float32 output would make ±inf: scale them in the workflow (ops.LogOp, ops.Normalize) or bound them "
            "(ops.Clip)")
     return DataError(msg)
+
+
+def float32_output(values: Any, name: str, op: str, advice: str, source: Any = None) -> Any:
+    """``values`` (float64, NumPy or CuPy) as the float32 array an op outputs; DataError naming ``op`` and the output
+    column ``name`` when finite values lie beyond float32's range (the cast would make them ±inf, which the Workflow's
+    own float32 output refuses for any other column). ``advice`` says what to do instead. ``source``: the finite
+    inputs the values were computed from (default: the values themselves), for values that passed even float64's
+    range on the way."""
+    import numpy as np
+
+    from ..errors import DataError
+    from . import array_namespace
+
+    xp = array_namespace(values)
+    with np.errstate(over="ignore"):
+        out = values.astype(xp.float32)
+    if not bool(xp.isinf(out).any()):  # the common case: one pass over the output
+        return out
+    over = xp.isinf(out) & xp.isfinite(values if source is None else source)
+    count = int(to_host(over.sum()))
+    if count:
+        first = int(to_host(xp.flatnonzero(over)[0]))
+        value = float(to_host(values[first]))
+        shown = repr(value) if math.isfinite(value) else f"{float(to_host(source[first]))!r} given"
+        msg = (f"{op}: output column {name!r} has {count} finite value(s) beyond float32's range (±3.4e38; e.g. "
+               f"{shown} at row {first}), which its float32 output would make ±inf; {advice}")
+        raise DataError(msg)
+    return out
 
 
 check_label = _generic("check_label", "DataError naming the label if it holds a missing or infinite value.")

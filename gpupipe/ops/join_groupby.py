@@ -9,6 +9,7 @@ from ..backend import array_namespace
 from ..backend import frame as F
 from ..errors import DataError, SchemaError
 from .base import ColumnInfo, StatOp, register_op
+from .normalize import overflow_error
 
 __all__ = ["JoinGroupby"]
 
@@ -152,6 +153,11 @@ class JoinGroupby(StatOp):
                 values = {"count": n, "sum": m[f"{c}__sum"].to_numpy(dtype="float64"), "mean": mean,
                           "var": var, "std": np.sqrt(var), "min": m[f"{c}__min"].to_numpy(dtype="float64"),
                           "max": m[f"{c}__max"].to_numpy(dtype="float64")}
+                spread = [s for s in self.stats if s in ("sum", "mean", "std", "var")]
+                if spread and not all(bool(np.isfinite(values[s][n > 0]).all()) for s in spread):
+                    # the values are finite (fit refuses ±inf for these statistics): their sum or squares passed 1.8e308
+                    raise overflow_error("JoinGroupby", c, float(np.nanmin(values["min"])),
+                                         float(np.nanmax(values["max"])), "/".join(spread))
                 for s in self.stats:
                     table[f"{c}_{s}"] = values[s]
             self.tables_[tuple(g)] = table.sort_values(g, kind="stable").reset_index(drop=True)
@@ -189,9 +195,10 @@ class JoinGroupby(StatOp):
                     col = F.to_device(pos, table[f"{c}_{s}"].to_numpy(dtype="float64"))
                     vals = col[safe] if len(col) else xp.zeros(len(pos))
                     fill = 0.0 if s == "count" else float(self.fill_value)
-                    vals = xp.where(seen & ~xp.isnan(vals), vals, fill).astype(xp.float32)
                     name = f"{'_'.join(g)}_{c}_{s}"
-                    out[name] = vals
+                    out[name] = F.float32_output(xp.where(seen & ~xp.isnan(vals), vals, fill), name, "JoinGroupby",
+                                                 f"scale {c!r} down (ops.LogOp, or divide it) or bound it (ops.Clip) "
+                                                 "before JoinGroupby")
         return F.build_frame(frame, out)
 
     # -- fitted tables ---------------------------------------------------------------------

@@ -6,10 +6,15 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from ..backend import array_namespace
 from ..backend import frame as F
 from .base import ColumnInfo, StatOp, register_op
 
 __all__ = ["Normalize", "moments", "overflow_error"]
+
+#: what to do about values that scale beyond float32 (values at transform far outside those fitted)
+_FAR = ("the values lie far outside those the op was fitted on; bound the column to the fitted range first "
+        "(ops.Clip before it) or fit on data that covers them")
 
 
 def moments(frame: Any, columns: Sequence[str], op: str) -> dict[str, tuple[int, float, float, float, float]]:
@@ -93,7 +98,19 @@ class Normalize(StatOp):
         self.check_fitted()
         self._require(frame, columns, "Normalize")
         F.require_kinds(frame, columns, "Normalize", F.NUMERIC_KINDS, "Encode text with ops.Categorify instead")
-        return F.build_frame(frame, {c: F.standardize(frame[c], self.means_[c], self.stds_[c]) for c in columns})
+        return F.build_frame(frame, {c: self._standardized(frame[c], c) for c in columns})
+
+    def _standardized(self, series: Any, column: str) -> Any:
+        out = F.standardize(series, self.means_[column], self.stds_[column])
+        xp = array_namespace(out)
+        if bool(xp.isinf(out).any()):  # ±inf given, or finite values too far from the mean for float32: which?
+            import numpy as np
+
+            x = F.float_values(series)
+            with np.errstate(over="ignore"):
+                exact = (x - self.means_[column]) / self.stds_[column]
+            F.float32_output(exact, column, "Normalize", _FAR, source=x)
+        return out
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:
         return {"means": dict(self.means_), "stds": dict(self.stds_)}, {}

@@ -6,10 +6,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..backend import array_namespace
 from ..backend import frame as F
 from .base import ColumnInfo, StatOp, register_op
-from .normalize import moments, overflow_error
+from .normalize import _FAR, moments, overflow_error
 
 __all__ = ["NormalizeMinMax"]
 
@@ -65,13 +64,17 @@ class NormalizeMinMax(StatOp):
             self.ranges_[c] = (hi - lo) if n and hi > lo else 1.0
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
+        import numpy as np
+
         self.check_fitted()
         frame = self._inputs(frame, columns, "NormalizeMinMax")
         F.require_kinds(frame, columns, "NormalizeMinMax", F.NUMERIC_KINDS, "Encode text with ops.Categorify instead")
         data = {}
         for c in columns:
             x = F.float_values(frame[c])
-            data[c] = ((x - self.mins_[c]) / self.ranges_[c]).astype(array_namespace(x).float32)
+            with np.errstate(over="ignore"):
+                scaled = (x - self.mins_[c]) / self.ranges_[c]
+            data[c] = F.float32_output(scaled, c, "NormalizeMinMax", _FAR, source=x)
         return F.build_frame(frame, data)
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, Any]]:

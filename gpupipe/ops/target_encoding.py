@@ -167,6 +167,10 @@ class TargetEncoding(StatOp):
         if n == 0:
             raise DataError(f"TargetEncoding: no rows to fit on (target {self.target!r})")
         self.prior_ = total / n
+        if not math.isfinite(self.prior_):
+            msg = (f"TargetEncoding: target column {self.target!r} holds values too large for their mean in float64 "
+                   f"(their sum passes 1.8e308); scale the target down (divide it) before fitting")
+            raise DataError(msg)
         # sorted by value so that the statistics (and the saved artifact) do not depend on partitioning
         self.stats_ = {c: combined[c].sort_values("value", kind="stable").reset_index(drop=True) for c in columns}
         self._cache: dict[Any, Any] = {}
@@ -195,7 +199,7 @@ class TargetEncoding(StatOp):
         safe = xp.where(seen, pos, 0)
         s = xp.where(seen, sums[safe] if len(sums) else 0.0, 0.0)
         n = xp.where(seen, counts[safe] if len(counts) else 0.0, 0.0)
-        return self._smooth(xp, s, n, self.prior_)
+        return self._smooth(xp, s, n, self.prior_, self._name(column))
 
     def _check_transform_kind(self, series: Any, column: str) -> bool:
         """True when the column is all missing in another kind than fitted (every row gets the prior); SchemaError
@@ -204,14 +208,16 @@ class TargetEncoding(StatOp):
         fitted = F.value_kind(values) if len(values) else None
         return F.check_fitted_kind(series, column, "TargetEncoding", _KINDS, fitted)
 
-    def _smooth(self, xp: Any, s: Any, n: Any, prior: Any) -> Any:
+    def _smooth(self, xp: Any, s: Any, n: Any, prior: Any, name: str) -> Any:
         sm = float(self.smoothing)
         if math.isinf(sm):  # the limit of the formula: all weight on the prior
-            return (xp.zeros_like(n) + prior).astype(xp.float32)
+            return F.float32_output(xp.zeros_like(n) + prior, name, "TargetEncoding",
+                                    f"scale the target {self.target!r} down (divide it) before fitting")
         denom = n + sm
         # a category with no rows and smoothing 0 has no information: use the prior
         enc = xp.where(denom > 0, (s + sm * prior) / xp.where(denom > 0, denom, 1.0), prior)
-        return enc.astype(xp.float32)
+        return F.float32_output(enc, name, "TargetEncoding",
+                                f"scale the target {self.target!r} down (divide it) or bound it before fitting")
 
     def transform(self, frame: Any, columns: Sequence[str]) -> Any:
         self.check_fitted()
@@ -227,7 +233,8 @@ class TargetEncoding(StatOp):
         for c in columns:
             if c in no_kind:  # all missing, in a dtype of no kind fitted: unseen everywhere
                 xp = array_namespace(F.missing(frame[c]))
-                out[self._name(c)] = self._smooth(xp, xp.zeros(len(frame)), xp.zeros(len(frame)), self.prior_)
+                out[self._name(c)] = self._smooth(xp, xp.zeros(len(frame)), xp.zeros(len(frame)),
+                                                   self.prior_, self._name(c))
             else:
                 out[self._name(c)] = self._encode_full(frame[c], c)
         return F.build_frame(frame, out)
@@ -260,7 +267,7 @@ class TargetEncoding(StatOp):
             safe = xp.where(valid, codes, 0)
             s = xp.where(valid, sums[safe] - cf_sum[key], 0.0) if ncat else xp.zeros(len(y))
             n = xp.where(valid, counts[safe] - cf_cnt[key], 0.0) if ncat else xp.zeros(len(y))
-            enc = self._smooth(xp, s, n, rest_prior[fold])
+            enc = self._smooth(xp, s, n, rest_prior[fold], self._name(c))
             out[self._name(c)] = enc
         return F.build_frame(frame, out)
 
@@ -295,7 +302,7 @@ class TargetEncoding(StatOp):
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = s / n
         return pd.DataFrame({"value": st["value"].copy(), "count": st["count"].to_numpy(dtype=np.int64), "sum": s,
-                             "mean": mean, "encoding": self._smooth(np, s, n, self.prior_)})
+                             "mean": mean, "encoding": self._smooth(np, s, n, self.prior_, self._name(column))})
 
     def table_keys(self, columns: Sequence[str]) -> dict[str, str]:
         """Output column → the name :meth:`table` takes."""

@@ -64,3 +64,36 @@ def test_statistics_that_overflow_are_a_data_error_naming_the_column(values: lis
     for data in (df, gp.Dataset(df, partition_rows=1)):
         with pytest.raises(DataError, match=r"Normalize: column 'big' holds values too large"):
             gp.Workflow(["big"] >> ops.Normalize()).fit(data)
+
+
+@pytest.mark.parametrize("values", [[1e308, 1e308, 1e308], [-1.5e308, np.nan, -1.5e308], [1.7e308] * 5])
+def test_a_constant_column_whose_sum_overflows_fits_as_on_partitions(values: list[float]) -> None:
+    """The values' sum passes 1.8e308 but their mean and std (0) do not: the in-memory fit gives the mean and 0 as a
+    partitioned fit does (it refused the column as too large, while partition_rows=1 fitted it)."""
+    df = pd.DataFrame({"big": values})
+    for data in (df, gp.Dataset(df, partition_rows=1), gp.Dataset(df, partition_rows=2)):
+        wf = gp.Workflow(["big"] >> ops.Normalize()).fit(data)
+        op = wf.nodes[0].ops[0]
+        assert op.means_["big"] == np.nanmax(values)
+        assert op.stds_["big"] == 1.0
+        np.testing.assert_array_equal(wf.transform(df)["big"].to_numpy(), np.where(np.isnan(values), np.nan, 0.0))
+
+
+def test_values_scaling_beyond_float32_at_transform_are_a_data_error_naming_the_column() -> None:
+    """Fitted on [0, 1], 1e300 standardises to 2e300: its float32 output was inf, silently (the Workflow refuses such
+    values from every op that outputs float64); ±inf given stays ±inf, as StandardScaler keeps it."""
+    wf = gp.Workflow(["a"] >> ops.Normalize()).fit(pd.DataFrame({"a": [0.0, 1.0]}))
+    with pytest.raises(DataError, match=r"Normalize: output column 'a' has 1 finite value.*2e\+300 at row 1.*ops\.Clip"):
+        wf.transform(pd.DataFrame({"a": [0.5, 1e300, np.nan]}))
+    out = wf.transform(pd.DataFrame({"a": [np.inf, -np.inf, 1e38, np.nan]}))["a"].to_numpy()
+    np.testing.assert_array_equal(out, np.array([np.inf, -np.inf, 2e38, np.nan], dtype=np.float32))
+
+
+def test_values_scaling_beyond_float64_at_transform_are_a_data_error_too() -> None:
+    """-1.7e308 after a fit on [0, 1] standardises past even float64's range: that inf is no input inf either."""
+    wf = gp.Workflow(["a"] >> ops.Normalize()).fit(pd.DataFrame({"a": [0.0, 1.0]}))
+    with pytest.raises(DataError, match=r"Normalize: output column 'a' has 1 finite value.*-1\.7e\+308 given at row 0"):
+        wf.transform(pd.DataFrame({"a": [-1.7e308]}))
+    wf = gp.Workflow(["a"] >> ops.NormalizeMinMax()).fit(pd.DataFrame({"a": [0.0, 1e-300]}))
+    with pytest.raises(DataError, match=r"NormalizeMinMax: output column 'a' has 1 finite value.*10000000000\.0 given at row 1"):
+        wf.transform(pd.DataFrame({"a": [0.0, 1e10]}))

@@ -55,3 +55,16 @@ def test_an_object_column_of_numbers_is_scaled_on_its_own() -> None:
     out = ops.NormalizeMinMax().fit(df, ["a"]).transform(df, ["a"])["a"].to_numpy(dtype=np.float64)
     want = MinMaxScaler().fit_transform(df.to_numpy(dtype=float, na_value=np.nan)).ravel()
     np.testing.assert_allclose(out, want, rtol=1e-6, equal_nan=True)
+
+
+def test_values_scaling_beyond_float32_at_transform_are_a_data_error_naming_the_column() -> None:
+    """Fitted on [0, 1], -1e300 scales to -1e300: its float32 output was -inf, silently."""
+    import pytest
+
+    from gpupipe.errors import DataError
+
+    wf = gp.Workflow(["a"] >> ops.NormalizeMinMax()).fit(pd.DataFrame({"a": [0.0, 1.0]}))
+    with pytest.raises(DataError, match=r"NormalizeMinMax: output column 'a' has 1 finite value.*-1e\+300 at row 0"):
+        wf.transform(pd.DataFrame({"a": [-1e300, 0.5]}))
+    np.testing.assert_array_equal(wf.transform(pd.DataFrame({"a": [np.inf, 3e38]}))["a"].to_numpy(),
+                                  np.array([np.inf, 3e38], dtype=np.float32))

@@ -179,3 +179,18 @@ def test_an_object_column_of_ints_is_encoded_as_ints_on_its_own():
     want = ((keys.map(g["sum"]).fillna(0) + 2.0 * prior) / (keys.map(g["count"]).fillna(0) + 2.0)).to_numpy(float)
     np.testing.assert_allclose(got, want, rtol=1e-6)
     assert te.stats_["c"]["value"].tolist() == [1, 2, 3]
+
+
+def test_encodings_beyond_float32_or_a_prior_beyond_float64_are_a_data_error_naming_the_target() -> None:
+    """Means of a target past float32's range became inf in the float32 output, and a target whose sum passes 1.8e308
+    gave a prior of inf and NaN encodings, silently."""
+    df = pd.DataFrame({"c": [1, 1, 2], "y": [1e300, 1e300, 0.0]})
+    te = TargetEncoding("y", smoothing=0, kfold=2)
+    with pytest.raises(DataError, match=r"TargetEncoding: output column 'TE_c_y' has .* finite value.*'y'"):
+        te.fit_transform(df, ["c"])
+    with pytest.raises(DataError, match=r"TargetEncoding: output column 'TE_c_y' has 2 finite value.*'y'"):
+        te.transform(df, ["c"])
+    df = pd.DataFrame({"c": [1, 1, 2], "y": [1.7e308, 1.7e308, 1.7e308]})
+    for data in (df, Partitioned(df, [1])):
+        with pytest.raises(DataError, match=r"TargetEncoding: target column 'y' holds values too large"):
+            TargetEncoding("y").fit(data, ["c"])
