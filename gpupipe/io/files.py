@@ -873,6 +873,18 @@ def _may_hold_hex(src: Source) -> bool:
     return False
 
 
+def _columns_as_text(src: Source, names: Sequence[str], read: Any, parse: Any, convert: Any) -> pa.Table:
+    """Columns ``names`` of CSV file ``src`` parsed again as text (nulls as the reader's null values give them), with
+    the reader's read and parse options: what a column of inferred type held as written."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    text_convert = pcsv.ConvertOptions(column_types={c: pa.string() for c in names}, include_columns=list(names),
+                                       null_values=convert.null_values, strings_can_be_null=True)
+    with src.readable(compression="infer") as f:
+        return pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=text_convert)
+
+
 def _hex_as_text(table: pa.Table, src: Source, opts: Mapping[str, Any], read: Any, parse: Any,
                  convert: Any) -> pa.Table:
     """Integer columns (no dtype given) holding hexadecimal text read as that text, as pandas and Polars read them:
@@ -881,15 +893,11 @@ def _hex_as_text(table: pa.Table, src: Source, opts: Mapping[str, Any], read: An
     it, as pandas refuses it."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.csv as pcsv
 
     ints = [f.name for f in table.schema if pa.types.is_integer(f.type)]
     if not ints or len(set(table.column_names)) < table.num_columns or not _may_hold_hex(src):  # repeated names: refused later
         return table
-    text_convert = pcsv.ConvertOptions(column_types={c: pa.string() for c in ints}, include_columns=ints,
-                                       null_values=convert.null_values, strings_can_be_null=True)
-    with src.readable(compression="infer") as f:
-        text = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=text_convert)
+    text = _columns_as_text(src, ints, read, parse, convert)
     for name in ints:
         values = text.column(name)
         hex_text = pc.match_substring_regex(values, r"^\s*[+-]?0[xX]")
@@ -913,7 +921,6 @@ def _exact_big_integers(table: pa.Table, src: Source, opts: Mapping[str, Any], r
     (``UInt64`` in pandas), as pandas reads it; otherwise it stays float64."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.csv as pcsv
 
     suspects = []
     for field in table.schema:
@@ -927,10 +934,7 @@ def _exact_big_integers(table: pa.Table, src: Source, opts: Mapping[str, Any], r
             suspects.append(field.name)
     if not suspects:
         return table
-    text_convert = pcsv.ConvertOptions(column_types={c: pa.string() for c in suspects}, include_columns=suspects,
-                                       null_values=convert.null_values, strings_can_be_null=True)
-    with src.readable(compression="infer") as f:
-        text = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=text_convert)
+    text = _columns_as_text(src, suspects, read, parse, convert)
     for name in suspects:
         values = pc.utf8_trim_whitespace(text.column(name))
         if not pc.all(pc.match_substring_regex(values, r"^[+-]?[0-9]+$")).as_py():
