@@ -748,8 +748,11 @@ class Loader:
             tt = to_tensors(frame, schema=self.schema, device=self.device)
             staged = _stage(tt, records=True)
         except GpupipeError as exc:  # name the partition: the row numbers in the message count within it
-            exc.args = (f"partition {i} of the dataset: {exc} (rows counted from the partition's first row)",
-                        *exc.args[1:])
+            from ..io.dataset import _in_partition
+
+            describe = getattr(self._dataset, "_partition_name", None)  # a gp.Dataset's: with its file and rows
+            _in_partition(exc, describe(i) if describe is not None else f"partition {i} of the dataset")
+            exc.args = (f"{exc} (rows counted from the partition's first row)", *exc.args[1:])
             raise
         order = epoch_indices(staged.rows, epoch=epoch, seed=_part_seed(self.seed, epoch, i), shuffle=self.shuffle)
         if staged.rows == 0:

@@ -529,3 +529,15 @@ def test_two_threads_starting_epochs_at_once_get_one_each():
     orders = sorted([[b.cont[:, 0].tolist() for b in it] for it in (mine, started[0])])
     assert orders == sorted([expected[0], expected[1]])
     assert loader.epoch == 2
+
+
+def test_a_gp_dataset_partitions_error_names_its_file_and_rows(tmp_path):
+    """The Loader named a gp.Dataset's partition by its number only, where the Dataset's own errors give its file
+    and rows."""
+    df = _frame(30)
+    df.loc[23, "y"] = np.nan
+    df.to_parquet(tmp_path / "d.parquet", row_group_size=10)
+    ds = gp.Dataset(str(tmp_path / "d.parquet"), partition_rows=10)
+    with pytest.raises(gp.DataError, match=r"^partition 2 of the dataset \(rows 20 to 29 of .*d\.parquet\): label "
+                                           r"column 'y' .*\(first at row 3\).*\(rows counted from the partition's first row\)"):
+        list(gp.Loader(ds, batch_size=4, shuffle=False, schema=SCHEMA))
