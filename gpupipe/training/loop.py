@@ -119,6 +119,18 @@ def _unwrapped(model: Any) -> Any:
     return model.module if isinstance(model, wrappers) else model
 
 
+def _rank0_decides(flag: bool) -> bool:
+    """Rank 0's ``flag`` on every rank of a torch.distributed job (``flag`` itself in one process). Ranks validating on
+    shards of their own get other metrics; deciding each for itself, one rank stopped early (or kept other best
+    weights) while the others went on into a DDP all-reduce it never joined, and waited for ever."""
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    box = [bool(flag)]
+    dist.broadcast_object_list(box, src=0)
+    return bool(box[0])
+
+
 def _is_main_process() -> bool:
     """Rank 0 of a torch.distributed job, or a single process: the one that writes checkpoints."""
     dist = torch.distributed
@@ -753,6 +765,8 @@ def train(
                         if stopper is not None or checkpoint is not None:
                             raise _undefined_monitor_error(monitor, epoch, stopper is not None)
                         improved = best_value is None
+                    if val is not None:
+                        improved = _rank0_decides(improved)
                     if improved:
                         best_value, result.best_epoch, bad_epochs = value, epoch, 0
                         result.metrics = dict(metrics)

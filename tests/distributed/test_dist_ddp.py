@@ -114,3 +114,36 @@ def test_two_gloo_ranks_get_disjoint_shards_and_identical_weights(tmp_path: Path
     gp.train(ref, loader, epochs=1, lr=0.05, progress=False)
     for k, v in ref.state_dict().items():
         torch.testing.assert_close(s0[k], v, rtol=1e-5, atol=1e-6, msg=k)
+
+
+@pytest.mark.slow
+def test_ranks_validating_on_their_own_shards_stop_together(tmp_path: Path) -> None:
+    """Early stopping under DDP follows rank 0's metric on every rank: each rank decided on its own validation
+    shard, so a rank whose metric stopped improving left training while the others waited in the next all-reduce
+    (here: rank 1 stopped after epoch 2, and rank 0's next step failed with gloo's "Connection closed by peer")."""
+    data = tmp_path / "data.parquet"
+    _frame().to_parquet(data)
+    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA.to_dict()))
+    child = Path(__file__).with_name("_ddp_val_child.py")
+    for _attempt in range(3):
+        port = _free_port()
+        procs = [subprocess.Popen([sys.executable, str(child), str(data), str(tmp_path)],
+                                  env={**os.environ, "RANK": str(r), "WORLD_SIZE": str(WORLD), "LOCAL_RANK": str(r),
+                                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"},
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(WORLD)]
+        errors = []
+        for p in procs:
+            try:
+                _, err = p.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                for q in procs:
+                    q.kill()
+                raise
+            if p.returncode != 0:
+                errors.append(err)
+        if not any("address already in use" in e.lower() for e in errors):
+            break
+    assert not errors, "\n".join(e[-3000:] for e in errors)
+    got = [json.loads((tmp_path / f"val-rank{r}.json").read_text()) for r in range(WORLD)]
+    # rank 0's RMSE falls every epoch: every rank trains all 4 epochs, and each keeps epoch 4 as its best
+    assert got == [{"epochs": 4, "best_epoch": 4, "stopped": False}] * WORLD
