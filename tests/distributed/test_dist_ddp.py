@@ -45,13 +45,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _run_ranks(tmp_path: Path, data: Path, batch_size: int, port: int) -> list[str]:
-    """Start WORLD child ranks on `port`; the stderr of each one that failed."""
+def _run_ranks(args: list[str], port: int, child: Path = CHILD) -> list[str]:
+    """Start WORLD ranks of `child` (given `args`) on `port`; the stderr of each one that failed."""
     procs = []
     for rank in range(WORLD):
         env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": str(WORLD), "LOCAL_RANK": str(rank),
                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"}
-        procs.append(subprocess.Popen([sys.executable, str(CHILD), str(data), str(tmp_path), str(batch_size)],
+        procs.append(subprocess.Popen([sys.executable, str(child), *args],
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     errors = []
     for p in procs:
@@ -80,7 +80,7 @@ def test_two_gloo_ranks_get_disjoint_shards_and_identical_weights(tmp_path: Path
     # The port is free when picked but another process on the machine may take it before rank 0
     # binds it: that (and only that) is retried with a new port.
     for _attempt in range(3):
-        errors = _run_ranks(tmp_path, data, batch_size, _free_port())
+        errors = _run_ranks([str(data), str(tmp_path), str(batch_size)], _free_port())
         if not any("address already in use" in e.lower() for e in errors):
             break
     assert not errors, "\n".join(e[-3000:] for e in errors)
@@ -125,22 +125,8 @@ def test_ranks_validating_on_their_own_shards_stop_together(tmp_path: Path) -> N
     _frame().to_parquet(data)
     (tmp_path / "schema.json").write_text(json.dumps(SCHEMA.to_dict()))
     child = Path(__file__).with_name("_ddp_val_child.py")
-    for _attempt in range(3):
-        port = _free_port()
-        procs = [subprocess.Popen([sys.executable, str(child), str(data), str(tmp_path)],
-                                  env={**os.environ, "RANK": str(r), "WORLD_SIZE": str(WORLD), "LOCAL_RANK": str(r),
-                                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "OMP_NUM_THREADS": "1"},
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(WORLD)]
-        errors = []
-        for p in procs:
-            try:
-                _, err = p.communicate(timeout=120)
-            except subprocess.TimeoutExpired:
-                for q in procs:
-                    q.kill()
-                raise
-            if p.returncode != 0:
-                errors.append(err)
+    for _attempt in range(3):  # a port taken meanwhile by another process is retried, as above
+        errors = _run_ranks([str(data), str(tmp_path)], _free_port(), child)
         if not any("address already in use" in e.lower() for e in errors):
             break
     assert not errors, "\n".join(e[-3000:] for e in errors)
