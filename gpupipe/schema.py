@@ -65,6 +65,13 @@ class ColumnSchema:
             msg = f"categorical column {self.name!r} needs a positive cardinality, got {self.cardinality!r}"
             raise SchemaError(msg)
 
+    def other_fit(self, other: ColumnSchema) -> bool:
+        """True when this column and ``other`` record the vocabulary digests of different fits
+        (``properties["vocabulary"]``, see ``Categorify.vocabulary_digest``): ids of the same cardinality naming
+        other values. False when either records none (a schema inferred from data, or saved without digests)."""
+        a, b = self.properties.get("vocabulary"), other.properties.get("vocabulary")
+        return a is not None and b is not None and a != b
+
     def to_dict(self) -> dict[str, Any]:
         """JSON values: ``name``, ``role``, ``dtype``, and ``cardinality`` and ``properties`` when set."""
         out: dict[str, Any] = {"name": self.name, "role": self.role, "dtype": self.dtype}

@@ -202,7 +202,7 @@ class Dataset:
 
         V.callable_param(fn, "fn", "Dataset.map_partials", "a partition, returning its partial result")
         parts = self._ddf.to_delayed()
-        tasks = [dask.delayed(_partial_of, pure=False)(fn, self._partition_name(i), part)
+        tasks = [dask.delayed(_partition_of, pure=False)(fn, self._partition_name(i), part)
                  for i, part in enumerate(parts)]
         return list(self._compute(tasks, _owners(parts, tasks)))
 
@@ -232,7 +232,7 @@ class Dataset:
         V.callable_param(fn, "fn", "Dataset.map_partitions", "a partition, returning a frame")
         if meta is None:
             meta = fn(self._ddf._meta)
-        ddf = self._ddf.map_partitions(partial(_partition_of, fn), meta=meta, enforce_metadata=False,
+        ddf = self._ddf.map_partitions(partial(_partition_of, fn, None), meta=meta, enforce_metadata=False,
                                        align_dataframes=False)
         out = Dataset.__new__(Dataset)
         out._ddf, out.backend, out.partition_rows, out._reads = ddf, self.backend, self.partition_rows, self._reads
@@ -469,21 +469,14 @@ def _slice_frame(part: _FramePart) -> Any:
     return part.frame.reset_index(drop=True)
 
 
-def _partial_of(fn: Callable[[Any], Any], name: str, part: Any) -> Any:
-    """``fn(part)``; a gpupipe error it raises names the partition (``name``)."""
+def _partition_of(fn: Callable[[Any], Any], name: str | None, part: Any) -> Any:
+    """``fn(part)``; a gpupipe error it raises names the partition (``name``), or, None (a lazy step of
+    :meth:`Dataset.map_partitions`, which cannot tell which), says it is of one partition: its number is added
+    where it is known."""
     try:
         return fn(part)
     except GpupipeError as exc:
         raise _in_partition(exc, name) from None
-
-
-def _partition_of(fn: Callable[[Any], Any], part: Any) -> Any:
-    """``fn(part)`` for :meth:`Dataset.map_partitions`; a gpupipe error it raises says it is of one partition (which
-    one, a lazy step cannot tell: the partition's number is added where it is known)."""
-    try:
-        return fn(part)
-    except GpupipeError as exc:
-        raise _in_partition(exc) from None
 
 
 _A_PARTITION = "a partition of the dataset"

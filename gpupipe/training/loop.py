@@ -206,7 +206,7 @@ def _check_model_fits(model: Any, loader: Any, what: str) -> Any:
                          and model_schema[c].properties.get("op") is not None
                          and model_schema[c].properties.get("op") == schema[c].properties.get("op"))
         # the same cardinality from another fit (a refit Workflow): ids of other values
-        refit = encoded_alike and _vocabularies_differ(model_schema[c], schema[c])
+        refit = encoded_alike and model_schema[c].other_fit(schema[c])
         if int(d) > int(m) or (encoded_alike and int(d) != int(m)) or refit:
             bad[c] = (int(d), int(m), refit)
     if bad:
@@ -222,14 +222,6 @@ def _check_model_fits(model: Any, loader: Any, what: str) -> Any:
     if order["cont"] is None and order["cat"] is None:
         return loader
     return _InModelOrder(loader, order["cont"], order["cat"])
-
-
-def _vocabularies_differ(mine: Any, theirs: Any) -> bool:
-    """True when two columns' schemas record the vocabulary digests of different fits (``properties["vocabulary"]``,
-    see ``Categorify.vocabulary_digest``); False when either records none (a schema inferred from the data, or
-    saved before digests were recorded)."""
-    a, b = mine.properties.get("vocabulary"), theirs.properties.get("vocabulary")
-    return a is not None and b is not None and a != b
 
 
 class _InModelOrder:
