@@ -783,11 +783,12 @@ def _standardize_pandas(series: Any, mean: float, std: float) -> Any:
     x = _float_values_pandas(series)
     out = np.empty(x.shape, dtype=np.float32)
     buf = np.empty(min(x.size, CHUNK), dtype=np.float64)
-    for start in range(0, x.size, CHUNK):
-        b = buf[:min(CHUNK, x.size - start)]
-        np.subtract(x[start:start + CHUNK], mean, out=b)
-        np.divide(b, std, out=b)
-        out[start:start + CHUNK] = b
+    with np.errstate(over="ignore"):  # past float64 or float32 is inf, which Normalize names by row, not a warning
+        for start in range(0, x.size, CHUNK):
+            b = buf[:min(CHUNK, x.size - start)]
+            np.subtract(x[start:start + CHUNK], mean, out=b)
+            np.divide(b, std, out=b)
+            out[start:start + CHUNK] = b
     return out
 
 
@@ -832,8 +833,9 @@ def _group_moments_pandas(frame: Any, keys: list[str], conts: list[str]) -> Any:
         # values; NaN where missing, which the aggregations skip
         sub = sub.assign(**{c: _float_values_pandas(sub[c]) for c in as_floats})
     g = sub.groupby(keys, dropna=True, sort=False)
-    agg = g[conts].agg(["count", "sum", "min", "max"])
-    var = g[conts].var(ddof=0)
+    with np.errstate(over="ignore", invalid="ignore"):  # a sum past 1.8e308 is inf: JoinGroupby names the column
+        agg = g[conts].agg(["count", "sum", "min", "max"])
+        var = g[conts].var(ddof=0)
     return F.group_moments_table(agg, var, keys, conts)
 
 

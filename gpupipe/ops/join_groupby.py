@@ -269,17 +269,18 @@ def _combine_moments(parts: list[Any], keys: list[str], conts: list[str]) -> Any
     # int64 keys beside uint64 ones: all uint64, not float64 (where 2**53 + 1 is 2**53)
     both = pd.concat(F.frames_with_same_int_dtype(parts, keys), ignore_index=True)
     g = both.groupby(keys, sort=False, dropna=True)
-    out = g[[f"{c}__{s}" for c in conts for s in ("n", "sum", "m2")]].sum()
-    for c in conts:
-        out[f"{c}__min"] = g[f"{c}__min"].min()
-        out[f"{c}__max"] = g[f"{c}__max"].max()
-        # m2 = sum of m2_i + sum of n_i (mean_i - mean)^2
-        n_tot = g[f"{c}__n"].transform("sum").to_numpy()
-        s_tot = g[f"{c}__sum"].transform("sum").to_numpy()
-        n_i = both[f"{c}__n"].to_numpy()
-        with np.errstate(invalid="ignore", divide="ignore"):
+    # sums past 1.8e308 are inf, which the op's check names by column; groups without values divide by 0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        out = g[[f"{c}__{s}" for c in conts for s in ("n", "sum", "m2")]].sum()
+        for c in conts:
+            out[f"{c}__min"] = g[f"{c}__min"].min()
+            out[f"{c}__max"] = g[f"{c}__max"].max()
+            # m2 = sum of m2_i + sum of n_i (mean_i - mean)^2
+            n_tot = g[f"{c}__n"].transform("sum").to_numpy()
+            s_tot = g[f"{c}__sum"].transform("sum").to_numpy()
+            n_i = both[f"{c}__n"].to_numpy()
             dev = np.where(n_i > 0, n_i * (both[f"{c}__sum"].to_numpy() / n_i - s_tot / n_tot) ** 2, 0.0)
-        out[f"{c}__m2"] += pd.Series(dev, index=both.index).groupby([both[k] for k in keys], sort=False).sum()
+            out[f"{c}__m2"] += pd.Series(dev, index=both.index).groupby([both[k] for k in keys], sort=False).sum()
     out = out.reset_index()
     for k in keys:
         out[k] = F.canonical_values(out[k])

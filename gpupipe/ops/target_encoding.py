@@ -133,11 +133,13 @@ class TargetEncoding(StatOp):
         return codes, values, sums, counts
 
     def partial_fit(self, frame: Any, columns: Sequence[str]) -> dict[str, Any]:
+        import numpy as np
         import pandas as pd
 
         frame = self._check(frame, columns)
         y = self._target(frame)
-        out: dict[str, Any] = {"__total__": (float(y.sum()), len(y))}
+        with np.errstate(over="ignore"):  # a sum past 1.8e308 is inf: finalize names the target
+            out: dict[str, Any] = {"__total__": (float(y.sum()), len(y))}
         for c in columns:
             _, values, sums, counts = self._per_category(frame[c], y)
             out[c] = pd.DataFrame({"value": values, "sum": F.to_host(sums).astype("float64"),
@@ -145,6 +147,7 @@ class TargetEncoding(StatOp):
         return out
 
     def combine(self, partials: list[dict[str, Any]]) -> dict[str, Any]:
+        import numpy as np
         import pandas as pd
 
         out: dict[str, Any] = {"__total__": (sum(p["__total__"][0] for p in partials),
@@ -157,7 +160,8 @@ class TargetEncoding(StatOp):
                 out[col] = frames[0] if frames else partials[0][col]
                 continue
             frames = F.frames_with_same_int_dtype(frames, ["value"], col)  # int64 beside uint64: exact, not float64
-            g = pd.concat(frames, ignore_index=True).groupby("value", sort=False)[["sum", "count"]].sum()
+            with np.errstate(over="ignore"):  # a sum past 1.8e308 is inf, named by the encoding's check
+                g = pd.concat(frames, ignore_index=True).groupby("value", sort=False)[["sum", "count"]].sum()
             out[col] = pd.DataFrame({"value": F.canonical_values(g.index), "sum": g["sum"].to_numpy(),
                                      "count": g["count"].to_numpy()})
         return out

@@ -239,6 +239,7 @@ def test_a_categorical_of_numbers_is_summarised_by_its_values(backend, cats):
         JoinGroupby(["v"], stats=("sum",)).fit(text, ["k"])
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the DataError alone: no NumPy warning first
 def test_statistics_beyond_float32_or_float64_are_a_data_error_naming_the_column() -> None:
     """Group statistics past float32's range became inf in the float32 output, and a sum past float64's range gave an
     inf mean (and std 0), silently; both are refused by name, in memory and on partitions."""

@@ -79,6 +79,7 @@ def test_a_constant_column_whose_sum_overflows_fits_as_on_partitions(values: lis
         np.testing.assert_array_equal(wf.transform(df)["big"].to_numpy(), np.where(np.isnan(values), np.nan, 0.0))
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the DataError alone: no NumPy warning first
 def test_values_scaling_beyond_float32_at_transform_are_a_data_error_naming_the_column() -> None:
     """Fitted on [0, 1], 1e300 standardises to 2e300: its float32 output was inf, silently (the Workflow refuses such
     values from every op that outputs float64); ±inf given stays ±inf, as StandardScaler keeps it."""
@@ -89,6 +90,7 @@ def test_values_scaling_beyond_float32_at_transform_are_a_data_error_naming_the_
     np.testing.assert_array_equal(out, np.array([np.inf, -np.inf, 2e38, np.nan], dtype=np.float32))
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the DataError alone: no NumPy warning first
 def test_values_scaling_beyond_float64_at_transform_are_a_data_error_too() -> None:
     """-1.7e308 after a fit on [0, 1] standardises past even float64's range: that inf is no input inf either."""
     wf = gp.Workflow(["a"] >> ops.Normalize()).fit(pd.DataFrame({"a": [0.0, 1.0]}))

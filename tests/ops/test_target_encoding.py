@@ -181,6 +181,7 @@ def test_an_object_column_of_ints_is_encoded_as_ints_on_its_own():
     assert te.stats_["c"]["value"].tolist() == [1, 2, 3]
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # the DataError alone: no NumPy warning first
 def test_encodings_beyond_float32_or_a_prior_beyond_float64_are_a_data_error_naming_the_target() -> None:
     """Means of a target past float32's range became inf in the float32 output, and a target whose sum passes 1.8e308
     gave a prior of inf and NaN encodings, silently."""
