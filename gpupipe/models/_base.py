@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ..errors import ParameterError, SchemaError
+from ..errors import DataError, ParameterError, SchemaError
 
 if TYPE_CHECKING:
     from ..schema import Schema
@@ -132,8 +132,10 @@ def resolve_embedding_dims(
 class InputBlock(nn.Module):
     """Embeddings of each categorical, concatenated with the (optionally batch-normed) continuous features."""
 
-    def __init__(self, cardinalities: Sequence[int], dims: Sequence[int], n_cont: int, batchnorm: bool) -> None:
+    def __init__(self, cardinalities: Sequence[int], dims: Sequence[int], n_cont: int, batchnorm: bool,
+                 cat_names: Sequence[str] | None = None) -> None:
         super().__init__()
+        self.cat_names = None if cat_names is None else list(cat_names)  # for errors only; not in the state dict
         self.embeddings = nn.ModuleList(
             nn.Embedding(int(c), int(d)) for c, d in zip(cardinalities, dims, strict=True)
         )
@@ -142,11 +144,34 @@ class InputBlock(nn.Module):
         self.out_dim = int(sum(dims)) + self.n_cont
 
     def forward(self, cont: torch.Tensor, cat: torch.Tensor) -> torch.Tensor:
-        parts = [emb(cat[:, i]) for i, emb in enumerate(self.embeddings)]
+        try:
+            parts = [emb(cat[:, i]) for i, emb in enumerate(self.embeddings)]
+        except IndexError as exc:  # the CPU's bounds check; on a GPU an id past a table is a device-side assert
+            raise self._id_error(cat) from exc
         if self.n_cont:
             x = cont.float()
             parts.append(self.cont_norm(x) if self.cont_norm is not None else x)
         return torch.cat(parts, dim=1)
+
+
+    def _id_error(self, cat: torch.Tensor) -> Exception:
+        """The DataError naming the first categorical column with ids outside its embedding table."""
+        for i, emb in enumerate(self.embeddings):
+            ids = cat[:, i]
+            outside = (ids < 0) | (ids >= emb.num_embeddings)
+            n = int(outside.sum())
+            if n:
+                what = (f"categorical column {self.cat_names[i]!r}" if self.cat_names
+                        else f"categorical column {i} (cat[:, {i}])")
+                lo, hi = int(ids[outside].min()), int(ids[outside].max())
+                msg = (f"{what} holds {n} id{'s' if n != 1 else ''} outside 0..{emb.num_embeddings - 1} ("
+                       f"{lo if lo == hi else f'from {lo} to {hi}'}), but its embedding table has "
+                       f"{emb.num_embeddings} rows; encode the data with the Workflow the model was built from "
+                       f"(gp.Loader(wf.transform(frame), schema=wf.output_schema)), or build the model from the "
+                       f"data's schema")
+                return DataError(msg)
+        return DataError(f"a batch's categorical ids do not fit the model's embedding tables (cat of shape "
+                         f"{tuple(cat.shape)}, tables of {[e.num_embeddings for e in self.embeddings]} rows)")
 
 
 def mlp(in_dim: int, hidden: Sequence[int], dropout: float, batchnorm: bool) -> tuple[nn.Sequential, int]:
@@ -216,7 +241,8 @@ class TabularModel(nn.Module):
     def _build_inputs(self, embedding_dim: int | Sequence[int] | None, batchnorm: bool) -> int:
         """Create the embeddings + continuous input block; return its output width."""
         self.embedding_dims = resolve_embedding_dims(self.cardinalities, embedding_dim, self.cat_names)
-        self.inputs = InputBlock(self.cardinalities, self.embedding_dims, self.n_cont, batchnorm)
+        self.inputs = InputBlock(self.cardinalities, self.embedding_dims, self.n_cont, batchnorm,
+                                 self.cat_names if self.named else None)
         return int(self.inputs.out_dim)
 
 

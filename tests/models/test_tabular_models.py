@@ -122,3 +122,24 @@ def test_numpy_integers_are_accepted_where_python_ints_are():
         m = gp.models.TabularMLP.from_schema(s, embedding_dim=width)
         assert m.embedding_dims == [8, 8] and json.loads(json.dumps(m.config))["embedding_dim"] == 8
     assert gp.models.TabularMLP.from_schema(s, embedding_dim=[np.int64(3), 4]).embedding_dims == [3, 4]
+
+
+@pytest.mark.parametrize("cls", [TabularMLP, DCNv2])
+def test_ids_past_an_embedding_table_are_a_data_error_naming_the_column(cls):
+    """A hand-made batch (no gp.Loader, whose schema is checked before any batch) with an id outside a column's
+    table was torch's bare "IndexError: index out of range in self", naming neither column nor table."""
+    schema = _schema(cards=(3, 50, 7))
+    model = cls.from_schema(schema, hidden=(4,))
+    cont, cat = _batch(schema)
+    model(cont, cat)  # in range: fine
+    bad = cat.clone()
+    bad[[2, 5], 1] = torch.tensor([50, 61])
+    with pytest.raises(gp.errors.DataError, match=r"'c1' holds 2 ids outside 0\.\.49 \(from 50 to 61\).*table has 50 rows"):
+        model(cont, bad)
+    bad = cat.clone()
+    bad[0, 2] = -1
+    with pytest.raises(gp.errors.DataError, match=r"'c2' holds 1 id outside 0\.\.6 \(-1\)"):
+        model(cont, bad)
+    unnamed = cls([3, 50, 7], 2, hidden=(4,))  # built without names: the column is named by position
+    with pytest.raises(gp.errors.DataError, match=r"categorical column 2 .*1 id outside 0\.\.6"):
+        unnamed(cont, bad)
