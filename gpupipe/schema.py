@@ -66,9 +66,10 @@ class ColumnSchema:
             raise SchemaError(msg)
 
     def other_fit(self, other: ColumnSchema) -> bool:
-        """True when this column and ``other`` record the vocabulary digests of different fits
-        (``properties["vocabulary"]``, see ``Categorify.vocabulary_digest``): ids of the same cardinality naming
-        other values. False when either records none (a schema inferred from data, or saved without digests)."""
+        """True when this column and ``other`` record different digests of what their ids mean
+        (``properties["vocabulary"]``: ``Categorify.vocabulary_digest``, ``Bucketize.boundaries_digest``): ids of
+        the same cardinality naming other values. False when either records none (a schema inferred from data, or
+        saved without digests)."""
         a, b = self.properties.get("vocabulary"), other.properties.get("vocabulary")
         return a is not None and b is not None and a != b
 

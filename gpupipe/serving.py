@@ -115,8 +115,9 @@ def check_model_matches(workflow: Any, model: Any) -> None:
         refit = [c for c in cat if c in want_cards and c not in differ and c in schema and c in want
                  and schema[c].other_fit(want[c])]
         if refit:
-            problems.append(f"the vocabularies of {refit} are of another fit than the model's (the workflow was "
-                            "fitted again: the same number of ids, naming other values)")
+            problems.append(f"the ids of {refit} are of another fit or other boundaries than the model's (the "
+                            "workflow was fitted again, or its Bucketize boundaries changed: the same number of ids, "
+                            "naming other values)")
     if problems:
         msg = ("the model does not match the workflow: " + "; ".join(problems)
                + ". Score with the workflow the model was trained with (the same run's saved workflow and checkpoint)")

@@ -232,7 +232,7 @@ def test_errors_come_before_any_work(saved, parts, tmp_path, monkeypatch):
     swap = {counts.index[0]: counts.index[-1], counts.index[-1]: counts.index[0]}
     refit.fit(data.assign(shop=data["shop"].map(swap).fillna(data["shop"])))
     assert refit.output_schema.cardinalities == gp.Workflow.load(wf_dir).output_schema.cardinalities
-    with pytest.raises(SchemaError, match=r"the vocabularies of \['shop'\] are of another fit than the model's"):
+    with pytest.raises(SchemaError, match=r"the ids of \['shop'\] are of another fit or other boundaries than the model's"):
         gp.batch_predict(refit, model_dir, directory, progress=False)
     fewer = gp.Workflow(["x"] >> ops.Normalize(), label="y").fit(make_data(100, seed=0))
     small = gp.models.TabularMLP.from_schema(fewer.output_schema, hidden=(4,))

@@ -48,8 +48,9 @@ class ColumnInfo:
 
     ``role`` is ``"cont"``, ``"cat"`` or ``None`` (not decided yet: the workflow infers it at the end,
     floats and integers becoming ``cont`` unless an op made them ``cat``). ``vocabulary`` names the
-    fitted mapping from ids to values (a digest, :meth:`Categorify.vocabulary_digest`), so that ids of
-    another fit, of the same cardinality, are told apart; ops that keep the ids pass it on.
+    mapping from ids to values (a digest: :meth:`Categorify.vocabulary_digest`, :meth:`Bucketize.boundaries_digest`),
+    so that ids of another fit or other boundaries, of the same cardinality, are told apart; ops that keep the ids
+    pass it on.
     """
 
     dtype: str

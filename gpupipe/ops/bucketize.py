@@ -72,7 +72,18 @@ class Bucketize(Op):
         return _check_bounds(b, "boundaries")
 
     def output_info(self, columns: Sequence[str], info: dict[str, ColumnInfo]) -> dict[str, ColumnInfo]:
-        return {c: ColumnInfo("int64", "cat", len(self._bounds(c)) + 2) for c in columns}
+        return {c: ColumnInfo("int64", "cat", len(self._bounds(c)) + 2, self.boundaries_digest(c)) for c in columns}
+
+    def boundaries_digest(self, column: str) -> str:
+        """16 hex digits of the sha256 of ``column``'s boundaries, each as the number it is (``300`` and ``300.0``
+        agree): what its ids mean. It goes into the output schema (``properties["vocabulary"]``, as
+        :meth:`Categorify.vocabulary_digest` does), so a model trained on ids of some boundaries is not fed ids of
+        as many other ones."""
+        import hashlib
+        import json
+
+        bounds = [int(b) if isinstance(b, float) and b.is_integer() else b for b in self._bounds(column)]
+        return hashlib.sha256(json.dumps(["Bucketize", bounds]).encode()).hexdigest()[:16]
 
     def get_params(self) -> dict[str, Any]:
         b = self.boundaries

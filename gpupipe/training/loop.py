@@ -210,10 +210,11 @@ def _check_model_fits(model: Any, loader: Any, what: str) -> Any:
         if int(d) > int(m) or (encoded_alike and int(d) != int(m)) or refit:
             bad[c] = (int(d), int(m), refit)
     if bad:
-        detail = ", ".join(f"{c!r}: data {d} ids, model {m}" + (" (another fit of its vocabulary)" if refit else "")
+        detail = ", ".join(f"{c!r}: data {d} ids, model {m}" + (" (another fit of its vocabulary or other boundaries)" if refit else "")
                            for c, (d, m, refit) in bad.items())
         if any(refit for _, _, refit in bad.values()):  # model.schema would pass the check, not fix the ids
-            advice = ("the Workflow was fitted again after the model was built, so its ids name other values: "
+            advice = ("the Workflow was fitted again, or its Bucketize boundaries changed, after the model was built, "
+                      "so its ids name other values: "
                       "transform the data with the Workflow the model was trained with (the one saved with it), or "
                       "train a model on the refit Workflow's output")
         msg = (f"the {what} loader's categorical columns do not fit the model's embeddings ({detail}): more ids "

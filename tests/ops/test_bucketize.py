@@ -46,7 +46,12 @@ def test_per_column_boundaries_and_info():
     out = op.transform(pd.DataFrame({"a": [0, 1, 2, 3], "b": [5, 10, 20, 1]}), ["a", "b"])
     assert out["a"].tolist() == [0, 1, 2, 2] and out["b"].tolist() == [0, 1, 1, 0]
     info = op.output_info(["a", "b"], {"a": ColumnInfo("int64"), "b": ColumnInfo("int64")})
-    assert info["a"] == ColumnInfo("int64", "cat", 4) and info["b"] == ColumnInfo("int64", "cat", 3)
+    assert info["a"] == ColumnInfo("int64", "cat", 4, op.boundaries_digest("a"))
+    assert info["b"] == ColumnInfo("int64", "cat", 3, op.boundaries_digest("b"))
+    # the digest tells boundaries apart, not how they are written
+    assert op.boundaries_digest("a") != op.boundaries_digest("b") != Bucketize([11]).boundaries_digest("x")
+    assert Bucketize([10.0]).boundaries_digest("x") == op.boundaries_digest("b")
+    assert Bucketize([0.5, 2]).boundaries_digest("x") != Bucketize([0.25, 2]).boundaries_digest("x")
     assert op.get_params() == {"boundaries": {"a": [1.0, 2.0], "b": [10.0]}}
 
 

@@ -268,6 +268,32 @@ def test_a_refit_workflow_of_the_same_cardinality_is_refused_before_any_batch(en
             call(m)
 
 
+def test_bucketize_boundaries_changed_at_equal_count_are_refused_and_equal_ones_accepted(tmp_path):
+    """Bucket ids of other boundaries (as many: the same cardinality) name other ranges: a model trained on
+    [300, 600, 900] buckets scored data bucketed at [100, 200, 300] without a word. The same boundaries written as
+    floats, and a Workflow saved and loaded, give the same ids and are accepted."""
+    raw = _raw(600, 0)
+
+    def workflow(bounds):
+        return gp.Workflow(["dist"] >> ops.Bucketize(bounds), ["city"] >> ops.Categorify(), label="y").fit(raw)
+
+    wf = workflow([300, 600, 900])
+    torch.manual_seed(0)
+    model = gp.models.TabularMLP.from_schema(wf.output_schema, hidden=(4,))
+    expected = gp.predict(model, gp.Loader(wf.transform(raw), shuffle=False, schema=wf.output_schema))
+    wf.save(tmp_path / "wf")
+    for same in (workflow([300.0, 600.0, 900.0]), gp.Workflow.load(tmp_path / "wf")):
+        loader = gp.Loader(same.transform(raw), shuffle=False, schema=same.output_schema)
+        assert torch.equal(gp.predict(model, loader), expected)
+    other = workflow([100, 200, 300])
+    assert other.output_schema.cardinalities == wf.output_schema.cardinalities
+    loader = gp.Loader(other.transform(raw), shuffle=False, schema=other.output_schema)
+    with pytest.raises(gp.SchemaError, match=r"'dist'.*other boundaries.*Bucketize boundaries changed"):
+        gp.predict(model, loader)
+    with pytest.raises(gp.SchemaError, match=r"the ids of \['dist'\] are of another fit or other boundaries"):
+        gp.serving.check_model_matches(other, model)
+
+
 def test_the_same_vocabulary_refit_saved_or_fitted_on_a_dataset_is_accepted(tmp_path):
     raw = _raw(600, 0)
     with gp.use_backend("pandas"):
