@@ -153,7 +153,6 @@ class InputBlock(nn.Module):
             parts.append(self.cont_norm(x) if self.cont_norm is not None else x)
         return torch.cat(parts, dim=1)
 
-
     def _id_error(self, cat: torch.Tensor) -> Exception:
         """The DataError naming the first categorical column with ids outside its embedding table."""
         for i, emb in enumerate(self.embeddings):
