@@ -23,7 +23,7 @@ from .._files import atomic_write_file
 from ..backend import Dispatch, get_backend
 from ..backend.frame import stored_row_numbers
 from ..errors import DataError, SchemaError
-from ._sources import CSV_COMPRESSIONS, Source, check_storage_options, expand, remote_errors
+from ._sources import Source, check_storage_options, expand, remote_errors
 from ._unify import columns_to_read, conform_table, unify
 from .convert import arrow_to_pandas, check_column_names, to_arrow
 
@@ -450,7 +450,6 @@ _CSV_NULL_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN"
                     "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 #: bytes pyarrow parses per CSV block (a partition read stops after the block holding its last row)
 _CSV_BLOCK = 1 << 24
-_COMPRESSED_SUFFIXES = tuple(CSV_COMPRESSIONS)
 #: the words read as booleans, as pandas reads them: Arrow's defaults also take 1 and 0, so a column holding
 #: ``True`` and ``1`` read as [True, True] (pandas keeps it as text); a column of 1 and 0 is integers either way
 _CSV_TRUE = ("True", "TRUE", "true")
@@ -635,7 +634,7 @@ def csv_sep(opts: Mapping[str, Any], src: Source) -> str:
     if opts["sep"] is not None:
         return str(opts["sep"])
     suffixes = [x.lower() for x in Path(src.path.split("?", 1)[0] if src.remote else src.path).suffixes]
-    if suffixes and suffixes[-1] in _COMPRESSED_SUFFIXES:
+    if src.compression() is not None:  # x.tsv.gz: the suffix before the compression's
         suffixes = suffixes[:-1]
     return "\t" if suffixes and suffixes[-1] in _TAB_SUFFIXES else ","
 
@@ -683,7 +682,7 @@ def _quoted_line_breaks_possible(src: Source) -> bool:
     row, which is a parse error or, as often, a table with other values and no error. With it, parsing takes about
     a third longer, so a local uncompressed file that fits one block or holds no quote character at all is parsed
     without it. A remote or compressed file is parsed with it."""
-    if src.remote or Path(src.path).suffix.lower() in _COMPRESSED_SUFFIXES:
+    if src.remote or src.compression() is not None:
         return True
     path = src.local()
     size = path.stat().st_size
@@ -821,8 +820,6 @@ def read_csv_arrow(src: Source, opts: Mapping[str, Any], *, select: bool = True)
     return table
 
 
-
-
 def _bool_columns(table: pa.Table, src: Source, opts: Mapping[str, Any]) -> pa.Table:
     """The columns ``dtype=`` asks to read as bool (read as text) as booleans, as pandas reads them: the words
     (:data:`_CSV_TRUE`, :data:`_CSV_FALSE`) or 1 and 0, not both in one column; anything else is a DataError naming
@@ -857,7 +854,7 @@ def _may_hold_hex(src: Source) -> bool:
     (mapped), others are streamed through once (a compressed file decompressed, a URL read again)."""
     import mmap
 
-    if not src.remote and Path(src.path).suffix.lower() not in _COMPRESSED_SUFFIXES:
+    if not src.remote and src.compression() is None:
         path = src.local()
         if path.stat().st_size == 0:
             return False

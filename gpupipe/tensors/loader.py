@@ -819,9 +819,9 @@ class Loader:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-#: batches each helper thread may have gathered ahead of the consumer
 #: held while a Loader reads and advances its epoch (iter) or sets it (set_epoch)
 _EPOCH_LOCK = threading.Lock()
+#: batches each helper thread may have gathered ahead of the consumer
 _AHEAD = 4
 
 

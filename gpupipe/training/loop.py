@@ -210,8 +210,8 @@ def _check_model_fits(model: Any, loader: Any, what: str) -> Any:
         if int(d) > int(m) or (encoded_alike and int(d) != int(m)) or refit:
             bad[c] = (int(d), int(m), refit)
     if bad:
-        detail = ", ".join(f"{c!r}: data {d} ids, model {m}" + (" (another fit of its vocabulary or other boundaries)" if refit else "")
-                           for c, (d, m, refit) in bad.items())
+        other = " (another fit of its vocabulary or other boundaries)"
+        detail = ", ".join(f"{c!r}: data {d} ids, model {m}" + (other if refit else "") for c, (d, m, refit) in bad.items())
         if any(refit for _, _, refit in bad.values()):  # model.schema would pass the check, not fix the ids
             advice = ("the Workflow was fitted again, or its Bucketize boundaries changed, after the model was built, "
                       "so its ids name other values: "
